@@ -1,0 +1,54 @@
+# Neural Lens: `make run` to use the app, `make test` to run every test layer.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8501
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test unit app browser lint chromium bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(PY)
+	$(PY) -m pip install -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(PY) -m pip install -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.runtime
+	$(PY) -m streamlit run app.py --server.port $(PORT)
+
+# Debian's Chromium for the browser tests; Playwright never downloads a browser here.
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then \
+		echo "chromium: $(CHROMIUM)"; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else \
+		echo "chromium: not installed and cannot apt-get it (not root); browser tests will say so"; \
+	fi
+
+lint: $(VENV)/.dev
+	$(PY) -m ruff check .
+
+unit: $(VENV)/.dev
+	$(PY) -m pytest tests/unit
+
+app: $(VENV)/.dev
+	$(PY) -m pytest tests/app
+
+browser: $(VENV)/.dev chromium
+	$(PY) -m pytest tests/browser
+
+test: $(VENV)/.dev chromium lint
+	$(PY) -m pytest tests
+
+bench: $(VENV)/.dev chromium
+	$(PY) -m benchmarks.latency
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis tests/browser/artifacts

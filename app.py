@@ -1,0 +1,18 @@
+"""Neural Lens entry point: page navigation only. Start with `streamlit run app.py`."""
+
+import streamlit as st
+
+from pages.catalog import HOME, LESSONS, SECTIONS
+
+st.set_page_config(page_title="Neural Lens", page_icon=":material/visibility:", layout="wide")
+
+navigation = {section: [] for section in SECTIONS}
+for info in [HOME, *LESSONS]:
+    navigation[info.section].append(
+        st.Page(info.path, title=info.title, icon=info.icon, url_path=info.url_path, default=info is HOME)
+    )
+
+with st.sidebar:
+    st.caption("Every picture here is computed by code that is tested against PyTorch.")
+
+st.navigation({s: pages for s, pages in navigation.items() if pages}).run()

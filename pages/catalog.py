@@ -1,0 +1,28 @@
+"""The list of pages, in the order a learner should take them. app.py and Home both read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    path: str  # script, relative to the repo root
+    title: str
+    icon: str
+    url_path: str
+    section: str  # navigation section
+    blurb: str  # one sentence for the Home page's map
+
+
+SECTIONS = ["Start", "Neurons", "Convolutional nets", "Training"]
+
+HOME = PageInfo("pages/home.py", "Home", ":material/home:", "home", "Start", "Where to begin.")
+
+LESSONS = [
+    PageInfo(
+        "pages/perceptron.py", "Perceptron", ":material/neurology:", "perceptron", "Neurons",
+        "One neuron: weights, bias, a weighted sum and an activation; the learning rule, "
+        "and why XOR needs a hidden layer.",
+    ),
+]

@@ -1,0 +1,143 @@
+"""Streamlit helpers shared by the pages: shareable URL state and small teaching widgets.
+
+The settings that define a page's picture are mirrored in ``st.query_params`` so a teacher
+can share a link to an exact demo. Usage on a page::
+
+    url = ShareableState("perc")                      # one per page, keys start with "perc_"
+    url.bind("perc_n_inputs", 3, lo=2, hi=5)          # before the widget is created
+    st.slider("Inputs", 2, 5, key="perc_n_inputs")    # the widget takes its value from state
+    ...
+    url.publish()                                     # once, after every bound widget
+
+Widgets are created with ``key=`` only (never ``value=``), so the value seeded from the URL
+(or kept from earlier in the session) is the one shown, and nothing is lost on a rerun or
+when the learner visits another page and comes back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import streamlit as st
+
+_KEEP = "_nl_kept_values"  # survives page switches, unlike widget state
+
+
+@dataclass(frozen=True)
+class _Binding:
+    default: Any
+    options: tuple | None
+    lo: float | None
+    hi: float | None
+
+
+def _parse(raw: str, b: _Binding) -> Any:
+    """Parse one URL value like its default; raise ValueError when it does not fit."""
+    d = b.default
+    if isinstance(d, bool):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(raw)
+    if isinstance(d, (list, tuple)):
+        parts = [p for p in raw.split(",") if p != ""]
+        inner = _Binding(d[0] if d else "", b.options, b.lo, b.hi)
+        return type(d)(_parse(p, inner) for p in parts)
+    if isinstance(d, int):
+        value: Any = int(float(raw))
+    elif isinstance(d, float):
+        value = float(raw)
+        if value != value:  # NaN
+            raise ValueError(raw)
+    else:
+        value = raw
+    if b.options is not None and value not in b.options:
+        raise ValueError(raw)
+    if b.lo is not None:
+        value = max(type(value)(b.lo), value)
+    if b.hi is not None:
+        value = min(type(value)(b.hi), value)
+    return value
+
+
+def _encode(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_encode(v) for v in value)
+    return str(value)
+
+
+class ShareableState:
+    """Binds widget keys to ``st.query_params`` (read once per session, written every run)."""
+
+    def __init__(self, page: str) -> None:
+        self.page = page
+        self._bindings: dict[str, _Binding] = {}
+        self.rejected: list[str] = []  # URL values that were ignored, for a friendly note
+
+    def bind(
+        self,
+        key: str,
+        default: Any,
+        *,
+        options: Sequence | None = None,
+        lo: float | None = None,
+        hi: float | None = None,
+    ) -> str:
+        """Seed ``st.session_state[key]`` from the URL, the kept value, or ``default``."""
+        b = _Binding(default, tuple(options) if options is not None else None, lo, hi)
+        self._bindings[key] = b
+        state = st.session_state
+        kept = state.setdefault(_KEEP, {})
+        if key not in state:
+            raw = st.query_params.get(key)
+            state[key] = kept.get(key, default)
+            if raw is not None:
+                try:
+                    state[key] = _parse(raw, b)
+                except (TypeError, ValueError):
+                    self.rejected.append(key)
+        return key
+
+    def value(self, key: str) -> Any:
+        return st.session_state[key]
+
+    def publish(self) -> None:
+        """Write every bound value to the URL and keep it for the next visit to this page."""
+        kept = st.session_state.setdefault(_KEEP, {})
+        params = {}
+        for key in self._bindings:
+            if key in st.session_state:
+                kept[key] = st.session_state[key]
+                params[key] = _encode(st.session_state[key])
+        # Only touch the URL when something changed: each write is a browser history update.
+        if any(st.query_params.get(k) != v for k, v in params.items()):
+            st.query_params.update(params)
+        if self.rejected:
+            names = ", ".join(sorted(set(self.rejected)))
+            st.caption(f"Some settings in the link were not understood and were reset: {names}.")
+
+
+def pytorch_snippet(code: str, *, title: str = "PyTorch equivalent") -> None:
+    """Show the exact PyTorch code behind the current picture."""
+    with st.expander(title, icon=":material/code:"):
+        st.code(code, language="python")
+
+
+def try_this(text: str) -> None:
+    """A short prompt that invites the learner to poke at the page."""
+    st.info(text, icon=":material/lightbulb:")
+
+
+def run_safely(fn: Callable[[], Any], *, what: str) -> Any | None:
+    """Call ``fn``; a ValueError becomes a friendly message on the page instead of a traceback."""
+    try:
+        return fn()
+    except ValueError as exc:
+        st.error(f"Can't {what}: {exc}", icon=":material/error:")
+        return None
