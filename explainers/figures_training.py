@@ -1,0 +1,308 @@
+"""Plotly figures for the trainer page: live curves, results, filters, feature maps, drawings.
+
+Builders take plain numpy arrays / lists (what ``TrainRun.snapshot()`` and ``TrainResult``
+hold) and return ``go.Figure``; no torch, no streamlit. Image galleries are drawn as ONE
+mosaic image (one trace), so a strip of 32 digits redraws fast every second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+RIGHT = "#16a34a"  # green: a correct prediction
+WRONG = "#dc2626"  # red: a wrong prediction
+TRAIN = "#2563eb"
+VAL = "#f97316"
+PALETTE = ["#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777"]
+_MARGIN = {"l": 50, "r": 20, "t": 50, "b": 45}
+
+
+def _layout(fig: go.Figure, title: str, height: int = 320, margin: dict | None = None, **kw) -> go.Figure:
+    fig.update_layout(title={"text": title, "x": 0.0, "xanchor": "left"}, height=height, margin=margin or _MARGIN,
+                      template="plotly_white", legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right",
+                                                           "yanchor": "bottom"}, **kw)
+    return fig
+
+
+def ema(values: Sequence[float], beta: float = 0.9) -> np.ndarray:
+    """(T,) -> (T,) bias-corrected exponential moving average (TensorBoard-style smoothing)."""
+    v = np.asarray(values, dtype=np.float64)
+    out = np.empty_like(v)
+    avg = 0.0
+    for t, x in enumerate(v):
+        avg = beta * avg + (1 - beta) * x
+        out[t] = avg / (1 - beta ** (t + 1)) if beta < 1 else x
+    return out
+
+
+def loss_figure(step_loss: Sequence[float], beta: float = 0.9, batches_per_epoch: int | None = None) -> go.Figure:
+    """Training loss per step: raw (faint) and smoothed."""
+    y = np.asarray(step_loss, dtype=np.float64)
+    x = np.arange(1, y.size + 1)
+    fig = go.Figure()
+    fig.add_scatter(x=x, y=y, mode="lines", name="per batch", line={"color": TRAIN, "width": 1}, opacity=0.3)
+    if y.size:
+        fig.add_scatter(x=x, y=ema(y, beta), mode="lines", name=f"smoothed (EMA {beta:g})",
+                        line={"color": TRAIN, "width": 2.5})
+    if batches_per_epoch:
+        for e in range(batches_per_epoch, int(y.size), batches_per_epoch):
+            fig.add_vline(x=e + 0.5, line={"color": "#9ca3af", "dash": "dot", "width": 1})
+    fig.update_xaxes(title="step (batch)")
+    fig.update_yaxes(title="cross-entropy loss", rangemode="tozero")
+    return _layout(fig, "Loss")
+
+
+def epoch_figure(epochs: Sequence[Mapping], metric: str = "acc") -> go.Figure:
+    """Train vs validation ``acc`` (in %) or ``loss`` per epoch."""
+    x = [int(e["epoch"]) for e in epochs]
+    scale = 100.0 if metric == "acc" else 1.0
+    fig = go.Figure()
+    for split, color in (("train", TRAIN), ("val", VAL)):
+        y = [None if e.get(f"{split}_{metric}") is None else scale * float(e[f"{split}_{metric}"]) for e in epochs]
+        fig.add_scatter(x=x, y=y, mode="lines+markers", name="train" if split == "train" else "validation",
+                        line={"color": color, "width": 2.5})
+    fig.update_xaxes(title="epoch", dtick=1 if len(x) <= 20 else None, rangemode="tozero")
+    fig.update_yaxes(title="accuracy (%)" if metric == "acc" else "loss")
+    return _layout(fig, "Accuracy" if metric == "acc" else "Loss per epoch")
+
+
+def lr_figure(lrs: Sequence[float]) -> go.Figure:
+    """Learning rate per step (shows the scheduler)."""
+    y = np.asarray(lrs, dtype=np.float64)
+    fig = go.Figure(go.Scatter(x=np.arange(1, y.size + 1), y=y, mode="lines", line={"color": "#9333ea", "width": 2},
+                               name="learning rate"))
+    fig.update_xaxes(title="step (batch)")
+    fig.update_yaxes(title="learning rate", exponentformat="e", rangemode="tozero")
+    return _layout(fig, "Learning rate")
+
+
+def lr_finder_figure(lrs: Sequence[float], losses: Sequence[float], suggested_lr: float | None) -> go.Figure:
+    """Loss vs learning rate on a log axis, with the suggested value marked."""
+    fig = go.Figure(go.Scatter(x=list(lrs), y=list(losses), mode="lines", line={"color": TRAIN, "width": 2},
+                               name="loss"))
+    if suggested_lr is not None and np.isfinite(suggested_lr) and suggested_lr > 0:
+        fig.add_vline(x=float(np.log10(suggested_lr)), line={"color": RIGHT, "dash": "dash", "width": 2})
+        fig.add_annotation(x=float(np.log10(suggested_lr)), y=1.0, yref="paper", text=f"suggested {suggested_lr:.2g}",
+                           showarrow=False, xanchor="left", yanchor="top", font={"color": RIGHT})
+    fig.update_xaxes(type="log", title="learning rate (log scale)")
+    fig.update_yaxes(title="loss (smoothed)")
+    return _layout(fig, "Learning-rate finder")
+
+
+def confusion_figure(confusion: np.ndarray, classes: Sequence[str], normalise: bool = True) -> go.Figure:
+    """(K, K) counts, rows = true class, columns = predicted; colour by row share when normalise."""
+    c = np.asarray(confusion, dtype=np.float64)
+    rows = c.sum(axis=1, keepdims=True)
+    z = np.divide(c, rows, out=np.zeros_like(c), where=rows > 0) if normalise else c
+    labels = [str(k) for k in classes]
+    text = [[f"{int(v)}" for v in row] for row in c]
+    fig = go.Figure(go.Heatmap(z=z, x=labels, y=labels, text=text, texttemplate="%{text}", colorscale="Blues",
+                               zmin=0, zmax=1 if normalise else None, showscale=False,
+                               hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>"))
+    fig.update_xaxes(title="predicted", type="category", side="bottom")
+    fig.update_yaxes(title="true", type="category", autorange="reversed")
+    size = max(320, 36 * len(labels) + 120)
+    return _layout(fig, "Confusion matrix (test set)", height=size)
+
+
+def per_class_figure(per_class_accuracy: Sequence[float], classes: Sequence[str]) -> go.Figure:
+    """(K,) accuracy per class as bars (%)."""
+    acc = 100 * np.asarray(per_class_accuracy, dtype=np.float64)
+    fig = go.Figure(go.Bar(x=[str(k) for k in classes], y=acc, marker_color=TRAIN,
+                           text=[f"{a:.1f}" for a in acc], textposition="outside"))
+    fig.update_xaxes(type="category", title="class")
+    fig.update_yaxes(title="accuracy (%)", range=[0, 105])
+    return _layout(fig, "Accuracy per class", height=300)
+
+
+def to_display(images: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) | (N, H, W) | (N, H, W, 3), any range -> (N, H, W, 3) uint8 for display."""
+    a = np.asarray(images)
+    if a.ndim == 4 and a.shape[1] in (1, 3) and a.shape[-1] not in (1, 3):
+        a = np.moveaxis(a, 1, -1)  # (N, H, W, C)
+    if a.ndim == 4 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim == 3:
+        a = np.repeat(a[..., None], 3, axis=-1)
+    if a.ndim != 4 or a.shape[-1] != 3:
+        raise ValueError(f"cannot display images of shape {np.shape(images)}")
+    if a.dtype != np.uint8:
+        a = a.astype(np.float64)
+        lo, hi = (0.0, 1.0) if a.size == 0 or (a.min() >= 0 and a.max() <= 1) else (a.min(), a.max())
+        a = np.clip(255 * (a - lo) / max(hi - lo, 1e-12), 0, 255).astype(np.uint8)
+    return a
+
+
+def tile(images: np.ndarray, cols: int, pad: int = 2, fill: float = 255) -> np.ndarray:
+    """(N, h, w[, 3]) -> (rows*(h+pad)-pad, cols*(w+pad)-pad[, 3]) mosaic, row-major."""
+    a = np.asarray(images)
+    n, h, w = a.shape[:3]
+    cols = max(1, min(cols, n))
+    rows = max(1, -(-n // cols))
+    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad, *a.shape[3:]), fill, dtype=np.result_type(a, fill))
+    for i in range(n):
+        r, c = divmod(i, cols)
+        out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = a[i]
+    return out
+
+
+def gallery_figure(images: np.ndarray, titles: Sequence[str] | None = None, colors: Sequence[str] | None = None,
+                   cols: int = 8, title: str = "", tile_px: int = 84) -> go.Figure:
+    """A grid of images (one go.Image trace) with a caption above each and an optional coloured frame."""
+    imgs = to_display(images)
+    n, h, w = imgs.shape[:3]
+    pad = max(2, h // 4)
+    cols = max(1, min(cols, max(n, 1)))
+    rows = max(1, -(-n // cols))
+    top = max(6, h // 2)  # room for captions
+    mosaic = tile(np.pad(imgs, ((0, 0), (top, 0), (0, 0), (0, 0)), constant_values=255), cols, pad) if n else \
+        np.full((h, w, 3), 255, np.uint8)
+    fig = go.Figure(go.Image(z=mosaic, hoverinfo="skip"))
+    for i in range(n):
+        r, c = divmod(i, cols)
+        x0, y0 = c * (w + pad), r * (h + top + pad) + top
+        if colors is not None and colors[i]:
+            fig.add_shape(type="rect", x0=x0 - 1, x1=x0 + w, y0=y0 - 1, y1=y0 + h,
+                          line={"color": colors[i], "width": 3})
+        if titles is not None:
+            fig.add_annotation(x=x0 + w / 2 - 0.5, y=y0 - 1.5, text=titles[i], showarrow=False, yanchor="bottom",
+                               font={"size": 12, "color": (colors[i] if colors is not None and colors[i] else "#1f2937")})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    height = int(rows * tile_px * (h + top + pad) / max(w + pad, 1)) + (50 if title else 10)
+    return _layout(fig, title, height=max(height, 120), margin={"l": 5, "r": 5, "t": 40 if title else 5, "b": 5})
+
+
+def prediction_strip_figure(images: np.ndarray, labels: Sequence[int], preds: Sequence[int],
+                            confidences: Sequence[float], classes: Sequence[str], cols: int = 8,
+                            title: str = "Live predictions on test images") -> go.Figure:
+    """Test images with the network's current guess: green when right, red when wrong."""
+    titles, colors = [], []
+    for y, p, conf in zip(labels, preds, confidences):
+        ok = int(y) == int(p)
+        titles.append(f"{classes[int(p)]} {'✓' if ok else '✗'} {100 * float(conf):.0f}%")
+        colors.append(RIGHT if ok else WRONG)
+    return gallery_figure(images, titles, colors, cols=cols, title=title)
+
+
+def filter_grid_figure(weights: np.ndarray, max_filters: int = 32, max_inputs: int = 8, cols: int = 8,
+                       title: str = "First-layer filters") -> go.Figure:
+    """(O, I, kh, kw) conv weights -> grid; 3-input filters as colour, otherwise one tile per (out, in).
+
+    Blue = positive, red = negative weights, one symmetric scale for the whole layer so strengths
+    are comparable between filters.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 4:
+        raise ValueError(f"expected conv weights (O, I, kh, kw), got shape {w.shape}")
+    o, i, kh, kw = w.shape
+    w = w[:max_filters]
+    if i == 3:  # colour filters: show each as an RGB image (like AlexNet's first layer)
+        rgb = np.moveaxis(w, 1, -1)
+        lim = max(np.abs(rgb).max(), 1e-12)
+        imgs = np.clip(127.5 + 127.5 * rgb / lim, 0, 255).astype(np.uint8)
+        big = np.repeat(np.repeat(imgs, 4, axis=1), 4, axis=2)
+        return gallery_figure(big, [f"#{k}" for k in range(len(imgs))], cols=cols, title=title, tile_px=60)
+    if i == 1:
+        tiles, ncols = w[:, 0], min(cols, len(w))
+    else:  # rows = output filters, columns = the first few input channels
+        tiles, ncols = w[:, :max_inputs].reshape(-1, kh, kw), min(i, max_inputs)
+    lim = max(np.abs(tiles).max(), 1e-12)
+    mosaic = tile(tiles, ncols, pad=1, fill=np.nan)
+    fig = go.Figure(go.Heatmap(z=mosaic, colorscale="RdBu", zmid=0, zmin=-lim, zmax=lim, showscale=True,
+                               colorbar={"thickness": 10, "title": "weight"}, hoverongaps=False,
+                               hovertemplate="%{z:.3f}<extra></extra>"))
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    rows = mosaic.shape[0] / max(mosaic.shape[1], 1)
+    sub = "" if i == 1 else f" (rows: {len(w)} of {o} filters; columns: {ncols} of {i} input channels)"
+    return _layout(fig, title + sub, height=int(min(900, max(220, 80 + 600 * rows * min(1, ncols / 8)))))
+
+
+def feature_maps_figure(maps: np.ndarray, max_maps: int = 32, cols: int = 8, title: str = "") -> go.Figure:
+    """(C, H, W) activations -> a grid of the first max_maps channels, each scaled to its own range."""
+    m = np.asarray(maps, dtype=np.float64)
+    if m.ndim == 1:
+        m = m[:, None, None]
+    if m.ndim != 3:
+        raise ValueError(f"expected feature maps (C, H, W), got shape {m.shape}")
+    m = m[:max_maps]
+    lo = m.min(axis=(1, 2), keepdims=True)
+    hi = m.max(axis=(1, 2), keepdims=True)
+    norm = (m - lo) / np.maximum(hi - lo, 1e-12)
+    if m.shape[1] == 1 and m.shape[2] == 1:  # a vector (after flatten / linear): bars read better
+        fig = go.Figure(go.Bar(y=m[:, 0, 0], marker_color=TRAIN))
+        fig.update_xaxes(title="unit")
+        fig.update_yaxes(title="activation")
+        return _layout(fig, title, height=260)
+    mosaic = tile(norm, min(cols, len(norm)), pad=1, fill=np.nan)
+    fig = go.Figure(go.Heatmap(z=mosaic, colorscale="Viridis", zmin=0, zmax=1, showscale=False, hoverongaps=False,
+                               hovertemplate="%{z:.2f}<extra></extra>"))
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    aspect = mosaic.shape[0] / max(mosaic.shape[1], 1)
+    return _layout(fig, title, height=int(min(900, max(160, 60 + 700 * aspect))))
+
+
+def histograms_figure(per_epoch: Sequence[tuple[int, np.ndarray, np.ndarray]], title: str) -> go.Figure:
+    """[(epoch, counts (B,), edges (B+1,)), ...] -> one outline per epoch, later epochs darker."""
+    fig = go.Figure()
+    n = len(per_epoch)
+    for k, (epoch, counts, edges) in enumerate(per_epoch):
+        counts, edges = np.asarray(counts, dtype=np.float64), np.asarray(edges, dtype=np.float64)
+        centres = (edges[:-1] + edges[1:]) / 2
+        share = counts / max(counts.sum(), 1)
+        t = (k + 1) / max(n, 1)
+        fig.add_scatter(x=centres, y=share, mode="lines", line={"width": 2, "shape": "hvh",
+                        "color": f"rgba(37,99,235,{0.2 + 0.8 * t:.2f})"}, name=f"epoch {epoch}")
+    fig.update_xaxes(title="value")
+    fig.update_yaxes(title="share of values")
+    return _layout(fig, title, height=280)
+
+
+def compare_runs_figure(runs: Sequence[tuple[str, Sequence[Mapping]]], metric: str = "val_acc") -> go.Figure:
+    """[(label, epochs), ...] -> one line per run for ``metric`` (e.g. val_acc, train_loss)."""
+    fig = go.Figure()
+    pct = metric.endswith("acc")
+    for k, (label, epochs) in enumerate(runs):
+        x = [int(e["epoch"]) for e in epochs]
+        y = [None if e.get(metric) is None else float(e[metric]) * (100 if pct else 1) for e in epochs]
+        fig.add_scatter(x=x, y=y, mode="lines+markers", name=label, line={"color": PALETTE[k % len(PALETTE)], "width": 2})
+    names = {"val_acc": "validation accuracy (%)", "train_acc": "training accuracy (%)", "val_loss": "validation loss",
+             "train_loss": "training loss"}
+    fig.update_xaxes(title="epoch", rangemode="tozero")
+    fig.update_yaxes(title=names.get(metric, metric))
+    return _layout(fig, "Compare runs: " + names.get(metric, metric))
+
+
+def probabilities_figure(probs: Sequence[float], classes: Sequence[str]) -> go.Figure:
+    """(K,) class probabilities as bars, the top class highlighted."""
+    p = 100 * np.asarray(probs, dtype=np.float64)
+    top = int(np.argmax(p)) if p.size else -1
+    fig = go.Figure(go.Bar(x=[str(k) for k in classes], y=p, text=[f"{v:.0f}%" for v in p], textposition="outside",
+                           marker_color=[RIGHT if k == top else "#93c5fd" for k in range(p.size)]))
+    fig.update_xaxes(type="category", title="class")
+    fig.update_yaxes(title="probability (%)", range=[0, 110])
+    return _layout(fig, "What the network thinks", height=300)
+
+
+def drawing_steps_figure(ink: np.ndarray, cropped: np.ndarray, fitted: np.ndarray, final: np.ndarray,
+                         centre_of_mass: tuple[float, float]) -> go.Figure:
+    """The four MNIST preprocessing steps side by side; the last with its centre of mass marked."""
+    names = ["1. your drawing", "2. cropped to the ink", f"3. fitted in 20×20 ({fitted.shape[0]}×{fitted.shape[1]})",
+             "4. centred in 28×28"]
+    fig = make_subplots(rows=1, cols=4, subplot_titles=names, horizontal_spacing=0.03)
+    for k, img in enumerate([ink, cropped, fitted, final], start=1):
+        fig.add_trace(go.Heatmap(z=np.asarray(img), colorscale="gray_r", zmin=0, zmax=1, showscale=False,
+                                 hovertemplate="%{z:.2f}<extra></extra>"), row=1, col=k)
+        fig.update_xaxes(visible=False, constrain="domain", row=1, col=k)
+        fig.update_yaxes(visible=False, autorange="reversed", scaleanchor=f"x{k if k > 1 else ''}", row=1, col=k)
+    cy, cx = centre_of_mass
+    fig.add_scatter(x=[cx], y=[cy], mode="markers", marker={"symbol": "cross-thin", "size": 14, "color": WRONG,
+                    "line": {"width": 2, "color": WRONG}}, name="centre of mass", row=1, col=4)
+    fig.update_layout(showlegend=False)
+    return _layout(fig, "", height=260, margin={"l": 5, "r": 5, "t": 40, "b": 5})

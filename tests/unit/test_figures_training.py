@@ -1,0 +1,142 @@
+"""Trainer figure builders: the numbers they draw are checked against independent computations
+(pandas' EWM, torch.bincount / torch for the confusion matrix, the raw arrays for mosaics)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from explainers import figures_training as ft
+
+CLASSES = [str(k) for k in range(10)]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(0, 10), min_size=1, max_size=60), st.floats(0.0, 0.99))
+def test_ema_matches_pandas_adjusted_ewm(values, beta):
+    expected = pd.Series(values).ewm(alpha=1 - beta, adjust=True).mean().to_numpy()
+    np.testing.assert_allclose(ft.ema(values, beta), expected, rtol=1e-9, atol=1e-12)
+
+
+def test_loss_figure_raw_and_smoothed_with_epoch_marks():
+    loss = np.random.default_rng(0).random(25) + 1
+    fig = ft.loss_figure(loss, beta=0.8, batches_per_epoch=10)
+    raw, smooth = fig.data
+    np.testing.assert_allclose(raw.y, loss)
+    np.testing.assert_allclose(smooth.y, pd.Series(loss).ewm(alpha=0.2, adjust=True).mean())
+    assert len(fig.layout.shapes) == 2  # boundaries after epochs 1 and 2
+    assert len(ft.loss_figure([]).data) == 1  # before the first batch: an empty chart, no crash
+
+
+def test_epoch_figure_train_and_validation_in_percent():
+    epochs = [{"epoch": 1, "train_acc": 0.5, "val_acc": 0.4, "train_loss": 1.2, "val_loss": 1.3},
+              {"epoch": 2, "train_acc": 0.9, "val_acc": None, "train_loss": 0.3, "val_loss": None}]
+    fig = ft.epoch_figure(epochs, "acc")
+    assert [t.name for t in fig.data] == ["train", "validation"]
+    assert list(fig.data[0].y) == [50.0, 90.0] and list(fig.data[1].y) == [40.0, None]
+    assert list(ft.epoch_figure(epochs, "loss").data[0].y) == [1.2, 0.3]
+
+
+def test_lr_figures():
+    lrs = np.geomspace(1e-5, 1, 50)
+    fig = ft.lr_finder_figure(lrs, np.linspace(2, 1, 50), 3e-3)
+    assert fig.layout.xaxis.type == "log"
+    assert fig.layout.shapes[0].x0 == pytest.approx(np.log10(3e-3))
+    assert len(ft.lr_finder_figure(lrs, np.ones(50), None).layout.shapes) == 0
+    np.testing.assert_allclose(ft.lr_figure(lrs).data[0].y, lrs)
+
+
+def test_confusion_figure_against_torch_bincount():
+    rng = np.random.default_rng(1)
+    y, p = rng.integers(0, 10, 500), rng.integers(0, 10, 500)
+    conf = torch.bincount(torch.from_numpy(y * 10 + p), minlength=100).reshape(10, 10).numpy()
+    conf[3] = 0  # a class that never appears must not divide by zero
+    fig = ft.confusion_figure(conf, CLASSES)
+    z = np.asarray(fig.data[0].z, dtype=float)
+    expected = torch.nn.functional.normalize(torch.from_numpy(conf).double(), p=1, dim=1).numpy()
+    np.testing.assert_allclose(z, expected, atol=1e-12)
+    assert fig.data[0].text[2][5] == str(conf[2, 5])
+    np.testing.assert_array_equal(np.asarray(ft.confusion_figure(conf, CLASSES, normalise=False).data[0].z), conf)
+
+
+@pytest.mark.parametrize("shape", [(5, 28, 28), (5, 1, 28, 28), (5, 3, 16, 16), (5, 16, 16, 3), (5, 28, 28, 1)])
+def test_to_display_any_layout(shape):
+    a = np.random.default_rng(2).random(shape)
+    out = ft.to_display(a)
+    assert out.dtype == np.uint8 and out.shape[0] == 5 and out.shape[-1] == 3 and out.ndim == 4
+    if len(shape) == 3:
+        np.testing.assert_array_equal(out[..., 0], (a * 255).astype(np.uint8))
+    with pytest.raises(ValueError):
+        ft.to_display(np.zeros((2, 5, 5, 7)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 13), st.integers(1, 6), st.integers(0, 3))
+def test_tile_puts_every_image_in_its_cell(n, cols, pad):
+    imgs = np.random.default_rng(n).random((n, 4, 5))
+    mosaic = ft.tile(imgs, cols, pad=pad, fill=-1.0)
+    cols = min(cols, n)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        np.testing.assert_array_equal(mosaic[r * (4 + pad): r * (4 + pad) + 4, c * (5 + pad): c * (5 + pad) + 5], imgs[i])
+    assert mosaic.shape == (-(-n // cols) * (4 + pad) - pad, cols * (5 + pad) - pad)
+
+
+def test_prediction_strip_colours_right_green_and_wrong_red():
+    imgs = np.random.default_rng(3).integers(0, 255, (6, 1, 28, 28)).astype(np.uint8)
+    labels, preds = [1, 2, 3, 4, 5, 6], [1, 0, 3, 4, 9, 6]
+    fig = ft.prediction_strip_figure(imgs, labels, preds, [0.9] * 6, CLASSES, cols=3)
+    colors = [s.line.color for s in fig.layout.shapes]
+    wrong = [int(a != b) for a, b in zip(labels, preds)]
+    assert colors == [ft.WRONG if w else ft.RIGHT for w in wrong]
+    assert [a.text for a in fig.layout.annotations][1] == "0 ✗ 90%"
+    assert isinstance(fig.data[0], go.Image)
+
+
+def test_filter_grid_shows_the_weights():
+    w = np.random.default_rng(4).normal(size=(6, 1, 5, 5))
+    fig = ft.filter_grid_figure(w, cols=3)
+    z = np.asarray(fig.data[0].z, dtype=float)
+    np.testing.assert_allclose(z[6:11, 6:11], w[4, 0])  # filter 4: row 1, column 1 (pad 1)
+    assert fig.data[0].zmin == -fig.data[0].zmax == -np.abs(w).max()
+    deep = ft.filter_grid_figure(np.ones((40, 12, 3, 3)), max_filters=10, max_inputs=4)
+    assert np.asarray(deep.data[0].z).shape == (10 * 4 - 1, 4 * 4 - 1)
+    assert isinstance(ft.filter_grid_figure(np.ones((8, 3, 3, 3))).data[0], go.Image)
+    with pytest.raises(ValueError):
+        ft.filter_grid_figure(np.ones((3, 3)))
+
+
+def test_feature_maps_each_scaled_to_its_range():
+    maps = np.random.default_rng(5).normal(size=(3, 6, 6)) * np.array([1, 10, 100])[:, None, None]
+    z = np.asarray(ft.feature_maps_figure(maps, cols=3).data[0].z, dtype=float)
+    for k in range(3):
+        cell = z[:, k * 7: k * 7 + 6]
+        m = maps[k]
+        np.testing.assert_allclose(cell, (m - m.min()) / (m.max() - m.min()))
+    vec = ft.feature_maps_figure(np.arange(10.0))
+    assert isinstance(vec.data[0], go.Bar)
+
+
+def test_histograms_compare_runs_probabilities_and_drawing():
+    rng = np.random.default_rng(6)
+    hist = []
+    for e in (1, 2, 3):
+        counts, edges = np.histogram(rng.normal(size=200), bins=20)
+        hist.append((e, counts, edges))
+    fig = ft.histograms_figure(hist, "conv1 weights")
+    assert len(fig.data) == 3 and np.isclose(sum(fig.data[0].y), 1.0)
+    runs = [("run 1", [{"epoch": 1, "val_acc": 0.5}]), ("run 2", [{"epoch": 1, "val_acc": 0.75}])]
+    fig = ft.compare_runs_figure(runs, "val_acc")
+    assert [t.name for t in fig.data] == ["run 1", "run 2"] and fig.data[1].y == (75.0,)
+    probs = torch.softmax(torch.randn(10), 0).numpy()
+    bars = ft.probabilities_figure(probs, CLASSES).data[0]
+    assert bars.marker.color[int(probs.argmax())] == ft.RIGHT
+    ink = rng.random((50, 40))
+    fig = ft.drawing_steps_figure(ink, ink[5:20], np.ones((20, 7)), np.zeros((28, 28)), (14.0, 13.5))
+    assert len(fig.data) == 5 and fig.data[-1].x == (13.5,)
+    assert len(ft.per_class_figure(np.linspace(0, 1, 10), CLASSES).data[0].y) == 10
