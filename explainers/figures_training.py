@@ -306,3 +306,46 @@ def drawing_steps_figure(ink: np.ndarray, cropped: np.ndarray, fitted: np.ndarra
                     "line": {"width": 2, "color": WRONG}}, name="centre of mass", row=1, col=4)
     fig.update_layout(showlegend=False)
     return _layout(fig, "", height=260, margin={"l": 5, "r": 5, "t": 40, "b": 5})
+
+
+MISTAKE_KINDS = {
+    "confident_wrong": "Most confident mistakes",
+    "uncertain": "Most uncertain",
+    "confident_right": "Most confident right answers",
+}
+
+
+def rank_examples(labels: np.ndarray, probs: np.ndarray, kind: str, n: int = 16) -> np.ndarray:
+    """(N,), (N, K) -> indices of the n examples of ``kind`` (see MISTAKE_KINDS), best first."""
+    y = np.asarray(labels)
+    p = np.asarray(probs, dtype=np.float64)
+    pred, conf = p.argmax(axis=1), p.max(axis=1)
+    if kind == "confident_wrong":
+        idx = np.flatnonzero(pred != y)
+        order = np.argsort(-conf[idx], kind="stable")
+    elif kind == "confident_right":
+        idx = np.flatnonzero(pred == y)
+        order = np.argsort(-conf[idx], kind="stable")
+    elif kind == "uncertain":  # smallest top probability = the network is torn between classes
+        idx = np.arange(y.size)
+        order = np.argsort(conf, kind="stable")
+    else:
+        raise ValueError(f"unknown kind {kind!r}; choose one of {sorted(MISTAKE_KINDS)}")
+    return idx[order[:n]]
+
+
+def cell_indices(labels: np.ndarray, preds: np.ndarray, true_class: int, pred_class: int) -> np.ndarray:
+    """(N,), (N,) -> indices of the examples in confusion cell (true_class, pred_class)."""
+    return np.flatnonzero((np.asarray(labels) == true_class) & (np.asarray(preds) == pred_class))
+
+
+def examples_figure(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, indices: np.ndarray,
+                    classes: Sequence[str], title: str = "", cols: int = 8) -> go.Figure:
+    """Gallery of the chosen examples captioned 'true → predicted (p%)', green right, red wrong."""
+    idx = np.asarray(indices, dtype=np.int64)
+    p = np.asarray(probs, dtype=np.float64)[idx]
+    y = np.asarray(labels)[idx]
+    pred = p.argmax(axis=1) if idx.size else np.zeros(0, dtype=np.int64)
+    titles = [f"{classes[int(t)]}→{classes[int(q)]} {100 * p[k, q]:.0f}%" for k, (t, q) in enumerate(zip(y, pred))]
+    colors = [RIGHT if int(t) == int(q) else WRONG for t, q in zip(y, pred)]
+    return gallery_figure(np.asarray(images)[idx], titles, colors, cols=cols, title=title)

@@ -140,3 +140,28 @@ def test_histograms_compare_runs_probabilities_and_drawing():
     fig = ft.drawing_steps_figure(ink, ink[5:20], np.ones((20, 7)), np.zeros((28, 28)), (14.0, 13.5))
     assert len(fig.data) == 5 and fig.data[-1].x == (13.5,)
     assert len(ft.per_class_figure(np.linspace(0, 1, 10), CLASSES).data[0].y) == 10
+
+
+def test_rank_examples_and_confusion_cells_against_torch():
+    g = torch.Generator().manual_seed(7)
+    probs = torch.softmax(3 * torch.randn(200, 10, generator=g), dim=1)
+    labels = torch.randint(0, 10, (200,), generator=g)
+    conf, pred = probs.max(dim=1)
+    wrong = pred != labels
+    top_wrong = ft.rank_examples(labels.numpy(), probs.numpy(), "confident_wrong", n=5)
+    expected = torch.nonzero(wrong).flatten()[torch.argsort(conf[wrong], descending=True, stable=True)][:5]
+    np.testing.assert_array_equal(top_wrong, expected.numpy())
+    unsure = ft.rank_examples(labels.numpy(), probs.numpy(), "uncertain", n=3)
+    np.testing.assert_array_equal(unsure, torch.argsort(conf, stable=True)[:3].numpy())
+    right = ft.rank_examples(labels.numpy(), probs.numpy(), "confident_right", n=200)
+    assert len(right) == int((~wrong).sum()) and bool((pred[right] == labels[right]).all())
+    with pytest.raises(ValueError):
+        ft.rank_examples(labels.numpy(), probs.numpy(), "nope")
+    cell = ft.cell_indices(labels.numpy(), pred.numpy(), 3, 5)
+    np.testing.assert_array_equal(cell, torch.nonzero((labels == 3) & (pred == 5)).flatten().numpy())
+    imgs = np.zeros((200, 1, 8, 8), dtype=np.uint8)
+    fig = ft.examples_figure(imgs, labels.numpy(), probs.numpy(), top_wrong, CLASSES)
+    assert all(s.line.color == ft.WRONG for s in fig.layout.shapes) and len(fig.layout.shapes) == 5
+    k = int(top_wrong[0])
+    assert fig.layout.annotations[0].text == f"{labels[k].item()}→{pred[k].item()} {100 * conf[k].item():.0f}%"
+    assert len(ft.examples_figure(imgs, labels.numpy(), probs.numpy(), np.array([], int), CLASSES).data) == 1
