@@ -8,11 +8,12 @@ from torch import nn
 from torchvision.models import resnet18
 
 import models.catsdogs as cd
+import models.catsdogs_nets as nets
 
 
 @pytest.mark.parametrize("size", [32, 64, 96, 128])
 def test_tutorial_cnn_shapes_and_parameter_count(size):
-    model = cd.CatsDogsCNN(3, size, 2, dropout=0.5)
+    model = nets.CatsDogsCNN(3, size, 2, dropout=0.5)
     out = model(torch.zeros(2, 3, size, size))
     assert out.shape == (2, 2)
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
@@ -27,13 +28,13 @@ def test_tutorial_cnn_shapes_and_parameter_count(size):
 
 def test_tutorial_cnn_refuses_sizes_it_cannot_pool():
     with pytest.raises(ValueError, match="multiple of 16"):
-        cd.CatsDogsCNN(3, 50)
+        nets.CatsDogsCNN(3, 50)
     assert cd.supports_catsdogs_cnn(3, 64) and not cd.supports_catsdogs_cnn(3, 28)
 
 
 def test_resnet_head_swap_and_shapes():
     model = cd.build_resnet18_transfer(3, 64, 2, 0.0, pretrained=False)
-    assert isinstance(model, cd.ResNet18Transfer)
+    assert isinstance(model, nets.ResNet18Transfer)
     head = model.backbone.fc
     linear = [m for m in head.modules() if isinstance(m, nn.Linear)]
     assert len(linear) == 1 and linear[0].in_features == 512 and linear[0].out_features == 2
@@ -53,7 +54,7 @@ def test_freezing_leaves_only_the_head_with_gradients():
     loss.backward()
     with_grad = {n for n, p in model.named_parameters() if p.grad is not None}
     assert with_grad == {"backbone.fc.0.weight", "backbone.fc.0.bias"}
-    assert cd.trainable_parameters(model) == 512 * 2 + 2
+    assert nets.trainable_parameters(model) == 512 * 2 + 2
     # Frozen batch-norm layers keep their statistics: the backbone stays in eval mode while training.
     assert not model.backbone.bn1.training and model.backbone.fc.training
     before = model.backbone.bn1.running_mean.clone()
@@ -63,12 +64,12 @@ def test_freezing_leaves_only_the_head_with_gradients():
 
 def test_unfreezing_fine_tunes_everything():
     model = cd.build_resnet18_transfer(3, 32, 2, 0.0, pretrained=False, freeze_backbone=True)
-    cd.set_backbone_frozen(model, False)
+    nets.set_backbone_frozen(model, False)
     model.train()
     nn.functional.cross_entropy(model(torch.randn(2, 3, 32, 32)), torch.tensor([0, 1])).backward()
     assert all(p.grad is not None for p in model.parameters())
     assert model.backbone.bn1.training
-    assert cd.trainable_parameters(model) == sum(p.numel() for p in model.parameters())
+    assert nets.trainable_parameters(model) == sum(p.numel() for p in model.parameters())
 
 
 def test_resnet_needs_colour_images():
@@ -93,7 +94,7 @@ def test_pretrained_weights_load_from_torch_cache(hub):
     torch.save(source.state_dict(), path)
     assert cd.resnet18_weights_cached()
     calls = []
-    model = cd.ResNet18Transfer(2, pretrained=True, progress=lambda f, m: calls.append((f, m)))
+    model = nets.ResNet18Transfer(2, pretrained=True, progress=lambda f, m: calls.append((f, m)))
     torch.testing.assert_close(model.backbone.conv1.weight, source.conv1.weight)
     assert calls and calls[-1][0] == 1.0
 

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from explainers.gradcam import conv_layers, default_layer, grad_cam, overlay
-from models.catsdogs import CatsDogsCNN, build_resnet18_transfer
+from models.catsdogs import build_resnet18_transfer
+from models.catsdogs_nets import CatsDogsCNN
 
 
 def _oracle(model: CatsDogsCNN, x: torch.Tensor, k: int, target: torch.Tensor) -> np.ndarray:
