@@ -4,6 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 CHROMIUM ?= /usr/bin/chromium
+# pyflakes, pycodestyle errors, import order, pyupgrade, bugbear, pylint errors.
+RUFF_ARGS := --target-version py311 --select E4,E7,E9,F,I,UP,B,PLE --ignore B905
 
 .PHONY: run test unit app browser lint chromium bench clean
 
@@ -33,7 +35,7 @@ chromium:
 	fi
 
 lint: $(VENV)/.dev
-	$(PY) -m ruff check .
+	$(PY) -m ruff check $(RUFF_ARGS) .
 
 unit: $(VENV)/.dev
 	$(PY) -m pytest tests/unit

@@ -25,4 +25,14 @@ LESSONS = [
         "One neuron: weights, bias, a weighted sum and an activation; the learning rule, "
         "and why XOR needs a hidden layer.",
     ),
+    PageInfo(
+        "pages/backprop.py", "Backprop", ":material/account_tree:", "backprop", "Neurons",
+        "A tiny network whose every value and gradient you can see: the chain rule node by node, "
+        "checked against PyTorch, then training, learning rates and mini-batches.",
+    ),
+    PageInfo(
+        "pages/pooling.py", "Pooling", ":material/grid_view:", "pooling", "Convolutional nets",
+        "Max and average pooling with every knob: windows, winners, indices, how the gradient "
+        "flows back, why small shifts matter less, and the 28 → 14 → 7 pyramid.",
+    ),
 ]

@@ -16,8 +16,9 @@ when the learner visits another page and comes back.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import streamlit as st
 

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, free_port, start_streamlit, stop
+from tests.browser.helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    free_port,
+    start_streamlit,
+    stop,
+)
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 

@@ -1,0 +1,165 @@
+"""Plotly figures for the Perceptron page. Builders take explainer results and return Figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from explainers.perceptron import ACTIVATION_LABELS, NeuronOutput, activate
+
+POSITIVE = "#2563eb"  # blue: positive weight, class 1
+NEGATIVE = "#dc2626"  # red: negative weight, class 0
+CLASS_COLOURS = {0: "#f97316", 1: "#2563eb"}
+REGION_SCALE = [[0.0, "#fde7d3"], [1.0, "#dbe7fd"]]  # pale orange (class 0), pale blue (class 1)
+
+
+def _clean(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        title=dict(text=title, x=0.01, font=dict(size=14)) if title else None,
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+        showlegend=False,
+    )
+    return fig
+
+
+def activation_figure(name: str, z: float, span: float = 6.0) -> go.Figure:
+    """The activation curve over [-span, span] with the current z and output marked."""
+    zs = np.linspace(-span, span, 401)
+    a = float(activate(z, name))
+    fig = go.Figure()
+    fig.add_scatter(x=zs, y=activate(zs, name), mode="lines", line=dict(color="#374151", width=3), name="f(z)")
+    zc = float(np.clip(z, -span, span))
+    fig.add_scatter(x=[zc, zc], y=[0, a], mode="lines", line=dict(color=POSITIVE, dash="dot"), hoverinfo="skip")
+    fig.add_scatter(
+        x=[zc], y=[a], mode="markers+text", marker=dict(size=14, color=POSITIVE),
+        text=[f"z = {z:.2f}<br>f(z) = {a:.3f}"], textposition="top left" if zc > 0 else "top right",
+        name="current",
+    )
+    fig.update_xaxes(title="z = w·x + b", zeroline=True, zerolinecolor="#9ca3af", gridcolor="#eef0f4")
+    fig.update_yaxes(title="f(z)", zeroline=True, zerolinecolor="#9ca3af", gridcolor="#eef0f4")
+    return _clean(fig, 320, f"{ACTIVATION_LABELS[name]} activation")
+
+
+def neuron_diagram(out: NeuronOutput) -> go.Figure:
+    """Inputs -> neuron -> output; edge width follows |w|, colour its sign (blue +, red −)."""
+    n = len(out.x)
+    ys = np.linspace(1, -1, n) if n > 1 else np.zeros(1)
+    wmax = max(1e-9, float(np.abs(out.w).max()))
+    fig = go.Figure()
+    for i in range(n):
+        w = out.w[i]
+        fig.add_scatter(
+            x=[0, 1], y=[ys[i], 0], mode="lines", hoverinfo="text",
+            text=f"w{i + 1} = {w:.2f}",
+            line=dict(width=1 + 9 * abs(w) / wmax, color=POSITIVE if w >= 0 else NEGATIVE),
+            opacity=0.35 + 0.65 * abs(w) / wmax,
+        )
+        fig.add_annotation(x=0.45, y=ys[i] * 0.55, text=f"w{i + 1}={w:.2f}", showarrow=False,
+                           font=dict(size=12, color=POSITIVE if w >= 0 else NEGATIVE), bgcolor="white")
+    fig.add_scatter(x=[1, 1.75], y=[0, 0], mode="lines", line=dict(width=3, color="#374151"), hoverinfo="skip")
+    fig.add_scatter(
+        x=np.zeros(n), y=ys, mode="markers+text", marker=dict(size=34, color="#f3f4f6", line=dict(width=2, color="#6b7280")),
+        text=[f"x{i + 1}<br>{v:.2f}" for i, v in enumerate(out.x)], textfont=dict(size=11), hoverinfo="skip",
+    )
+    fig.add_scatter(
+        x=[1], y=[0], mode="markers+text", marker=dict(size=70, color="#eef3ff", line=dict(width=3, color=POSITIVE)),
+        text=[f"Σ + b<br>z={out.z:.2f}"], textfont=dict(size=12), hoverinfo="skip",
+    )
+    fig.add_scatter(
+        x=[1.75], y=[0], mode="markers+text", marker=dict(size=46, color="#ecfdf5", line=dict(width=2, color="#059669")),
+        text=[f"f(z)<br>{out.a:.3f}"], textfont=dict(size=11), hoverinfo="skip",
+    )
+    fig.add_annotation(x=1, y=-0.42, text=f"bias b = {out.b:.2f}", showarrow=False, font=dict(size=12))
+    fig.update_xaxes(visible=False, range=[-0.3, 2.05])
+    fig.update_yaxes(visible=False, range=[-1.35, 1.35])
+    return _clean(fig, 320, "The neuron")
+
+
+def _grid(lo: float, hi: float, steps: int = 160) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    g = np.linspace(lo, hi, steps)
+    xx, yy = np.meshgrid(g, g)
+    return g, xx, yy
+
+
+def _points(fig: go.Figure, X: np.ndarray, y: np.ndarray, highlight: int | None = None,
+            highlight_wrong: bool = False, wrong: np.ndarray | None = None) -> None:
+    """Data points by class; optionally a ring on the last example and a cross on every misclassified one."""
+    for cls in (0, 1):
+        m = y == cls
+        fig.add_scatter(
+            x=X[m, 0], y=X[m, 1], mode="markers", name=f"class {cls}", showlegend=True,
+            marker=dict(size=13, color=CLASS_COLOURS[cls], line=dict(width=1.5, color="white"),
+                        symbol="circle" if cls else "square"),
+        )
+    if wrong is not None and wrong.any():
+        fig.add_scatter(
+            x=X[wrong, 0], y=X[wrong, 1], mode="markers", name="misclassified", showlegend=True,
+            marker=dict(size=22, symbol="x-thin-open", line=dict(width=3, color=NEGATIVE)),
+        )
+    if highlight is not None:
+        fig.add_scatter(
+            x=[X[highlight, 0]], y=[X[highlight, 1]], mode="markers", name="last example", showlegend=True,
+            marker=dict(size=28, color="rgba(0,0,0,0)", line=dict(width=3, color=NEGATIVE if highlight_wrong else "#059669")),
+        )
+
+
+def _legend(fig: go.Figure) -> None:
+    fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.18, x=0, font=dict(size=11)))
+
+
+def boundary_figure(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, *,
+    highlight: int | None = None, highlight_wrong: bool = False, title: str = "Decision boundary",
+) -> go.Figure:
+    """Shaded regions of step(w·x + b), the line w·x + b = 0, and the data coloured by class."""
+    lo, hi = float(min(X.min(), 0) - 0.35), float(max(X.max(), 1) + 0.35)
+    g, xx, yy = _grid(lo, hi)
+    region = (w[0] * xx + w[1] * yy + b >= 0).astype(float)
+    fig = go.Figure()
+    fig.add_heatmap(x=g, y=g, z=region, colorscale=REGION_SCALE, zmin=0, zmax=1, showscale=False, hoverinfo="skip")
+    if abs(w[1]) > 1e-12:
+        xs = np.array([lo, hi])
+        fig.add_scatter(x=xs, y=-(w[0] * xs + b) / w[1], mode="lines", line=dict(color="#111827", width=3),
+                        name="w·x+b=0", showlegend=False)
+    elif abs(w[0]) > 1e-12:
+        fig.add_scatter(x=[-b / w[0]] * 2, y=[lo, hi], mode="lines", line=dict(color="#111827", width=3),
+                        name="w·x+b=0", showlegend=False)
+    wrong = (w[0] * X[:, 0] + w[1] * X[:, 1] + b >= 0).astype(int) != y
+    _points(fig, X, y, highlight, highlight_wrong, wrong)
+    fig.update_xaxes(range=[lo, hi], title="x1", constrain="domain")
+    fig.update_yaxes(range=[lo, hi], title="x2", scaleanchor="x", scaleratio=1)
+    _clean(fig, 440, title)
+    _legend(fig)
+    return fig
+
+
+def output_regions_figure(X: np.ndarray, y: np.ndarray, grid_fn, title: str) -> go.Figure:
+    """Regions where grid_fn(points (m, 2)) >= 0, with the zero contour drawn as the boundary."""
+    lo, hi = -0.35, 1.35
+    g, xx, yy = _grid(lo, hi, 140)
+    out = grid_fn(np.c_[xx.ravel(), yy.ravel()]).reshape(xx.shape)
+    fig = go.Figure()
+    fig.add_heatmap(x=g, y=g, z=(out >= 0).astype(float), colorscale=REGION_SCALE, zmin=0, zmax=1,
+                    showscale=False, hoverinfo="skip")
+    fig.add_contour(x=g, y=g, z=out, contours=dict(start=0, end=0, size=1, coloring="none"),
+                    line=dict(color="#111827", width=3), showscale=False, hoverinfo="skip")
+    _points(fig, X, y)
+    fig.update_xaxes(range=[lo, hi], title="x1", constrain="domain")
+    fig.update_yaxes(range=[lo, hi], title="x2", scaleanchor="x", scaleratio=1)
+    _clean(fig, 400, title)
+    _legend(fig)
+    return fig
+
+
+def mistakes_figure(mistakes_per_epoch: tuple[int, ...]) -> go.Figure:
+    """Mistakes made in each epoch of the learning rule; zero means converged."""
+    epochs = np.arange(1, len(mistakes_per_epoch) + 1)
+    fig = go.Figure()
+    fig.add_bar(x=epochs, y=list(mistakes_per_epoch),
+                marker_color=[NEGATIVE if m else "#059669" for m in mistakes_per_epoch])
+    fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None)
+    fig.update_yaxes(title="mistakes", rangemode="tozero", gridcolor="#eef0f4")
+    return _clean(fig, 260, "Mistakes per epoch")

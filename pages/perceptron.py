@@ -1,0 +1,139 @@
+"""Perceptron: one neuron, its learning rule, and why layers need a non-linearity."""
+
+import numpy as np
+import streamlit as st
+
+from explainers import figures_perceptron as fig
+from explainers import perceptron as pc
+from pages.catalog import LESSONS
+from pages.ui import ShareableState, pytorch_snippet, try_this
+
+url = ShareableState("perc")
+st.title("Perceptron")
+st.markdown(
+    "A neuron multiplies each input by a weight, adds them up with a bias, and passes the sum "
+    "through an activation function. Everything a deep network does is built from this."
+)
+st.latex(r"z = w_1x_1 + w_2x_2 + \dots + w_nx_n + b \qquad a = f(z)")
+
+tab_neuron, tab_rule, tab_layers = st.tabs(["One neuron", "The learning rule", "Why layers need a non-linearity"])
+
+with tab_neuron:
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        n = st.slider("Number of inputs", 2, 5, key=url.bind("perc_n", 3, lo=2, hi=5))
+        activation = st.selectbox("Activation f", pc.ACTIVATIONS, format_func=pc.ACTIVATION_LABELS.get,
+                                  key=url.bind("perc_act", "sigmoid", options=pc.ACTIVATIONS))
+        defaults_x, defaults_w = [0.7, 0.6, 1.4, -0.5, 0.3], [0.5, -1.0, 0.8, 0.4, -0.2]
+        for i in range(5):
+            url.bind(f"perc_x{i + 1}", defaults_x[i], lo=-2.0, hi=2.0)
+            url.bind(f"perc_w{i + 1}", defaults_w[i], lo=-2.0, hi=2.0)
+        for i in range(n):
+            cx, cw = st.columns(2)
+            cx.slider(f"Input x{i + 1}", -2.0, 2.0, step=0.1, key=f"perc_x{i + 1}")
+            cw.slider(f"Weight w{i + 1}", -2.0, 2.0, step=0.1, key=f"perc_w{i + 1}")
+        bias = st.slider("Bias b", -3.0, 3.0, step=0.1, key=url.bind("perc_b", 0.1, lo=-3.0, hi=3.0))
+    xs = np.array([st.session_state[f"perc_x{i + 1}"] for i in range(n)])
+    ws = np.array([st.session_state[f"perc_w{i + 1}"] for i in range(n)])
+    out = pc.neuron_forward(xs, ws, bias, activation)
+    with right:
+        st.plotly_chart(fig.neuron_diagram(out), key="perc_diagram")
+        st.markdown(f"**Weighted sum:** $z$ = {pc.weighted_sum_text(out)}")
+        st.markdown(f"**Output:** $a = f(z)$ = **{out.a:.4f}**")
+        st.plotly_chart(fig.activation_figure(activation, out.z), key="perc_activation")
+    try_this("Make w1 negative and watch its edge turn red and the sum drop. With the step activation, "
+             "find the bias at which the output flips from 0 to 1.")
+    act_code = {"step": "(z >= 0).float()", "sigmoid": "torch.sigmoid(z)", "tanh": "torch.tanh(z)",
+                "relu": "torch.relu(z)", "leaky_relu": "F.leaky_relu(z, 0.01)", "linear": "z"}[activation]
+    pytorch_snippet(
+        "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
+        f"neuron = nn.Linear({n}, 1)\nwith torch.no_grad():\n"
+        f"    neuron.weight.copy_(torch.tensor([{', '.join(f'{w:g}' for w in ws)}]).unsqueeze(0))\n"
+        f"    neuron.bias.fill_({bias:g})\n\n"
+        f"x = torch.tensor([{', '.join(f'{x:g}' for x in xs)}])\n"
+        f"z = neuron(x)          # tensor([{out.z:.4f}])\na = {act_code}   # {out.a:.4f}"
+    )
+
+with tab_rule:
+    st.markdown(
+        "The perceptron learns a line that separates two classes. Show it one example at a time: "
+        "if it gets the example wrong, nudge the weights towards the right answer."
+    )
+    st.latex(r"\hat y = \mathrm{step}(w \cdot x + b) \qquad w \leftarrow w + \eta\,(y - \hat y)\,x"
+             r"\qquad b \leftarrow b + \eta\,(y - \hat y)")
+    c1, c2 = st.columns(2)
+    dataset = c1.selectbox("Dataset", pc.DATASETS, key=url.bind("perc_data", "AND", options=pc.DATASETS))
+    lr = c2.slider("Learning rate η", 0.05, 1.0, step=0.05, key=url.bind("perc_lr", 0.25, lo=0.05, hi=1.0))
+    X, y = pc.toy_dataset(dataset, seed=0)
+    run_key = (dataset, lr)
+    if st.session_state.get("perc_rule_key") != run_key:  # a new problem starts from zero weights
+        st.session_state.perc_rule_key = run_key
+        st.session_state.perc_rule = pc.initial_state()
+    b1, b2, b3, b4 = st.columns(4)
+    if b1.button("Step", icon=":material/skip_next:", width="stretch"):
+        st.session_state.perc_rule = pc.perceptron_step(st.session_state.perc_rule, X, y, lr)
+    if b2.button("Run one epoch", icon=":material/fast_forward:", width="stretch"):
+        st.session_state.perc_rule = pc.perceptron_epoch(st.session_state.perc_rule, X, y, lr)
+    if b3.button("Run 10 epochs", icon=":material/double_arrow:", width="stretch"):
+        for _ in range(10):
+            st.session_state.perc_rule = pc.perceptron_epoch(st.session_state.perc_rule, X, y, lr)
+    if b4.button("Reset", icon=":material/restart_alt:", width="stretch"):
+        st.session_state.perc_rule = pc.initial_state()
+    state = st.session_state.perc_rule
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.plotly_chart(fig.boundary_figure(X, y, state.w, state.b, highlight=state.last_index,
+                                            highlight_wrong=state.last_was_mistake,
+                                            title=f"{dataset}: the line w·x + b = 0"), key="perc_boundary")
+    with right:
+        st.metric("Epochs finished", state.epoch)
+        st.markdown(f"w = ({state.w[0]:.2f}, {state.w[1]:.2f}), b = {state.b:.2f}")
+        if state.last_index is not None:
+            verdict = "was **wrong**: the weights moved" if state.last_was_mistake else "was right: no change"
+            st.markdown(f"Last example x = ({X[state.last_index, 0]:.2f}, {X[state.last_index, 1]:.2f}), "
+                        f"y = {y[state.last_index]}: the perceptron {verdict}.")
+        if state.mistakes_per_epoch:
+            st.plotly_chart(fig.mistakes_figure(state.mistakes_per_epoch), key="perc_mistakes")
+        if state.converged:
+            st.success(f"Converged: a whole epoch without a mistake (after {state.epoch} epochs).")
+        elif dataset == "XOR" and state.epoch >= 5:
+            st.warning("XOR never converges: no single straight line puts (0,1) and (1,0) on one side and "
+                       "(0,0) and (1,1) on the other, so there is always a point on the wrong side.")
+            if any(p.url_path == "backprop" for p in LESSONS):
+                st.page_link("pages/backprop.py", label="A hidden layer fixes it: see Backprop", icon=":material/arrow_forward:")
+    try_this("Press Run one epoch on AND until it converges, then switch to XOR and press it ten times.")
+
+with tab_layers:
+    st.markdown(
+        "Stack two linear layers with nothing between them and you get… one linear layer. "
+        "The boundary stays a straight line however many you stack. Put a ReLU between them and it can bend."
+    )
+    st.latex(r"W_2(W_1x + b_1) + b_2 = \underbrace{(W_2W_1)}_{W}\,x + \underbrace{(W_2b_1 + b_2)}_{b}")
+    c1, c2 = st.columns(2)
+    hidden = c1.slider("Hidden units", 2, 8, key=url.bind("perc_hidden", 4, lo=2, hi=8))
+    seed = c2.number_input("Random weights (seed)", 0, 999, step=1, key=url.bind("perc_seed", 3, lo=0, hi=999))
+    net = pc.random_two_layer(hidden, int(seed))
+    W, b = pc.collapse(net)
+    X, y = pc.toy_dataset("XOR")
+    grid_check = np.random.default_rng(0).uniform(-1, 2, size=(200, 2))
+    gap = np.abs(pc.two_layer_forward(grid_check, net, "linear") - (grid_check @ W.T + b)[:, 0]).max()
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.plotly_chart(fig.output_regions_figure(X, y, lambda P: pc.two_layer_forward(P, net, "linear"),
+                                                  "Linear → linear: always a straight line"), key="perc_linear")
+        st.markdown(f"Collapsed: $W = W_2W_1$ = [{W[0, 0]:.3f}, {W[0, 1]:.3f}], "
+                    f"$b = W_2b_1 + b_2$ = {b[0]:.3f}. Largest difference from the two-layer net over "
+                    f"200 random points: {gap:.1e}.")
+    with right:
+        st.plotly_chart(fig.output_regions_figure(X, y, lambda P: pc.two_layer_forward(P, net, "relu"),
+                                                  "Linear → ReLU → linear: the boundary bends"), key="perc_relu")
+        st.markdown(f"The same {hidden} hidden units with a ReLU between the layers: each unit adds a kink.")
+    try_this("Change the seed a few times: the left boundary is always straight, the right one rarely is.")
+    pytorch_snippet(
+        "import torch.nn as nn\n\n"
+        f"linear_stack = nn.Sequential(nn.Linear(2, {hidden}), nn.Linear({hidden}, 1))        # still a line\n"
+        f"with_relu    = nn.Sequential(nn.Linear(2, {hidden}), nn.ReLU(), nn.Linear({hidden}, 1))  # can bend",
+        title="PyTorch equivalent (two layers)",
+    )
+
+url.publish()

@@ -1,0 +1,106 @@
+"""The Perceptron page in AppTest: every widget moves, the numbers follow, the URL reproduces it."""
+
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from explainers import perceptron as pc
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "perceptron.py")
+
+
+def run(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception
+    return at
+
+
+def slider(at, label):
+    return next(s for s in at.slider if s.label == label)
+
+
+def markdown_with(at, text):
+    return next(m.value for m in at.markdown if text in m.value)
+
+
+def test_neuron_sliders_drive_the_weighted_sum():
+    at = run()
+    slider(at, "Number of inputs").set_value(2).run()
+    slider(at, "Input x1").set_value(1.0).run()
+    slider(at, "Weight w1").set_value(-0.5).run()
+    slider(at, "Input x2").set_value(0.5).run()
+    slider(at, "Weight w2").set_value(2.0).run()
+    slider(at, "Bias b").set_value(0.3).run()
+    assert not at.exception
+    assert "(-0.50)·1.00 + 2.00·0.50 + 0.30 = 0.80" in markdown_with(at, "Weighted sum")
+    for act in pc.ACTIVATIONS:
+        at.selectbox[0].set_value(act).run()
+        assert not at.exception
+        expected = float(pc.activate(0.8, act))
+        assert f"{expected:.4f}" in markdown_with(at, "Output")
+    assert at.query_params["perc_act"] == "linear"
+    assert at.query_params["perc_b"] == "0.3"
+
+
+def test_number_of_inputs_adds_sliders():
+    at = run()
+    for n in (2, 5):
+        slider(at, "Number of inputs").set_value(n).run()
+        assert sum(s.label.startswith("Input x") for s in at.slider) == n
+
+
+def test_url_reproduces_the_demo_and_ignores_nonsense():
+    at = run({"perc_n": "4", "perc_act": "relu", "perc_w1": "-1.5", "perc_data": "XOR", "perc_hidden": "99"})
+    assert slider(at, "Number of inputs").value == 4
+    assert at.selectbox[0].value == "relu"
+    assert slider(at, "Weight w1").value == -1.5
+    assert slider(at, "Hidden units").value == 8  # clamped to the slider's range
+    bad = run({"perc_act": "swish", "perc_n": "lots"})
+    assert bad.selectbox[0].value == "sigmoid"
+    assert any("not understood" in c.value for c in bad.caption)
+
+
+def test_learning_rule_buttons_step_and_reset():
+    at = run()
+    step = next(b for b in at.button if b.label == "Step")
+    step.click().run()
+    assert "Last example" in markdown_with(at, "Last example")
+    next(b for b in at.button if b.label == "Run 10 epochs").click().run()
+    assert any("Converged" in s.value for s in at.success)
+    next(b for b in at.button if b.label == "Reset").click().run()
+    assert not any("Last example" in m.value for m in at.markdown)
+
+
+def test_xor_never_converges_and_says_why():
+    at = run({"perc_data": "XOR"})
+    next(b for b in at.button if b.label == "Run 10 epochs").click().run()
+    assert not at.success
+    assert any("XOR never converges" in w.value for w in at.warning)
+
+
+def test_changing_dataset_restarts_the_rule_but_keeps_other_settings():
+    at = run()
+    slider(at, "Bias b").set_value(1.2).run()
+    next(b for b in at.button if b.label == "Run one epoch").click().run()
+    at.selectbox[1].set_value("OR").run()
+    assert not any("Last example" in m.value for m in at.markdown)
+    assert slider(at, "Bias b").value == 1.2
+
+
+def test_collapse_tab_shows_the_collapsed_weights():
+    at = run()
+    for hidden in (2, 8):
+        slider(at, "Hidden units").set_value(hidden).run()
+        at.number_input[0].set_value(17).run()
+        assert not at.exception
+        text = markdown_with(at, "Collapsed")
+        net = pc.random_two_layer(hidden, 17)
+        W, b = pc.collapse(net)
+        assert f"{W[0, 0]:.3f}" in text and f"{b[0]:.3f}" in text
+        gap = float(text.split("points: ")[1].rstrip("."))
+        assert gap < 1e-9
+    assert np.isfinite(W).all()

@@ -1,0 +1,57 @@
+"""Home and Perceptron in a real browser against a real `streamlit run app.py`."""
+
+from pathlib import Path
+
+from tests.browser.helpers import (
+    assert_no_exception,
+    free_port,
+    open_page,
+    start_streamlit,
+    stop,
+    wait_settled,
+)
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+def test_home_shows_navigation_and_map(server, page):
+    open_page(page, server)
+    nav = page.locator("[data-testid='stSidebarNav']")
+    assert "Home" in nav.inner_text() and "Perceptron" in nav.inner_text()
+    page.wait_for_selector("[data-testid='stGraphVizChart'] svg", timeout=30_000)
+    assert_no_exception(page)
+    assert not page.js_errors
+
+
+def test_perceptron_slider_changes_the_output(server, page):
+    open_page(page, server, "perceptron")
+    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    weighted_sum = page.locator("[data-testid='stMarkdownContainer']", has_text="Weighted sum").first
+    before = weighted_sum.inner_text()
+    assert before.endswith("= 0.97"), before
+    bias = page.locator("[data-testid='stSlider']", has_text="Bias b").get_by_role("slider")
+    bias.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    wait_settled(page)
+    page.wait_for_function("() => document.body.innerText.includes('0.40 = 1.27')", timeout=15_000)
+    assert weighted_sum.inner_text().endswith("0.40 = 1.27")
+    assert "perc_b=0.4" in page.url
+    assert_no_exception(page)
+
+
+def test_shared_link_on_a_fresh_server_uses_the_app_navigation(browser):
+    """The first request a server ever gets may be a shared deep link: it must still get app.py's menu."""
+    port = free_port()
+    proc = start_streamlit("app.py", port, ARTIFACTS / "fresh-server.log")
+    try:
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        open_page(pg, f"http://127.0.0.1:{port}", "perceptron?perc_n=4&perc_act=relu")
+        nav = pg.locator("[data-testid='stSidebarNav']").inner_text()
+        assert "Neurons" in nav and "catalog" not in nav and "ui" not in nav.split()
+        assert pg.locator("[data-testid='stSlider']", has_text="Input x4").count() == 1
+        pg.get_by_text("ReLU activation").wait_for(timeout=15_000)
+        assert_no_exception(pg)
+        pg.close()
+    finally:
+        stop(proc)

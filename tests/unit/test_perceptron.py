@@ -1,0 +1,166 @@
+"""explainers.perceptron against torch: activations, derivatives, the neuron, the learning rule."""
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from explainers import figures_perceptron as figs
+from explainers import perceptron as pc
+
+TORCH_ACTIVATIONS = {
+    "step": lambda z: torch.heaviside(z, torch.ones_like(z)),
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "leaky_relu": lambda z: F.leaky_relu(z, negative_slope=0.01),
+    "linear": lambda z: z,
+}
+
+
+def _z(seed: int, n: int = 500) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    # Wide values (sigmoid overflow), values near 0 and the kinks themselves.
+    return np.concatenate([rng.normal(0, 3, n), rng.uniform(-800, 800, 50), [0.0, -0.0, 1e-12, -1e-12]])
+
+
+@pytest.mark.parametrize("name", pc.ACTIVATIONS)
+def test_activation_matches_torch(name):
+    z = _z(1)
+    expected = TORCH_ACTIVATIONS[name](torch.tensor(z, dtype=torch.float64)).numpy()
+    np.testing.assert_allclose(pc.activate(z, name), expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", [a for a in pc.ACTIVATIONS if a != "step"])
+def test_derivative_matches_autograd(name):
+    z = _z(2)
+    t = torch.tensor(z, dtype=torch.float64, requires_grad=True)
+    TORCH_ACTIVATIONS[name](t).sum().backward()
+    np.testing.assert_allclose(pc.activation_derivative(z, name), t.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+def test_step_derivative_is_zero_away_from_the_jump():
+    z = _z(3)
+    z = z[z != 0]
+    assert not pc.activation_derivative(z, "step").any()
+
+
+def test_unknown_activation_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown activation"):
+        pc.activate(1.0, "swish")
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(2, 5), seed=st.integers(0, 10_000), act=st.sampled_from(pc.ACTIVATIONS))
+def test_neuron_forward_matches_nn_linear(n, seed, act):
+    rng = np.random.default_rng(seed)
+    x, w, b = rng.uniform(-2, 2, n), rng.uniform(-2, 2, n), float(rng.uniform(-3, 3))
+    layer = nn.Linear(n, 1).double()
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor(w)[None])
+        layer.bias.fill_(b)
+    z = layer(torch.tensor(x))
+    out = pc.neuron_forward(x, w, b, act)
+    np.testing.assert_allclose(out.z, z.item(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.a, TORCH_ACTIVATIONS[act](z).item(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.products.sum() + b, out.z)
+
+
+def test_neuron_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="as many weights as inputs"):
+        pc.neuron_forward(np.ones(3), np.ones(2), 0.0, "relu")
+
+
+def test_weighted_sum_text_writes_every_term():
+    out = pc.neuron_forward(np.array([0.7, 0.6]), np.array([0.5, -1.0]), 0.1, "linear")
+    assert pc.weighted_sum_text(out) == "0.50·0.70 + (-1.00)·0.60 + 0.10 = -0.15"
+
+
+@pytest.mark.parametrize("name", ["AND", "OR", "NAND", "blobs"])
+def test_learning_rule_converges_on_separable_data(name):
+    X, y = pc.toy_dataset(name, seed=0)
+    state = pc.fit_perceptron(X, y, lr=0.25, max_epochs=100)
+    assert state.converged
+    np.testing.assert_array_equal(pc.predict(X, state.w, state.b), y)
+
+
+def test_learning_rule_never_converges_on_xor():
+    X, y = pc.toy_dataset("XOR")
+    state = pc.fit_perceptron(X, y, lr=0.25, max_epochs=200)
+    assert not state.converged
+    assert state.epoch == 200
+    assert min(state.mistakes_per_epoch) > 0
+    assert (pc.predict(X, state.w, state.b) != y).any()
+
+
+def test_one_step_applies_the_rule():
+    X, y = pc.toy_dataset("AND")
+    s = pc.initial_state()
+    s = pc.perceptron_step(s, X, y, lr=0.5)  # x=(0,0), y=0, predicted 1 (step(0)=1): a mistake
+    assert s.last_was_mistake and s.last_index == 0
+    np.testing.assert_allclose(s.w, [0, 0])
+    assert s.b == -0.5
+    s = pc.perceptron_epoch(s, X, y, lr=0.5)
+    assert s.epoch == 1 and s.index == 0 and len(s.mistakes_per_epoch) == 1
+
+
+def test_learning_rule_matches_a_torch_implementation():
+    X, y = pc.toy_dataset("blobs", seed=4)
+    lr = 0.3
+    w, b = torch.zeros(2, dtype=torch.float64), torch.zeros((), dtype=torch.float64)
+    for _ in range(3):
+        for xi, yi in zip(torch.tensor(X), torch.tensor(y)):
+            err = yi - (xi @ w + b >= 0).double()
+            w, b = w + lr * err * xi, b + lr * err
+    state = pc.initial_state()
+    for _ in range(3):
+        state = pc.perceptron_epoch(state, X, y, lr)
+    np.testing.assert_allclose(state.w, w.numpy(), atol=1e-12)
+    np.testing.assert_allclose(state.b, b.item(), atol=1e-12)
+
+
+def test_blobs_are_seeded():
+    a, _ = pc.toy_dataset("blobs", seed=7)
+    b, _ = pc.toy_dataset("blobs", seed=7)
+    c, _ = pc.toy_dataset("blobs", seed=8)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("hidden,seed", [(2, 0), (4, 3), (8, 11)])
+def test_stacked_linear_layers_collapse_like_torch(hidden, seed):
+    net = pc.random_two_layer(hidden, seed)
+    l1, l2 = nn.Linear(2, hidden).double(), nn.Linear(hidden, 1).double()
+    with torch.no_grad():
+        l1.weight.copy_(torch.tensor(net.W1))
+        l1.bias.copy_(torch.tensor(net.b1))
+        l2.weight.copy_(torch.tensor(net.W2))
+        l2.bias.copy_(torch.tensor(net.b2))
+    X = np.random.default_rng(seed).uniform(-1, 2, (300, 2))
+    stacked = nn.Sequential(l1, l2)(torch.tensor(X)).detach().numpy()[:, 0]
+    W, b = pc.collapse(net)
+    np.testing.assert_allclose(pc.two_layer_forward(X, net, "linear"), stacked, atol=1e-12)
+    np.testing.assert_allclose(X @ W.T + b, stacked[:, None], atol=1e-12)
+    with_relu = nn.Sequential(l1, nn.ReLU(), l2)(torch.tensor(X)).detach().numpy()[:, 0]
+    np.testing.assert_allclose(pc.two_layer_forward(X, net, "relu"), with_relu, atol=1e-12)
+
+
+def test_figures_build():
+    out = pc.neuron_forward(np.array([0.7, -0.6, 1.4]), np.array([0.5, -1.0, 0.0]), 0.1, "tanh")
+    assert isinstance(figs.neuron_diagram(out), go.Figure)
+    act = figs.activation_figure("tanh", out.z)
+    np.testing.assert_allclose(act.data[-1].y[0], np.tanh(out.z))
+    X, y = pc.toy_dataset("XOR")
+    f = figs.boundary_figure(X, y, np.array([1.0, 1.0]), -0.5, highlight=1, highlight_wrong=True)
+    names = [t.name for t in f.data]
+    assert "misclassified" in names and "last example" in names
+    # Vertical and degenerate boundaries still draw.
+    figs.boundary_figure(X, y, np.array([1.0, 0.0]), -0.5)
+    figs.boundary_figure(X, y, np.array([0.0, 0.0]), 0.0)
+    assert len(figs.mistakes_figure((3, 2, 0)).data[0].y) == 3
+    net = pc.random_two_layer(3, 0)
+    figs.output_regions_figure(X, y, lambda P: pc.two_layer_forward(P, net, "relu"), "relu")
