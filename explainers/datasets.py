@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:  # torch is imported lazily so that importing this module stays cheap
     import torch
 
@@ -289,6 +291,43 @@ def _load_idx_dataset(name: str, root: Path, download: bool, progress: Progress 
     )
 
 
+def write_idx_dataset(
+    root: Path | str,
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    test_x: np.ndarray,
+    test_y: np.ndarray,
+    *,
+    folder: str = "MNIST",
+    gz: bool = True,
+) -> Path:
+    """Write uint8 images (N, 28, 28) and labels (N,) as idx files in torchvision's layout -> the raw folder."""
+    raw = Path(root) / folder / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    files = {
+        "train-images-idx3-ubyte": _idx_bytes(train_x, 3),
+        "train-labels-idx1-ubyte": _idx_bytes(train_y, 1),
+        "t10k-images-idx3-ubyte": _idx_bytes(test_x, 3),
+        "t10k-labels-idx1-ubyte": _idx_bytes(test_y, 1),
+    }
+    for fname, data in files.items():
+        if gz:
+            with gzip.open(raw / (fname + ".gz"), "wb", compresslevel=1) as f:
+                f.write(data)
+        else:
+            (raw / fname).write_bytes(data)
+    return raw
+
+
+def _idx_bytes(a: np.ndarray, ndim: int) -> bytes:
+    """uint8 array -> idx bytes: magic (0, 0, 0x08 = ubyte, ndim), big-endian int32 sizes, then the data."""
+    a = np.ascontiguousarray(a, dtype=np.uint8)
+    if a.ndim != ndim:
+        raise ValueError(f"expected {ndim} dimensions, got {a.shape}")
+    header = bytes([0, 0, 0x08, ndim]) + np.asarray(a.shape, dtype=">i4").tobytes()
+    return header + a.tobytes()
+
+
 def is_available(name: str, data_dir: Path | str | None = None) -> bool:
     """True when the dataset can be loaded without a download."""
     if name not in _SOURCES:
@@ -321,7 +360,6 @@ _HI = 56  # templates and warps are drawn at twice MNIST's resolution, then aver
 
 def _digit_templates() -> tuple[torch.Tensor, torch.Tensor]:
     """Glyphs of 0-9 from Pillow's bundled font in several sizes and stroke widths -> (T, 56, 56) float, (T,) labels."""
-    import numpy as np
     import torch
     from PIL import Image, ImageDraw, ImageFont
 

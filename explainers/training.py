@@ -903,7 +903,7 @@ def lr_find(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        v = float(loss)
+        v = float(loss.detach())
         if not math.isfinite(v):
             break
         avg = beta * avg + (1 - beta) * v

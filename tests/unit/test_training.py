@@ -1,0 +1,292 @@
+"""Training engine on tiny data: loss falls, stop, queueing, a session ending, NaN handling,
+early stopping, schedulers against torch's own, weights round-trip, LR finder, feature maps, CLI."""
+
+from __future__ import annotations
+
+import gc
+import io
+import json
+import math
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from explainers import training as tr
+from explainers.datasets import synthetic_digits, write_idx_dataset
+from explainers.training import (
+    TrainConfig,
+    TrainRun,
+    feature_maps,
+    load_weights,
+    lr_find,
+    save_weights,
+)
+from models import build_model, model_card
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return synthetic_digits(600, 200, seed=11)
+
+
+def fast(**kw) -> TrainConfig:
+    base = {"model": "mlp", "epochs": 2, "batch_size": 32, "subset": 256, "val_fraction": 0.1, "live_every_s": 0.05, "device": "cpu"}
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def wait_for(pred, timeout=20.0):
+    t0 = time.perf_counter()
+    while not pred():
+        if time.perf_counter() - t0 > timeout:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.01)
+
+
+@pytest.fixture(autouse=True)
+def _clean_runs():
+    yield
+    tr.stop_all_runs()
+    tr.set_max_concurrent_runs(2)
+
+
+def test_loss_falls_and_history_is_complete(tiny):
+    cfg = fast(model="fast_cnn", epochs=3, lr=3e-3)
+    run = TrainRun(cfg, tiny).start()
+    assert run.join(60)
+    s = run.snapshot()
+    assert s.status == "finished" and s.done, s.message
+    assert len(s.step_loss) == len(s.step_lr) == 3 * s.batches_per_epoch == 3 * 8
+    assert np.mean(s.step_loss[-5:]) < 0.7 * np.mean(s.step_loss[:5])
+    assert [e["epoch"] for e in s.epochs] == [1, 2, 3]
+    assert s.epochs[-1]["train_loss"] < s.epochs[0]["train_loss"]
+    assert all(set(e) >= {"train_loss", "train_acc", "val_loss", "val_acc", "lr"} for e in s.epochs)
+    assert s.progress == 1.0 and s.images_per_second > 0 and s.filters.shape == (16, 1, 3, 3)
+    assert s.filters_version >= 2 and len(s.strip_indices) == 16
+    assert sorted(set(s.strip_labels)) == list(range(10))  # the strip shows every class
+    assert all(0 <= p < 10 for p in s.strip_predictions)
+    np.testing.assert_allclose(s.strip_probabilities.sum(1), 1, rtol=1e-5)
+    r = run.result
+    assert r is not None and r.test_accuracy > 0.3  # chance is 0.1
+    # the result is consistent with an independent evaluation of the trained model
+    run.model.eval()
+    with torch.no_grad():
+        logits = run.model(tiny.normalize(tiny.test_x))
+    np.testing.assert_allclose(r.probabilities, torch.softmax(logits, 1).numpy(), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(r.losses, F.cross_entropy(logits, tiny.test_y, reduction="none").numpy(), rtol=1e-4, atol=1e-5)
+    assert r.confusion.sum() == 200 and np.trace(r.confusion) == (r.predictions == r.labels).sum()
+    np.testing.assert_allclose(r.test_accuracy, (logits.argmax(1) == tiny.test_y).float().mean().item())
+    np.testing.assert_allclose(r.per_class_accuracy, np.diag(r.confusion) / r.confusion.sum(1))
+    # histograms: initial weights (epoch 0), then weights and gradients per layer per epoch
+    h = s.histograms
+    assert {x["kind"] for x in h if x["epoch"] == 0} == {"weight"}
+    assert {(x["layer"], x["kind"]) for x in h if x["epoch"] == 3} >= {("features.0", "weight"), ("features.0", "grad")}
+    conv0 = next(x for x in h if x["epoch"] == 3 and x["layer"] == "features.0" and x["kind"] == "weight")
+    assert conv0["counts"].sum() == 16 * 9
+
+
+def test_stop_between_batches_keeps_a_partly_trained_model(tiny):
+    seen = threading.Event()
+    run = TrainRun(fast(epochs=200, subset=None), tiny, on_batch_end=lambda r, info: seen.set()).start()
+    assert seen.wait(20)
+    run.stop()
+    assert run.join(20)
+    s = run.snapshot()
+    assert s.status == "stopped" and "Stopped" in s.message
+    assert 0 < len(s.step_loss) < 200 * s.batches_per_epoch
+    assert run.result is not None and run.result.confusion.sum() == 200
+
+
+def test_queue_cap_and_positions(tiny):
+    tr.set_max_concurrent_runs(1)
+    first = TrainRun(fast(epochs=500), tiny).start()
+    wait_for(lambda: first.snapshot().status == "running")
+    second = TrainRun(fast(), tiny).start()
+    third = TrainRun(fast(), tiny).start()
+    wait_for(lambda: third.snapshot().queue_position == 2)
+    assert second.snapshot().status == "queued" and second.snapshot().queue_position == 1
+    assert tr.active_runs() == (1, 2)
+    third.stop()  # leaving the queue
+    assert third.join(10) and third.snapshot().status == "stopped" and third.result is None
+    assert second.snapshot().queue_position == 1
+    first.stop()
+    assert second.join(60)
+    assert second.snapshot().status == "finished"
+
+
+def test_a_session_ending_stops_its_run(tiny):
+    class Session:
+        pass
+
+    owner = Session()
+    seen = threading.Event()
+    run = TrainRun(fast(epochs=500), tiny, owner=owner, on_batch_end=lambda r, i: seen.set()).start()
+    assert seen.wait(20)
+    del owner
+    gc.collect()
+    assert run.join(20)
+    s = run.snapshot()
+    assert s.status == "stopped" and "session" in s.message
+
+
+def test_nan_loss_stops_with_an_explanation(tiny):
+    run = TrainRun(fast(optimizer="sgd", lr=1e4, model="small_cnn", epochs=3), tiny).start()
+    assert run.join(30)
+    s = run.snapshot()
+    assert s.status == "failed" and "learning rate" in s.message and "too high" in s.message
+    assert run.result is None
+    assert len(s.step_loss) < 3 * s.batches_per_epoch
+
+
+def test_early_stopping_restores_the_best_weights(tiny, monkeypatch):
+    val_losses = iter([1.0, 0.5, 0.9, 0.95, 0.2, 0.1])  # best at epoch 2, patience 2 -> stop after epoch 4
+    monkeypatch.setattr(TrainRun, "_evaluate_split", lambda self, *a: (next(val_losses), 0.5))
+    states = {}
+    run = TrainRun(fast(epochs=6, patience=2), tiny,
+                   on_epoch_end=lambda r, rec: states.__setitem__(rec["epoch"], {k: v.clone() for k, v in r.model.state_dict().items()}))
+    run.start()
+    assert run.join(60)
+    s = run.snapshot()
+    assert s.status == "finished" and s.stopped_early and s.best_epoch == 2 and len(s.epochs) == 4
+    for k, v in run.model.state_dict().items():
+        torch.testing.assert_close(v, states[2][k])
+    assert run.result.stopped_early and run.result.best_epoch == 2
+
+
+@pytest.mark.parametrize("scheduler", ["none", "step", "onecycle", "cosine"])
+def test_learning_rates_follow_torch_schedulers(tiny, scheduler):
+    cfg = fast(scheduler=scheduler, optimizer="sgd_momentum", lr=0.05, epochs=2)
+    run = TrainRun(cfg, tiny).start()
+    assert run.join(60)
+    lrs = run.snapshot().step_lr
+    total = len(lrs)
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.05, momentum=0.9)
+    oracle = {
+        "none": None,
+        "step": lambda: torch.optim.lr_scheduler.StepLR(opt, step_size=total // 3, gamma=0.1),
+        "onecycle": lambda: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=total + 1),
+        "cosine": lambda: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total),
+    }[scheduler]
+    sched = oracle() if oracle else None
+    expected = []
+    for _ in range(total):
+        expected.append(opt.param_groups[0]["lr"])
+        opt.step()
+        if sched:
+            sched.step()
+    np.testing.assert_allclose(lrs, expected, rtol=1e-9)
+
+
+def test_l1_and_weight_decay_shrink_weights(tiny):
+    def weight_mass(**kw):
+        run = TrainRun(fast(epochs=2, **kw), tiny).start()
+        assert run.join(60) and run.snapshot().status == "finished"
+        return sum(m.weight.abs().sum().item() for m in run.model.modules() if isinstance(m, torch.nn.Linear))
+
+    plain = weight_mass()
+    assert weight_mass(l1=1e-3) < 0.9 * plain
+    assert weight_mass(weight_decay=0.5, optimizer="adamw", lr=1e-2) < weight_mass(optimizer="adamw", lr=1e-2)
+
+
+def test_augment_moves_pixels_but_keeps_shapes_and_ink():
+    x = torch.zeros(8, 1, 28, 28)
+    x[:, :, 10:18, 12:16] = 255.0
+    y = tr._augment(x, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and not torch.equal(x, y)
+    np.testing.assert_allclose(y.sum((1, 2, 3)).numpy(), x.sum((1, 2, 3)).numpy(), rtol=0.1)
+
+
+def test_augmented_run_trains(tiny):
+    run = TrainRun(fast(augment=True, model="fast_cnn"), tiny).start()
+    assert run.join(60) and run.snapshot().status == "finished"
+
+
+def test_bad_configs_are_refused_with_reasons(tiny):
+    assert TrainConfig().problems() == []
+    probs = TrainConfig(optimizer="rmsprop", lr=-1, epochs=0, patience=2, val_fraction=0).problems()
+    text = " ".join(probs)
+    assert "optimizer" in text and "learning rate" in text and "epoch" in text and "validation" in text
+    with pytest.raises(ValueError, match="learning rate"):
+        TrainRun(TrainConfig(lr=0.0), tiny)
+
+
+def test_weights_round_trip_and_refusals(tiny):
+    model = build_model("small_cnn", 1, 28, 10)
+    data = save_weights(model)
+    other = build_model("small_cnn", 1, 28, 10)
+    load_weights(other, data)
+    x = tiny.normalize(tiny.test_x[:4])
+    model.eval()
+    other.eval()
+    torch.testing.assert_close(model(x), other(x))
+    with pytest.raises(ValueError, match="do not fit"):
+        load_weights(build_model("mlp", 1, 28, 10), data)
+    with pytest.raises(ValueError, match="not a PyTorch weights file"):
+        load_weights(other, b"definitely not a checkpoint")
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    buf = io.BytesIO()
+    torch.save({"w": Evil()}, buf)
+    with pytest.raises(ValueError):
+        load_weights(other, buf.getvalue())  # weights_only=True refuses arbitrary objects
+
+
+def test_lr_finder_sweeps_exponentially_and_suggests_a_rate(tiny):
+    cfg = fast(model="mlp", optimizer="sgd_momentum")
+    res = lr_find(cfg, tiny, num_steps=60, start_lr=1e-5, end_lr=100.0)
+    assert len(res.lrs) == len(res.losses) == len(res.raw_losses) >= 20
+    ratios = res.lrs[1:] / res.lrs[:-1]
+    np.testing.assert_allclose(ratios, (100.0 / 1e-5) ** (1 / 59), rtol=1e-9)
+    assert res.lrs[0] == pytest.approx(1e-5)
+    assert 1e-5 <= res.suggested_lr <= 1.0 and np.isfinite(res.losses).all()
+    # the sweep diverges long before 100 and stops early instead of running all 60 steps
+    assert len(res.lrs) < 60
+
+
+def test_lr_finder_works_on_a_copy(tiny):
+    model = build_model("mlp", 1, 28, 10)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    lr_find(fast(), tiny, num_steps=10, model=model)
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, before[k])
+
+
+def test_feature_maps_follow_the_layers(tiny):
+    model = build_model("small_cnn", 1, 28, 10)
+    img = tiny.test_x[0]
+    maps = feature_maps(model, img, tiny)
+    names = [n for n, _ in maps]
+    assert names[:2] == ["conv1", "relu"] and all(m.ndim == 3 for _, m in maps)
+    card = {r.name: r.output_shape for r in model_card(model, (1, 28, 28))}
+    assert maps[0][1].shape == card["conv1"]
+    x = tiny.normalize(img.unsqueeze(0))
+    np.testing.assert_allclose(maps[0][1], F.conv2d(x, model.conv1.weight, model.conv1.bias)[0].detach().numpy(), rtol=1e-5, atol=1e-5)
+    assert feature_maps(build_model("mlp", 1, 28, 10), x[0]) == []  # an MLP has no 2-D maps
+
+
+def test_cli_trains_from_mnist_files_and_prints_one_json_line(tmp_path, capsys):
+    ds = synthetic_digits(400, 100, seed=3)
+    write_idx_dataset(tmp_path, ds.train_x[:, 0].numpy(), ds.train_y.numpy(), ds.test_x[:, 0].numpy(), ds.test_y.numpy())
+    code = tr.main(["--dataset", "mnist", "--data-dir", str(tmp_path), "--model", "mlp", "--epochs", "1",
+                    "--batch-size", "50", "--json", "--device", "cpu"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    assert {"test_accuracy", "train_seconds", "images_per_second", "epochs", "device"} <= set(result)
+    assert result["epochs"] == 1 and result["device"] == "cpu" and 0 <= result["test_accuracy"] <= 1
+    assert not result["synthetic"] and "epoch 1" in err
+    assert math.isfinite(result["train_seconds"])
+
+
+def test_cli_reports_missing_data(tmp_path, capsys):
+    assert tr.main(["--dataset", "mnist", "--data-dir", str(tmp_path), "--no-download"]) == 3
+    assert "could not be downloaded" in capsys.readouterr().err
