@@ -1,0 +1,201 @@
+"""Backprop: a tiny network whose every value and gradient you can see, checked three ways."""
+
+import numpy as np
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from explainers import backprop as bp
+from explainers import figures_backprop as fb
+from pages.ui import ShareableState, pytorch_snippet, run_safely, try_this
+
+st.title("Backpropagation")
+st.markdown(
+    "A network learns by nudging every weight against its gradient: how much the loss would change "
+    "if that weight moved a little. **Backpropagation** finds all those gradients in one sweep "
+    "backwards through the computation, applying the chain rule at each node. Here the network is "
+    "tiny, so you can watch every value and every gradient, and check them against PyTorch."
+)
+
+LRS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+url = ShareableState("bp")
+url.bind("bp_hidden", 2, lo=1, hi=bp.MAX_HIDDEN)
+url.bind("bp_activation", "tanh", options=bp.ACTIVATIONS)
+url.bind("bp_loss", "bce", options=bp.LOSSES)
+url.bind("bp_dataset", "XOR", options=bp.DATASETS)
+url.bind("bp_example", 1, lo=0, hi=99)
+url.bind("bp_weights", "seed", options=("seed", "sliders"))
+url.bind("bp_seed", 0, lo=0, hi=9999)
+url.bind("bp_view", "ops", options=("ops", "neurons"))
+url.bind("bp_step", 0, lo=0, hi=999)
+url.bind("bp_lr", 1.0, options=LRS)
+url.bind("bp_steps", 500, lo=10, hi=3000)
+url.bind("bp_batch", 0, lo=0, hi=100)
+url.bind("bp_depth", 10, lo=2, hi=20)
+
+c1, c2, c3, c4 = st.columns(4)
+hidden = c1.slider("Hidden units", 1, bp.MAX_HIDDEN, key="bp_hidden")
+activation = c2.selectbox("Hidden activation", bp.ACTIVATIONS, format_func=bp.ACTIVATION_LABELS.get,
+                          key="bp_activation")
+loss = c3.selectbox("Loss", bp.LOSSES, format_func=bp.LOSS_LABELS.get, key="bp_loss")
+dataset = c4.selectbox("Toy dataset", bp.DATASETS, key="bp_dataset")
+X, Y = bp.make_dataset(dataset)
+st.session_state.bp_example = min(st.session_state.bp_example, len(Y) - 1)
+c1, c2, c3, c4 = st.columns(4)
+example = c1.number_input(f"Training example (0 to {len(Y) - 1})", 0, len(Y) - 1, key="bp_example")
+mode = c2.radio("Weights", ("seed", "sliders"), horizontal=True, key="bp_weights",
+                format_func={"seed": "Random from a seed", "sliders": "My own (sliders)"}.get)
+seed = c3.number_input("Seed", 0, 9999, key="bp_seed", disabled=mode == "sliders")
+view = c4.radio("Graph detail", ("ops", "neurons"), horizontal=True, key="bp_view",
+                format_func={"ops": "Every operation", "neurons": "One node per neuron"}.get)
+x, y = X[example], float(Y[example])
+c1.caption(f"x = ({x[0]:.2f}, {x[1]:.2f}), target y = {y:g}")
+
+names = bp.param_names(hidden)
+
+
+def wkey(name: str) -> str:
+    return "bp_w_" + name.translate(str.maketrans("[,]", "___"))
+
+
+params = bp.init_params(hidden, seed)
+if mode == "sliders":
+    with st.expander("Weights and biases", expanded=True, icon=":material/tune:"):
+        cols = st.columns(4)
+        for k, (name, v0) in enumerate(zip(names, params.vector())):
+            url.bind(wkey(name), float(v0), lo=-bp.WEIGHT_LIMIT, hi=bp.WEIGHT_LIMIT)
+            cols[k % 4].slider(name, -bp.WEIGHT_LIMIT, bp.WEIGHT_LIMIT, step=0.001, format="%.3f", key=wkey(name))
+        params = bp.params_from_vector(np.array([st.session_state[wkey(n)] for n in names]), hidden)
+
+net = run_safely(lambda: bp.build_mlp(params, x, y, activation, loss), what="run the network")
+if net is None:
+    url.publish()
+    st.stop()
+graph, steps = bp.backward_steps(net.loss)
+
+st.subheader("1. Forward, then backward, one node at a time")
+st.session_state.bp_step = min(st.session_state.bp_step, len(steps))
+
+
+def move(delta: int) -> None:
+    st.session_state.bp_step = int(np.clip(st.session_state.bp_step + delta, 0, len(steps)))
+
+
+b1, b2, b3, b4, b5 = st.columns([1, 1, 1, 1, 6], vertical_alignment="bottom")
+b1.button("Start", icon=":material/first_page:", on_click=move, args=(-10**6,), width="stretch")
+b2.button("Back", icon=":material/chevron_left:", on_click=move, args=(-1,), width="stretch")
+b3.button("Next", icon=":material/chevron_right:", on_click=move, args=(1,), width="stretch", type="primary")
+b4.button("All", icon=":material/last_page:", on_click=move, args=(10**6,), width="stretch")
+k = b5.slider("Backward step", 0, len(steps), key="bp_step")
+if k == 0:
+    grads, reached = bp.seed_state(graph)
+    current, updated = graph.root, ()
+else:
+    grads, reached = steps[k - 1].grads, steps[k - 1].reached
+    current, updated = steps[k - 1].node, tuple(t.child for t in steps[k - 1].terms)
+too_big = view == "ops" and hidden > 2
+if too_big:
+    st.caption("With more than 2 hidden units the op-level graph gets too big to read, so each neuron "
+               "is one node; pick 1 or 2 hidden units to see every operation.")
+dot = (fb.compact_dot if view == "neurons" or too_big else fb.graph_dot)(
+    graph, grads, reached, current=current, updated=updated)
+st.graphviz_chart(dot, width="stretch")
+st.caption("Each node shows its value (forward pass) and its gradient ∂L/∂node (backward pass). "
+           "Orange: the node being processed; yellow: the nodes it passes gradient to; "
+           "green/blue: gradient known; 'grad ?': not reached yet.")
+if k == 0:
+    st.markdown(f"**Step 0 of {len(steps)}.** The forward pass gave the loss L = {net.loss.data:.4f}. "
+                "Backprop starts at the loss with ∂L/∂L = 1. Press **Next**.")
+else:
+    st.markdown(f"**Step {k} of {len(steps)}.** Local derivative × upstream gradient, added into each input:")
+    for line in bp.step_tex(graph, steps[k - 1]):
+        st.latex(line)
+if k == len(steps):
+    st.success("Every weight has its gradient. One sweep backwards gave all of them.", icon=":material/check:")
+st.latex(r"\frac{\partial L}{\partial w} = \frac{\partial L}{\partial \text{node}} \cdot "
+         r"\frac{\partial\, \text{node}}{\partial w}\quad\text{(the chain rule, summed over every path)}")
+
+st.subheader("2. Three ways to the same gradient")
+check = run_safely(lambda: bp.gradient_check(params, x, y, activation, loss), what="check the gradients")
+if check is not None:
+    table = bp.gradient_table(check)
+    st.dataframe(table, hide_index=True, column_config={
+        "largest difference": st.column_config.NumberColumn(format="%.1e")})
+    st.caption(f"Finite differences: (L(w + ε) − L(w − ε)) / 2ε with ε = 1e-6; they agree when the "
+               f"largest difference is below {bp.NUMERIC_TOL:g}. {table['agree'].count('✓')} of {len(names)} agree.")
+
+st.subheader("3. Take a step downhill")
+lr = st.select_slider("Learning rate η", LRS, key="bp_lr")
+st.latex(r"w \leftarrow w - \eta\,\frac{\partial L}{\partial w}")
+
+
+def take_step() -> None:
+    st.session_state.bp_last_step = record = bp.take_step(params, check.engine, lr, x, y, activation, loss)
+    for name, v in zip(names, record.after):
+        st.session_state[wkey(name)] = float(v)
+    st.session_state.bp_weights = "sliders"
+
+
+st.button("Take a step", icon=":material/trending_down:", on_click=take_step, disabled=check is None)
+last = st.session_state.get("bp_last_step")
+if last is not None and last.after.shape == params.vector().shape and np.allclose(last.after, params.vector()):
+    m1, m2 = st.columns(2)
+    m1.metric("Loss before", f"{last.loss_before:.4f}")
+    m2.metric("Loss after", f"{last.loss_after:.4f}", delta=f"{last.loss_after - last.loss_before:+.4f}",
+              delta_color="inverse")
+    st.dataframe(last.table(names), hide_index=True)
+    st.caption("The weights are now on the sliders above; step again, or try a huge η and watch the loss rise.")
+
+st.subheader(f"4. Train on the whole {dataset} dataset")
+c1, c2 = st.columns(2)
+n_steps = c1.slider("Training steps", 10, 3000, step=10, key="bp_steps")
+batch = c2.slider("Batch size (0 = the whole dataset)", 0, len(Y), key="bp_batch") if len(Y) > 4 else 0
+
+
+fit = st.cache_data(max_entries=64, show_spinner=False)(bp.fit_dataset)
+setting = (tuple(params.vector()), hidden, dataset, activation, loss)
+result = fit(*setting, lr, n_steps, batch)
+m1, m2 = st.columns(2)
+m1.metric("Final loss", f"{result.losses[-1]:.4f}", delta=f"{result.losses[-1] - result.losses[0]:+.4f}",
+          delta_color="inverse")
+m2.metric("Accuracy", f"{result.accuracy:.0%}")
+st.plotly_chart(fb.loss_curve_figure({f"η = {lr:g}": result.losses}), width="stretch")
+extent = bp.data_extent(X)
+grids = [(f"after {s} steps", *bp.probability_grid(p, activation, extent)) for s, p in result.snapshots]
+st.plotly_chart(fb.boundary_figure(grids, X, Y), width="stretch")
+if dataset == "XOR":
+    st.markdown("A single neuron draws one straight line, so it **cannot** separate XOR. With a hidden "
+                f"layer ({hidden} unit{'s' if hidden > 1 else ''} here) the network bends the boundary.")
+    try:
+        st.page_link("pages/perceptron.py", label="Back to the Perceptron, where XOR failed", icon=":material/neurology:")
+    except StreamlitAPIException:
+        st.markdown("See the **Perceptron** lesson, where XOR failed.")
+
+st.subheader("5. Lessons from the gradient")
+t1, t2, t3 = st.tabs(["Learning rate", "Vanishing gradients", "Mini-batches"])
+with t1:
+    rates = (0.01, 1.0, 50.0)
+    runs = [fit(*setting, r, n_steps, 0) for r in rates]
+    st.plotly_chart(fb.side_by_side_figure([(f"η = {r:g}: final loss {run.losses[-1]:.3f}", run.losses)
+                                            for r, run in zip(rates, runs)]), width="stretch")
+    st.markdown("Too small crawls; a good rate drops fast; too large overshoots, bounces or blows up "
+                "(or saturates the sigmoid, where the gradient is almost zero).")
+with t2:
+    depth = st.slider("Depth of the chain (layers of one neuron)", 2, 20, key="bp_depth")
+    chain = {bp.ACTIVATION_LABELS[a]: bp.chain_gradients(depth, a) for a in bp.ACTIVATIONS}
+    st.plotly_chart(fb.vanishing_figure(chain), width="stretch")
+    st.markdown(f"σ′(z) ≤ 0.25, so every sigmoid layer multiplies the gradient by at most a quarter: after "
+                f"{depth} layers the first weight gets {chain['Sigmoid'][0]:.2e}, against "
+                f"{chain['Sigmoid'][-1]:.2e} for the last. ReLU passes gradient through unchanged where it is active.")
+with t3:
+    sizes = tuple(sorted({len(Y), 1, min(8, len(Y) // 2)}, reverse=True))
+    runs = [fit(*setting, lr, n_steps, s) for s in sizes]
+    st.plotly_chart(fb.loss_curve_figure({f"batch size {s}": r.batch_losses for s, r in zip(sizes, runs)},
+                                         title="Loss on the batch used at each step"), width="stretch")
+    st.markdown("Each step sees only its batch, so small batches give noisy estimates of the gradient, "
+                "but many cheap steps. The examples of a batch are independent until they are averaged, "
+                "which is what makes training parallel: a GPU computes the whole batch at once.")
+
+try_this("Pick XOR with 1 hidden unit and train: stuck. Give it 2 hidden units and train again. Then step "
+         "through the backward pass with ReLU and find a unit whose gradient is exactly 0.")
+pytorch_snippet(bp.pytorch_code(params, x, y, activation, loss, lr, net.loss.data))
+url.publish()

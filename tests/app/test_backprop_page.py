@@ -1,0 +1,159 @@
+"""The Backprop page in AppTest: every widget moves, the step-through keeps its place, bad input is caught."""
+
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from explainers import backprop as bp
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "backprop.py")
+
+
+def run(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception
+    return at
+
+
+def widget(items, label):
+    return next(w for w in items if w.label == label)
+
+
+def button(at, label):
+    return next(b for b in at.button if b.label == label)
+
+
+def dot(at) -> str:
+    return at.get("graphviz_chart")[0].proto.spec
+
+
+def table(at, first_column):
+    return next(d.value for d in at.dataframe if d.value.columns[0] == first_column
+                and "our engine" in d.value.columns)
+
+
+def test_default_page_draws_the_graph_and_checks_gradients_three_ways():
+    at = run()
+    assert at.title[0].value == "Backpropagation"
+    assert at.slider[0].label == "Hidden units"  # the first slider is a meaningful one
+    spec = dot(at)
+    assert spec.startswith("digraph") and "cluster_h2" in spec
+    grads = table(at, "parameter")
+    assert list(grads["parameter"]) == bp.param_names(2)
+    assert (grads["agree"] == "✓").all()
+    params, x = bp.init_params(2, 0), bp.make_dataset("XOR")[0][1]
+    _, expected = bp.torch_gradients(params, x, 1.0, "tanh", "bce")
+    np.testing.assert_allclose(grads["PyTorch autograd"], expected, atol=1e-6)
+    assert at.latex and at.expander  # the formula and the PyTorch snippet
+    assert "loss.backward()" in at.code[0].value
+    assert any("Perceptron" in m.value for m in at.markdown)  # XOR links back to the Perceptron
+
+
+def test_step_through_moves_and_keeps_its_place():
+    at = run()
+    n_latex = len(at.latex)
+    for _ in range(3):
+        button(at, "Next").click().run()
+    assert at.session_state["bp_step"] == 3
+    assert widget(at.slider, "Backward step").value == 3
+    assert len(at.latex) > n_latex  # the chain-rule lines for step 3
+    assert any("Step 3 of" in m.value for m in at.markdown)
+    at.selectbox[0].set_value("relu").run()  # another widget: the position stays
+    assert at.session_state["bp_step"] == 3
+    button(at, "Back").click().run()
+    assert at.session_state["bp_step"] == 2
+    button(at, "All").click().run()
+    n = widget(at.slider, "Backward step").max
+    assert at.session_state["bp_step"] == n
+    assert at.success and "grad ?" not in dot(at)
+    button(at, "Next").click().run()  # past the end stays at the end
+    assert at.session_state["bp_step"] == n
+    button(at, "Start").click().run()
+    assert at.session_state["bp_step"] == 0
+    assert dot(at).count("grad ?") > 5
+    assert at.query_params["bp_step"] == "0"
+
+
+def test_every_setting_moves_without_error():
+    at = run()
+    for hidden in (1, 3, 4, 2):
+        widget(at.slider, "Hidden units").set_value(hidden).run()
+        assert not at.exception
+        assert len(table(at, "parameter")) == 4 * hidden + 1
+    for act in bp.ACTIVATIONS:
+        for loss in bp.LOSSES:
+            widget(at.selectbox, "Hidden activation").set_value(act)
+            widget(at.selectbox, "Loss").set_value(loss).run()
+            assert not at.exception
+    for data in bp.DATASETS:
+        widget(at.selectbox, "Toy dataset").set_value(data).run()
+        assert not at.exception
+        assert any(f"whole {data} dataset" in h.value for h in at.subheader)
+    at.number_input[0].set_value(57).run()  # moons has 100 examples
+    at.number_input[1].set_value(42).run()
+    widget(at.slider, "Training steps").set_value(200).run()
+    widget(at.slider, "Batch size (0 = the whole dataset)").set_value(10).run()
+    widget(at.slider, "Depth of the chain (layers of one neuron)").set_value(15).run()
+    widget(at.select_slider, "Learning rate η").set_value(0.1).run()
+    at.radio[1].set_value("neurons").run()
+    assert "g_out" in dot(at)
+    assert not at.exception
+    widget(at.selectbox, "Toy dataset").set_value("AND").run()  # example 57 does not exist in AND
+    assert at.number_input[0].value == 3
+    assert not at.exception
+    assert at.query_params["bp_dataset"] == "AND" and at.query_params["bp_seed"] == "42"
+
+
+def test_big_networks_fall_back_to_the_compact_graph():
+    at = run({"bp_hidden": "4", "bp_view": "ops"})
+    assert any("too big to read" in c.value for c in at.caption)
+    assert "g_h4" in dot(at) and "cluster_" not in dot(at)
+
+
+def test_own_weights_and_a_step_downhill():
+    at = run()
+    at.radio[0].set_value("sliders").run()
+    weights = [s for s in at.slider if s.label in bp.param_names(2)]
+    assert len(weights) == 9
+    widget(at.slider, "W2[1]").set_value(-2.0).run()
+    assert table(at, "parameter")["value"].iloc[6] == -2.0
+    widget(at.select_slider, "Learning rate η").set_value(0.3).run()
+    button(at, "Take a step").click().run()
+    assert not at.exception
+    before, after = (float(m.value) for m in at.metric[:2])
+    assert after < before
+    step = next(d.value for d in at.dataframe if "before" in d.value.columns)
+    # the new weights are on the sliders, and the engine's loss for them is the one shown
+    vec = np.array([widget(at.slider, n).value for n in bp.param_names(2)])
+    np.testing.assert_allclose(step["after"], vec, atol=1e-4)
+    np.testing.assert_allclose(step["after"], np.clip(step["before"] - 0.3 * step["gradient"], -5, 5), atol=2e-3)
+    x = bp.make_dataset("XOR")[0][1]
+    loss = bp.build_mlp(bp.params_from_vector(vec, 2), x, 1.0, "tanh", "bce").loss.data
+    assert f"{loss:.4f}" == f"{after:.4f}"
+    assert at.query_params["bp_weights"] == "sliders"
+
+
+def test_saturated_cross_entropy_is_a_message_not_a_traceback():
+    query = {"bp_weights": "sliders", "bp_activation": "relu", "bp_example": "3"}
+    query |= {f"bp_w_{n.translate(str.maketrans('[,]', '___'))}": "5" for n in bp.param_names(2)}
+    at = run(query)
+    assert any("cross-entropy is infinite" in e.value for e in at.error)
+    widget(at.selectbox, "Loss").set_value("mse").run()  # the way out the message suggests
+    assert not at.error and not at.exception
+
+
+def test_url_reproduces_the_demo_and_ignores_nonsense():
+    at = run({"bp_hidden": "3", "bp_activation": "sigmoid", "bp_dataset": "circle", "bp_step": "4",
+              "bp_seed": "7", "bp_lr": "0.3"})
+    assert widget(at.slider, "Hidden units").value == 3
+    assert widget(at.selectbox, "Toy dataset").value == "circle"
+    assert at.session_state["bp_step"] == 4
+    assert widget(at.select_slider, "Learning rate η").value == 0.3
+    at = run({"bp_hidden": "lots", "bp_activation": "gelu", "bp_lr": "0.12345", "bp_step": "9999"})
+    assert widget(at.slider, "Hidden units").value == 2
+    assert any("not understood" in c.value for c in at.caption)
+    assert at.session_state["bp_step"] == widget(at.slider, "Backward step").max

@@ -1,0 +1,385 @@
+"""explainers.backprop against torch autograd: the scalar engine, the MLP, training, the helpers."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from explainers import backprop as bp
+
+TORCH_ACT = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
+
+def _shared(d):
+    return d * d + d.tanh() - d / (d.sigmoid() + 1)  # one node feeding four ops
+
+
+def _reuse(e, a, b, c):
+    return (e * a).tanh() * e + (e - b).relu() * c
+
+
+# Written once with operators and method names that Value and torch.Tensor share, so the very
+# same expression runs through our engine and through torch autograd.
+EXPRESSIONS = {
+    "tanh-mul-div": lambda a, b, c: (a * b + c).tanh() * a - b / (c * c + 1),
+    "exp-log-sigmoid": lambda a, b, c: ((a - b) ** 2 + 0.5).log().exp() + (a * c).sigmoid(),
+    "relu-ratio": lambda a, b, c: (a + 2) * (b.relu() + 1) / (c.sigmoid() + 0.5),
+    "constants-left": lambda a, b, c: -a + 3 - b * 2 + (1 - c) + 1 / (a * a + 1) + 2 / b.exp() + 2 * c,
+    "powers": lambda a, b, c: a ** 3 - (b * b + 1) ** 0.5 + (c * c + 2) ** -1.5 - c / 4,
+    "shared-node": lambda a, b, c: _shared(a * b + c),
+    "deep-reuse": lambda a, b, c: _reuse((a - c).sigmoid() * b, a, b, c),
+}
+
+small = st.floats(-2.0, 2.0, allow_nan=False).filter(lambda v: abs(v) > 1e-3)
+
+
+def _engine(expr, a, b, c):
+    va, vb, vc = bp.Value(a), bp.Value(b), bp.Value(c)
+    out = expr(va, vb, vc)
+    out.backward()
+    return out.data, np.array([va.grad, vb.grad, vc.grad])
+
+
+def _torch(expr, a, b, c):
+    ts = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (a, b, c)]
+    out = expr(*ts)
+    out.backward()
+    return out.item(), np.array([t.grad.item() if t.grad is not None else 0.0 for t in ts])
+
+
+@pytest.mark.parametrize("name", EXPRESSIONS)
+@settings(max_examples=40, deadline=None)
+@given(a=small, b=small, c=small)
+def test_expression_matches_torch(name, a, b, c):
+    expr = EXPRESSIONS[name]
+    value, grads = _engine(expr, a, b, c)
+    t_value, t_grads = _torch(expr, a, b, c)
+    np.testing.assert_allclose(value, t_value, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grads, t_grads, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", EXPRESSIONS)
+def test_expression_matches_finite_differences(name):
+    expr = EXPRESSIONS[name]
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        theta = rng.uniform(0.2, 1.5, 3) * rng.choice([-1, 1], 3)
+        _, grads = _engine(expr, *theta)
+        numeric = bp.numeric_grad(lambda t: expr(*(bp.Value(v) for v in t)).data, theta)
+        np.testing.assert_allclose(grads, numeric, atol=bp.NUMERIC_TOL)
+
+
+def test_numeric_grad_matches_autograd_on_a_vector_function():
+    rng = np.random.default_rng(0)
+    theta = rng.normal(size=6)
+    t = torch.tensor(theta, requires_grad=True)
+    (torch.sin(t).sum() * (t ** 2).sum()).backward()
+    numeric = bp.numeric_grad(lambda v: float(np.sin(v).sum() * (v ** 2).sum()), theta)
+    np.testing.assert_allclose(numeric, t.grad.numpy(), atol=1e-7)
+
+
+def test_backward_resets_and_accumulates_over_paths():
+    a = bp.Value(1.5)
+    out = a * a + a  # two paths through a
+    out.backward()
+    first = a.grad
+    out.backward()  # a second backward gives the same, not double
+    t = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    (t * t + t).backward()
+    assert a.grad == first
+    np.testing.assert_allclose(a.grad, t.grad.item())
+
+
+@pytest.mark.parametrize("bad", [
+    lambda: bp.Value(-1.0).log(),
+    lambda: bp.Value(0.0).log(),
+    lambda: bp.Value(1.0) / bp.Value(0.0),
+    lambda: bp.Value(1.0) / 0,
+    lambda: 2 / bp.Value(0.0),
+    lambda: bp.Value(0.0) ** -1,
+])
+def test_impossible_ops_raise_value_error(bad):
+    with pytest.raises(ValueError):
+        bad()
+
+
+def test_relu_kink_matches_torch():
+    v = bp.Value(0.0)
+    v.relu().backward()
+    t = torch.tensor(0.0, requires_grad=True)
+    torch.relu(t).backward()
+    assert v.grad == t.grad.item()
+
+
+def test_deep_chain_has_no_recursion_limit():
+    v = bp.Value(0.5)
+    out = v
+    for _ in range(3000):
+        out = out * 1.0001
+    out.backward()
+    np.testing.assert_allclose(v.grad, 1.0001 ** 3000, rtol=1e-9)
+
+
+# --- the MLP -----------------------------------------------------------------------------------
+
+mlp_settings = st.tuples(
+    st.integers(1, bp.MAX_HIDDEN), st.sampled_from(bp.ACTIVATIONS), st.sampled_from(bp.LOSSES),
+    st.integers(0, 10_000), st.floats(-2, 2), st.floats(-2, 2), st.sampled_from([0.0, 0.3, 1.0]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(mlp_settings)
+def test_mlp_gradients_match_torch_nn(case):
+    hidden, act, loss, seed, x1, x2, y = case
+    params = bp.init_params(hidden, seed)
+    x = np.array([x1, x2])
+    value, grads = bp.engine_gradients(params, x, y, act, loss)
+    # The oracle: torch.nn layers, not our own torch_gradients.
+    l1, l2 = torch.nn.Linear(2, hidden).double(), torch.nn.Linear(hidden, 1).double()
+    with torch.no_grad():
+        l1.weight.copy_(torch.tensor(params.w1)); l1.bias.copy_(torch.tensor(params.b1))
+        l2.weight.copy_(torch.tensor(params.w2[None])); l2.bias.fill_(params.b2)
+    p = torch.sigmoid(l2(TORCH_ACT[act](l1(torch.tensor(x))))).squeeze()
+    yt = torch.tensor(y, dtype=torch.float64)
+    out = (p - yt) ** 2 if loss == "mse" else F.binary_cross_entropy(p, yt)
+    out.backward()
+    expected = np.concatenate([l1.weight.grad.numpy().ravel(), l1.bias.grad.numpy(),
+                               l2.weight.grad.numpy().ravel(), l2.bias.grad.numpy()])
+    np.testing.assert_allclose(value, out.item(), rtol=1e-10)
+    np.testing.assert_allclose(grads, expected, rtol=1e-8, atol=1e-12)
+    # and the page's torch column agrees with torch.nn too
+    np.testing.assert_allclose(bp.torch_gradients(params, x, y, act, loss)[1], expected, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("act", bp.ACTIVATIONS)
+@pytest.mark.parametrize("loss", bp.LOSSES)
+def test_gradient_check_agrees_three_ways(act, loss):
+    rng = np.random.default_rng(3)
+    for hidden in (1, 4):
+        check = bp.gradient_check(bp.init_params(hidden, 11), rng.uniform(-1, 1, 2), 1.0, act, loss)
+        assert check.max_error.max() <= bp.NUMERIC_TOL
+        table = bp.gradient_table(check)
+        assert table["agree"] == ["✓"] * len(check.names)
+        assert table["parameter"] == bp.param_names(hidden)
+
+
+def test_backward_steps_end_with_the_engine_gradients():
+    for hidden, act, loss in [(1, "relu", "mse"), (2, "tanh", "bce"), (4, "sigmoid", "bce")]:
+        net = bp.build_mlp(bp.init_params(hidden, 5), np.array([0.4, -0.9]), 1.0, act, loss)
+        graph, steps = bp.backward_steps(net.loss)
+        net.loss.backward()
+        order = bp.topological_order(net.loss)
+        np.testing.assert_allclose(steps[-1].grads, [v.grad for v in order], rtol=1e-12)
+        assert all(steps[-1].reached[n.index] for n in graph.nodes if n.kind == "param")
+        assert len(steps) == sum(n.kind == "op" for n in graph.nodes)
+        assert steps[0].node == graph.root
+        grads, reached = bp.seed_state(graph)
+        assert grads[graph.root] == 1.0 and sum(reached) == 1
+        # each step's terms are local x upstream, with the local derivative from the forward pass
+        for s in steps:
+            for t in s.terms:
+                assert t.product == pytest.approx(t.local * t.upstream)
+        groups = {n.group for n in graph.nodes if n.kind == "op"}
+        assert groups == {*(f"h{j}" for j in range(1, hidden + 1)), "out", "loss"}
+
+
+def test_graph_edges_point_forward_and_name_every_parameter():
+    net = bp.build_mlp(bp.init_params(3, 1), np.array([1.0, 0.0]), 0.0, "tanh", "mse")
+    graph = bp.trace(net.loss)
+    assert all(c < p for c, p in graph.edges)
+    assert sorted(n.label for n in graph.nodes if n.kind == "param") == sorted(bp.param_names(3))
+    assert graph.nodes[graph.root].data == pytest.approx(net.loss.data)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 4), st.sampled_from(bp.ACTIVATIONS), st.sampled_from(bp.LOSSES), st.integers(0, 999))
+def test_vectorised_batch_gradients_match_torch(hidden, act, loss, seed):
+    rng = np.random.default_rng(seed)
+    X, y = rng.normal(size=(7, 2)), rng.integers(0, 2, 7).astype(float)
+    params = bp.init_params(hidden, seed)
+    value, grads = bp.batch_loss_and_grad(params, X, y, act, loss)
+    t = torch.tensor(params.vector(), requires_grad=True)
+    h = hidden
+    logit = TORCH_ACT[act](torch.tensor(X) @ t[: 2 * h].view(h, 2).T + t[2 * h : 3 * h]) @ t[3 * h : 4 * h] + t[4 * h]
+    yt = torch.tensor(y)
+    out = (torch.mean((torch.sigmoid(logit) - yt) ** 2) if loss == "mse"
+           else F.binary_cross_entropy_with_logits(logit, yt))
+    out.backward()
+    np.testing.assert_allclose(value, out.item(), rtol=1e-10)
+    np.testing.assert_allclose(grads, t.grad.numpy(), rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(bp.predict(params, X, act), torch.sigmoid(logit).detach().numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("act", bp.ACTIVATIONS)
+def test_full_batch_training_matches_torch_sgd(act):
+    X, y = bp.make_dataset("moons")
+    params = bp.init_params(3, 2)
+    result = bp.train(params, X, y, act, "bce", lr=0.5, steps=25)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 3), {"sigmoid": torch.nn.Sigmoid(), "tanh": torch.nn.Tanh(),
+                                                       "relu": torch.nn.ReLU()}[act], torch.nn.Linear(3, 1)).double()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor(params.w1)); net[0].bias.copy_(torch.tensor(params.b1))
+        net[2].weight.copy_(torch.tensor(params.w2[None])); net[2].bias.fill_(params.b2)
+    opt = torch.optim.SGD(net.parameters(), lr=0.5)
+    for _ in range(25):
+        opt.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(net(torch.tensor(X)).squeeze(1), torch.tensor(y))
+        loss.backward()
+        opt.step()
+    expected = np.concatenate([p.detach().numpy().ravel() for p in net.parameters()])
+    np.testing.assert_allclose(result.params.vector(), expected, rtol=1e-8, atol=1e-10)
+    assert len(result.losses) == 26 and len(result.batch_losses) == 25
+
+
+def test_xor_needs_a_hidden_layer_of_two():
+    X, y = bp.make_dataset("XOR")
+    solved = [bp.train(bp.init_params(2, s), X, y, "tanh", "bce", lr=1.0, steps=1500).accuracy for s in range(5)]
+    assert max(solved) == 1.0
+    # one hidden unit: the output is monotone in one linear function of x, i.e. one straight line
+    for s in range(5):
+        r = bp.train(bp.init_params(1, s), X, y, "tanh", "bce", lr=1.0, steps=1500)
+        assert r.accuracy <= 0.75
+        assert r.losses[-1] <= r.losses[0]
+
+
+def test_minibatches_are_noisier_and_snapshots_are_kept():
+    X, y = bp.make_dataset("circle")
+    params = bp.init_params(4, 0)
+    full = bp.train(params, X, y, "tanh", "bce", lr=0.3, steps=200, snapshot_steps=(0, 50, 200))
+    single = bp.train(params, X, y, "tanh", "bce", lr=0.3, steps=200, batch_size=1, seed=1)
+    assert [s for s, _ in full.snapshots] == [0, 50, 200]
+    np.testing.assert_allclose(full.snapshots[0][1].vector(), params.vector())
+    np.testing.assert_allclose(full.snapshots[-1][1].vector(), full.params.vector())
+    assert np.std(np.diff(single.batch_losses)) > np.std(np.diff(full.batch_losses))
+    np.testing.assert_allclose(full.batch_losses, full.losses[:-1], rtol=1e-12)  # full batch = whole data
+    again = bp.train(params, X, y, "tanh", "bce", lr=0.3, steps=200, batch_size=1, seed=1)
+    np.testing.assert_array_equal(again.batch_losses, single.batch_losses)
+
+
+def test_huge_learning_rate_is_reported_not_crashing():
+    X, y = bp.make_dataset("XOR")
+    r = bp.train(bp.init_params(2, 0), X, y, "relu", "mse", lr=1e9, steps=30)
+    assert np.all(np.isfinite(r.losses))
+    with pytest.raises(ValueError):
+        bp.train(bp.init_params(2, 0), X, y, "relu", "mse", lr=0.0, steps=3)
+
+
+def test_fit_dataset_is_train_with_snapshots():
+    r = bp.fit_dataset(tuple(bp.init_params(2, 0).vector()), 2, "OR", "sigmoid", "mse", 1.0, 30, 0)
+    assert [s for s, _ in r.snapshots] == [0, 3, 10, 30]
+    X, y = bp.make_dataset("OR")
+    direct = bp.train(bp.init_params(2, 0), X, y, "sigmoid", "mse", lr=1.0, steps=30)
+    np.testing.assert_allclose(r.losses, direct.losses)
+
+
+@pytest.mark.parametrize("act", bp.ACTIVATIONS)
+def test_chain_gradients_match_torch(act):
+    depth = 9
+    w, b = bp.chain_params(depth, seed=4)
+    wt = torch.tensor(w, requires_grad=True)
+    a = torch.tensor(1.0, dtype=torch.float64)
+    for k in range(depth):
+        a = TORCH_ACT[act](wt[k] * a + b[k])
+    a.backward()
+    np.testing.assert_allclose(bp.chain_gradients(depth, act, seed=4), np.abs(wt.grad.numpy()), rtol=1e-10)
+
+
+def test_sigmoid_gradients_vanish_faster_than_relu():
+    g = {a: bp.chain_gradients(12, a) for a in bp.ACTIVATIONS}
+    assert g["sigmoid"][0] < 1e-3 * g["sigmoid"][-1]
+    assert g["sigmoid"][0] < g["tanh"][0] < g["relu"][0]
+    with pytest.raises(ValueError):
+        bp.chain_gradients(0, "relu")
+
+
+# --- small helpers -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", bp.DATASETS)
+def test_datasets_are_binary_2d_and_seeded(name):
+    X, y = bp.make_dataset(name, seed=3)
+    X2, y2 = bp.make_dataset(name, seed=3)
+    assert X.ndim == 2 and X.shape[1] == 2 and y.shape == (len(X),)
+    assert set(np.unique(y)) == {0.0, 1.0}
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(y, y2)
+
+
+def test_logic_gates_are_their_truth_tables():
+    for name, op in [("AND", np.logical_and), ("OR", np.logical_or), ("XOR", np.logical_xor)]:
+        X, y = bp.make_dataset(name)
+        np.testing.assert_array_equal(y, op(X[:, 0] > 0.5, X[:, 1] > 0.5).astype(float))
+
+
+def test_bad_names_raise_value_error():
+    for bad in (lambda: bp.make_dataset("spiral"), lambda: bp.activate(bp.Value(1.0), "gelu"),
+                lambda: bp.init_params(5, 0), lambda: bp.params_from_vector(np.zeros(4), 2),
+                lambda: bp.loss_value(bp.Value(0.5), 1.0, "hinge")):
+        with pytest.raises(ValueError):
+            bad()
+
+
+def test_params_round_trip_and_step_clips():
+    p = bp.init_params(3, 9)
+    np.testing.assert_array_equal(bp.params_from_vector(p.vector(), 3).vector(), p.vector())
+    assert len(bp.param_names(3)) == p.vector().size == 13
+    stepped = bp.sgd_step(p, np.full(13, -1e3), 1.0)
+    assert stepped.vector().max() == bp.WEIGHT_LIMIT
+    np.testing.assert_allclose(bp.sgd_step(p, np.ones(13), 0.1, limit=None).vector(), p.vector() - 0.1)
+
+
+def test_take_step_records_losses_from_the_engine():
+    p, x = bp.init_params(2, 0), np.array([0.0, 1.0])
+    _, grads = bp.torch_gradients(p, x, 1.0, "tanh", "bce")
+    rec = bp.take_step(p, grads, 0.5, x, 1.0, "tanh", "bce")
+    np.testing.assert_allclose(rec.after, np.round(p.vector() - 0.5 * grads, 3))
+    assert rec.loss_before == pytest.approx(bp.torch_gradients(p, x, 1.0, "tanh", "bce")[0])
+    assert rec.loss_after == pytest.approx(bp.torch_gradients(bp.params_from_vector(rec.after, 2), x, 1.0,
+                                                              "tanh", "bce")[0])
+    assert rec.loss_after < rec.loss_before  # a small step downhill
+    assert rec.table(bp.param_names(2))["after"] == rec.after.round(4).tolist()
+
+
+def test_pytorch_snippet_runs_and_reproduces_the_page():
+    p, x, lr = bp.init_params(3, 4), np.array([0.25, -0.5]), 0.3
+    loss_now, grads = bp.engine_gradients(p, x, 1.0, "relu", "bce")
+    code = bp.pytorch_code(p, x, 1.0, "relu", "bce", lr, loss_now)
+    ns: dict = {}
+    exec(code, ns)  # noqa: S102 - our own generated snippet
+    assert ns["loss"].item() == pytest.approx(loss_now, rel=1e-5)  # float32 in the snippet
+    after = np.concatenate([t.detach().numpy().ravel() for t in ns["net"].parameters()])
+    np.testing.assert_allclose(after, p.vector() - lr * grads, rtol=1e-5, atol=1e-6)
+
+
+def test_step_tex_writes_local_times_upstream():
+    net = bp.build_mlp(bp.init_params(1, 0), np.array([1.0, 1.0]), 1.0, "sigmoid", "mse")
+    graph, steps = bp.backward_steps(net.loss)
+    for s in steps:
+        lines = bp.step_tex(graph, s)
+        assert len(lines) == len(s.terms)
+        for line, t in zip(lines, s.terms):
+            assert f"{abs(t.local):.4g}" in line and f"{abs(t.grad_after):.4g}" in line
+            assert line.count("{") == line.count("}")
+    ops = {graph.nodes[s.node].op for s in steps}
+    assert {"^ 2", "− 1", "sigmoid", "+", "×"} <= ops
+
+
+@pytest.mark.parametrize("op, pos, rule", [("tanh", 0, r"1-\tanh^2"), ("−", 1, "-1"), ("÷", 1, r"-a/b^2"),
+                                            ("^ 3", 0, "3\\,a^{2}"), ("× 2", 0, "2"), ("1 −", 0, "-1"),
+                                            ("2 ÷", 0, "-2/a^2"), ("+ 1", 0, "1"), ("÷ 4", 0, "1/4")])
+def test_local_rules_name_the_derivative(op, pos, rule):
+    node = bp.GraphNode(0, "", op, "op", "", 1.0)
+    assert bp.local_rule_tex(node, pos) == rule
+
+
+def test_local_rule_numbers_match_the_rule():
+    # the rule text and the stored local derivative agree, e.g. 3 a^2 for a ** 3
+    a = bp.Value(1.7)
+    out = a ** 3
+    assert out.local[0] == pytest.approx(3 * 1.7 ** 2)
+    assert math.isclose(bp.Value(0.3).sigmoid().local[0], torch.sigmoid(torch.tensor(0.3)).item()
+                        * (1 - torch.sigmoid(torch.tensor(0.3)).item()), rel_tol=1e-6)

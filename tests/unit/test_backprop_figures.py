@@ -1,0 +1,107 @@
+"""explainers.figures_backprop: the DOT graphs and the plotly figures describe the computation."""
+
+import re
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from explainers import backprop as bp
+from explainers import figures_backprop as fb
+
+
+def _graph(hidden=2, act="tanh", loss="bce"):
+    net = bp.build_mlp(bp.init_params(hidden, 0), np.array([0.0, 1.0]), 1.0, act, loss)
+    return net, *bp.backward_steps(net.loss)
+
+
+def _check_dot(dot: str) -> tuple[set[str], list[tuple[str, str]]]:
+    """A structural check of the DOT text: balanced braces, every edge between declared nodes."""
+    assert dot.startswith("digraph") and dot.rstrip().endswith("}")
+    assert dot.count("{") == dot.count("}")
+    declared = set(re.findall(r"^\s*(\w+) \[", dot, flags=re.MULTILINE)) - {"node", "edge", "graph"}
+    edges = re.findall(r"^\s*(\w+) -> (\w+);", dot, flags=re.MULTILINE)
+    assert edges and all(a in declared and b in declared for a, b in edges)
+    return declared, edges
+
+
+@pytest.mark.parametrize("hidden", [1, 2, 4])
+def test_op_graph_has_every_node_and_edge(hidden):
+    _net, graph, steps = _graph(hidden)
+    s = steps[3]
+    dot = fb.graph_dot(graph, s.grads, s.reached, current=s.node, updated=[t.child for t in s.terms])
+    declared, edges = _check_dot(dot)
+    assert declared == {f"n{i}" for i in range(len(graph.nodes))}
+    assert len(edges) == len(graph.edges)
+    assert dot.count(fb.CURRENT) == 1
+    assert dot.count(f'fillcolor="{fb.UPDATED}"') == len({t.child for t in s.terms})
+    assert dot.count("grad ?") == sum(not r for r in s.reached)
+    assert dot.count("subgraph cluster_") == hidden + 2
+    for n in graph.nodes:  # every forward value is printed (with a real minus sign)
+        assert fb._fmt(n.data) in dot
+
+
+def test_op_graph_before_any_step_knows_only_the_loss():
+    _net, graph, _ = _graph(1)
+    grads, reached = bp.seed_state(graph)
+    dot = fb.graph_dot(graph, grads, reached, current=graph.root)
+    assert dot.count("grad ?") == len(graph.nodes) - 1
+    assert "grad 1.000" in dot
+
+
+@pytest.mark.parametrize("hidden", [1, 3, 4])
+def test_compact_graph_has_one_node_per_neuron(hidden):
+    _net, graph, steps = _graph(hidden, "relu", "mse")
+    last = steps[-1]
+    dot = fb.compact_dot(graph, last.grads, last.reached, current=last.node, updated=[t.child for t in last.terms])
+    declared, edges = _check_dot(dot)
+    neurons = {f"g_h{j}" for j in range(1, hidden + 1)} | {"g_out", "g_loss"}
+    inputs = {n for n in declared if n.startswith("n")}
+    assert declared == neurons | inputs and len(inputs) == 2  # x1 and x2; parameters live inside neurons
+    assert set(edges) == {(x, f"g_h{j}") for x in inputs for j in range(1, hidden + 1)} | {
+        (f"g_h{j}", "g_out") for j in range(1, hidden + 1)} | {("g_out", "g_loss")}
+    for name in bp.param_names(hidden):  # every parameter with its final gradient
+        idx = next(n.index for n in graph.nodes if n.label == name)
+        assert name in dot and fb._fmt(last.grads[idx]) in dot
+    assert "grad ?" not in dot
+
+
+def test_compact_graph_highlights_the_current_neuron():
+    _net, graph, steps = _graph(2)
+    s = next(s for s in steps if graph.nodes[s.node].group == "h2")
+    dot = fb.compact_dot(graph, s.grads, s.reached, current=s.node, updated=[t.child for t in s.terms])
+    h2 = next(line for line in dot.splitlines() if line.strip().startswith("g_h2 "))
+    h1 = next(line for line in dot.splitlines() if line.strip().startswith("g_h1 "))
+    assert "penwidth=3" in h2 and fb.CURRENT in h2
+    assert "penwidth=3" not in h1 and fb.CURRENT not in h1
+
+
+def test_loss_curve_and_side_by_side():
+    fig = fb.loss_curve_figure({"a": np.arange(5.0), "b": np.ones(3)}, log_y=True)
+    assert isinstance(fig, go.Figure) and len(fig.data) == 2
+    np.testing.assert_array_equal(fig.data[0].y, np.arange(5.0))
+    assert fig.layout.yaxis.type == "log"
+    fig = fb.side_by_side_figure([("one", np.arange(3.0)), ("two", np.arange(4.0)), ("three", np.ones(2))])
+    assert len(fig.data) == 3 and [a.text for a in fig.layout.annotations] == ["one", "two", "three"]
+
+
+def test_boundary_figure_shows_probabilities_and_data():
+    X, y = bp.make_dataset("XOR")
+    p = bp.init_params(2, 0)
+    grid = bp.probability_grid(p, "tanh", bp.data_extent(X), n=20)
+    fig = fb.boundary_figure([("start", *grid), ("again", *grid)], X, y)
+    heat = [t for t in fig.data if isinstance(t, go.Heatmap)]
+    assert len(heat) == 2
+    np.testing.assert_allclose(heat[0].z, grid[2])
+    np.testing.assert_allclose(grid[2][0, 0], bp.predict(p, np.array([[grid[0][0], grid[1][0]]]), "tanh")[0])
+    points = [t for t in fig.data if isinstance(t, go.Scatter)]
+    assert sum(len(t.x) for t in points) == 2 * len(X)
+    assert all(t.showlegend is False for t in fig.data if isinstance(t, go.Contour))
+
+
+def test_vanishing_figure_is_log_scale_bars():
+    g = {a: bp.chain_gradients(6, a) for a in bp.ACTIVATIONS}
+    fig = fb.vanishing_figure(g)
+    assert [t.name for t in fig.data] == list(g)
+    assert fig.layout.yaxis.type == "log"
+    np.testing.assert_allclose(fig.data[0].y, g["sigmoid"])
