@@ -110,16 +110,36 @@ def _legend(fig: go.Figure) -> None:
     fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.18, x=0, font=dict(size=11)))
 
 
+def half_plane_polygon(w: np.ndarray, b: float, lo: float, hi: float, sign: int) -> np.ndarray:
+    """Corners of the square [lo, hi]² where sign·(w·x + b) >= 0 (Sutherland–Hodgman clip): (k, 2)."""
+    square = np.array([[lo, lo], [hi, lo], [hi, hi], [lo, hi]], dtype=float)
+    if not np.any(w):  # no line: step(b) decides the whole square (step(0) = 1)
+        return square if (b >= 0) == (sign > 0) else np.empty((0, 2))
+    value = sign * (square @ w + b)
+    out = []
+    for i in range(4):
+        p, q, vp, vq = square[i], square[(i + 1) % 4], value[i], value[(i + 1) % 4]
+        if vp >= 0:
+            out.append(p)
+        if (vp >= 0) != (vq >= 0):
+            out.append(p + (q - p) * vp / (vp - vq))  # where the edge crosses w·x + b = 0
+    return np.array(out).reshape(-1, 2)
+
+
 def boundary_figure(
     X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, *,
     highlight: int | None = None, highlight_wrong: bool = False, title: str = "Decision boundary",
 ) -> go.Figure:
     """Shaded regions of step(w·x + b), the line w·x + b = 0, and the data coloured by class."""
+    w = np.asarray(w, dtype=float)
     lo, hi = float(min(X.min(), 0) - 0.35), float(max(X.max(), 1) + 0.35)
-    g, xx, yy = _grid(lo, hi)
-    region = (w[0] * xx + w[1] * yy + b >= 0).astype(float)
     fig = go.Figure()
-    fig.add_heatmap(x=g, y=g, z=region, colorscale=REGION_SCALE, zmin=0, zmax=1, showscale=False, hoverinfo="skip")
+    # Two exact polygons instead of a pixel grid: crisp at any zoom and a tiny payload.
+    for sign, colour in ((1, REGION_SCALE[1][1]), (-1, REGION_SCALE[0][1])):
+        poly = half_plane_polygon(w, b, lo, hi, sign)
+        if len(poly) >= 3:
+            fig.add_scatter(x=[*poly[:, 0], poly[0, 0]], y=[*poly[:, 1], poly[0, 1]], fill="toself",
+                            fillcolor=colour, line=dict(width=0), mode="lines", hoverinfo="skip", showlegend=False)
     if abs(w[1]) > 1e-12:
         xs = np.array([lo, hi])
         fig.add_scatter(x=xs, y=-(w[0] * xs + b) / w[1], mode="lines", line=dict(color="#111827", width=3),
@@ -127,10 +147,10 @@ def boundary_figure(
     elif abs(w[0]) > 1e-12:
         fig.add_scatter(x=[-b / w[0]] * 2, y=[lo, hi], mode="lines", line=dict(color="#111827", width=3),
                         name="w·x+b=0", showlegend=False)
-    wrong = (w[0] * X[:, 0] + w[1] * X[:, 1] + b >= 0).astype(int) != y
+    wrong = (X @ w + b >= 0).astype(int) != y
     _points(fig, X, y, highlight, highlight_wrong, wrong)
-    fig.update_xaxes(range=[lo, hi], title="x1", constrain="domain")
-    fig.update_yaxes(range=[lo, hi], title="x2", scaleanchor="x", scaleratio=1)
+    fig.update_xaxes(range=[lo, hi], title="x1", constrain="domain", showgrid=False)
+    fig.update_yaxes(range=[lo, hi], title="x2", scaleanchor="x", scaleratio=1, showgrid=False)
     _clean(fig, 440, title)
     _legend(fig)
     return fig
@@ -139,7 +159,7 @@ def boundary_figure(
 def output_regions_figure(X: np.ndarray, y: np.ndarray, grid_fn, title: str) -> go.Figure:
     """Regions where grid_fn(points (m, 2)) >= 0, with the zero contour drawn as the boundary."""
     lo, hi = -0.35, 1.35
-    g, xx, yy = _grid(lo, hi, 140)
+    g, xx, yy = _grid(lo, hi, 90)
     out = grid_fn(np.c_[xx.ravel(), yy.ravel()]).reshape(xx.shape)
     fig = go.Figure()
     fig.add_heatmap(x=g, y=g, z=(out >= 0).astype(float), colorscale=REGION_SCALE, zmin=0, zmax=1,

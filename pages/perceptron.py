@@ -18,7 +18,11 @@ st.latex(r"z = w_1x_1 + w_2x_2 + \dots + w_nx_n + b \qquad a = f(z)")
 
 tab_neuron, tab_rule, tab_layers = st.tabs(["One neuron", "The learning rule", "Why layers need a non-linearity"])
 
-with tab_neuron:
+
+
+# Each tab is a fragment: moving a slider reruns (and redraws) only its own tab.
+@st.fragment
+def one_neuron() -> None:
     left, right = st.columns([2, 3], gap="large")
     with left:
         n = st.slider("Number of inputs", 2, 5, key=url.bind("perc_n", 3, lo=2, hi=5))
@@ -53,8 +57,11 @@ with tab_neuron:
         f"x = torch.tensor([{', '.join(f'{x:g}' for x in xs)}])\n"
         f"z = neuron(x)          # tensor([{out.z:.4f}])\na = {act_code}   # {out.a:.4f}"
     )
+    url.publish()
 
-with tab_rule:
+
+@st.fragment
+def learning_rule() -> None:
     st.markdown(
         "The perceptron learns a line that separates two classes. Show it one example at a time: "
         "if it gets the example wrong, nudge the weights towards the right answer."
@@ -102,8 +109,11 @@ with tab_rule:
             if any(p.url_path == "backprop" for p in LESSONS):
                 st.page_link("pages/backprop.py", label="A hidden layer fixes it: see Backprop", icon=":material/arrow_forward:")
     try_this("Press Run one epoch on AND until it converges, then switch to XOR and press it ten times.")
+    url.publish()
 
-with tab_layers:
+
+@st.fragment
+def linear_collapse() -> None:
     st.markdown(
         "Stack two linear layers with nothing between them and you get… one linear layer. "
         "The boundary stays a straight line however many you stack. Put a ReLU between them and it can bend."
@@ -135,5 +145,12 @@ with tab_layers:
         f"with_relu    = nn.Sequential(nn.Linear(2, {hidden}), nn.ReLU(), nn.Linear({hidden}, 1))  # can bend",
         title="PyTorch equivalent (two layers)",
     )
+    url.publish()
 
-url.publish()
+
+with tab_neuron:
+    one_neuron()
+with tab_rule:
+    learning_rule()
+with tab_layers:
+    linear_collapse()

@@ -7,7 +7,7 @@ can share a link to an exact demo. Usage on a page::
     url.bind("perc_n_inputs", 3, lo=2, hi=5)          # before the widget is created
     st.slider("Inputs", 2, 5, key="perc_n_inputs")    # the widget takes its value from state
     ...
-    url.publish()                                     # once, after every bound widget
+    url.publish()                                     # after the bound widgets (in each fragment)
 
 Widgets are created with ``key=`` only (never ``value=``), so the value seeded from the URL
 (or kept from earlier in the session) is the one shown, and nothing is lost on a rerun or
@@ -122,6 +122,7 @@ class ShareableState:
         if self.rejected:
             names = ", ".join(sorted(set(self.rejected)))
             st.caption(f"Some settings in the link were not understood and were reset: {names}.")
+            self.rejected.clear()
 
 
 def pytorch_snippet(code: str, *, title: str = "PyTorch equivalent") -> None:

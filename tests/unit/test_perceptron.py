@@ -164,3 +164,19 @@ def test_figures_build():
     assert len(figs.mistakes_figure((3, 2, 0)).data[0].y) == 3
     net = pc.random_two_layer(3, 0)
     figs.output_regions_figure(X, y, lambda P: pc.two_layer_forward(P, net, "relu"), "relu")
+
+
+@settings(max_examples=80, deadline=None)
+@given(w0=st.floats(-3, 3), w1=st.floats(-3, 3), b=st.floats(-3, 3))
+def test_half_planes_tile_the_square(w0, w1, b):
+    w = np.array([w0, w1])
+    lo, hi = -0.5, 1.5
+
+    def area(p):
+        return 0.0 if len(p) < 3 else 0.5 * abs(np.dot(p[:, 0], np.roll(p[:, 1], 1)) - np.dot(p[:, 1], np.roll(p[:, 0], 1)))
+
+    pos, neg = (figs.half_plane_polygon(w, b, lo, hi, s) for s in (1, -1))
+    np.testing.assert_allclose(area(pos) + area(neg), (hi - lo) ** 2, rtol=1e-9)
+    for poly, sign in ((pos, 1), (neg, -1)):
+        if len(poly):
+            assert (sign * (poly @ w + b) >= -1e-9).all()
