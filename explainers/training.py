@@ -16,6 +16,8 @@ Additions beyond the shared contract:
   the cap defaults to $NEURAL_LENS_MAX_RUNS or 2.
 - ``configure_threads(n=None)``: sets torch's thread count once per process.
 - ``evaluate(model, dataset) -> TrainResult``, ``resolve_device(name) -> str``.
+- ``TrainConfig.augmentations``: named operations of explainers.augment (flip, crop, rotate,
+  jitter) used when ``augment`` is on; empty = small shifts and rotations (digits).
 """
 
 from __future__ import annotations
@@ -66,7 +68,9 @@ class TrainConfig:
     dropout: float | None = None  # None = the model's own default; ignored when the model has none
     scheduler: str = "none"  # "none", "step" (x0.1 every third of the run), "onecycle" or "cosine"
     patience: int = 0  # early stopping: epochs without a better val loss; 0 = off; best weights restored
-    augment: bool = False  # random shifts (+-2 px) and rotations (+-10 degrees) on each batch
+    augment: bool = False  # augment each batch on the fly (on tensors, on the device)
+    augmentations: tuple[str, ...] = ()  # () = small shifts (+-2 px) and rotations (+-10 deg), fit for digits;
+    # else names from explainers.augment.OPERATIONS ("flip", "crop", "rotate", "jitter"), e.g. for photos
     subset: int | None = None  # train on only this many images (None = the whole training split)
     seed: int = 0  # split, shuffles, init and augmentation
     device: str = "auto"  # "auto" picks cuda, then mps, then cpu
@@ -105,6 +109,12 @@ class TrainConfig:
             out.append("The validation fraction must be in [0, 0.9).")
         if self.patience > 0 and self.val_fraction <= 0:
             out.append("Early stopping needs a validation split (val_fraction > 0).")
+        if self.augmentations:
+            from explainers.augment import OPERATIONS
+
+            unknown = [a for a in self.augmentations if a not in OPERATIONS]
+            if unknown:
+                out.append(f"Unknown augmentation {', '.join(unknown)}; choose from {', '.join(OPERATIONS)}.")
         if self.subset is not None and self.subset < 2:
             out.append("The training subset needs at least 2 images.")
         return out
@@ -447,6 +457,18 @@ def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+def _augmenter(config: TrainConfig) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None:
+    """The batch augmentation a config asks for: float (B, C, H, W) on the 0..255 scale -> same."""
+    if not config.augment:
+        return None
+    if not config.augmentations:
+        return _augment
+    from explainers.augment import augment_named
+
+    names = tuple(config.augmentations)
+    return lambda x, gen: augment_named(x, names, gen)
+
+
 def _norm_consts(dataset: ImageDataset, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel (scale, shift) with x_norm = x_uint8 * scale + shift, shaped (1, C, 1, 1)."""
     import torch
@@ -713,6 +735,7 @@ class TrainRun:
         total_steps = self._bpe * cfg.epochs
         sched = _make_scheduler(cfg, opt, total_steps)
         l1_params = [w for _, w in _weight_layers(model)] if cfg.l1 > 0 else []
+        augment = _augmenter(cfg)
         n = len(train_idx)
         bs = cfg.batch_size
         best_loss, best_state, bad_epochs = math.inf, None, 0
@@ -763,8 +786,8 @@ class TrainRun:
                 idx = perm[b * bs : (b + 1) * bs]
                 xb = x_all[idx].float()  # (B, C, H, W) still on the 0..255 scale
                 yb = y_all[idx]
-                if cfg.augment:
-                    xb = _augment(xb, gen)
+                if augment is not None:  # shifts/rotations, or flip/crop/rotate/jitter (cats vs dogs)
+                    xb = augment(xb, gen)
                 xb = xb * scale + shift  # normalised on the fly
                 logits = model(xb)
                 loss = F.cross_entropy(logits, yb)

@@ -200,9 +200,22 @@ def test_augment_moves_pixels_but_keeps_shapes_and_ink():
     np.testing.assert_allclose(y.sum((1, 2, 3)).numpy(), x.sum((1, 2, 3)).numpy(), rtol=0.1)
 
 
-def test_augmented_run_trains(tiny):
-    run = TrainRun(fast(augment=True, model="fast_cnn"), tiny).start()
+@pytest.mark.parametrize("names", [(), ("flip", "crop")])
+def test_augmented_run_trains(tiny, names):
+    run = TrainRun(fast(augment=True, augmentations=names, model="fast_cnn"), tiny).start()
     assert run.join(60) and run.snapshot().status == "finished"
+
+
+def test_named_augmentations_are_used_and_checked(tiny):
+    x = tiny.train_x[:6].float()
+    gen_a, gen_b = torch.Generator().manual_seed(4), torch.Generator().manual_seed(4)
+    from explainers.augment import augment_named
+
+    torch.testing.assert_close(tr._augmenter(fast(augment=True, augmentations=("flip",)))(x, gen_a),
+                               augment_named(x, ("flip",), gen_b))
+    assert tr._augmenter(fast(augment=False, augmentations=("flip",))) is None
+    assert tr._augmenter(fast(augment=True)) is tr._augment
+    assert "Unknown augmentation" in " ".join(fast(augment=True, augmentations=("warp",)).problems())
 
 
 def test_bad_configs_are_refused_with_reasons(tiny):
