@@ -156,3 +156,19 @@ def tile(images: np.ndarray, columns: int = 4, gap: int = 2) -> np.ndarray:
         r, col = divmod(i, columns)
         grid[r * (h + gap): r * (h + gap) + h, col * (w + gap): col * (w + gap) + w] = img
     return grid
+
+
+OPERATIONS = ("flip", "crop", "rotate", "jitter")  # names the trainer's config uses
+
+
+def config_from_names(names: tuple[str, ...] | list[str]) -> AugmentConfig:
+    """("flip", "crop", ...) -> AugmentConfig with exactly those operations on; ValueError for unknown names."""
+    unknown = [n for n in names if n not in OPERATIONS]
+    if unknown:
+        raise ValueError(f"unknown augmentation {', '.join(map(repr, unknown))}; choose from {', '.join(OPERATIONS)}")
+    return AugmentConfig(**{op: op in names for op in OPERATIONS})
+
+
+def augment_named(x: torch.Tensor, names: tuple[str, ...], generator: torch.Generator) -> torch.Tensor:
+    """Engine seam: float (B, C, H, W) on the 0..255 scale -> augmented, same scale (training.py's batches)."""
+    return augment_batch(x / 255.0, config_from_names(names), generator) * 255.0

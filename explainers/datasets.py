@@ -94,14 +94,19 @@ class ImageDataset:
 
 DATASETS: dict[str, str] = {}
 _LOADERS: dict[str, Callable[[Path, bool, Progress | None], ImageDataset]] = {}
+_AVAILABLE: dict[str, Callable[[Path], bool]] = {}  # key -> available(data_dir), for plugins that download
 _CACHE: dict[tuple[str, str], ImageDataset] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def register_dataset(key: str, label: str, loader: Callable[[Path, bool, Progress | None], ImageDataset]) -> None:
-    """Add a dataset: ``loader(data_dir, download, progress) -> ImageDataset``."""
+def register_dataset(key: str, label: str, loader: Callable[[Path, bool, Progress | None], ImageDataset],
+                     available: Callable[[Path], bool] | None = None) -> None:
+    """Add a dataset: ``loader(data_dir, download, progress) -> ImageDataset``; ``available(data_dir)``
+    says whether it loads without a download (default: always)."""
     DATASETS[key] = label
     _LOADERS[key] = loader
+    if available is not None:
+        _AVAILABLE[key] = available
 
 
 def data_dir() -> Path:
@@ -330,9 +335,9 @@ def _idx_bytes(a: np.ndarray, ndim: int) -> bytes:
 
 def is_available(name: str, data_dir: Path | str | None = None) -> bool:
     """True when the dataset can be loaded without a download."""
-    if name not in _SOURCES:
-        return name in _LOADERS
     root = Path(data_dir) if data_dir is not None else globals()["data_dir"]()
+    if name not in _SOURCES:
+        return name in _LOADERS and _AVAILABLE.get(name, lambda _root: True)(root)
     src = _torchvision_source(*_SOURCES[name])
     raw = _raw_folder(root, src)
     return all((raw / Path(f).stem).is_file() or (raw / f).is_file() for f, _ in src.resources)
@@ -353,9 +358,20 @@ def _channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...
 
 # ----------------------------------------------------------------------------- synthetic digits
 
+_SPREAD: torch.Tensor | None = None
 _SYNTH_CACHE: dict[tuple[int, int, int], ImageDataset] = {}
 _SYNTH_LOCK = threading.Lock()
 _HI = 56  # templates and warps are drawn at twice MNIST's resolution, then averaged down (anti-aliasing)
+
+
+def _spread_matrix(n: int = _HI, k: int = 5, width: float = 0.25) -> torch.Tensor:
+    """(n, k) normalised Gaussian weights that spread k control values smoothly over n pixels."""
+    import torch
+
+    pix = torch.linspace(0, 1, n).view(n, 1)
+    ctrl = torch.linspace(0, 1, k).view(1, k)
+    w = torch.exp(-((pix - ctrl) ** 2) / (2 * width**2))
+    return w / w.sum(1, keepdim=True)
 
 
 def _digit_templates() -> tuple[torch.Tensor, torch.Tensor]:
@@ -396,6 +412,9 @@ def _render_digits(templates: torch.Tensor, tlabels: torch.Tensor, n: int, gen: 
     import torch
     import torch.nn.functional as F
 
+    global _SPREAD
+    if _SPREAD is None:
+        _SPREAD = _spread_matrix()
     by_digit = [torch.nonzero(tlabels == d).flatten() for d in range(10)]
     labels = torch.arange(n) % 10
     labels = labels[torch.randperm(n, generator=gen)]
@@ -427,13 +446,18 @@ def _render_digits(templates: torch.Tensor, tlabels: torch.Tensor, n: int, gen: 
         sc[:, 0, 0], sc[:, 1, 1] = sx, sy
         forward = a @ sh @ sc
         inv = torch.linalg.inv(forward)
-        theta = torch.cat([inv, -(inv @ torch.stack([tx, ty], 1).unsqueeze(2))], 2)  # (b, 2, 3)
-        grid = F.affine_grid(theta, [b, 1, _HI, _HI], align_corners=False)  # (b, 56, 56, 2)
-        # elastic distortion: smooth random displacement field, upsampled from 5x5
-        alpha = u(0.0, 0.08).view(b, 1, 1, 1)
+        shift = -(inv @ torch.stack([tx, ty], 1).unsqueeze(2)).squeeze(2)  # (b, 2)
+        # the sampling grid of affine_grid (align_corners=False), written out: cheaper than its batched matmul
+        xs = ((torch.arange(_HI, dtype=torch.float32) * 2 + 1) / _HI - 1).view(1, 1, _HI)
+        ys = xs.view(1, _HI, 1)
+        a = inv.reshape(b, 4, 1, 1)
+        gx = a[:, 0] * xs + a[:, 1] * ys + shift[:, 0].view(b, 1, 1)  # (b, 56, 56)
+        gy = a[:, 2] * xs + a[:, 3] * ys + shift[:, 1].view(b, 1, 1)
+        # elastic distortion: a smooth random displacement field, 5x5 random values spread by Gaussian weights
+        alpha = u(0.0, 0.08).view(b, 1, 1)
         disp = torch.randn(b, 2, 5, 5, generator=gen)
-        disp = F.interpolate(disp, size=(_HI, _HI), mode="bicubic", align_corners=True).permute(0, 2, 3, 1)
-        grid = grid + alpha * disp
+        disp = torch.einsum("ik,bckl,jl->bcij", _SPREAD, disp, _SPREAD)  # (b, 2, 56, 56)
+        grid = torch.stack([gx + alpha * disp[:, 0], gy + alpha * disp[:, 1]], 3)  # (b, 56, 56, 2)
         src = templates[tidx[s:e]].unsqueeze(1)  # (b, 1, 56, 56)
         img = F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         img = F.avg_pool2d(img, 2)  # (b, 1, 28, 28)

@@ -731,7 +731,7 @@ def ensure_registered(key: str) -> bool:
                          lambda root, dl, pr: _synthetic_loader(size, pr))
     else:
         register_dataset(key, f"Oxford-IIIT Pet ({size} px)",
-                         lambda root, dl, pr: load_oxford_pets(root, dl, pr, size=size))
+                         lambda root, dl, pr: load_oxford_pets(root, dl, pr, size=size), oxford_available)
     return True
 
 
@@ -745,8 +745,9 @@ def _synthetic_loader(size: int, progress: Progress | None) -> ImageDataset:
 
 
 register_dataset("synthetic-pets", "Drawn cats & dogs (offline)", lambda root, dl, pr: _synthetic_loader(64, pr))
-register_dataset("cifar-catsdog", "CIFAR-10 cats & dogs (32 px)", load_cifar_catsdog)
-register_dataset("oxford-pets", "Oxford-IIIT Pet (64 px)", lambda root, dl, pr: load_oxford_pets(root, dl, pr, size=64))
+register_dataset("cifar-catsdog", "CIFAR-10 cats & dogs (32 px)", load_cifar_catsdog, cifar_available)
+register_dataset("oxford-pets", "Oxford-IIIT Pet (64 px)", lambda root, dl, pr: load_oxford_pets(root, dl, pr, size=64),
+                 oxford_available)
 
 
 def is_downloaded(key: str, data_root: Path) -> bool:

@@ -42,8 +42,10 @@ CATSDOGS_MODELS = ("catsdogs_cnn", "resnet18_transfer", "resnet18_frozen")
 Progress = Callable[[float, str], None]
 
 
-class WeightsUnavailable(RuntimeError):
-    """The ImageNet weights are not in torch's cache and cannot be downloaded (offline)."""
+class WeightsUnavailable(RuntimeError, ValueError):
+    """The ImageNet weights are not in torch's cache and cannot be downloaded (offline).
+
+    Also a ValueError, so that pages/ui.run_safely shows it as a friendly message."""
 
 
 def weights_path() -> Path:

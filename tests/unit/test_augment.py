@@ -146,3 +146,18 @@ def test_preview_and_tile():
 def test_describe():
     assert AugmentConfig(flip=True, crop=False).describe() == "flip"
     assert NONE.describe() == "none"
+
+
+def test_names_and_the_engine_seam():
+    from explainers.augment import OPERATIONS, augment_named, config_from_names
+
+    cfg = config_from_names(("flip", "jitter"))
+    assert cfg.flip and cfg.jitter and not cfg.crop and not cfg.rotate
+    assert config_from_names(OPERATIONS).describe() == "flip + crop + rotate + jitter"
+    with pytest.raises(ValueError, match="unknown augmentation 'zoom'"):
+        config_from_names(("zoom",))
+    x = _batch(n=4, dtype=torch.float32) * 255.0
+    a = augment_named(x, ("flip", "crop", "jitter"), torch.Generator().manual_seed(0))
+    b = augment_batch(x / 255.0, config_from_names(("flip", "crop", "jitter")), torch.Generator().manual_seed(0))
+    torch.testing.assert_close(a, b * 255.0)
+    assert a.max() <= 255.0 + 1e-4 and a.max() > 2.0
