@@ -272,3 +272,166 @@ def pyramid(x: np.ndarray, mode: Mode = "max", levels: int = 2, kernel_size: int
             break
         maps.append(pool2d(maps[-1], mode, kernel_size).output)
     return maps
+
+
+# ---- The conv -> ReLU -> pool block, as the page shows it ------------------------------------
+
+
+def to_working(image: np.ndarray, size: int) -> np.ndarray:
+    """(H, W) or (H, W, 3) in [0, 1] -> (size, size) grey: centre square crop, then area-average resize."""
+    from PIL import Image  # Pillow is already a dependency of the image loader
+
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim == 3:
+        img = img[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, like Pillow "L"
+    if img.ndim != 2 or min(img.shape) < 1:
+        raise ValueError(f"Expected a picture of shape (H, W) or (H, W, 3), got {img.shape}.")
+    h, w = img.shape
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    square = img[top:top + side, left:left + side]
+    small = Image.fromarray(np.ascontiguousarray(square), mode="F").resize((size, size), Image.Resampling.BOX)
+    return np.clip(np.asarray(small, dtype=np.float64), 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class DetectorBlock:
+    """image (1, S, S) -> conv (1, S, S) -> ReLU (1, S, S); feature is what the pooling layer sees."""
+
+    image: np.ndarray
+    conv: np.ndarray | None  # None when the image itself is pooled
+    relu: np.ndarray | None
+    kernel: np.ndarray | None  # (kh, kw)
+
+    @property
+    def feature(self) -> np.ndarray:
+        return self.image if self.relu is None else self.relu
+
+
+def detector_block(image: np.ndarray, kernel: np.ndarray | None) -> DetectorBlock:
+    """(S, S) picture and an optional (kh, kw) kernel -> the convolution stage before pooling."""
+    from explainers.convolution import conv2d
+
+    x = np.asarray(image, dtype=np.float64)[None]  # (1, S, S)
+    if kernel is None:
+        return DetectorBlock(x, None, None, None)
+    k = np.asarray(kernel, dtype=np.float64)
+    # (1, S, S): 'same' keeps the size; replicate padding so the picture's border is not an edge
+    conv = conv2d(x, k[None, None], padding="same", padding_mode="replicate")
+    return DetectorBlock(x, conv, np.maximum(conv, 0.0), k)
+
+
+@dataclass(frozen=True)
+class ShiftTest:
+    """How much a map changes when the picture moves by (dy, dx) pixels, before and after pooling."""
+
+    feature: np.ndarray  # (1, S, S) detector map of the original
+    feature_shifted: np.ndarray  # (1, S, S) of the shifted picture
+    pooled: np.ndarray  # (1, H_out, W_out)
+    pooled_shifted: np.ndarray
+    change_feature: float  # ||Δ|| / || map ||
+    change_pooled: float
+
+
+def shift_test(image: np.ndarray, kernel: np.ndarray | None, dy: int, dx: int, settings: PoolSettings) -> ShiftTest:
+    """(S, S) picture: detector map and pooled map of the picture and of the picture moved by (dy, dx)."""
+    a = detector_block(image, kernel).feature
+    b = detector_block(shift(np.asarray(image, dtype=np.float64)[None], dy, dx)[0], kernel).feature
+    pa, pb = pool_with(a, settings).output, pool_with(b, settings).output
+    return ShiftTest(a, b, pa, pb, relative_change(a, b), relative_change(pa, pb))
+
+
+def _num(v: float) -> str:
+    if np.isneginf(v):
+        return "−∞"
+    return f"{v:.2f}".replace("-", "−")
+
+
+def describe_cell(cw: CellWindow, width: int) -> str:
+    """The arithmetic behind one output cell, as a line of text (padding shown as −∞ or 0)."""
+    vals = [_num(v) for v in cw.values.ravel()]
+    if len(vals) > 12:
+        vals = vals[:11] + ["…"]
+    if cw.winner is not None:
+        r, c = cw.winner
+        return (f"max({', '.join(vals)}) = **{_num(cw.output)}**, from input pixel ({r}, {c}): "
+                f"index {r}·{width} + {c} = **{r * width + c}**")
+    return (f"({' + '.join(vals)}) / {cw.divisor} = **{_num(cw.output)}**  "
+            f"(the window holds {int(cw.inside.sum())} real pixels and {int((~cw.inside).sum())} padding)")
+
+
+def win_counts(result: PoolResult) -> np.ndarray:
+    """How many output cells each input pixel won, from the max-pool indices: (C, H, W) int."""
+    c, h, w = result.settings.in_shape
+    idx = result.indices
+    ok = (idx >= 0) & (idx < h * w)
+    flat = (np.arange(c)[:, None, None] * (h * w) + idx)[ok]
+    return np.bincount(flat, minlength=c * h * w).reshape(c, h, w)
+
+
+def pool_both(feature: np.ndarray, kernel_size: int, stride: int, padding: int, dilation: int,
+              ceil_mode: bool, count_include_pad: bool) -> tuple[PoolResult, PoolResult]:
+    """(C, H, W) -> (max pooling, average pooling) with the same knobs (average has no dilation)."""
+    mx = pool2d(feature, "max", kernel_size, stride, padding, dilation, ceil_mode)
+    av = pool2d(feature, "avg", kernel_size, stride, padding, 1, ceil_mode, count_include_pad)
+    return mx, av
+
+
+def size_formula(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> str:
+    """LaTeX for one output side with the current numbers plugged in."""
+    br = (r"\left\lceil", r"\right\rceil") if ceil_mode else (r"\left\lfloor", r"\right\rfloor")
+    out = output_size(n, k, s, p, d, ceil_mode)
+    note = ""
+    if ceil_mode and out < (n + 2 * p - d * (k - 1) - 1 + s - 1) // s + 1:
+        note = r"\;-\;1 \text{ (the last window would start in the right padding)}"
+    return (rf"H_\text{{out}} = {br[0]}\frac{{H + 2p - d(k-1) - 1}}{{s}}{br[1]} + 1 = "
+            rf"{br[0]}\frac{{{n} + 2\cdot{p} - {d}\cdot({k}-1) - 1}}{{{s}}}{br[1]} + 1{note} = {out}")
+
+
+def pytorch_code(size: int, kernel: np.ndarray | None, kernel_name: str, k: int, s: int, p: int, d: int,
+                 ceil_mode: bool, count_include_pad: bool) -> str:
+    """The PyTorch code that computes what the page shows, with the current numbers."""
+    lines = ["import torch", "import torch.nn as nn", "", f"x = torch.rand(1, 1, {size}, {size})  # (batch, channels, H, W)"]
+    if kernel is not None:
+        kh, kw = kernel.shape
+        rows = ",\n    ".join("[" + ", ".join(f"{v:.4g}" for v in row) + "]" for row in kernel)
+        lines += [
+            f"conv = nn.Conv2d(1, 1, kernel_size=({kh}, {kw}), padding='same', padding_mode='replicate', bias=False)",
+            "with torch.no_grad():",
+            f"    conv.weight.copy_(torch.tensor([\n    {rows}]))  # {kernel_name}",
+            "features = torch.relu(conv(x))  # conv -> ReLU, same size as x",
+        ]
+    else:
+        lines.append("features = x")
+    mx = check_pool((1, size, size), "max", k, s, p, d, ceil_mode)
+    av = check_pool((1, size, size), "avg", k, s, p, 1, ceil_mode, count_include_pad)
+    lines += [
+        "",
+        (f"max_pool = nn.MaxPool2d(kernel_size={k}, stride={s}, padding={p}, dilation={d}, "
+        f"ceil_mode={ceil_mode}, return_indices=True)"),
+        f"y, indices = max_pool(features)  # both {(1, *mx.out_shape)}",
+        (f"avg_pool = nn.AvgPool2d(kernel_size={k}, stride={s}, padding={p}, ceil_mode={ceil_mode}, "
+        f"count_include_pad={count_include_pad})"),
+        f"z = avg_pool(features)  # {(1, *av.out_shape)}",
+        "",
+        "print(sum(q.numel() for q in max_pool.parameters()))  # 0: pooling has nothing to learn",
+    ]
+    return "\n".join(lines)
+
+
+def winner_offsets(result: PoolResult) -> np.ndarray:
+    """Which position of its own window each max came from, row-major 0..kh*kw-1: (C, H_out, W_out)."""
+    st = result.settings
+    _, _, w = st.in_shape
+    _, ho, wo = st.out_shape
+    rows, cols = result.indices // w, result.indices % w
+    r0 = (np.arange(ho) * st.stride[0] - st.padding[0])[:, None]
+    c0 = (np.arange(wo) * st.stride[1] - st.padding[1])[None, :]
+    return (rows - r0) // st.dilation[0] * st.kernel[1] + (cols - c0) // st.dilation[1]
+
+
+def strongest_cell(result: PoolResult) -> tuple[int, int]:
+    """(row, col) of the largest output in channel 0, a good first cell to look at."""
+    out = np.nan_to_num(result.output[0], nan=-np.inf)
+    r, c = np.unravel_index(int(np.argmax(out)), out.shape)
+    return int(r), int(c)

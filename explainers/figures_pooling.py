@@ -1,0 +1,195 @@
+"""Plotly figures for the Pooling page. Builders take arrays and explainer results and return Figures.
+
+Figures are assembled as one dict and validated once (``go.Figure(data, layout)``): plotly's
+``make_subplots`` and repeated ``update_*`` calls cost ~20x more, and the page redraws on every slider move.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from explainers.pooling import CellWindow, PoolResult
+
+WINDOW = "#f97316"  # orange: the picked window
+WINNER = "#dc2626"  # red: the max's winner
+PAD = "#9ca3af"  # grey: padding
+GREYS = "Greys_r"
+MAP = "Viridis"
+GRAD = [[0.0, "#bfdbfe"], [1.0, "#1e3a8a"]]  # light to dark blue; zero gradient is left clear
+CHANGE = [[0.0, "#ffffff"], [1.0, "#2563eb"]]  # white (no change) to blue
+DIVERGING = [[0.0, "#dc2626"], [0.5, "#ffffff"], [1.0, "#2563eb"]]
+
+
+def _layout(height: int, title: str | None = None, **extra) -> dict:
+    return {
+        "height": height,
+        "margin": {"l": 10, "r": 10, "t": 50 if title else 30, "b": 10},
+        "title": {"text": title, "x": 0.01, "font": {"size": 14}} if title else None,
+        "plot_bgcolor": "white",
+        "paper_bgcolor": "white",
+        "showlegend": False,
+        **extra,
+    }
+
+
+def _heat(z: np.ndarray, colorscale, *, zmin=None, zmax=None, name: str = "value", text=None, **extra) -> dict:
+    """A heatmap trace as a dict (row 0 drawn at the top by the image axes)."""
+    trace = {
+        "type": "heatmap", "z": np.asarray(z, dtype=float), "colorscale": colorscale, "zmin": zmin, "zmax": zmax,
+        "showscale": False, "hovertemplate": f"row %{{y}}, col %{{x}}<br>{name} %{{z:.3f}}<extra></extra>",
+    }
+    if text is not None:
+        trace.update(text=text, texttemplate="%{text}", textfont={"size": 10})
+    trace.update(extra)
+    return trace
+
+
+def _grid(cells: list[list[dict]], shapes: list[tuple[int, ...]], titles: list[str], *, cols: int,
+          height: int, hspace: float = 0.03, vspace: float = 0.1, title_size: int = 13) -> go.Figure:
+    """Image subplots in a rows×cols grid: cells[i] are the traces of panel i, shapes[i] its (H, W)."""
+    rows = -(-len(cells) // cols)
+    w = (1 - hspace * (cols - 1)) / cols
+    h = (1 - vspace * (rows - 1)) / rows
+    data, layout, notes = [], _layout(height), []
+    for i, (traces, shape, title) in enumerate(zip(cells, shapes, titles)):
+        r, c = divmod(i, cols)
+        s = "" if i == 0 else str(i + 1)
+        x0, y1 = c * (w + hspace), 1 - r * (h + vspace)
+        for t in traces:
+            data.append({**t, "xaxis": f"x{s}", "yaxis": f"y{s}"})
+        axis = {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False, "constrain": "domain"}
+        layout[f"xaxis{s}"] = {**axis, "domain": [round(x0, 6), round(min(x0 + w, 1.0), 6)], "anchor": f"y{s}", "range": [-0.5, shape[1] - 0.5]}
+        layout[f"yaxis{s}"] = {**axis, "domain": [round(max(y1 - h, 0.0), 6), round(y1, 6)], "anchor": f"x{s}", "scaleanchor": f"x{s}",
+                               "range": [shape[0] - 0.5, -0.5]}
+        notes.append({"text": title, "x": x0 + w / 2, "y": y1, "xref": "paper", "yref": "paper",
+                      "showarrow": False, "xanchor": "center", "yanchor": "bottom", "font": {"size": title_size}})
+    layout["annotations"] = notes
+    return go.Figure(data=data, layout=layout)
+
+
+def maps_row(panels: list[tuple[str, np.ndarray, str]], height: int | None = None) -> go.Figure:
+    """A row of (title, (H, W) map, kind) panels; kind is 'image', 'signed', 'map' or 'change'.
+
+    'change' panels share one colour scale, so their sizes of change can be compared by eye."""
+    changes = [float(np.max(z)) for _, z, kind in panels if kind == "change"]
+    top_change = max([1e-9, *changes])
+    cells = []
+    for _, z, kind in panels:
+        if kind == "image":
+            trace = _heat(z, GREYS, zmin=0, zmax=1, name="brightness")
+        elif kind == "signed":
+            m = max(1e-9, float(np.abs(z).max()))
+            trace = _heat(z, DIVERGING, zmin=-m, zmax=m)
+        elif kind == "change":
+            trace = _heat(z, CHANGE, zmin=0, zmax=top_change, name="|change|")
+        else:
+            trace = _heat(z, MAP)
+        cells.append([trace])
+    height = height or {1: 520, 2: 460, 3: 360, 4: 300}.get(len(panels), 260)
+    return _grid(cells, [np.shape(z) for _, z, _ in panels], [t for t, _, _ in panels],
+                 cols=len(panels), height=height)
+
+
+def gradient_figure(x: np.ndarray, grads: list[tuple[str, np.ndarray]]) -> go.Figure:
+    """Each gradient (H, W) drawn over a faint copy of the input (H, W); pixels with no gradient stay clear."""
+    top = max(1e-9, max(float(np.abs(g).max()) for _, g in grads))
+    lo, hi = float(np.min(x)), float(np.max(x))
+    cells = []
+    for i, (_, g) in enumerate(grads):
+        back = {"type": "heatmap", "z": x, "colorscale": "Greys", "zmin": lo, "zmax": hi if hi > lo else lo + 1,
+                "opacity": 0.3, "showscale": False, "hoverinfo": "skip"}
+        grad = {"type": "heatmap", "z": np.where(g != 0, g, np.nan), "colorscale": GRAD, "zmin": 0, "zmax": top,
+                "showscale": i == len(grads) - 1, "colorbar": {"title": {"text": "∂L/∂x"}, "thickness": 12},
+                "hovertemplate": "input (%{y}, %{x})<br>∂L/∂x = %{z:.4f}<extra></extra>"}
+        cells.append([back, grad])
+    return _grid(cells, [x.shape] * len(grads), [t for t, _ in grads], cols=len(grads), height=460, hspace=0.05)
+
+
+def window_figure(x: np.ndarray, cw: CellWindow, padding: tuple[int, int], title: str) -> go.Figure:
+    """The input map (H, W) with the padding ring, the picked window outlined and the winner starred."""
+    h, w = x.shape
+    ph, pw = padding
+    shapes = []
+    if ph or pw:  # the padding ring around the picture
+        shapes.append({"type": "rect", "x0": -pw - 0.5, "x1": w - 0.5 + pw, "y0": -ph - 0.5, "y1": h - 0.5 + ph,
+                       "line": {"color": PAD, "dash": "dot"}, "fillcolor": "rgba(156,163,175,0.25)",
+                       "layer": "below"})
+    for r, c, inside in zip(cw.rows.ravel(), cw.cols.ravel(), cw.inside.ravel()):
+        shapes.append({"type": "rect", "x0": c - 0.5, "x1": c + 0.5, "y0": r - 0.5, "y1": r + 0.5,
+                       "line": {"color": WINDOW if inside else PAD, "width": 2, "dash": "solid" if inside else "dot"}})
+    data = [_heat(x, MAP)]
+    if cw.winner is not None and cw.inside.any():
+        data.append({"type": "scatter", "x": [cw.winner[1]], "y": [cw.winner[0]], "mode": "markers",
+                     "marker": {"symbol": "star", "size": 16, "color": WINNER, "line": {"color": "white", "width": 1}},
+                     "hovertemplate": "winner: row %{y}, col %{x}<extra></extra>"})
+    lo_r, hi_r = min(-ph, int(cw.rows.min())), max(h - 1 + ph, int(cw.rows.max()))
+    lo_c, hi_c = min(-pw, int(cw.cols.min())), max(w - 1 + pw, int(cw.cols.max()))
+    axis = {"showgrid": False, "zeroline": False, "constrain": "domain"}
+    return go.Figure(data=data, layout=_layout(
+        380, title, shapes=shapes,
+        xaxis={**axis, "range": [lo_c - 0.6, hi_c + 0.6]},
+        yaxis={**axis, "range": [hi_r + 0.6, lo_r - 0.6], "scaleanchor": "x"},
+    ))
+
+
+def window_values_figure(cw: CellWindow, title: str) -> go.Figure:
+    """The kh×kw numbers under the window; padding shown as −∞ (max) or 0 (average), winner in red."""
+    vals = np.where(cw.inside, cw.values, np.nan)
+    text = np.where(cw.inside, np.char.mod("%.2f", np.nan_to_num(cw.values, neginf=0)),
+                    "−∞" if cw.winner is not None else "0 (pad)")
+    kh, kw = cw.values.shape
+    shapes = []
+    if cw.winner is not None and cw.inside.any():
+        hit = np.argwhere((cw.rows == cw.winner[0]) & (cw.cols == cw.winner[1]))[0]
+        shapes.append({"type": "rect", "x0": hit[1] - 0.5, "x1": hit[1] + 0.5, "y0": hit[0] - 0.5,
+                       "y1": hit[0] + 0.5, "line": {"color": WINNER, "width": 4}})
+    axis = {"showgrid": False, "zeroline": False, "constrain": "domain"}
+    return go.Figure(data=[_heat(vals, MAP, text=text)], layout=_layout(
+        300, title, shapes=shapes,
+        xaxis={**axis, "tickvals": list(range(kw)), "ticktext": [str(c) for c in cw.cols[0]],
+               "title": {"text": "input column"}},
+        yaxis={**axis, "tickvals": list(range(kh)), "ticktext": [str(r) for r in cw.rows[:, 0]],
+               "title": {"text": "input row"}, "autorange": "reversed", "scaleanchor": "x"},
+    ))
+
+
+def indices_figure(result: PoolResult, offsets: np.ndarray, wins: np.ndarray, x: np.ndarray) -> go.Figure:
+    """Left: the max-pool indices (return_indices), coloured by where in its window the max sat;
+    right: the input (H, W) with every winner marked."""
+    idx = result.indices[0]
+    ho, wo = idx.shape
+    kh, kw = result.settings.kernel
+    show_text = ho * wo <= 400
+    left = {"type": "heatmap", "z": offsets[0], "zmin": 0, "zmax": max(kh * kw - 1, 1), "colorscale": "Turbo",
+            "showscale": False, "opacity": 0.55, "customdata": idx,
+            "hovertemplate": "output (%{y}, %{x})<br>index %{customdata}<br>window position %{z}<extra></extra>"}
+    if show_text:
+        left.update(text=idx.astype(str), texttemplate="%{text}", textfont={"size": 10, "color": "black"})
+    rows, cols = np.nonzero(wins)
+    counts = wins[rows, cols]
+    dots = {"type": "scatter", "x": cols, "y": rows, "mode": "markers", "customdata": counts,
+            "marker": {"color": WINNER, "size": 5 + 3 * np.sqrt(counts), "line": {"color": "white", "width": 1}},
+            "hovertemplate": "row %{y}, col %{x}: won %{customdata} window(s)<extra></extra>"}
+    return _grid([[left], [_heat(x, MAP), dots]], [idx.shape, x.shape],
+                 [f"indices of the {ho}×{wo} maxima (colour: position inside the window)",
+                  "winners on the input (bigger dot = won more windows)"], cols=2, height=470, hspace=0.05)
+
+
+def pyramid_figure(rows: dict[str, list[np.ndarray]]) -> go.Figure:
+    """One row per pooling kind: the map at 28×28, 14×14, 7×7, ... (each (H, W))."""
+    n = max(len(v) for v in rows.values())
+    cells, shapes, titles = [], [], []
+    for name, maps in rows.items():
+        top = max(1e-9, float(max(np.max(m) for m in maps)))
+        for c in range(n):
+            if c < len(maps):
+                m = maps[c]
+                cells.append([_heat(m, MAP, zmin=0, zmax=top)])
+                shapes.append(m.shape)
+                titles.append(f"{name}: {m.shape[0]}×{m.shape[1]} = {m.size} numbers")
+            else:
+                cells.append([])
+                shapes.append((1, 1))
+                titles.append("")
+    return _grid(cells, shapes, titles, cols=n, height=280 * len(rows), title_size=12)

@@ -1,0 +1,149 @@
+"""Pooling: max and average pooling with every MaxPool2d knob, and the conv -> ReLU -> pool block."""
+
+import numpy as np
+import streamlit as st
+
+from explainers import figures_pooling as fig
+from explainers import pooling as pl
+from explainers.kernels import KERNELS
+from pages.image_input import image_input
+from pages.ui import ShareableState, pytorch_snippet, run_safely, try_this
+
+STAGES = ["The picture itself", "Conv → ReLU feature map"]
+SIZES = [16, 24, 32, 48, 64]
+
+
+url = ShareableState("pool")
+st.title("Pooling")
+st.markdown(
+    "A pooling layer slides a small window over each feature map and keeps one number per window: "
+    "the **largest** (max pooling) or the **mean** (average pooling). It shrinks the map, has no "
+    "weights to learn, and makes the network care less about exactly where a feature sits."
+)
+st.latex(r"\text{max: } y_{ij} = \max_{(a,b)\in W_{ij}} x_{ab} \qquad "
+         r"\text{average: } y_{ij} = \frac{1}{|W_{ij}|}\sum_{(a,b)\in W_{ij}} x_{ab}")
+
+c1, c2, c3 = st.columns([2, 2, 1], gap="medium")
+with c1:
+    picked = image_input("pool", url, mode="L")
+image = picked.image
+stage = c2.radio("What gets pooled", STAGES, key=url.bind("pool_stage", STAGES[1], options=STAGES))
+kname = c2.selectbox("Convolution kernel", list(KERNELS), disabled=stage == STAGES[0],
+                     key=url.bind("pool_kernel", "Sobel x", options=list(KERNELS)))
+size = c3.selectbox("Working size (pixels)", SIZES, key=url.bind("pool_size", 32, options=SIZES))
+
+kernel = KERNELS[kname].weights if stage == STAGES[1] else None
+grey = pl.to_working(image, size)
+block = pl.detector_block(grey, kernel)
+
+st.markdown("**The pooling layer**")
+w1, w2, w3, w4, w5 = st.columns([1, 1, 1, 1, 1.3], gap="medium")
+k = w1.slider("Kernel size k", 1, 6, key=url.bind("pool_k", 2, lo=1, hi=6))
+s = w2.slider("Stride s", 1, 6, key=url.bind("pool_s", 2, lo=1, hi=6))
+p = w3.slider("Padding p", 0, 3, key=url.bind("pool_p", 0, lo=0, hi=3))
+d = w4.slider("Dilation d (max only)", 1, 3, key=url.bind("pool_d", 1, lo=1, hi=3))
+ceil_mode = w5.toggle("ceil_mode", key=url.bind("pool_ceil", False),
+                      help="Round the output size up: a last, partial window is kept.")
+cip = w5.toggle("count_include_pad", key=url.bind("pool_cip", True),
+                help="Average pooling: divide by the whole window, padding included, or only by the real pixels.")
+
+pooled = run_safely(lambda: pl.pool_both(block.feature, k, s, p, d, ceil_mode, cip), what="pool with these settings")
+panels = [(f"picture, grey 1×{size}×{size}", block.image[0], "image")]
+if block.conv is not None:
+    panels += [(f"→ conv ({kname}) 1×{size}×{size}", block.conv[0], "signed"),
+               (f"→ ReLU 1×{size}×{size}", block.relu[0], "map")]
+if pooled:
+    mx, av = pooled
+    panels += [(f"→ max pool 1×{mx.output.shape[1]}×{mx.output.shape[2]}", mx.output[0], "map"),
+               (f"or avg pool 1×{av.output.shape[1]}×{av.output.shape[2]}", av.output[0], "map")]
+st.plotly_chart(fig.maps_row(panels), key="pool_block")
+if not pooled:
+    st.info("PyTorch refuses these settings too. Lower the padding or the kernel size to carry on.",
+            icon=":material/tune:")
+    url.publish()
+    st.stop()
+st.latex(pl.size_formula(size, k, s, p, d, ceil_mode))
+f1, f2, f3 = st.columns(3)
+f1.metric("Max pooling output", f"{mx.output.shape[1]}×{mx.output.shape[2]}")
+f2.metric("Average pooling output", f"{av.output.shape[1]}×{av.output.shape[2]}",
+          help="Average pooling has no dilation, so with d > 1 its output can be larger.")
+f3.metric("Parameters to learn", 0)
+
+tab_cell, tab_idx, tab_grad, tab_shift, tab_pyr = st.tabs(
+    ["Pick an output cell", "Indices (return_indices)", "Gradient routing", "Shift the picture", "Pyramid 28 → 14 → 7"])
+feature = block.feature[0]
+with tab_cell:
+    _, ho, wo = mx.settings.out_shape
+    for key, hi, start in zip(("pool_row", "pool_col"), (ho - 1, wo - 1), pl.strongest_cell(mx)):
+        url.bind(key, start, lo=0, hi=63)
+        st.session_state[key] = min(int(st.session_state[key]), hi)  # the output may have shrunk
+    r1, r2 = st.columns(2)
+    oh = r1.slider("Output row", 0, max(ho - 1, 1), key="pool_row", disabled=ho == 1)
+    ow = r2.slider("Output column", 0, max(wo - 1, 1), key="pool_col", disabled=wo == 1)
+    cells = {"max": pl.cell_window(block.feature, mx, 0, oh, ow)}
+    cells["avg"] = pl.cell_window(block.feature, av, 0, min(oh, av.output.shape[1] - 1), min(ow, av.output.shape[2] - 1))
+    for col, (kind, cw) in zip(st.columns(2, gap="large"), cells.items()):
+        with col:
+            label = "Max pooling" if kind == "max" else "Average pooling"
+            st.plotly_chart(fig.window_figure(feature, cw, (p, p), f"{label}: the window of output ({oh}, {ow})"),
+                            key=f"pool_window_{kind}")
+            st.plotly_chart(fig.window_values_figure(cw, "the numbers in the window"), key=f"pool_values_{kind}")
+            st.markdown(pl.describe_cell(cw, size))
+    try_this("Turn padding up to 1 and pick cell (0, 0): the max ignores the −∞ padding, while the average "
+             "counts the zeros unless you switch count_include_pad off.")
+
+with tab_idx:
+    st.markdown("`F.max_pool2d(x, ..., return_indices=True)` also says **where** each maximum came from: "
+                "the position in the flattened H×W map, row·W + column. `MaxUnpool2d` uses it to undo pooling.")
+    st.plotly_chart(fig.indices_figure(mx, pl.winner_offsets(mx), pl.win_counts(mx)[0], feature), key="pool_indices")
+    st.caption("Where a window is flat (all zeros), every value ties and PyTorch keeps the first one it "
+               "scans: the top-left pixel of the window.")
+    try_this("Set stride 1 with kernel 3: windows overlap, so one strong pixel can win many windows.")
+
+with tab_grad:
+    st.markdown("Backpropagation through pooling has nothing to learn; it only routes the gradient. "
+                "Max sends each output's gradient to the one pixel that won; average spreads it evenly.")
+    st.latex(r"\frac{\partial L}{\partial x_{ab}} = \sum_{ij:\,(a,b)\text{ won } W_{ij}} \frac{\partial L}{\partial y_{ij}}"
+             r"\qquad \frac{\partial L}{\partial x_{ab}} = \sum_{ij:\,(a,b)\in W_{ij}} \frac{1}{|W_{ij}|}\frac{\partial L}{\partial y_{ij}}")
+    only_cell = st.toggle("Upstream gradient 1 at the picked output cell only (off: 1 at every output)",
+                          key=url.bind("pool_gradcell", True))
+    grads = []
+    for res in (mx, av):
+        g = np.zeros(res.output.shape) if only_cell else np.ones(res.output.shape)
+        if only_cell:
+            g[0, min(oh, g.shape[1] - 1), min(ow, g.shape[2] - 1)] = 1.0
+        grads.append(pl.pool2d_backward(g, res)[0])
+    st.plotly_chart(fig.gradient_figure(feature, [("∂L/∂x through max pooling", grads[0]),
+                                                  ("∂L/∂x through average pooling", grads[1])]), key="pool_grads")
+    st.caption(f"Max: {int((grads[0] > 0).sum())} of {feature.size} input pixels get any gradient. "
+               f"Average: {int((grads[1] > 0).sum())}.")
+
+with tab_shift:
+    st.markdown("Move the picture a few pixels. The detector map moves with it, so almost every value changes. "
+                "Max pooling reports only the strongest value in each window, so a feature that moves but stays "
+                "inside its window gives the same output: the pooled map changes less.")
+    a1, a2 = st.columns(2)
+    dx = a1.slider("Shift right (pixels)", 0, 4, key=url.bind("pool_dx", 1, lo=0, hi=4))
+    dy = a2.slider("Shift down (pixels)", 0, 4, key=url.bind("pool_dy", 0, lo=0, hi=4))
+    tests = {kind: pl.shift_test(grey, kernel, dy, dx, res.settings) for kind, res in (("max", mx), ("avg", av))}
+    n1, n2, n3 = st.columns(3)
+    n1.metric("Change before pooling", f"{tests['max'].change_feature:.0%}")
+    n2.metric("Change after max pooling", f"{tests['max'].change_pooled:.0%}")
+    n3.metric("Change after average pooling", f"{tests['avg'].change_pooled:.0%}")
+    st.caption("Change = ‖map(shifted) − map(original)‖ / ‖map(original)‖, compared at the same positions. "
+               "The pictures below share one colour scale.")
+    st.plotly_chart(fig.maps_row([("|Δ| before pooling", np.abs(tests["max"].feature_shifted - tests["max"].feature)[0], "change"),
+                                  ("|Δ| after max pooling", np.abs(tests["max"].pooled_shifted - tests["max"].pooled)[0], "change"),
+                                  ("|Δ| after average pooling", np.abs(tests["avg"].pooled_shifted - tests["avg"].pooled)[0], "change")]),
+                    key="pool_shift")
+
+with tab_pyr:
+    st.markdown("MNIST networks pool twice: 28×28 → 14×14 → 7×7. Each step keeps a quarter of the numbers. "
+                "What survives is *whether* a feature was in each 4×4 block; *where* inside the block is lost. "
+                "Max keeps the strongest responses bright; average dilutes a thin stroke with its dark neighbours.")
+    small = pl.detector_block(pl.to_working(image, 28), kernel).feature
+    st.plotly_chart(fig.pyramid_figure({"max": [m[0] for m in pl.pyramid(small, "max", 2)],
+                                        "avg": [m[0] for m in pl.pyramid(small, "avg", 2)]}), key="pool_pyramid")
+
+pytorch_snippet(pl.pytorch_code(size, kernel, kname, k, s, p, d, ceil_mode, cip))
+url.publish()

@@ -1,0 +1,162 @@
+"""The Pooling page in AppTest: every knob moves, sizes follow PyTorch, bad settings and files are friendly."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from explainers import pooling as pl
+from explainers.images import sample_images
+from explainers.kernels import kernel
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "pooling.py")
+
+
+def run(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception
+    return at
+
+
+def slider(at, label):
+    return next(s for s in at.slider if s.label == label)
+
+
+def metric(at, label):
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def torch_size(n, k, s, p, d=1, ceil=False):
+    return F.max_pool2d(torch.zeros(1, n, n), k, s, p, d, ceil_mode=ceil).shape[-1]
+
+
+def test_default_page_shows_the_block_the_formula_and_zero_parameters():
+    at = run()
+    assert at.title[0].value == "Pooling"
+    assert metric(at, "Max pooling output") == "16×16"
+    assert metric(at, "Parameters to learn") == "0"
+    assert any(r"= 16" in lx.value for lx in at.latex)
+    assert len(at.tabs) == 5
+    assert any("PyTorch equivalent" in e.label for e in at.expander)
+    assert "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1" in at.code[0].value
+    assert at.slider[0].label == "Kernel size k"  # the latency benchmark moves the first slider
+
+
+def test_every_pooling_knob_changes_the_output_size_like_torch():
+    at = run()
+    for label, value in (("Kernel size k", 3), ("Stride s", 1), ("Padding p", 1), ("Dilation d (max only)", 2)):
+        slider(at, label).set_value(value).run()
+        assert not at.exception
+    assert metric(at, "Max pooling output") == f"{torch_size(32, 3, 1, 1, 2)}×{torch_size(32, 3, 1, 1, 2)}"
+    assert metric(at, "Average pooling output") == f"{torch_size(32, 3, 1, 1)}×{torch_size(32, 3, 1, 1)}"
+    slider(at, "Stride s").set_value(3).run()
+    slider(at, "Dilation d (max only)").set_value(1).run()
+    at.toggle[0].set_value(True).run()  # ceil_mode
+    n = torch_size(32, 3, 3, 1, 1, True)
+    assert metric(at, "Max pooling output") == f"{n}×{n}"
+    assert "ceil_mode=True" in at.code[0].value
+    at.toggle[1].set_value(False).run()  # count_include_pad
+    assert not at.exception and "count_include_pad=False" in at.code[0].value
+    assert at.query_params["pool_k"] == "3" and at.query_params["pool_ceil"] == "1"
+
+
+def test_illegal_padding_gives_a_plain_error_and_keeps_the_settings():
+    at = run()
+    slider(at, "Padding p").set_value(2).run()  # kernel 2: padding at most 1
+    assert not at.exception
+    assert any("at most half the kernel size" in e.value for e in at.error)
+    assert len(at.tabs) == 0  # nothing below is drawn with impossible settings
+    assert at.query_params["pool_p"] == "2"
+    slider(at, "Kernel size k").set_value(4).run()
+    assert not at.error and metric(at, "Max pooling output") == f"{torch_size(32, 4, 2, 2)}×{torch_size(32, 4, 2, 2)}"
+
+
+def test_picked_cell_text_names_the_index_torch_returns():
+    at = run({"pool_k": "3", "pool_s": "2", "pool_p": "1"})
+    slider(at, "Output row").set_value(5).run()
+    slider(at, "Output column").set_value(7).run()
+    grey = pl.to_working(sample_images()["Scene with edges"] @ np.array([0.299, 0.587, 0.114], np.float32), 32)
+    feature = pl.detector_block(grey, kernel("Sobel x")).feature
+    y, idx = F.max_pool2d(torch.tensor(feature), 3, 2, 1, return_indices=True)
+    text = next(m.value for m in at.markdown if m.value.startswith("max("))
+    assert f"= **{int(idx[0, 5, 7])}**" in text
+    assert f"**{y[0, 5, 7].item():.2f}**".replace("-", "−") in text
+    avg = F.avg_pool2d(torch.tensor(feature), 3, 2, 1)[0, 5, 7].item()
+    assert any(m.value.startswith("(") and f"**{avg:.2f}**" in m.value for m in at.markdown)
+
+
+def test_a_shrinking_output_clamps_the_picked_cell():
+    at = run()
+    slider(at, "Output row").set_value(15).run()
+    slider(at, "Output column").set_value(15).run()
+    slider(at, "Kernel size k").set_value(6).run()
+    slider(at, "Stride s").set_value(6).run()
+    assert not at.exception
+    n = torch_size(32, 6, 6, 0)
+    assert slider(at, "Output row").value == n - 1 and slider(at, "Output column").value == n - 1
+
+
+def test_stage_kernel_size_gradient_and_shift_widgets_all_run():
+    at = run()
+    for name in ("Laplacian", "Gaussian blur 7×7", "Emboss"):
+        at.selectbox(key="pool_kernel").set_value(name).run()
+        assert not at.exception
+    at.radio(key="pool_stage").set_value("The picture itself").run()
+    assert at.selectbox(key="pool_kernel").disabled and "nn.Conv2d" not in at.code[0].value
+    at.selectbox(key="pool_size").set_value(48).run()
+    assert metric(at, "Max pooling output") == "24×24"
+    at.toggle(key="pool_gradcell").set_value(False).run()
+    assert any("input pixels get any gradient" in c.value for c in at.caption)
+    slider(at, "Shift right (pixels)").set_value(3).run()
+    slider(at, "Shift down (pixels)").set_value(2).run()
+    assert not at.exception
+    shown = metric(at, "Change before pooling")
+    assert shown.endswith("%") and shown != "0%"
+
+
+def test_shift_zero_means_no_change():
+    at = run({"pool_dx": "0", "pool_dy": "0"})
+    assert metric(at, "Change before pooling") == "0%"
+    assert metric(at, "Change after max pooling") == "0%"
+
+
+def _picture(size=(40, 30), fmt="PNG") -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (*size[::-1], 3), dtype=np.uint8)).save(buf, fmt)
+    return buf.getvalue()
+
+
+def test_uploads_good_and_bad():
+    at = run()
+    at.segmented_control(key="pool_source").set_value("Upload").run()
+    assert not at.exception
+    at.file_uploader(key="pool_upload").upload("notes.txt", b"this is not a picture", "text/plain").run()
+    assert not at.exception
+    assert at.error and "instead" in at.error[0].value
+    assert metric(at, "Max pooling output") == "16×16"  # the page carries on with the sample
+    at.file_uploader(key="pool_upload").upload("photo.png", _picture(), "image/png").run()
+    assert not at.exception and not at.error
+
+
+def test_camera_shot_is_used():
+    at = run({"pool_source": "Camera"})
+    at.camera_input(key="pool_camera").upload("shot.jpg", _picture((64, 48), "JPEG"), "image/jpeg").run()
+    assert not at.exception and not at.error
+
+
+def test_url_reproduces_the_demo_and_ignores_nonsense():
+    at = run({"pool_k": "3", "pool_s": "1", "pool_p": "1", "pool_ceil": "1", "pool_kernel": "Laplacian",
+              "pool_size": "24", "pool_d": "banana"})
+    assert slider(at, "Kernel size k").value == 3 and slider(at, "Stride s").value == 1
+    assert at.selectbox(key="pool_kernel").value == "Laplacian"
+    assert metric(at, "Max pooling output") == f"{torch_size(24, 3, 1, 1, 1, True)}×{torch_size(24, 3, 1, 1, 1, True)}"
+    assert any("pool_d" in c.value for c in at.caption)

@@ -1,0 +1,163 @@
+"""The pieces behind the Pooling page: the conv -> ReLU block, shift test, cell text, indices, code, figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import torch
+import torch.nn.functional as F
+
+from explainers import figures_pooling as figs
+from explainers import pooling as pl
+from explainers.kernels import kernel
+
+
+def _img(seed: int = 0, size: int = 20) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0, 1, (size, size))
+
+
+def test_to_working_crops_the_centre_square_and_box_averages():
+    rng = np.random.default_rng(1)
+    rgb = rng.uniform(0, 1, (40, 60, 3)).astype(np.float32)
+    out = pl.to_working(rgb, 10)
+    assert out.shape == (10, 10)
+    grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    square = grey[:, 10:50]  # centre 40x40
+    ref = F.avg_pool2d(torch.tensor(square)[None], 4)[0].numpy()  # a 4x box = area average
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+    with pytest.raises(ValueError, match="shape"):
+        pl.to_working(np.zeros((3, 4, 5, 6)), 8)
+
+
+def test_detector_block_is_conv_same_replicate_then_relu_like_torch():
+    x = _img(2)
+    k = kernel("Sobel x")
+    blk = pl.detector_block(x, k)
+    conv = torch.nn.Conv2d(1, 1, 3, padding="same", padding_mode="replicate", bias=False).double()
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor(k)[None, None])
+        ref = conv(torch.tensor(x)[None, None])[0]
+    np.testing.assert_allclose(blk.conv, ref.numpy(), atol=1e-12)
+    np.testing.assert_allclose(blk.feature, torch.relu(ref).numpy(), atol=1e-12)
+    plain = pl.detector_block(x, None)
+    assert plain.conv is None and plain.relu is None
+    np.testing.assert_array_equal(plain.feature[0], x)
+
+
+def test_shift_test_compares_the_same_maps_torch_computes():
+    x = _img(3, 24)
+    k = kernel("Laplacian")
+    st = pl.check_pool((1, 24, 24), "max", 2, 2)
+    t = pl.shift_test(x, k, 0, 1, st)
+    shifted = pl.shift(x[None], 0, 1)[0]
+    a = pl.detector_block(x, k).feature
+    b = pl.detector_block(shifted, k).feature
+    np.testing.assert_allclose(t.pooled, F.max_pool2d(torch.tensor(a), 2).numpy())
+    np.testing.assert_allclose(t.pooled_shifted, F.max_pool2d(torch.tensor(b), 2).numpy())
+    np.testing.assert_allclose(t.change_feature, np.linalg.norm(a - b) / np.linalg.norm(a))
+    same = pl.shift_test(x, k, 0, 0, st)
+    assert same.change_feature == same.change_pooled == 0
+
+
+def test_describe_cell_shows_the_winner_index_and_the_division():
+    x = np.arange(36, dtype=float).reshape(1, 6, 6)
+    mx = pl.pool2d(x, "max", 3, 2, 1)
+    text = pl.describe_cell(pl.cell_window(x, mx, 0, 1, 1), 6)
+    win = int(mx.indices[0, 1, 1])
+    assert f"= **{win}**" in text and "−∞" not in text
+    corner = pl.describe_cell(pl.cell_window(x, mx, 0, 0, 0), 6)
+    assert "−∞" in corner  # padding shows as minus infinity for max
+    av = pl.pool2d(x, "avg", 3, 2, 1, count_include_pad=True)
+    t2 = pl.describe_cell(pl.cell_window(x, av, 0, 0, 0), 6)
+    assert "/ 9 =" in t2 and "4 real pixels and 5 padding" in t2
+    np.testing.assert_allclose(av.output[0, 0, 0], F.avg_pool2d(torch.tensor(x), 3, 2, 1)[0, 0, 0].item())
+
+
+@pytest.mark.parametrize("k,s,p,d", [(2, 2, 0, 1), (3, 1, 1, 1), (3, 2, 1, 2), (2, 1, 1, 2)])
+def test_win_counts_and_winner_offsets_agree_with_torch_indices(k, s, p, d):
+    x = np.random.default_rng(4).standard_normal((2, 9, 8))
+    res = pl.pool2d(x, "max", k, s, p, d)
+    _, idx = F.max_pool2d(torch.tensor(x), k, s, p, d, return_indices=True)
+    idx = idx.numpy()
+    counts = pl.win_counts(res)
+    for c in range(2):
+        np.testing.assert_array_equal(counts[c].ravel(), np.bincount(idx[c].ravel(), minlength=72))
+    off = pl.winner_offsets(res)
+    _, ho, wo = res.output.shape
+    for oh in range(ho):
+        for ow in range(wo):
+            cw = pl.cell_window(x, res, 1, oh, ow)
+            pos = np.argwhere((cw.rows == cw.winner[0]) & (cw.cols == cw.winner[1]))[0]
+            assert off[1, oh, ow] == pos[0] * k + pos[1]
+
+
+def test_strongest_cell_and_pool_both():
+    x = _img(5, 12)[None]
+    mx, av = pl.pool_both(x, 3, 2, 1, 2, True, False)
+    assert mx.settings.dilation == (2, 2) and av.settings.dilation == (1, 1)
+    np.testing.assert_allclose(av.output, F.avg_pool2d(torch.tensor(x), 3, 2, 1, True, False).numpy())
+    r, c = pl.strongest_cell(mx)
+    assert mx.output[0, r, c] == mx.output.max()
+
+
+@pytest.mark.parametrize("n,k,s,p,d,ceil", [(32, 2, 2, 0, 1, False), (7, 3, 2, 1, 1, True), (5, 2, 2, 1, 1, True)])
+def test_size_formula_ends_with_torchs_output_size(n, k, s, p, d, ceil):
+    expected = F.max_pool2d(torch.zeros(1, n, n), k, s, p, d, ceil_mode=ceil).shape[-1]
+    assert pl.size_formula(n, k, s, p, d, ceil).endswith(f"= {expected}")
+
+
+@pytest.mark.parametrize("with_kernel", [True, False])
+def test_pytorch_code_runs_and_matches_our_maths(with_kernel):
+    k = kernel("Sobel y") if with_kernel else None
+    code = pl.pytorch_code(16, k, "Sobel y", 3, 2, 1, 2, True, False)
+    ns: dict = {}
+    exec(code, ns)  # noqa: S102 - the snippet we show is real code; run it to check it
+    x = ns["x"][0, 0].double().numpy()
+    feature = pl.detector_block(x, k).feature
+    mx, av = pl.pool_both(feature, 3, 2, 1, 2, True, False)
+    np.testing.assert_allclose(ns["y"][0].detach().numpy(), mx.output, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(ns["indices"][0].numpy(), mx.indices)
+    np.testing.assert_allclose(ns["z"][0].detach().numpy(), av.output, rtol=1e-5, atol=1e-5)
+
+
+def test_pyramid_figure_and_maps_row():
+    maps = {kind: [m[0] for m in pl.pyramid(_img(6, 28)[None], kind, 2)] for kind in ("max", "avg")}
+    fig = figs.pyramid_figure(maps)
+    assert isinstance(fig, go.Figure) and len(fig.data) == 6
+    titles = [a.text for a in fig.layout.annotations]
+    assert "max: 7×7 = 49 numbers" in titles and "avg: 28×28 = 784 numbers" in titles
+    row = figs.maps_row([("a", _img(7, 8), "image"), ("b", _img(8, 8) - 0.5, "signed"),
+                         ("c", _img(9, 4), "map"), ("d", np.zeros((4, 4)), "change")])
+    assert len(row.data) == 4
+    assert row.layout.xaxis3.range == (-0.5, 3.5)
+    assert row.data[1].zmin == -row.data[1].zmax  # signed maps are centred on zero
+
+
+def test_window_figures_mark_the_window_the_padding_and_the_winner():
+    x = _img(10, 6)[None]
+    mx = pl.pool2d(x, "max", 3, 2, 1)
+    cw = pl.cell_window(x, mx, 0, 0, 0)
+    fig = figs.window_figure(x[0], cw, (1, 1), "title")
+    # one rectangle for the padding ring plus one per window position
+    assert len(fig.layout.shapes) == 1 + 9
+    star = next(t for t in fig.data if isinstance(t, go.Scatter))
+    assert (star.y[0], star.x[0]) == cw.winner
+    vals = figs.window_values_figure(cw, "numbers")
+    assert "−∞" in np.asarray(vals.data[0].text).ravel()
+    av = pl.pool2d(x, "avg", 3, 2, 1)
+    figs_avg = figs.window_values_figure(pl.cell_window(x, av, 0, 0, 0), "numbers")
+    assert "0 (pad)" in np.asarray(figs_avg.data[0].text).ravel()
+
+
+def test_indices_and_gradient_figures():
+    x = _img(11, 8)[None]
+    mx = pl.pool2d(x, "max", 2, 2)
+    fig = figs.indices_figure(mx, pl.winner_offsets(mx), pl.win_counts(mx)[0], x[0])
+    np.testing.assert_array_equal(np.asarray(fig.data[0].customdata), mx.indices[0])
+    dots = fig.data[2]
+    assert len(dots.x) == 16  # 2x2 windows without overlap: 16 distinct winners
+    g = pl.pool2d_backward(np.ones(mx.output.shape), mx)[0]
+    gf = figs.gradient_figure(x[0], [("max", g)])
+    shown = np.asarray(gf.data[1].z, dtype=float)
+    assert np.isnan(shown).sum() == 64 - 16  # pixels with no gradient are left clear
