@@ -312,10 +312,14 @@ def import_zip(
 
 def decode_to_square(data: bytes, size: int) -> np.ndarray:
     """Image file bytes -> (size, size, 3) uint8: load_image, centre-crop to a square, resize."""
+    return square_uint8(load_image(data, max_side=4 * size), size)  # JPEGs shrink on load
+
+
+def square_uint8(img: np.ndarray, size: int) -> np.ndarray:
+    """(H, W, 3) float image in [0, 1] -> (size, size, 3) uint8: centre-crop to a square, then resize."""
     import numpy as np
     from PIL import Image
 
-    img = load_image(data, max_side=4 * size)  # (H, W, 3) float in [0, 1]; JPEGs shrink on load
     h, w = img.shape[:2]
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
