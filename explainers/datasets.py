@@ -364,7 +364,7 @@ _SYNTH_LOCK = threading.Lock()
 _HI = 56  # templates and warps are drawn at twice MNIST's resolution, then averaged down (anti-aliasing)
 
 
-def _spread_matrix(n: int = _HI, k: int = 5, width: float = 0.25) -> torch.Tensor:
+def _spread_matrix(n: int = _HI, k: int = 5, width: float = 0.12) -> torch.Tensor:
     """(n, k) normalised Gaussian weights that spread k control values smoothly over n pixels."""
     import torch
 
@@ -454,7 +454,7 @@ def _render_digits(templates: torch.Tensor, tlabels: torch.Tensor, n: int, gen: 
         gx = a[:, 0] * xs + a[:, 1] * ys + shift[:, 0].view(b, 1, 1)  # (b, 56, 56)
         gy = a[:, 2] * xs + a[:, 3] * ys + shift[:, 1].view(b, 1, 1)
         # elastic distortion: a smooth random displacement field, 5x5 random values spread by Gaussian weights
-        alpha = u(0.0, 0.08).view(b, 1, 1)
+        alpha = u(0.0, 0.14).view(b, 1, 1)  # the spread averages the control values: ~half their size
         disp = torch.randn(b, 2, 5, 5, generator=gen)
         disp = torch.einsum("ik,bckl,jl->bcij", _SPREAD, disp, _SPREAD)  # (b, 2, 56, 56)
         grid = torch.stack([gx + alpha * disp[:, 0], gy + alpha * disp[:, 1]], 3)  # (b, 56, 56, 2)
@@ -500,10 +500,47 @@ def synthetic_digits(n_train: int = 20000, n_test: int = 4000, seed: int = 0) ->
         return ds
 
 
+SYNTHETIC_VERSION = 2  # bump when the drawing changes: the disk cache is keyed by it
+SYNTHETIC_DEFAULT = (20000, 4000, 0)  # (n_train, n_test, seed) of the registered "synthetic-digits"
+
+
+def _read_synthetic_cache(cache: Path, n_train: int, n_test: int) -> ImageDataset | None:
+    """The synthetic set saved by an earlier run, or None when absent or unreadable (then it is redrawn)."""
+    import torch
+
+    try:
+        t = torch.load(cache, map_location="cpu", weights_only=True)
+        ds = ImageDataset(
+            name="synthetic-digits", classes=tuple(str(d) for d in range(10)),
+            train_x=t["train_x"], train_y=t["train_y"], test_x=t["test_x"], test_y=t["test_y"], synthetic=True,
+            mean=tuple(float(v) for v in t["mean"]), std=tuple(float(v) for v in t["std"]),
+            label="Synthetic digits (offline)",
+        )
+    except Exception:  # noqa: BLE001 - any unreadable cache (missing, truncated, garbage, old format) is redrawn
+        return None
+    ok = ds.train_x.shape == (n_train, 1, 28, 28) and ds.train_x.dtype == torch.uint8 and len(ds.test_y) == n_test
+    return ds if ok else None
+
+
 def _load_synthetic(root: Path, download: bool, progress: Progress | None) -> ImageDataset:
-    if progress:
-        progress(0.1, "drawing synthetic digits")
-    ds = synthetic_digits()
+    """The default synthetic set, from <data>/cache/ when drawn before (best effort), else drawn and cached."""
+    import torch
+
+    n_train, n_test, seed = SYNTHETIC_DEFAULT
+    cache = root / "cache" / f"synthetic-digits-v{SYNTHETIC_VERSION}-{n_train}-{n_test}-{seed}.pt"
+    ds = _read_synthetic_cache(cache, n_train, n_test)
+    if ds is None:
+        if progress:
+            progress(0.1, "drawing synthetic digits")
+        ds = synthetic_digits(n_train, n_test, seed)
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(".part")
+            torch.save({"train_x": ds.train_x, "train_y": ds.train_y, "test_x": ds.test_x, "test_y": ds.test_y,
+                        "mean": torch.tensor(ds.mean), "std": torch.tensor(ds.std)}, tmp)
+            tmp.replace(cache)
+        except OSError:
+            pass  # a read-only data folder only costs a few seconds next time
     if progress:
         progress(1.0, "loaded")
     return ds

@@ -215,3 +215,22 @@ def test_synthetic_digits_are_deterministic_balanced_and_distinct():
     assert img[:, :, 10:18, 10:18].mean() > 3 * img[:, :, :3, :].mean()
     assert 0.05 < a.mean[0] < 0.4 and a.std[0] > 0.1
     np.testing.assert_allclose(a.mean[0], a.train_x.double().mean().item() / 255, rtol=1e-6)
+
+
+def test_synthetic_set_is_cached_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setattr(dsm, "SYNTHETIC_DEFAULT", (120, 30, 2))
+    first = load_dataset("synthetic-digits", tmp_path)
+    files = list((tmp_path / "cache").glob("synthetic-digits-*.pt"))
+    assert len(files) == 1 and first.train_x.shape == (120, 1, 28, 28)
+    dsm.clear_cache()
+    dsm._SYNTH_CACHE.clear()
+    monkeypatch.setattr(dsm, "synthetic_digits", lambda *a: pytest.fail("should come from the disk cache"))
+    again = load_dataset("synthetic-digits", tmp_path)
+    assert again.synthetic and again.mean == pytest.approx(first.mean)
+    for name in ("train_x", "train_y", "test_x", "test_y"):
+        assert torch.equal(getattr(again, name), getattr(first, name))
+    files[0].write_bytes(b"garbage")  # a broken cache is redrawn, not an error
+    dsm.clear_cache()
+    monkeypatch.undo()
+    monkeypatch.setattr(dsm, "SYNTHETIC_DEFAULT", (120, 30, 2))
+    assert torch.equal(load_dataset("synthetic-digits", tmp_path).train_x, first.train_x)
