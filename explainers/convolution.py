@@ -272,3 +272,201 @@ def normalise_kernel(k: np.ndarray) -> np.ndarray:
     k = np.asarray(k, dtype=np.float64)
     s = k.sum()
     return k / s if abs(s) > 1e-12 else k.copy()
+
+
+COLOUR_MODES = ("grey", "rgb", "depthwise")
+
+
+@dataclass(frozen=True)
+class KernelDemo:
+    """One kernel applied to a picture the way the Convolution page shows it."""
+
+    colour: str  # "grey": Conv2d(1, 1); "rgb": Conv2d(3, 1); "depthwise": Conv2d(3, 3, groups=3)
+    x: np.ndarray  # (C_in, H, W) the input tensor (batch axis dropped)
+    weight: np.ndarray  # (C_out, C_in // groups, kH, kW)
+    groups: int
+    per_channel: np.ndarray  # (C_in, H_out, W_out) each input channel convolved with its kernel slice, no bias
+    pre_activation: np.ndarray  # (C_out, H_out, W_out) the conv2d result, bias included
+    output: np.ndarray  # (C_out, H_out, W_out) after the optional ReLU
+
+
+def apply_kernel(
+    image: np.ndarray,
+    kernel: np.ndarray,
+    *,
+    colour: str = "grey",
+    bias: float = 0.0,
+    relu: bool = False,
+    stride: IntPair = 1,
+    padding: Padding = 0,
+    dilation: IntPair = 1,
+    padding_mode: str = "zeros",
+) -> KernelDemo:
+    """(H, W, 3) image in [0, 1], (kH, kW) kernel -> KernelDemo (one conv2d call does the work)."""
+    if colour not in COLOUR_MODES:
+        raise ValueError(f"colour must be one of {', '.join(COLOUR_MODES)}, not {colour!r}")
+    image = np.asarray(image, dtype=np.float32)
+    kernel = np.asarray(kernel, dtype=np.float32)
+    if kernel.ndim != 2:
+        raise ValueError(f"the kernel must be a 2-D grid of numbers, got shape {kernel.shape}")
+    if not np.isfinite(kernel).all():
+        raise ValueError("the kernel contains a number that is not finite")
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    if colour == "grey":
+        from explainers.images import to_grey
+
+        x = to_grey(image)[None]  # (1, H, W)
+    else:
+        x = np.ascontiguousarray(image.transpose(2, 0, 1))  # (3, H, W)
+    c_in = x.shape[0]
+    # Each input channel convolved with the same kernel: the depthwise conv is the shared work.
+    per_channel = conv2d(x, np.repeat(kernel[None, None], c_in, axis=0), None, stride, padding, dilation,
+                         groups=c_in, padding_mode=padding_mode)
+    if colour == "rgb":
+        weight, groups = np.repeat(kernel[None, None], 3, axis=1), 1  # (1, 3, kH, kW)
+        pre = per_channel.sum(axis=0, keepdims=True) + np.float32(bias)  # in_channels=3: the maps add up
+    else:
+        weight, groups = kernel[None, None].repeat(c_in, axis=0), c_in  # (C, 1, kH, kW)
+        pre = per_channel + np.float32(bias)
+    out = np.maximum(pre, 0) if relu else pre
+    return KernelDemo(colour, x, weight, groups, per_channel, pre, out)
+
+
+def filter_bank(
+    image: np.ndarray,
+    kernels: list[np.ndarray],
+    *,
+    stride: IntPair = 1,
+    padding: Padding = 0,
+    dilation: IntPair = 1,
+    padding_mode: str = "zeros",
+) -> np.ndarray:
+    """(H, W) grey image, n kernels of any sizes -> (n, H_out, W_out): one Conv2d(1, n) layer.
+
+    Smaller kernels are centred in zeros to the largest size, so every map has one shape.
+    """
+    if not kernels:
+        raise ValueError("choose at least one kernel for the filter bank")
+    kh = max(k.shape[0] for k in kernels)
+    kw = max(k.shape[1] for k in kernels)
+    from explainers.kernels import embed_centered
+
+    weight = np.stack([embed_centered(np.asarray(k), (kh, kw)) for k in kernels])[:, None].astype(np.float32)
+    x = np.asarray(image, dtype=np.float32)[None]
+    return conv2d(x, weight, None, stride, padding, dilation, 1, padding_mode)
+
+
+@dataclass(frozen=True)
+class KernelWalk:
+    """A small block of output pixels and the patch of (padded) input they read, for the animation."""
+
+    crop: np.ndarray  # (h, w, C) padded input pixels covering every window of the block
+    origin: tuple[int, int]  # image (row, col) of crop[0, 0]; negative inside the padding
+    out_origin: tuple[int, int]  # output (row, col) of output[0, 0]
+    output: np.ndarray  # (n_r, n_c) the conv2d values of the block
+    kernel_size: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pad_top_left: tuple[int, int]
+
+    def taps(self, r: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """Block position (r, c) -> image rows (kH,) and cols (kW,) read by that output pixel."""
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.stride, self.dilation
+        rows = (self.out_origin[0] + r) * sh - self.pad_top_left[0] + dh * np.arange(kh)
+        cols = (self.out_origin[1] + c) * sw - self.pad_top_left[1] + dw * np.arange(kw)
+        return rows, cols
+
+
+def kernel_walk(
+    image: np.ndarray,
+    output: np.ndarray,
+    centre: tuple[int, int],
+    *,
+    kernel_size: IntPair,
+    stride: IntPair = 1,
+    padding: Padding = 0,
+    dilation: IntPair = 1,
+    padding_mode: str = "zeros",
+    block: int = 5,
+) -> KernelWalk:
+    """(H, W, C) image, (H_out, W_out) output, output pixel -> the block x block walk starting near it."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    H, W, C = image.shape
+    g = geometry((C, H, W), (1, C, *_pair(kernel_size, "kernel size", minimum=1)), stride, padding, dilation)
+    ho, wo = g.out_size
+    if output.shape != (ho, wo):
+        raise ValueError(f"the output map should be {ho}×{wo}, got {output.shape}")
+    n_r, n_c = min(block, ho), min(block, wo)
+    r0 = int(np.clip(centre[0] - n_r // 2, 0, ho - n_r))
+    c0 = int(np.clip(centre[1] - n_c // 2, 0, wo - n_c))
+    (kh, kw), (sh, sw), (dh, dw) = g.kernel, g.stride, g.dilation
+    top, _, left, _ = g.padding
+    pr0, pc0 = r0 * sh, c0 * sw  # padded coordinates of the block's first window
+    pr1 = (r0 + n_r - 1) * sh + dh * (kh - 1) + 1
+    pc1 = (c0 + n_c - 1) * sw + dw * (kw - 1) + 1
+    padded = pad(np.moveaxis(image, -1, 0), g.padding, padding_mode)
+    crop = np.moveaxis(padded[:, pr0:pr1, pc0:pc1], 0, -1)
+    return KernelWalk(crop, (pr0 - top, pc0 - left), (r0, c0), np.asarray(output[r0:r0 + n_r, c0:c0 + n_c]),
+                      g.kernel, g.stride, g.dilation, (top, left))
+
+
+def size_formula(axis: str, size: int, kernel: int, stride: int, pads: tuple[int, int], dilation: int) -> str:
+    """LaTeX for one axis of the output-size formula with the current numbers filled in."""
+    out = (size + pads[0] + pads[1] - dilation * (kernel - 1) - 1) // stride + 1
+    p = f"2\\cdot {pads[0]}" if pads[0] == pads[1] else f"({pads[0]} + {pads[1]})"
+    return (
+        f"{axis}_{{out}} = \\left\\lfloor \\frac{{{size} + {p} - {dilation}\\cdot({kernel} - 1) - 1}}{{{stride}}}"
+        f" \\right\\rfloor + 1 = {out}"
+    )
+
+
+def pytorch_code(
+    kernel: np.ndarray,
+    *,
+    colour: str,
+    stride: IntPair,
+    padding: Padding,
+    dilation: IntPair,
+    padding_mode: str,
+    bias: float,
+    relu: bool,
+) -> str:
+    """The nn.Conv2d code that reproduces the page's picture with the current numbers."""
+    c_in, c_out, groups = {"grey": (1, 1, 1), "rgb": (3, 1, 1), "depthwise": (3, 3, 3)}[colour]
+    rows = ",\n    ".join("[" + ", ".join(f"{v:.4g}" for v in row) + "]" for row in np.asarray(kernel, float))
+    kh, kw = np.asarray(kernel).shape
+    if colour == "grey":
+        load = [
+            'img = np.asarray(Image.open("your_photo.png").convert("L"), dtype=np.float32) / 255  # (H, W)',
+            "x = torch.from_numpy(img)[None, None]  # (1, 1, H, W) in [0, 1]",
+        ]
+    else:
+        load = [
+            'img = np.asarray(Image.open("your_photo.png").convert("RGB"), dtype=np.float32) / 255  # (H, W, 3)',
+            "x = torch.from_numpy(img).permute(2, 0, 1)[None]  # (1, 3, H, W) in [0, 1]",
+        ]
+    pad_arg = f'"{padding}"' if isinstance(padding, str) else str(padding)
+    lines = [
+        "import numpy as np",
+        "import torch",
+        "import torch.nn as nn",
+        "from PIL import Image",
+        "",
+        *load,
+        "kernel = torch.tensor([",
+        f"    {rows},",
+        f"])  # ({kh}, {kw})",
+        f"conv = nn.Conv2d({c_in}, {c_out}, kernel_size=({kh}, {kw}), stride={stride}, padding={pad_arg},",
+        f'                 dilation={dilation}, groups={groups}, bias=True, padding_mode="{padding_mode}")',
+        "with torch.no_grad():",
+        f"    conv.weight.copy_(kernel.expand({c_out}, {c_in // groups}, {kh}, {kw}))  # the same kernel on every channel",
+        f"    conv.bias.fill_({bias:.4g})",
+        f"    y = conv(x)  # (1, {c_out}, H_out, W_out)",
+    ]
+    if relu:
+        lines.append("    y = torch.relu(y)  # negative values become 0")
+    lines.append("print(y.shape)")
+    return "\n".join(lines)

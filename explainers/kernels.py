@@ -91,3 +91,24 @@ def embed_centered(k: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     top, left = (H - kh) // 2, (W - kw) // 2
     out[top:top + kh, left:left + kw] = k
     return out
+
+
+def resize_kernel(k: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(kH, kW) -> (size): centred crop or zero-pad, so the middle weights stay in the middle."""
+    k = np.asarray(k, dtype=np.float64)
+    H, W = size
+    out = np.zeros((H, W))
+    h, w = min(H, k.shape[0]), min(W, k.shape[1])
+    sr, sc = (k.shape[0] - h) // 2, (k.shape[1] - w) // 2
+    dr, dc = (H - h) // 2, (W - w) // 2
+    out[dr:dr + h, dc:dc + w] = k[sr:sr + h, sc:sc + w]
+    return out
+
+
+def grid_from_flat(values: list[float], size: tuple[int, int]) -> np.ndarray:
+    """Flat list (from a URL) -> (size) grid; missing values are 0, extra ones are dropped."""
+    n = size[0] * size[1]
+    flat = np.zeros(n)
+    v = np.asarray(values, dtype=np.float64)[:n]
+    flat[: v.size] = v
+    return flat.reshape(size)

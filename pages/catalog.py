@@ -31,6 +31,12 @@ LESSONS = [
         "checked against PyTorch, then training, learning rates and mini-batches.",
     ),
     PageInfo(
+        "pages/convolution.py", "Convolution", ":material/filter_center_focus:", "convolution",
+        "Convolutional nets",
+        "Kernels on your own photo with every Conv2d knob: stride, padding, dilation, colour channels, "
+        "each output pixel's sum step by step, and a filter bank.",
+    ),
+    PageInfo(
         "pages/pooling.py", "Pooling", ":material/grid_view:", "pooling", "Convolutional nets",
         "Max and average pooling with every knob: windows, winners, indices, how the gradient "
         "flows back, why small shifts matter less, and the 28 → 14 → 7 pyramid.",

@@ -21,7 +21,6 @@ from explainers.images import ImageError, load_image, sample_images
 from pages.ui import ShareableState
 
 SOURCES = ("Sample", "Upload", "Camera")
-_ICONS = {"Sample": ":material/image:", "Upload": ":material/upload:", "Camera": ":material/photo_camera:"}
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,6 @@ def image_input(prefix: str, url: ShareableState, *, mode: str = "RGB", max_side
     sample_key = url.bind(f"{prefix}_sample", names[0], options=names)
     source = st.segmented_control(
         "Image", SOURCES, key=src_key, required=True,
-        format_func=lambda s: f"{_ICONS[s]} {s}",
         help="A built-in picture, your own file, or a photo from your camera. Your pictures stay on this computer.",
     ) or "Sample"
     sample_name = st.selectbox(

@@ -1,0 +1,350 @@
+"""Plotly figures for the Convolution page (no streamlit).
+
+Big pictures travel to the browser as PNG data URIs inside ``go.Image`` (compact), never as
+JSON arrays of numbers. Signed maps use a diverging scale centred on zero: red below zero,
+white at zero, blue above, the same colours as the Pooling page.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+
+from explainers.convolution import ConvStep, KernelWalk
+
+WINDOW = "#f97316"  # orange: the receptive window / current pixel
+PAD = "#9ca3af"  # grey: padding
+DIVERGING = [[0.0, "#dc2626"], [0.5, "#ffffff"], [1.0, "#2563eb"]]
+GREYS = [[0.0, "#000000"], [1.0, "#ffffff"]]
+_NEG, _MID, _POS = np.array([220, 38, 38.0]), np.array([255, 255, 255.0]), np.array([37, 99, 235.0])
+
+
+# ----------------------------------------------------------------------------- encoding
+
+
+def image_data_uri(rgb: np.ndarray) -> str:
+    """(H, W, 3) or (H, W) uint8 -> data URI: PNG for small pictures, high-quality JPEG for big ones."""
+    arr = np.ascontiguousarray(rgb, dtype=np.uint8)
+    buf = io.BytesIO()
+    if arr.shape[0] * arr.shape[1] <= 128 * 128:
+        Image.fromarray(arr).save(buf, format="PNG", compress_level=1)
+        kind = "png"
+    else:  # a 512×512 photo: ~5 ms and ~100 kB as JPEG, against ~40 ms and ~500 kB as PNG
+        Image.fromarray(arr).save(buf, format="JPEG", quality=92, subsampling=0)
+        kind = "jpeg"
+    return f"data:image/{kind};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """(H, W[, 3]) floats in [0, 1] -> uint8 RGB (H, W, 3)."""
+    a = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=2)
+    return (a * 255.0 + 0.5).astype(np.uint8)
+
+
+def is_signed(values: np.ndarray) -> bool:
+    """True when a map has values below zero (then it needs the diverging scale)."""
+    return bool(np.asarray(values).min(initial=0.0) < 0.0)
+
+
+def colour_limits(values: np.ndarray) -> tuple[float, float]:
+    """The colour range: symmetric around 0 for signed maps, 0..max for non-negative ones."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return (0.0, 1.0)
+    if is_signed(v):
+        m = max(float(np.abs(v).max()), 1e-9)
+        return (-m, m)
+    return (0.0, max(float(v.max()), 1e-9))
+
+
+def colourise(values: np.ndarray, limits: tuple[float, float] | None = None) -> np.ndarray:
+    """(H, W) values -> (H, W, 3) uint8: diverging red-white-blue if the range crosses 0, else grey."""
+    v = np.asarray(values, dtype=np.float32)
+    lo, hi = limits if limits is not None else colour_limits(v)
+    if lo < 0:
+        t = np.clip(v / hi, -1.0, 1.0)[..., None]  # -1..1
+        neg = _MID + (_NEG - _MID) * (-np.minimum(t, 0))
+        rgb = np.where(t < 0, neg, _MID + (_POS - _MID) * np.maximum(t, 0))
+        return (rgb + 0.5).astype(np.uint8)
+    t = np.clip((v - lo) / (hi - lo), 0.0, 1.0)
+    return to_uint8(t)
+
+
+def shrink(values: np.ndarray, max_side: int) -> np.ndarray:
+    """(H, W[, C]) -> every k-th pixel so max(H, W) <= max_side (for small preview panels)."""
+    k = int(np.ceil(max(values.shape[0], values.shape[1]) / max_side))
+    return values[::k, ::k] if k > 1 else values
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _image_axes(fig: go.Figure, row: int | None = None, col: int | None = None) -> None:
+    kw = {"row": row, "col": col} if row is not None else {}
+    fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain", **kw)
+    fig.update_yaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain",
+                     scaleanchor="x" if row is None else None, **kw)
+
+
+def _layout(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        margin={"l": 10, "r": 10, "t": 44 if title else 28, "b": 10},
+        title={"text": title, "x": 0.01, "font": {"size": 14}} if title else None,
+        plot_bgcolor="white", paper_bgcolor="white", showlegend=False,
+    )
+    return fig
+
+
+_AXIS = {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False, "constrain": "domain"}
+
+
+def _unit(v: float) -> float:
+    return min(1.0, max(0.0, round(v, 6)))
+
+
+def _grid(rows: int, cols: int, titles: list[str], *, hgap: float = 0.03, vgap: float = 0.08) -> dict:
+    """Layout dict for a rows x cols grid of square-pixel panels (cheaper than make_subplots)."""
+    layout: dict = {"annotations": []}
+    w = (1 - hgap * (cols - 1)) / cols
+    h = (1 - vgap * (rows - 1)) / rows
+    for i in range(rows * cols):
+        r, c = divmod(i, cols)
+        n = "" if i == 0 else str(i + 1)
+        x0, y1 = c * (w + hgap), 1 - r * (h + vgap)
+        layout[f"xaxis{n}"] = {**_AXIS, "domain": [_unit(x0), _unit(x0 + w)], "anchor": f"y{n}"}
+        layout[f"yaxis{n}"] = {**_AXIS, "domain": [_unit(y1 - h), _unit(y1)], "anchor": f"x{n}", "scaleanchor": f"x{n}",
+                               "autorange": "reversed"}
+        if i < len(titles):
+            layout["annotations"].append({"text": titles[i], "x": x0 + w / 2, "y": y1, "xref": "paper",
+                                          "yref": "paper", "xanchor": "center", "yanchor": "bottom",
+                                          "showarrow": False, "font": {"size": 12}})
+    return layout
+
+
+def _refs(i: int) -> dict:
+    """xaxis/yaxis references of panel i (0-based) for a trace."""
+    n = "" if i == 0 else str(i + 1)
+    return {"xaxis": f"x{n}", "yaxis": f"y{n}"}
+
+
+def _colorbar_trace(limits: tuple[float, float], title: str) -> go.Scatter:
+    """An invisible trace that only draws the colour bar for a PNG-encoded map."""
+    lo, hi = limits
+    return go.Scatter(
+        x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,
+        marker={"colorscale": DIVERGING if lo < 0 else GREYS, "cmin": lo, "cmax": hi, "color": [lo],
+                "showscale": True, "colorbar": {"title": {"text": title}, "thickness": 12, "len": 0.85}},
+    )
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def picture_figure(
+    image: np.ndarray,
+    *,
+    title: str,
+    window: ConvStep | None = None,
+    height: int = 420,
+) -> go.Figure:
+    """(H, W, 3) in [0, 1] -> the input picture, with the receptive window of ``window`` outlined."""
+    h, w = image.shape[:2]
+    fig = go.Figure(go.Image(source=image_data_uri(to_uint8(image)), x0=0, y0=0, dx=1, dy=1,
+                             hovertemplate="row %{y}, col %{x}<extra></extra>"))
+    if window is not None:
+        r0, r1 = float(window.rows.min()) - 0.5, float(window.rows.max()) + 0.5
+        c0, c1 = float(window.cols.min()) - 0.5, float(window.cols.max()) + 0.5
+        fig.add_shape(type="rect", x0=c0, x1=c1, y0=r0, y1=r1, line={"color": WINDOW, "width": 3})
+        fig.add_shape(type="rect", x0=-0.5, x1=w - 0.5, y0=-0.5, y1=h - 0.5, line={"color": PAD, "width": 1})
+    x_lo = min(-0.5, c0) if window is not None else -0.5
+    x_hi = max(w - 0.5, c1) if window is not None else w - 0.5
+    y_lo = min(-0.5, r0) if window is not None else -0.5
+    y_hi = max(h - 0.5, r1) if window is not None else h - 0.5
+    _image_axes(fig)
+    fig.update_xaxes(range=[x_lo, x_hi])
+    fig.update_yaxes(range=[y_hi, y_lo])
+    return _layout(fig, height, title)
+
+
+def feature_map_figure(
+    values: np.ndarray,
+    *,
+    title: str,
+    pixel: tuple[int, int] | None = None,
+    height: int = 420,
+    colorbar_title: str = "value",
+) -> go.Figure:
+    """(H_out, W_out) map -> picture on a diverging (signed) or grey scale, with a colour bar."""
+    limits = colour_limits(values)
+    h, w = values.shape
+    fig = go.Figure(go.Image(source=image_data_uri(colourise(values, limits)), x0=0, y0=0, dx=1, dy=1,
+                             hovertemplate="row %{y}, col %{x}<extra></extra>"))
+    fig.add_trace(_colorbar_trace(limits, colorbar_title))
+    if pixel is not None:
+        r, c = pixel
+        fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
+                      line={"color": WINDOW, "width": 3})
+    _image_axes(fig)
+    fig.update_xaxes(range=[-0.5, w - 0.5])
+    fig.update_yaxes(range=[h - 0.5, -0.5])
+    return _layout(fig, height, title)
+
+
+def colour_output_figure(maps: np.ndarray, *, title: str, height: int = 420) -> go.Figure:
+    """(3, H_out, W_out) depthwise maps -> one RGB picture (signed maps shifted so 0 is mid-grey)."""
+    lo, hi = colour_limits(maps)
+    rgb = 0.5 + maps / (2 * hi) if lo < 0 else maps / hi
+    h, w = maps.shape[1:]
+    fig = go.Figure(go.Image(source=image_data_uri(to_uint8(np.moveaxis(rgb, 0, -1))), x0=0, y0=0, dx=1, dy=1,
+                             hovertemplate="row %{y}, col %{x}<extra></extra>"))
+    _image_axes(fig)
+    fig.update_xaxes(range=[-0.5, w - 0.5])
+    fig.update_yaxes(range=[h - 0.5, -0.5])
+    return _layout(fig, height, title)
+
+
+def maps_grid_figure(
+    maps: np.ndarray, titles: list[str], *, cols: int = 4, panel_height: int = 230, max_side: int = 256
+) -> go.Figure:
+    """(n, H, W) maps -> a grid of small pictures, each on its own scale (diverging if signed)."""
+    n = len(maps)
+    cols = max(1, min(cols, n))
+    rows = int(np.ceil(n / cols))
+    traces = []
+    for i, m in enumerate(maps):
+        small = shrink(np.asarray(m), max_side)
+        k = m.shape[0] / small.shape[0]
+        traces.append(go.Image(source=image_data_uri(colourise(small, colour_limits(m))), x0=0, y0=0, dx=k, dy=k,
+                               hoverinfo="skip", **_refs(i)))
+    fig = go.Figure(traces, layout=_grid(rows, cols, titles, hgap=0.02, vgap=0.1 if rows > 1 else 0.0))
+    return _layout(fig, panel_height * rows)
+
+
+def histogram_figure(values: np.ndarray, *, bins: int = 60, height: int = 260) -> go.Figure:
+    """Any array -> histogram of its values (counted in numpy; only the bars travel)."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    lo, hi = float(v.min()), float(v.max())
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(v, bins=bins, range=(lo, hi))
+    centres = (edges[:-1] + edges[1:]) / 2
+    colours = ["#dc2626" if c < 0 else "#2563eb" for c in centres]
+    fig = go.Figure(go.Bar(x=centres, y=counts, width=edges[1] - edges[0], marker_color=colours,
+                           hovertemplate="around %{x:.3g}: %{y} pixels<extra></extra>"))
+    if lo < 0 < hi:
+        fig.add_vline(x=0, line={"color": "#6b7280", "dash": "dot"})
+    fig.update_xaxes(title="output value")
+    fig.update_yaxes(title="pixels (log)", type="log")  # flat areas pile up at one value
+    fig.update_layout(bargap=0)
+    return _layout(fig, height, "Histogram of the output")
+
+
+def _grid_text(a: np.ndarray) -> list[list[str]]:
+    return [[f"{v:.2f}" for v in row] for row in a]
+
+
+def step_figure(step: ConvStep, *, channel_names: list[str] | None = None, height: int | None = None) -> go.Figure:
+    """ConvStep -> for each input channel: window values, kernel, their products (numbers in cells)."""
+    C, _, kw = step.window.shape
+    names = channel_names or ([""] if C == 1 else [f"channel {c}" for c in range(C)])
+    titles = []
+    for c, name in enumerate(names):
+        pre = f"{name}: " if name else ""
+        titles += [f"{pre}input under the kernel", f"{pre}× kernel", f"{pre}= products (sum {step.products[c].sum():.3f})"]
+    wlim = max(1e-9, float(np.abs(step.kernel).max()))
+    plim = max(1e-9, float(np.abs(step.products).max()))
+    pr, pc = np.nonzero(step.is_padding)  # taps that read padding get a dotted outline
+    pad_x = (pc.reshape(-1, 1) + _SQUARE_X * 1.05).ravel()
+    pad_y = (pr.reshape(-1, 1) + _SQUARE_Y * 1.05).ravel()
+    traces = []
+    for c in range(C):
+        for j, (z, scale, lim) in enumerate(((step.window[c], GREYS, None), (step.kernel[c], DIVERGING, wlim),
+                                             (step.products[c], DIVERGING, plim))):
+            zmin, zmax = (0.0, 1.0) if lim is None else (-lim, lim)  # pixels live in [0, 1]
+            refs = _refs(3 * c + j)
+            traces.append(go.Heatmap(
+                z=z, colorscale=scale, zmin=zmin, zmax=zmax, showscale=False, text=_grid_text(z),
+                texttemplate="%{text}", textfont={"size": 11 if kw <= 5 else 9},
+                hovertemplate="%{text}<extra></extra>", xgap=1, ygap=1, **refs,
+            ))
+            if len(pr):
+                traces.append(go.Scatter(x=pad_x, y=pad_y, mode="lines", hoverinfo="skip",
+                                         line={"color": PAD, "width": 2, "dash": "dot"}, **refs))
+    fig = go.Figure(traces, layout=_grid(C, 3, titles, hgap=0.05, vgap=0.12 / C))
+    return _layout(fig, height or (60 + 230 * C))
+
+
+_SQUARE_X = np.array([-0.42, 0.42, 0.42, -0.42, -0.42, np.nan])
+_SQUARE_Y = np.array([-0.42, -0.42, 0.42, 0.42, -0.42, np.nan])
+
+
+def _tap_outline(walk: KernelWalk, r: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+    """Closed squares around every tap of block position (r, c), as one line trace's x and y (NaN-separated)."""
+    rows, cols = walk.taps(r, c)
+    yy, xx = np.meshgrid(rows, cols, indexing="ij")
+    xs = (xx.reshape(-1, 1) + _SQUARE_X).ravel()
+    ys = (yy.reshape(-1, 1) + _SQUARE_Y).ravel()
+    return np.round(xs, 3), np.round(ys, 3)  # short JSON
+
+
+def animation_figure(walk: KernelWalk, *, height: int = 400) -> go.Figure:
+    """KernelWalk -> the kernel stepping over a small crop while the output fills in (plotly frames, no reruns)."""
+    n_r, n_c = walk.output.shape
+    lo, hi = colour_limits(walk.output)
+    (r0, c0), (o0, p0) = walk.origin, walk.out_origin
+    heat = {"colorscale": DIVERGING if lo < 0 else GREYS, "zmin": lo, "zmax": hi, "showscale": False,
+            "x0": p0, "y0": o0, "xgap": 1, "ygap": 1, "hovertemplate": "row %{y}, col %{x}: %{z:.3f}<extra></extra>"}
+
+    def state(k: int) -> list[dict]:
+        """What changes at step k: the revealed output, the taps, the current output cell."""
+        r, c = divmod(k, n_c)
+        shown = np.full((n_r, n_c), np.nan)
+        shown.ravel()[: k + 1] = walk.output.ravel()[: k + 1]
+        xs, ys = _tap_outline(walk, r, c)
+        return [{"type": "heatmap", "z": shown}, {"type": "scatter", "x": xs, "y": ys},
+                {"type": "scatter", "x": p0 + c + 1.2 * _SQUARE_X[:5], "y": o0 + r + 1.2 * _SQUARE_Y[:5]}]
+
+    crop = walk.crop if walk.crop.shape[2] == 3 else walk.crop[..., 0]
+    base = [
+        go.Image(z=to_uint8(crop), x0=c0, y0=r0, dx=1, dy=1, hovertemplate="row %{y}, col %{x}<extra></extra>",
+                 **_refs(0)),
+        go.Heatmap(z=np.zeros((n_r, n_c)), x0=p0, y0=o0, colorscale=[[0, "#f3f4f6"], [1, "#f3f4f6"]],
+                   showscale=False, xgap=1, ygap=1, hoverinfo="skip", **_refs(1)),
+    ]
+    first = state(0)
+    base += [
+        go.Heatmap(first[0], **heat, **_refs(1)),
+        go.Scatter(first[1], mode="lines", line={"color": WINDOW, "width": 2}, hoverinfo="skip", **_refs(0)),
+        go.Scatter(first[2], mode="lines", line={"color": WINDOW, "width": 3}, hoverinfo="skip", **_refs(1)),
+    ]
+    frames = [{"name": str(k), "data": state(k), "traces": [2, 3, 4]} for k in range(n_r * n_c)]
+    play = {"label": "▶ Animate", "method": "animate",
+            "args": [None, {"frame": {"duration": 400, "redraw": True}, "fromcurrent": True,
+                            "transition": {"duration": 0}, "mode": "immediate"}]}
+    pause = {"label": "❚❚ Pause", "method": "animate",
+             "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}]}
+    steps = [{"label": "", "method": "animate",
+              "args": [[str(k)], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate"}]}
+             for k in range(n_r * n_c)]
+    h, w = walk.crop.shape[:2]
+    layout = _grid(1, 2, ["input crop (padding included); orange = the kernel's taps",
+                          "output block, filled in as the kernel moves"], hgap=0.08)
+    layout["xaxis"]["range"] = [c0 - 0.5, c0 + w - 0.5]
+    layout["yaxis"].update(range=[r0 + h - 0.5, r0 - 0.5], autorange=False)
+    layout["xaxis2"]["range"] = [p0 - 0.5, p0 + n_c - 0.5]
+    layout["yaxis2"].update(range=[o0 + n_r - 0.5, o0 - 0.5], autorange=False)
+    layout["updatemenus"] = [{"type": "buttons", "direction": "left", "buttons": [play, pause], "x": 0.0,
+                              "y": -0.02, "xanchor": "left", "yanchor": "top", "showactive": False}]
+    layout["sliders"] = [{"active": 0, "x": 0.28, "len": 0.72, "y": -0.02, "yanchor": "top",
+                          "currentvalue": {"visible": False}, "steps": steps}]
+    fig = go.Figure(base, layout=layout, frames=frames)
+    _layout(fig, height)
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 80})
+    return fig

@@ -1,0 +1,189 @@
+"""The Convolution page in AppTest: every widget moves, uploads good and bad, the numbers match PyTorch."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from explainers.images import sample_images, to_grey
+from explainers.kernels import kernel
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "convolution.py")
+
+
+def run(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def markdown_with(at: AppTest, text: str) -> str:
+    return next(m.value for m in at.markdown if text in m.value)
+
+
+def shapes(at: AppTest) -> str:
+    return markdown_with(at, "Shapes: input")
+
+
+def held_value(at: AppTest) -> tuple[float, int, int]:
+    """The feature-map value the step-through reports, with its row and column."""
+    m = re.search(r"The feature map holds \*\*(-?[\d.]+)\*\* at row (\d+), column (\d+)", markdown_with(at, "holds"))
+    return float(m.group(1)), int(m.group(2)), int(m.group(3))
+
+
+def png(w: int, h: int, colour=(200, 30, 30)) -> bytes:
+    buf = io.BytesIO()
+    im = Image.new("RGB", (w, h), (250, 250, 250))
+    im.paste(colour, (w // 4, h // 4, w // 2, h // 2))
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def upload(at: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppTest:
+    at.segmented_control(key="conv_source").set_value("Upload").run()
+    at.file_uploader(key="conv_upload").set_value((name, data, mime)).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_default_page_has_every_part():
+    at = run()
+    assert at.title[0].value == "Convolution"
+    assert len(at.get("plotly_chart")) >= 6  # input, output, histogram, step, animation, bank
+    assert len(at.latex) == 3
+    assert "(1, 1, 256, 256)" in shapes(at)
+    assert any("PyTorch" in e.label for e in at.expander)
+    assert "nn.Conv2d(1, 1, kernel_size=(3, 3), stride=1, padding=1" in at.code[0].value
+    assert at.query_params["conv_kernel"] == "Sobel x"
+    assert at.info  # the try-this prompt
+
+
+def test_step_value_matches_torch_for_the_default_picture():
+    at = run({"conv_row": "100", "conv_col": "60"})
+    value, r, c = held_value(at)
+    x = torch.from_numpy(to_grey(sample_images()["Scene with edges"])).double()[None, None]
+    ref = F.conv2d(x, torch.from_numpy(kernel("Sobel x"))[None, None], padding=1)[0, 0, r, c].item()
+    assert (r, c) == (100, 60)
+    assert value == pytest.approx(ref, abs=1e-3)
+
+
+def test_stride_padding_dilation_change_the_output_size():
+    at = run()
+    at.slider(key="conv_stride").set_value(2).run()
+    assert "(1, 1, 128, 128)" in shapes(at)
+    at.select_slider(key="conv_padding").set_value("0").run()
+    assert "(1, 1, 127, 127)" in shapes(at)
+    at.slider(key="conv_dilation").set_value(3).run()
+    assert "(1, 1, 125, 125)" in shapes(at)  # floor((256 - 3*2 - 1) / 2) + 1
+    assert at.query_params["conv_stride"] == "2" and at.query_params["conv_dilation"] == "3"
+    assert not at.exception
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_padding_modes(mode):
+    at = run({"conv_padding": "3"})
+    at.selectbox(key="conv_padding_mode").set_value(mode).run()
+    assert not at.exception and not at.error
+    assert "(1, 1, 260, 260)" in shapes(at)
+
+
+def test_bias_relu_normalise_and_colour_modes():
+    at = run({"conv_row": "150", "conv_col": "50"})
+    before, _, _ = held_value(at)
+    at.slider(key="conv_bias").set_value(0.5).run()
+    after, _, _ = held_value(at)
+    assert after == pytest.approx(before + 0.5, abs=1e-3)
+    at.toggle(key="conv_relu").set_value(True).run()
+    assert "ReLU gives" in markdown_with(at, "Sum of the")
+    at.toggle(key="conv_normalise").set_value(True).run()
+    at.radio(key="conv_colour").set_value("rgb").run()
+    assert "(1, 3, 256, 256)" in shapes(at) and "Sum of the 27 products" in markdown_with(at, "Sum of the")
+    assert any("Three colour channels" in s.value for s in at.subheader)
+    at.radio(key="conv_colour").set_value("depthwise").run()
+    assert "groups=3" in shapes(at) and "(1, 3, 256, 256)" in shapes(at)
+    assert not at.exception
+
+
+def test_every_preset_runs():
+    at = run({"conv_bank": "Sobel x"})
+    for name in at.selectbox(key="conv_kernel").options:
+        at.selectbox(key="conv_kernel").set_value(name).run()
+        assert not at.exception, name
+        assert not at.error, name
+
+
+def test_switching_to_custom_starts_from_the_preset_and_url_sets_the_numbers():
+    at = run({"conv_kernel": "Emboss"})
+    at.selectbox(key="conv_kernel").set_value("Custom").run()
+    assert at.query_params["conv_custom"] == "-2,-1,0,-1,1,1,0,1,2"
+    at = run({"conv_kernel": "Custom", "conv_custom_rows": "1", "conv_custom_cols": "2",
+              "conv_custom": "1,-1", "conv_padding": "0", "conv_row": "100", "conv_col": "49"})
+    assert "kernel_size=(1, 2)" in shapes(at)
+    value, r, c = held_value(at)
+    grey = to_grey(sample_images()["Scene with edges"])
+    assert value == pytest.approx(grey[r, c] - grey[r, c + 1], abs=1e-3)
+    at.selectbox(key="conv_custom_rows").set_value(3).run()
+    assert "kernel_size=(3, 2)" in shapes(at) and not at.exception
+
+
+def test_step_sliders_move_the_pixel_and_stay_inside_a_smaller_output():
+    at = run()
+    at.slider(key="conv_row").set_value(10).run()
+    at.slider(key="conv_col").set_value(250).run()
+    assert held_value(at)[1:] == (10, 250)
+    at.slider(key="conv_stride").set_value(4).run()  # output 64×64: the pixel moves inside
+    assert held_value(at)[1:] == (10, 63)
+    assert not at.exception
+
+
+def test_filter_bank_and_empty_bank():
+    at = run({"conv_bank": "Sobel x,Prewitt y,Outline"})
+    assert "Conv2d(1, 3)" in next(c.value for c in at.caption if "filters give" in c.value)
+    at.multiselect(key="conv_bank").set_value([]).run()
+    assert any("at least one" in c.value for c in at.caption) and not at.exception
+
+
+def test_good_upload_is_used_and_sized():
+    at = upload(run(), "photo.png", png(300, 200))
+    assert "(1, 1, 200, 300)" in shapes(at)
+    at = upload(run(), "big.png", png(1600, 900))
+    assert "(1, 1, 288, 512)" in shapes(at)  # shrunk to 512 on the long side
+
+
+@pytest.mark.parametrize("data", [b"", b"just text, not a picture", png(64, 64)[:80]],
+                         ids=["empty", "text", "truncated"])
+def test_bad_uploads_give_a_message_and_the_sample_stays(data):
+    at = upload(run(), "bad.png", data)
+    assert at.error and "Showing the sample" in at.error[0].value
+    assert "(1, 1, 256, 256)" in shapes(at)
+
+
+def test_impossible_settings_give_friendly_errors():
+    at = run({"conv_stride": "2", "conv_padding": "same"})
+    assert "only works with stride 1" in at.error[0].value
+    at = upload(run({"conv_padding": "0", "conv_kernel": "Gaussian blur 7×7"}), "dot.png", png(4, 4))
+    assert "larger than the padded image" in at.error[0].value
+    at = upload(run({"conv_padding": "6", "conv_padding_mode": "reflect"}), "dot.png", png(4, 4))
+    assert "reflect padding must be smaller" in at.error[0].value
+    assert not at.exception
+
+
+def test_url_reproduces_the_demo_and_survives_nonsense():
+    at = run({"conv_kernel": "Laplacian", "conv_stride": "3", "conv_colour": "rgb", "conv_sample": "Checkerboard"})
+    assert at.selectbox(key="conv_kernel").value == "Laplacian"
+    assert at.slider(key="conv_stride").value == 3
+    assert "(1, 3, 256, 256)" in shapes(at) and "stride=3" in shapes(at)
+    at = run({"conv_kernel": "Nope", "conv_stride": "banana"})
+    assert any("not understood" in c.value for c in at.caption)
+    assert at.selectbox(key="conv_kernel").value == "Sobel x"

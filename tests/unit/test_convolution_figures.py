@@ -1,0 +1,127 @@
+"""Figure builders of the Convolution page: compact images, honest colours, the right numbers in cells."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+from PIL import Image
+
+from explainers import figures_convolution as figs
+from explainers.convolution import apply_kernel, conv_step, kernel_walk
+
+RNG = np.random.default_rng(11)
+
+
+def decode(uri: str) -> np.ndarray:
+    head, data = uri.split(",", 1)
+    assert head in ("data:image/png;base64", "data:image/jpeg;base64")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"))
+
+
+def test_small_pictures_travel_as_exact_png_and_big_ones_as_jpeg():
+    small = (RNG.random((20, 30, 3)) * 255).astype(np.uint8)
+    assert figs.image_data_uri(small).startswith("data:image/png")
+    np.testing.assert_array_equal(decode(figs.image_data_uri(small)), small)
+    smooth = np.repeat(np.linspace(0, 255, 512)[None, :, None], 512, axis=0).repeat(3, axis=2).astype(np.uint8)
+    uri = figs.image_data_uri(smooth)
+    assert uri.startswith("data:image/jpeg")
+    assert np.abs(decode(uri).astype(int) - smooth).max() <= 6
+    assert len(uri) < 200_000  # compact: a 512×512 picture is not a JSON array of 786,432 numbers
+
+
+def test_diverging_colours_are_centred_on_zero():
+    values = np.array([[-2.0, -1.0, 0.0, 1.0, 2.0]])
+    assert figs.colour_limits(values) == (-2.0, 2.0)
+    rgb = figs.colourise(values)
+    np.testing.assert_array_equal(rgb[0, 2], [255, 255, 255])  # zero is white
+    assert rgb[0, 0, 0] > rgb[0, 0, 2]  # most negative is red
+    assert rgb[0, 4, 2] > rgb[0, 4, 0]  # most positive is blue
+    np.testing.assert_allclose(rgb[0, 1], (rgb[0, 0].astype(float) + 255) / 2, atol=1)  # half way to red
+    assert not figs.is_signed(np.array([0.0, 0.5]))
+    grey = figs.colourise(np.array([[0.0, 0.5, 1.0]]))
+    np.testing.assert_array_equal(grey[0, :, 0], grey[0, :, 1])  # non-negative maps are grey
+    assert grey[0, 0, 0] == 0 and grey[0, 2, 0] == 255
+
+
+def test_feature_map_figure_is_an_image_with_a_colour_bar():
+    out = RNG.normal(size=(40, 50))
+    fig = figs.feature_map_figure(out, title="t", pixel=(3, 4))
+    assert isinstance(fig.data[0], go.Image) and fig.data[0].source.startswith("data:image/")
+    bar = fig.data[1].marker
+    assert bar.showscale and bar.cmin == -bar.cmax == -np.abs(out).max()
+    shape = fig.layout.shapes[0]
+    assert (shape.x0, shape.x1, shape.y0, shape.y1) == (3.5, 4.5, 2.5, 3.5)
+    assert decode(fig.data[0].source).shape == (40, 50, 3)
+
+
+def test_picture_figure_outlines_the_receptive_window_including_padding():
+    image = RNG.random((12, 10, 3))
+    step = conv_step(image.transpose(2, 0, 1), np.ones((3, 3, 3)), 0, 0, padding=2, dilation=2)
+    fig = figs.picture_figure(image, title="t", window=step)
+    rect = fig.layout.shapes[0]
+    assert (rect.x0, rect.x1, rect.y0, rect.y1) == (-2.5, 2.5, -2.5, 2.5)
+    assert fig.layout.xaxis.range[0] <= -2.5  # the padding is in view
+
+
+def test_histogram_counts_every_value():
+    values = RNG.normal(size=(3, 20, 20))
+    fig = figs.histogram_figure(values, bins=30)
+    counts, _ = np.histogram(values, bins=30)
+    np.testing.assert_array_equal(fig.data[0].y, counts)
+    assert sum(fig.data[0].y) == values.size
+    flat = figs.histogram_figure(np.zeros((4, 4)))
+    assert sum(flat.data[0].y) == 16
+
+
+def test_step_figure_shows_the_window_kernel_and_products():
+    x = RNG.random((3, 6, 6))
+    k = RNG.normal(size=(3, 3, 3))
+    step = conv_step(x, k, 0, 2, padding=1)
+    fig = figs.step_figure(step, channel_names=["R", "G", "B"])
+    heat = [t for t in fig.data if isinstance(t, go.Heatmap)]
+    assert len(heat) == 9
+    for c in range(3):
+        np.testing.assert_allclose(heat[3 * c].z, step.window[c])
+        np.testing.assert_allclose(heat[3 * c + 1].z, step.kernel[c])
+        np.testing.assert_allclose(heat[3 * c + 2].z, step.products[c])
+        assert heat[3 * c + 2].text[0][0] == f"{step.products[c, 0, 0]:.2f}"
+    titles = [a.text for a in fig.layout.annotations]
+    assert f"R: = products (sum {step.products[0].sum():.3f})" in titles
+    assert any(isinstance(t, go.Scatter) for t in fig.data)  # the top row reads padding: dotted outline
+
+
+def test_maps_grid_has_one_panel_per_map():
+    maps = RNG.normal(size=(5, 300, 200))
+    fig = figs.maps_grid_figure(maps, [f"m{i}" for i in range(5)], cols=4)
+    assert len(fig.data) == 5 and fig.layout.height == 2 * 230
+    assert [a.text for a in fig.layout.annotations] == [f"m{i}" for i in range(5)]
+    assert max(decode(fig.data[0].source).shape[:2]) <= 256  # previews are shrunk
+
+
+def test_colour_output_maps_depthwise_channels_to_rgb():
+    maps = np.stack([np.full((4, 4), v) for v in (1.0, 0.0, 0.5)])
+    fig = figs.colour_output_figure(maps, title="t")
+    np.testing.assert_allclose(decode(fig.data[0].source)[0, 0], [255, 0, 128], atol=1)
+
+
+@pytest.mark.parametrize("block", [1, 3, 5])
+def test_animation_frames_walk_the_block_and_fill_in_the_output(block):
+    image = RNG.random((16, 16, 3))
+    demo = apply_kernel(image, np.ones((3, 3)) / 9, colour="rgb", stride=2, padding=1)
+    walk = kernel_walk(image, demo.output[0], (4, 4), kernel_size=3, stride=2, padding=1, block=block)
+    fig = figs.animation_figure(walk)
+    n = block * block
+    assert len(fig.frames) == n and len(fig.layout.sliders[0].steps) == n
+    last = np.asarray(fig.frames[-1].data[0].z, dtype=float)
+    np.testing.assert_allclose(last, walk.output, rtol=1e-6)
+    first = np.asarray(fig.frames[0].data[0].z, dtype=float)
+    assert np.isfinite(first).sum() == 1
+    xs = np.asarray(fig.frames[-1].data[1].x, dtype=float)
+    _, cols = walk.taps(block - 1, block - 1)
+    centres = np.nanmean(xs.reshape(-1, 6)[:, :4], axis=1)
+    np.testing.assert_allclose(np.unique(np.round(centres)), np.unique(cols))
+    assert fig.layout.updatemenus[0].buttons[0].label.endswith("Animate")

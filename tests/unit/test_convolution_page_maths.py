@@ -1,0 +1,138 @@
+"""The page's helpers (apply_kernel, filter_bank, kernel_walk, size_formula, pytorch_code) against PyTorch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from explainers.convolution import (
+    apply_kernel,
+    conv_step,
+    filter_bank,
+    kernel_walk,
+    output_size,
+    pytorch_code,
+    size_formula,
+)
+from explainers.images import sample_images, to_grey
+from explainers.kernels import grid_from_flat, kernel, resize_kernel
+
+RNG = np.random.default_rng(7)
+IMAGE = RNG.random((23, 31, 3), dtype=np.float32)
+
+
+def torch_image(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).double()[None]
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("colour", ["grey", "rgb", "depthwise"])
+def test_apply_kernel_is_the_conv2d_layer_it_claims(colour, mode):
+    k = kernel("Sobel x") + 0.1 * RNG.normal(size=(3, 3))
+    stride = 2 if colour == "rgb" else 1
+    demo = apply_kernel(IMAGE, k, colour=colour, bias=0.25, relu=False, stride=stride,
+                        padding=2, dilation=2, padding_mode=mode)
+    c_in, c_out, groups = {"grey": (1, 1, 1), "rgb": (3, 1, 1), "depthwise": (3, 3, 3)}[colour]
+    layer = torch.nn.Conv2d(c_in, c_out, 3, stride=stride, padding=2,
+                            dilation=2, groups=groups, padding_mode=mode, dtype=torch.float64)
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(k).expand(c_out, c_in // groups, 3, 3))
+        layer.bias.fill_(0.25)
+        x = torch_image(IMAGE) if colour != "grey" else torch.from_numpy(to_grey(IMAGE)).double()[None, None]
+        expected = layer(x)[0].numpy()
+    np.testing.assert_allclose(demo.pre_activation, expected, rtol=1e-4, atol=1e-4)
+    assert demo.weight.shape == (c_out, c_in // groups, 3, 3) and demo.groups == groups
+    # The per-channel maps add up to the in_channels=3 output (what the page shows).
+    if colour == "rgb":
+        np.testing.assert_allclose(demo.per_channel.sum(0) + 0.25, demo.pre_activation[0], rtol=1e-5, atol=1e-5)
+
+
+def test_relu_clips_negatives_only():
+    demo = apply_kernel(IMAGE, kernel("Laplacian"), colour="grey", bias=-0.1, relu=True, padding=1)
+    np.testing.assert_allclose(demo.output, np.maximum(demo.pre_activation, 0))
+    assert demo.pre_activation.min() < 0 and demo.output.min() == 0
+
+
+def test_apply_kernel_refuses_bad_kernels_and_settings():
+    with pytest.raises(ValueError, match="not finite"):
+        apply_kernel(IMAGE, np.array([[np.nan]]))
+    with pytest.raises(ValueError, match="only works with stride 1"):
+        apply_kernel(IMAGE, np.ones((3, 3)), stride=2, padding="same")
+    with pytest.raises(ValueError, match="colour"):
+        apply_kernel(IMAGE, np.ones((3, 3)), colour="cmyk")
+
+
+def test_filter_bank_matches_one_torch_layer_per_kernel_with_same_padding():
+    grey = to_grey(IMAGE)
+    names = ["Sobel x", "Laplacian of Gaussian 7×7", "Gaussian blur 5×5", "Identity"]
+    maps = filter_bank(grey, [kernel(n) for n in names], padding="same", padding_mode="zeros")
+    x = torch.from_numpy(grey).double()[None, None]
+    for i, n in enumerate(names):
+        ref = F.conv2d(x, torch.from_numpy(kernel(n))[None, None], padding="same")[0, 0].numpy()
+        np.testing.assert_allclose(maps[i], ref, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="at least one"):
+        filter_bank(grey, [])
+
+
+@settings(max_examples=60, deadline=None)
+@given(k=st.integers(1, 5), s=st.integers(1, 3), p=st.integers(0, 3), d=st.integers(1, 2),
+       r=st.integers(0, 40), c=st.integers(0, 40), block=st.integers(1, 6))
+def test_kernel_walk_reads_the_same_taps_as_conv_step(k, s, p, d, r, c, block):
+    image = RNG.random((14, 17, 3))
+    demo = apply_kernel(image, np.ones((k, k)), colour="rgb", stride=s, padding=p, dilation=d)
+    out = demo.output[0]
+    centre = (min(r, out.shape[0] - 1), min(c, out.shape[1] - 1))
+    walk = kernel_walk(image, out, centre, kernel_size=k, stride=s, padding=p, dilation=d, block=block)
+    n_r, n_c = walk.output.shape
+    assert (n_r, n_c) == (min(block, out.shape[0]), min(block, out.shape[1]))
+    for rr in range(n_r):
+        for cc in range(n_c):
+            o = (walk.out_origin[0] + rr, walk.out_origin[1] + cc)
+            step = conv_step(demo.x, demo.weight[0], *o, stride=s, padding=p, dilation=d)
+            rows, cols = walk.taps(rr, cc)
+            np.testing.assert_array_equal(rows, step.rows)
+            np.testing.assert_array_equal(cols, step.cols)
+            # The crop holds the padded pixels the taps read.
+            crop_vals = walk.crop[rows[:, None] - walk.origin[0], cols[None, :] - walk.origin[1]]
+            np.testing.assert_allclose(np.moveaxis(crop_vals, -1, 0), step.window, rtol=1e-6)
+            np.testing.assert_allclose(walk.output[rr, cc], out[o], rtol=1e-6)
+
+
+@pytest.mark.parametrize("size,k,s,p,d", [(256, 3, 1, 1, 1), (100, 7, 3, 0, 2), (31, 4, 2, 5, 1)])
+def test_size_formula_states_the_right_result(size, k, s, p, d):
+    latex = size_formula("H", size, k, s, (p, p), d)
+    assert latex.endswith(f"= {output_size(size, k, s, p, d)}")
+    assert f"{size} + 2\\cdot {p}" in latex
+
+
+@pytest.mark.parametrize("colour", ["grey", "rgb", "depthwise"])
+def test_pytorch_snippet_runs_and_reproduces_the_page(tmp_path, colour, monkeypatch):
+    image = sample_images()["Shapes"][:40, :48]
+    path = tmp_path / "your_photo.png"
+    Image.fromarray((image * 255).round().astype(np.uint8)).save(path)
+    image8 = np.asarray(Image.open(path).convert("RGB"), np.float32) / 255
+    k = kernel("Emboss")
+    settings_ = {"stride": 2, "padding": 1, "dilation": 1, "padding_mode": "replicate", "bias": 0.3, "relu": True}
+    code = pytorch_code(k, colour=colour, **settings_)
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(code, scope)  # noqa: S102 - our own generated snippet, meant to be pasted and run as is
+    demo = apply_kernel(image8, k, colour=colour, **settings_)
+    # Pillow's "L" conversion rounds to 8 bits, hence the looser tolerance for greyscale.
+    np.testing.assert_allclose(scope["y"][0].numpy(), demo.output, atol=0.02 if colour == "grey" else 1e-5)
+
+
+def test_resize_kernel_keeps_the_middle_and_grid_from_flat_pads():
+    k = np.arange(9.0).reshape(3, 3)
+    big = resize_kernel(k, (5, 5))
+    np.testing.assert_array_equal(big[1:4, 1:4], k)
+    assert big.sum() == k.sum()
+    np.testing.assert_array_equal(resize_kernel(big, (3, 3)), k)
+    np.testing.assert_array_equal(resize_kernel(k, (1, 1)), [[4.0]])
+    np.testing.assert_array_equal(grid_from_flat([1, 2, 3], (2, 2)), [[1, 2], [3, 0]])
+    np.testing.assert_array_equal(grid_from_flat(list(range(9)), (2, 2)), [[0, 1], [2, 3]])
