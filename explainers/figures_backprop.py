@@ -24,7 +24,8 @@ CLASS_COLORS = ("#2563eb", "#dc2626")  # class 0 blue, class 1 red
 
 
 def _fmt(v: float) -> str:
-    return f"{v:.3f}".replace("-", "−")
+    text = f"{v:.2f}" if v == 0 or abs(v) >= 0.005 else f"{v:.0e}"
+    return text.replace("-", "−")
 
 
 def _group_title(group: str) -> str:
@@ -39,11 +40,11 @@ def _fill(kind: str, reached: bool) -> str:
     return OP_DONE if reached else OP
 
 
-def _header() -> list[str]:
+def _header(rankdir: str = "LR", fontsize: int = 14) -> list[str]:
     return [
         "digraph backprop {",
-        "  rankdir=LR; bgcolor=transparent; nodesep=0.18; ranksep=0.32; newrank=true;",
-        (f'  node [shape=box style="rounded,filled" fontname={FONT} fontsize=14 margin="0.08,0.04" '
+        f"  rankdir={rankdir}; bgcolor=transparent; nodesep=0.12; ranksep=0.2; newrank=true;",
+        (f'  node [shape=box style="rounded,filled" fontname={FONT} fontsize={fontsize} margin="0.05,0.03" '
         'color="#6b7280" penwidth=1];'),
         '  edge [color="#9ca3af" arrowsize=0.6];',
         f"  graph [fontname={FONT} fontsize=13];",
@@ -54,7 +55,8 @@ def _node_line(name: str, title: str, value: float, grad: float, reached: bool, 
                current: bool, shape: str = "box") -> str:
     grad_text = f"grad {_fmt(grad)}" if reached else "grad ?"
     label = f"{title}\\n{_fmt(value)}\\n{grad_text}"
-    style = "rounded,filled,bold" if current else "rounded,filled"
+    style = ("rounded," if shape != "param" else "") + ("filled,bold" if current else "filled")
+    shape = "box" if shape == "param" else shape
     pen = 3 if current else 1
     color = "#b45309" if current else "#6b7280"
     return (f'  {name} [label="{label}" shape={shape} style="{style}" fillcolor="{fill}" '
@@ -67,13 +69,17 @@ def _title(node: GraphNode) -> str:
 
 def graph_dot(graph: Graph, grads: Sequence[float], reached: Sequence[bool], *,
               current: int | None = None, updated: Sequence[int] = ()) -> str:
-    """Every operation as a node, neurons as boxes around their ops: DOT source."""
-    lines = _header()
+    """Every operation as a node, neurons as boxes around their ops: DOT source.
+
+    The chain from input to loss is about 11 nodes long, so labels are kept short (2 decimals,
+    boxes rather than ellipses) to keep the picture narrow enough to be drawn near full size.
+    """
+    lines = _header("LR", 14)
     updated_set = set(updated)
 
     def line(n: GraphNode) -> str:
         fill = CURRENT if n.index == current else UPDATED if n.index in updated_set else _fill(n.kind, reached[n.index])
-        shape = "ellipse" if n.kind in ("param", "input") else "box"
+        shape = "param" if n.kind == "param" else "box"
         return _node_line(f"n{n.index}", _title(n), n.data, grads[n.index], reached[n.index], fill,
                           n.index == current, shape)
 
@@ -94,10 +100,11 @@ def graph_dot(graph: Graph, grads: Sequence[float], reached: Sequence[bool], *,
     return "\n".join(lines)
 
 
-def _cell(text: str, fill: str | None = None, bold: bool = False, align: str = "LEFT") -> str:
+def _cell(text: str, fill: str | None = None, bold: bool = False, align: str = "LEFT", width: int = 0) -> str:
     body = f"<B>{text}</B>" if bold else text
     bg = f' BGCOLOR="{fill}"' if fill else ""
-    return f'<TD ALIGN="{align}"{bg}>{body}</TD>'
+    size = f' WIDTH="{width}"' if width else ""
+    return f'<TD ALIGN="{align}"{bg}{size}>{body}</TD>'
 
 
 def compact_dot(graph: Graph, grads: Sequence[float], reached: Sequence[bool], *,
@@ -121,8 +128,8 @@ def compact_dot(graph: Graph, grads: Sequence[float], reached: Sequence[bool], *
         fill = UPDATED if i in updated_set else None
         if i == current:
             fill = CURRENT
-        return ("<TR>" + _cell(name, fill) + _cell(_fmt(graph.nodes[i].data), fill, align="RIGHT")
-                + _cell("grad " + grad_text(i), fill, align="RIGHT") + "</TR>")
+        return ("<TR>" + _cell(name, fill) + _cell(_fmt(graph.nodes[i].data), fill, align="RIGHT", width=48)
+                + _cell("grad " + grad_text(i), fill, align="RIGHT", width=80) + "</TR>")
 
     lines = _header()
     for n in graph.nodes:
@@ -133,7 +140,8 @@ def compact_dot(graph: Graph, grads: Sequence[float], reached: Sequence[bool], *
     for g, h in head.items():
         is_current = g == current_group
         title = _group_title(g) + (f" ({h.op})" if h.op in ("sigmoid", "tanh", "relu") else "")
-        rows = [row(i, graph.nodes[i].label) for i in sorted(owner) if owner[i] == g]
+        mine = sorted((i for i in owner if owner[i] == g), key=lambda i: (graph.nodes[i].label[0] == "b", graph.nodes[i].label))
+        rows = [row(i, graph.nodes[i].label) for i in mine]
         out_name = "loss L" if g == "loss" else "output p" if g == "out" else "output a"
         out_row = row(h.index, out_name) if h.index != current else row(h.index, out_name + " ◀")
         table = ('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3">'
@@ -143,6 +151,10 @@ def compact_dot(graph: Graph, grads: Sequence[float], reached: Sequence[bool], *
         pen, color = (3, "#b45309") if is_current else (1, "#6b7280")
         lines.append(f'  g_{g} [shape=box style="rounded,filled" fillcolor="{fill}" penwidth={pen} '
                      f'color="{color}" margin="0.05,0.03" label=<{table}>];')
+
+    hidden = [f"g_{g}" for g in sorted(head) if g.startswith("h")]
+    if len(hidden) > 1:  # keep hidden neurons 1..H in order from top to bottom
+        lines.append("  { rank=same; " + " -> ".join(hidden) + " [style=invis]; }")
 
     def cid(i: int) -> str | None:
         n = graph.nodes[i]

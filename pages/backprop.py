@@ -40,13 +40,11 @@ loss = c3.selectbox("Loss", bp.LOSSES, format_func=bp.LOSS_LABELS.get, key="bp_l
 dataset = c4.selectbox("Toy dataset", bp.DATASETS, key="bp_dataset")
 X, Y = bp.make_dataset(dataset)
 st.session_state.bp_example = min(st.session_state.bp_example, len(Y) - 1)
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3 = st.columns(3)
 example = c1.number_input(f"Training example (0 to {len(Y) - 1})", 0, len(Y) - 1, key="bp_example")
 mode = c2.radio("Weights", ("seed", "sliders"), horizontal=True, key="bp_weights",
                 format_func={"seed": "Random from a seed", "sliders": "My own (sliders)"}.get)
 seed = c3.number_input("Seed", 0, 9999, key="bp_seed", disabled=mode == "sliders")
-view = c4.radio("Graph detail", ("ops", "neurons"), horizontal=True, key="bp_view",
-                format_func={"ops": "Every operation", "neurons": "One node per neuron"}.get)
 x, y = X[example], float(Y[example])
 c1.caption(f"x = ({x[0]:.2f}, {x[1]:.2f}), target y = {y:g}")
 
@@ -70,47 +68,51 @@ net = run_safely(lambda: bp.build_mlp(params, x, y, activation, loss), what="run
 if net is None:
     url.publish()
     st.stop()
-graph, steps = bp.backward_steps(net.loss)
 
 st.subheader("1. Forward, then backward, one node at a time")
-st.session_state.bp_step = min(st.session_state.bp_step, len(steps))
 
 
-def move(delta: int) -> None:
-    st.session_state.bp_step = int(np.clip(st.session_state.bp_step + delta, 0, len(steps)))
+@st.fragment
+def step_through(graph: bp.Graph, steps: tuple[bp.BackwardStep, ...], loss_now: float) -> None:
+    """The graph and the step controls; only this part reruns while stepping, so it stays quick."""
+    st.session_state.bp_step = min(st.session_state.bp_step, len(steps))
+    url.publish()  # here, not at the end: a fragment rerun must update the link too
+
+    def move(delta: int) -> None:
+        st.session_state.bp_step = int(np.clip(st.session_state.bp_step + delta, 0, len(steps)))
+
+    cols = st.columns([6, 4, 3], vertical_alignment="bottom")
+    bar = cols[0].container(horizontal=True)
+    for label, icon, delta in [("Start", "first_page", -999), ("Back", "chevron_left", -1),
+                               ("Next", "chevron_right", 1), ("All", "last_page", 999)]:
+        bar.button(label, icon=f":material/{icon}:", on_click=move, args=(delta,),
+                   type="primary" if label == "Next" else "secondary")
+    k = cols[1].slider("Backward step", 0, len(steps), key="bp_step")
+    view = cols[2].radio("Graph detail", ("ops", "neurons"), horizontal=True, key="bp_view",
+                         format_func={"ops": "Every operation", "neurons": "One node per neuron"}.get)
+    step = steps[k - 1] if k else None
+    grads, reached = (step.grads, step.reached) if step else bp.seed_state(graph)
+    current, updated = (step.node, [t.child for t in step.terms]) if step else (graph.root, [])
+    too_big = view == "ops" and hidden > 2
+    if too_big:
+        st.caption("With 3+ hidden units every-operation is too big to read: one node per neuron instead.")
+    draw = fb.compact_dot if view == "neurons" or too_big else fb.graph_dot
+    st.graphviz_chart(draw(graph, grads, reached, current=current, updated=updated), width="content")
+    st.caption("Each node shows its value (forward pass) and its gradient ∂L/∂node (backward pass). "
+               "Orange: being processed; yellow: receives gradient now; green/blue: gradient known; "
+               "'grad ?': not reached yet.")
+    if step is None:
+        st.markdown(f"**Step 0 of {len(steps)}.** The forward pass gave the loss L = {loss_now:.4f}. "
+                    "Backprop starts at the loss with ∂L/∂L = 1. Press **Next**.")
+    else:
+        st.markdown(f"**Step {k} of {len(steps)}.** Local derivative × upstream gradient, added into each input:")
+        for line in bp.step_tex(graph, step):
+            st.latex(line)
+    if k == len(steps):
+        st.success("Every weight has its gradient. One sweep backwards gave all of them.", icon=":material/check:")
 
 
-b1, b2, b3, b4, b5 = st.columns([1, 1, 1, 1, 6], vertical_alignment="bottom")
-b1.button("Start", icon=":material/first_page:", on_click=move, args=(-10**6,), width="stretch")
-b2.button("Back", icon=":material/chevron_left:", on_click=move, args=(-1,), width="stretch")
-b3.button("Next", icon=":material/chevron_right:", on_click=move, args=(1,), width="stretch", type="primary")
-b4.button("All", icon=":material/last_page:", on_click=move, args=(10**6,), width="stretch")
-k = b5.slider("Backward step", 0, len(steps), key="bp_step")
-if k == 0:
-    grads, reached = bp.seed_state(graph)
-    current, updated = graph.root, ()
-else:
-    grads, reached = steps[k - 1].grads, steps[k - 1].reached
-    current, updated = steps[k - 1].node, tuple(t.child for t in steps[k - 1].terms)
-too_big = view == "ops" and hidden > 2
-if too_big:
-    st.caption("With more than 2 hidden units the op-level graph gets too big to read, so each neuron "
-               "is one node; pick 1 or 2 hidden units to see every operation.")
-dot = (fb.compact_dot if view == "neurons" or too_big else fb.graph_dot)(
-    graph, grads, reached, current=current, updated=updated)
-st.graphviz_chart(dot, width="stretch")
-st.caption("Each node shows its value (forward pass) and its gradient ∂L/∂node (backward pass). "
-           "Orange: the node being processed; yellow: the nodes it passes gradient to; "
-           "green/blue: gradient known; 'grad ?': not reached yet.")
-if k == 0:
-    st.markdown(f"**Step 0 of {len(steps)}.** The forward pass gave the loss L = {net.loss.data:.4f}. "
-                "Backprop starts at the loss with ∂L/∂L = 1. Press **Next**.")
-else:
-    st.markdown(f"**Step {k} of {len(steps)}.** Local derivative × upstream gradient, added into each input:")
-    for line in bp.step_tex(graph, steps[k - 1]):
-        st.latex(line)
-if k == len(steps):
-    st.success("Every weight has its gradient. One sweep backwards gave all of them.", icon=":material/check:")
+step_through(*bp.backward_steps(net.loss), net.loss.data)
 st.latex(r"\frac{\partial L}{\partial w} = \frac{\partial L}{\partial \text{node}} \cdot "
          r"\frac{\partial\, \text{node}}{\partial w}\quad\text{(the chain rule, summed over every path)}")
 
@@ -149,8 +151,6 @@ st.subheader(f"4. Train on the whole {dataset} dataset")
 c1, c2 = st.columns(2)
 n_steps = c1.slider("Training steps", 10, 3000, step=10, key="bp_steps")
 batch = c2.slider("Batch size (0 = the whole dataset)", 0, len(Y), key="bp_batch") if len(Y) > 4 else 0
-
-
 fit = st.cache_data(max_entries=64, show_spinner=False)(bp.fit_dataset)
 setting = (tuple(params.vector()), hidden, dataset, activation, loss)
 result = fit(*setting, lr, n_steps, batch)
@@ -159,8 +159,7 @@ m1.metric("Final loss", f"{result.losses[-1]:.4f}", delta=f"{result.losses[-1] -
           delta_color="inverse")
 m2.metric("Accuracy", f"{result.accuracy:.0%}")
 st.plotly_chart(fb.loss_curve_figure({f"η = {lr:g}": result.losses}), width="stretch")
-extent = bp.data_extent(X)
-grids = [(f"after {s} steps", *bp.probability_grid(p, activation, extent)) for s, p in result.snapshots]
+grids = [(f"after {s} steps", *bp.probability_grid(p, activation, bp.data_extent(X))) for s, p in result.snapshots]
 st.plotly_chart(fb.boundary_figure(grids, X, Y), width="stretch")
 if dataset == "XOR":
     st.markdown("A single neuron draws one straight line, so it **cannot** separate XOR. With a hidden "
@@ -173,12 +172,13 @@ if dataset == "XOR":
 st.subheader("5. Lessons from the gradient")
 t1, t2, t3 = st.tabs(["Learning rate", "Vanishing gradients", "Mini-batches"])
 with t1:
-    rates = (0.01, 1.0, 50.0)
+    rates = (lr / 100, lr, lr * 10)
     runs = [fit(*setting, r, n_steps, 0) for r in rates]
-    st.plotly_chart(fb.side_by_side_figure([(f"η = {r:g}: final loss {run.losses[-1]:.3f}", run.losses)
-                                            for r, run in zip(rates, runs)]), width="stretch")
-    st.markdown("Too small crawls; a good rate drops fast; too large overshoots, bounces or blows up "
-                "(or saturates the sigmoid, where the gradient is almost zero).")
+    st.plotly_chart(fb.side_by_side_figure([(f"η = {r:g}: final loss {run.losses[-1]:.3g}", run.losses)
+                                            for r, run in zip(rates, runs)], log_y=True), width="stretch")
+    st.markdown(f"Your η ÷ 100, your η = {lr:g}, and your η × 10, from the same start (log scale). Too small "
+                "crawls; too large overshoots, bounces, blows up or saturates the units, where the gradient "
+                "is almost zero and learning stalls.")
 with t2:
     depth = st.slider("Depth of the chain (layers of one neuron)", 2, 20, key="bp_depth")
     chain = {bp.ACTIVATION_LABELS[a]: bp.chain_gradients(depth, a) for a in bp.ACTIVATIONS}
@@ -198,4 +198,3 @@ with t3:
 try_this("Pick XOR with 1 hidden unit and train: stuck. Give it 2 hidden units and train again. Then step "
          "through the backward pass with ReLU and find a unit whose gradient is exactly 0.")
 pytorch_snippet(bp.pytorch_code(params, x, y, activation, loss, lr, net.loss.data))
-url.publish()

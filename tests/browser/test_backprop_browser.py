@@ -1,0 +1,63 @@
+"""The Backprop page in a real browser: the graph and charts render, sliders and the step-through work."""
+
+from tests.browser.helpers import assert_no_exception, open_page, wait_settled
+
+GRAPH = "[data-testid='stGraphVizChart'] svg"
+
+
+def _wait_graph_text(page, text: str) -> None:
+    page.wait_for_function(
+        "t => [...document.querySelectorAll(\"[data-testid='stGraphVizChart'] svg\")]"
+        ".some(s => s.textContent.includes(t))", arg=text, timeout=15_000)
+
+
+def _press(page, label: str) -> None:
+    page.get_by_role("button", name=label, exact=True).click()
+    wait_settled(page)
+
+
+def test_backprop_page_renders_and_follows_the_first_slider(server, page):
+    open_page(page, server, "backprop")
+    assert_no_exception(page)
+    page.wait_for_selector(GRAPH, timeout=30_000)
+    assert page.locator(f"{GRAPH} g.node").count() > 20  # the op-level graph of a 2-unit network
+    assert page.locator(f"{GRAPH} g.cluster").count() == 4  # two hidden neurons, the output, the loss
+    page.wait_for_selector("[data-testid='stPlotlyChart'] .js-plotly-plot", timeout=30_000)
+    assert page.locator(".katex").count() >= 2
+
+    slider = page.locator("[data-testid='stSlider']").get_by_role("slider").first  # what the benchmark moves
+    assert slider.input_value() == "2"
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    wait_settled(page)
+    assert slider.input_value() == "3"
+    assert "bp_hidden=3" in page.url
+    # 3 hidden units: one node per neuron, with "hidden neuron 3" in it
+    _wait_graph_text(page, "hidden neuron 3")
+    assert page.locator(f"{GRAPH} g.cluster").count() == 0
+    assert_no_exception(page)
+    assert not page.js_errors
+
+
+def test_step_through_highlights_and_survives_a_reload(server, page):
+    open_page(page, server, "backprop?bp_hidden=1&bp_step=0")
+    page.wait_for_selector(GRAPH, timeout=30_000)
+    unknown_before = page.locator(GRAPH).text_content().count("grad ?")
+    for _ in range(2):
+        _press(page, "Next")
+    assert "Step 2 of" in str(page.locator("[data-testid='stMarkdown']").all_inner_texts())
+    page.wait_for_function(
+        "n => document.querySelector(\"[data-testid='stGraphVizChart'] svg\").textContent.split('grad ?').length - 1 < n",
+        arg=unknown_before, timeout=15_000)
+    assert page.locator(f"{GRAPH} [fill='#f59e0b']").count() == 1  # exactly one node is processed
+    assert "bp_step=2" in page.url
+    page.reload(wait_until="domcontentloaded")  # the shared link brings the same step back
+    wait_settled(page)
+    page.wait_for_selector(GRAPH, timeout=30_000)
+    assert "Step 2 of" in str(page.locator("[data-testid='stMarkdown']").all_inner_texts())
+    _press(page, "All")
+    page.wait_for_function(
+        "() => !document.querySelector(\"[data-testid='stGraphVizChart'] svg\").textContent.includes('grad ?')",
+        timeout=15_000)
+    assert_no_exception(page)
+    assert not page.js_errors
