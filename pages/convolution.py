@@ -79,9 +79,9 @@ st.markdown(
     f"kernel_size={g.kernel}, stride={stride}, padding={pad_arg!r}, dilation={dilation}, groups={g.groups})` → "
     f"output `(1, {g.c_out}, {ho}, {wo})`."
 )
-step = None if colour == "depthwise" else cv.conv_step(
-    demo.x, demo.weight[0], state.conv_row, state.conv_col, bias=bias, stride=stride, padding=pad_arg,
-    dilation=dilation, padding_mode=mode)  # the sliders below set conv_row / conv_col
+seen = demo.weight[:, 0] if colour == "depthwise" else demo.weight[0]  # (C_in, kH, kW): what one pixel sees
+step = cv.conv_step(demo.x, seen, state.conv_row, state.conv_col, bias=bias, stride=stride, padding=pad_arg,
+                    dilation=dilation, padding_mode=mode)  # the sliders below set conv_row / conv_col
 left, right = st.columns(2)
 shown_input = picked.image if colour != "grey" else to_grey(picked.image)
 left.plotly_chart(figs.picture_figure(shown_input, title=f"Input: {picked.label}", window=step),
@@ -92,7 +92,9 @@ if colour == "depthwise":
 else:
     right.plotly_chart(figs.feature_map_figure(demo.output[0], title=f"Output: {kernel_name} ({ho}×{wo})",
                                                pixel=(state.conv_row, state.conv_col)), key="conv_fig_output")
-if figs.is_signed(demo.output):
+if colour == "depthwise":
+    right.caption("Each output channel drives one colour; for signed maps mid-grey is 0.")
+elif figs.is_signed(demo.output):
     right.caption("Negative values are **red**, zero is **white**, positive values are **blue**; "
                   "the colour range is symmetric around 0. Turn on ReLU to clip the negatives to 0.")
 else:
@@ -119,26 +121,31 @@ if colour != "grey":
     st.plotly_chart(figs.maps_grid_figure(maps, titles), key="conv_fig_channels")
 
 st.subheader("One output pixel, step by step")
+row_col, col_col = st.columns(2)
+if ho > 1:
+    row_col.slider("Output row", 0, ho - 1, key="conv_row")
+if wo > 1:
+    col_col.slider("Output column", 0, wo - 1, key="conv_col")
+st.plotly_chart(figs.step_figure(step, channel_names=None if colour == "grey" else ["R", "G", "B"]),
+                key="conv_fig_step")
+r, c = step.out_row, step.out_col
 if colour == "depthwise":
-    st.info("Choose Greyscale or RGB to step through the sums (depthwise does the same per channel).")
+    sums = ", ".join(f"{n} {step.products[i].sum() + bias:.4f}" for i, n in enumerate("RGB"))
+    held = ", ".join(f"{demo.output[i, r, c]:.4f}" for i in range(3))
+    st.markdown(f"Depthwise: each channel keeps its own sum, plus bias {bias:+.2f}: {sums}"
+                f"{' before ReLU' if relu else ''}. The three maps hold **{held}** at row {r}, column {c}.")
 else:
-    row_col, col_col = st.columns(2)
-    if ho > 1:
-        row_col.slider("Output row", 0, ho - 1, key="conv_row")
-    if wo > 1:
-        col_col.slider("Output column", 0, wo - 1, key="conv_col")
-    channel_names = ["R", "G", "B"] if colour == "rgb" else None
-    st.plotly_chart(figs.step_figure(step, channel_names=channel_names), key="conv_fig_step")
     after = f", then ReLU gives {max(step.total, 0.0):.4f}" if relu else ""
     st.markdown(
         f"Sum of the {step.products.size} products = **{step.products.sum():.4f}**, plus bias {bias:+.2f} = "
-        f"**{step.total:.4f}**{after}. The feature map holds **{demo.output[0, step.out_row, step.out_col]:.4f}** "
-        f"at row {step.out_row}, column {step.out_col}. Dotted cells read padding, not the picture."
+        f"**{step.total:.4f}**{after}. The feature map holds **{demo.output[0, r, c]:.4f}** at row {r}, "
+        f"column {c}. Dotted cells read padding, not the picture."
     )
-    walk = cv.kernel_walk(np.moveaxis(demo.x, 0, -1), demo.output[0], (step.out_row, step.out_col),
-                       kernel_size=g.kernel, stride=stride, padding=pad_arg, dilation=dilation, padding_mode=mode)
-    st.markdown("**Animate**: press ▶ to watch the kernel walk over a small block around this pixel.")
-    st.plotly_chart(figs.animation_figure(walk), key="conv_fig_walk")
+walk = cv.kernel_walk(np.moveaxis(demo.x if colour != "depthwise" else demo.x[:1], 0, -1), demo.output[0], (r, c),
+                      kernel_size=g.kernel, stride=stride, padding=pad_arg, dilation=dilation, padding_mode=mode)
+st.markdown("**Animate**: press ▶ to watch the kernel walk over a small block around this pixel"
+            f"{' (red channel)' if colour == 'depthwise' else ''}.")
+st.plotly_chart(figs.animation_figure(walk), key="conv_fig_walk")
 
 st.subheader("A filter bank: several kernels, several feature maps")
 bank = st.multiselect("Kernels in the bank", list(KERNELS), key="conv_bank", max_selections=8)

@@ -187,3 +187,16 @@ def test_url_reproduces_the_demo_and_survives_nonsense():
     at = run({"conv_kernel": "Nope", "conv_stride": "banana"})
     assert any("not understood" in c.value for c in at.caption)
     assert at.selectbox(key="conv_kernel").value == "Sobel x"
+
+
+def test_depthwise_step_reports_each_channel_like_torch():
+    at = run({"conv_colour": "depthwise", "conv_kernel": "Sharpen", "conv_bias": "0.1", "conv_row": "120",
+              "conv_col": "60", "conv_padding": "same"})
+    text = markdown_with(at, "Depthwise: each channel")
+    held = re.search(r"hold \*\*([-\d., ]+)\*\* at row 120, column 60", text).group(1)
+    values = [float(v) for v in held.split(",")]
+    x = torch.from_numpy(sample_images()["Scene with edges"].transpose(2, 0, 1).copy()).double()[None]
+    w = torch.from_numpy(kernel("Sharpen")).expand(3, 1, 3, 3)
+    ref = F.conv2d(x, w, torch.full((3,), 0.1, dtype=torch.float64), padding="same", groups=3)[0, :, 120, 60]
+    np.testing.assert_allclose(values, ref.numpy(), atol=1e-3)
+    assert "(red channel)" in markdown_with(at, "Animate")
