@@ -704,6 +704,19 @@ def dataset_key(source: str, size: int = 64, folder: str | None = None) -> str:
 _KEY = re.compile(r"^(synthetic-pets|oxford-pets|folder:(?P<folder>[^@]+))(@(?P<size>\d+))?$")
 
 
+def parse_key(key: str) -> tuple[str, int, str | None]:
+    """A cats-vs-dogs dataset key -> (source, size, folder): the inverse of dataset_key."""
+    if key == "cifar-catsdog":
+        return "cifar", 32, None
+    m = _KEY.match(key)
+    if not m:
+        raise ValueError(f"{key!r} is not a cats-vs-dogs dataset")
+    size = int(m.group("size") or 64)
+    if m.group("folder"):
+        return "folder", size, m.group("folder")
+    return ("synthetic" if key.startswith("synthetic-pets") else "oxford"), size, None
+
+
 def is_catsdogs(key: str) -> bool:
     """True for the dataset keys this module provides."""
     return key == "cifar-catsdog" or bool(_KEY.match(key))

@@ -10,9 +10,10 @@ Added beyond the trainer contract (issue 7):
 - ``IMAGENET_MEAN`` / ``IMAGENET_STD``: the statistics the ImageNet weights expect. The cats-vs-dogs
   datasets (explainers/pets.py) declare them as their mean/std, so the engine's on-the-fly
   normalisation feeds ResNet-18 exactly what its weights were trained on.
-- ``WeightsUnavailable(RuntimeError)``: the ImageNet weights are neither cached nor downloadable.
-- ``resnet18_weights_cached()``, ``fetch_resnet18_weights(progress)``: check / fill torch's cache
-  (call it before starting a run to show a progress bar; build() then loads from the cache).
+- ``WeightsUnavailable(RuntimeError, ValueError)``: the ImageNet weights are not cached (or not downloadable).
+- ``resnet18_weights_cached()``, ``fetch_resnet18_weights(progress)``: check / fill torch's cache.
+  The registered builds never download (they run on every rerun, e.g. for the model card): without
+  cached weights they raise WeightsUnavailable at once, so fetch first (the page has a button).
 - ``CATSDOGS_MODELS``: the names above, in menu order. Models carry ``gradcam_layer``.
 """
 
@@ -61,8 +62,8 @@ def resnet18_weights_cached() -> bool:
 
 
 def fetch_resnet18_weights(progress: Progress | None = None, *, url: str = RESNET18_URL,
-                           timeout: float = 20.0) -> Path:
-    """Return the cached weights file, downloading it first (with progress) if needed."""
+                           timeout: float = 20.0, download: bool = True) -> Path:
+    """Return the cached weights file, downloading it first (with progress) if needed and allowed."""
     import torch
 
     dest = weights_path()
@@ -70,6 +71,12 @@ def fetch_resnet18_weights(progress: Progress | None = None, *, url: str = RESNE
         if progress:
             progress(1.0, "ResNet-18 ImageNet weights found in torch's cache")
         return dest
+    if not download:
+        raise WeightsUnavailable(
+            "ResNet-18's ImageNet weights (45 MB) are not downloaded yet. Press 'Download the weights' on the "
+            "Trainer page, or run `python -m explainers.pets download resnet18`, or copy "
+            f"{RESNET18_FILE} into {dest.parent}. Training from scratch works offline."
+        )
     fd, tmp = None, None
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -106,14 +113,17 @@ def build_catsdogs_cnn(channels: int, image_size: int, num_classes: int, dropout
 
 def build_resnet18_transfer(channels: int, image_size: int, num_classes: int, dropout: float | None = None, *,
                             pretrained: bool = True, freeze_backbone: bool = False,
-                            progress: Progress | None = None) -> nn.Module:
-    """ModelSpec.build for ResNet-18 transfer learning (3-channel images only)."""
+                            progress: Progress | None = None, download: bool = False) -> nn.Module:
+    """ModelSpec.build for ResNet-18 transfer learning (3-channel images only).
+
+    By default it never downloads: building happens on every page rerun (model card, LR finder), so
+    the 45 MB fetch is an explicit step (fetch_resnet18_weights with a progress bar, or the CLI)."""
     from models.catsdogs_nets import ResNet18Transfer
 
     if channels != 3:
         raise ValueError("ResNet-18 expects colour (3-channel) images")
     return ResNet18Transfer(num_classes, pretrained=pretrained, freeze_backbone=freeze_backbone,
-                            progress=progress, dropout=float(dropout or 0.0))
+                            progress=progress, dropout=float(dropout or 0.0), download=download)
 
 
 def supports_catsdogs_cnn(channels: int, image_size: int) -> bool:

@@ -60,13 +60,13 @@ class ResNet18Transfer(nn.Module):
     """
 
     def __init__(self, num_classes: int = 2, *, pretrained: bool = True, freeze_backbone: bool = False,
-                 progress: Progress | None = None, dropout: float = 0.0) -> None:
+                 progress: Progress | None = None, dropout: float = 0.0, download: bool = True) -> None:
         super().__init__()
         from torchvision.models import resnet18
 
         self.backbone = resnet18(weights=None)
         if pretrained:
-            path = fetch_resnet18_weights(progress)
+            path = fetch_resnet18_weights(progress, download=download)
             state = torch.load(path, map_location="cpu", weights_only=True)
             self.backbone.load_state_dict(state)
         in_features = self.backbone.fc.in_features  # 512

@@ -281,6 +281,11 @@ def test_keys_register_and_parse(tmp_path):
     with pytest.raises(ValueError):
         pets.dataset_key("oxford", 50)
     assert pets.is_catsdogs("oxford-pets@128") and not pets.is_catsdogs("mnist")
+    for source, size, folder in [("cifar", 32, None), ("oxford", 96, None), ("synthetic", 64, None),
+                                 ("folder", 128, "a/b c")]:
+        assert pets.parse_key(pets.dataset_key(source, size, folder)) == (source, size, folder)
+    with pytest.raises(ValueError):
+        pets.parse_key("mnist")
 
 
 def test_folder_key_outside_or_missing_gives_a_clear_error(tmp_path):
