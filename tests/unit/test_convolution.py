@@ -66,6 +66,7 @@ def conv_settings(draw):
     return x, w, b, stride, padding, dilation, groups, mode
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")  # torch's own note
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(conv_settings())
 def test_conv2d_matches_torch(case):
