@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.catsdogs import Progress, fetch_resnet18_weights
+from models.catsdogs import Progress, WeightsUnavailable, fetch_resnet18_weights
 
 
 class CatsDogsCNN(nn.Module):
@@ -65,10 +65,18 @@ class ResNet18Transfer(nn.Module):
         from torchvision.models import resnet18
 
         self.backbone = resnet18(weights=None)
+        # Why training cannot start yet (weights not downloaded); "" when ready. The architecture alone
+        # is still usable, e.g. for a model card, so a missing file only stops a training forward pass.
+        self.weights_missing = ""
         if pretrained:
-            path = fetch_resnet18_weights(progress, download=download)
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            self.backbone.load_state_dict(state)
+            try:
+                path = fetch_resnet18_weights(progress, download=download)
+                state = torch.load(path, map_location="cpu", weights_only=True)
+                self.backbone.load_state_dict(state)
+            except WeightsUnavailable as exc:
+                if download:
+                    raise
+                self.weights_missing = str(exc)
         in_features = self.backbone.fc.in_features  # 512
         head: list[nn.Module] = [nn.Dropout(dropout)] if dropout > 0 else []
         self.backbone.fc = nn.Sequential(*head, nn.Linear(in_features, num_classes))
@@ -78,7 +86,14 @@ class ResNet18Transfer(nn.Module):
         set_backbone_frozen(self, freeze_backbone)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.weights_missing and self.training and torch.is_grad_enabled():
+            raise WeightsUnavailable(self.weights_missing)  # transfer learning without ImageNet weights
         return self.backbone(x)  # (B, num_classes)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        out = super().load_state_dict(state_dict, strict=strict, assign=assign)
+        self.weights_missing = ""  # the learner's own trained weights replace ImageNet's
+        return out
 
     def train(self, mode: bool = True) -> ResNet18Transfer:
         super().train(mode)

@@ -117,3 +117,15 @@ def test_download_reports_progress_and_rejects_truncated_files(hub):
     seen = []
     path = cd.fetch_resnet18_weights(lambda f, m: seen.append(f), url=good.as_uri())
     assert path.is_file() and seen and seen[-1] == 1.0
+
+
+def test_own_weights_replace_missing_imagenet_weights(hub):
+    model = cd.build_resnet18_transfer(3, 32, 2, 0.0)  # nothing cached: the architecture only
+    assert model.weights_missing
+    model.eval()
+    assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 2)  # evaluation works
+    model.train()
+    with pytest.raises(cd.WeightsUnavailable):
+        model(torch.zeros(2, 3, 32, 32))
+    model.load_state_dict(nets.ResNet18Transfer(2, pretrained=False).state_dict())
+    assert not model.weights_missing and model(torch.zeros(2, 3, 32, 32)).shape == (2, 2)

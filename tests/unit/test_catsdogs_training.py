@@ -74,9 +74,19 @@ def test_a_frozen_resnet_run_only_changes_the_head(drawn, monkeypatch):
     assert changed == {"backbone.fc.0.weight", "backbone.fc.0.bias"}  # batch-norm statistics included
 
 
-def test_missing_weights_refuse_to_start_with_a_friendly_error(drawn, monkeypatch, tmp_path):
-    """Building never downloads (it happens on every rerun): without cached weights it says what to do."""
+def test_missing_weights_stop_the_run_with_a_friendly_error(drawn, monkeypatch, tmp_path):
+    """Building never downloads (it happens on every rerun): the architecture works for a model card,
+    and training fails at its first step with a message that says what to do."""
+    from models import build_model, model_card
+
     monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
     monkeypatch.setattr(cd.urllib.request, "urlopen", lambda *a, **k: pytest.fail("build must not download"))
-    with pytest.raises(ValueError, match="not downloaded yet.*Download the weights.*from scratch works offline"):
-        TrainRun(_config(model="resnet18_transfer"), drawn)
+    card = model_card(build_model("resnet18_transfer", 3, 32, 2), (3, 32, 32))
+    assert card.output_shape == (2,)
+    run = TrainRun(_config(model="resnet18_transfer", epochs=1, subset=64), drawn).start()
+    assert run.join(60)
+    snap = run.snapshot()
+    assert snap.status == "failed"
+    assert "not downloaded yet" in snap.message and "Download the weights" in snap.message
+    with pytest.raises(ValueError, match="from scratch works offline"):  # what the race and the CLI see
+        cd.fetch_resnet18_weights(download=False)
