@@ -723,6 +723,10 @@ class TrainRun:
         model = self.model.to(device)
         model.train()
         on_cpu = device == "cpu"
+        # channels-last convolutions are markedly faster on CPUs (oneDNN); same maths, another memory layout
+        channels_last = on_cpu and any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
         # the shared uint8 tensors stay where they are on the CPU; a GPU gets its own copy once
         x_all = ds.train_x if on_cpu else ds.train_x.to(device)
         y_all = ds.train_y if on_cpu else ds.train_y.to(device)
@@ -789,6 +793,8 @@ class TrainRun:
                 if augment is not None:  # shifts/rotations, or flip/crop/rotate/jitter (cats vs dogs)
                     xb = augment(xb, gen)
                 xb = xb * scale + shift  # normalised on the fly
+                if channels_last:
+                    xb = xb.contiguous(memory_format=torch.channels_last)
                 logits = model(xb)
                 loss = F.cross_entropy(logits, yb)
                 total = loss
