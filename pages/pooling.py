@@ -10,6 +10,8 @@ from pages.image_input import image_input
 from pages.ui import ShareableState, pytorch_snippet, run_safely, try_this
 
 STAGES = ["The picture itself", "Conv → ReLU feature map"]
+TABS = ["Pick an output cell", "Indices (return_indices)", "Gradient routing", "Shift the picture",
+        "Pyramid 28 → 14 → 7"]
 SIZES = [16, 24, 32, 48, 64]
 
 
@@ -69,81 +71,88 @@ f2.metric("Average pooling output", f"{av.output.shape[1]}×{av.output.shape[2]}
           help="Average pooling has no dilation, so with d > 1 its output can be larger.")
 f3.metric("Parameters to learn", 0)
 
+# Lazy tabs: only the open tab runs and is drawn, so a slider move redraws one tab, not five.
 tab_cell, tab_idx, tab_grad, tab_shift, tab_pyr = st.tabs(
-    ["Pick an output cell", "Indices (return_indices)", "Gradient routing", "Shift the picture", "Pyramid 28 → 14 → 7"])
+    TABS, key=url.bind("pool_tab", TABS[0], options=TABS), on_change="rerun")
 feature = block.feature[0]
-with tab_cell:
-    _, ho, wo = mx.settings.out_shape
-    for key, hi, start in zip(("pool_row", "pool_col"), (ho - 1, wo - 1), pl.strongest_cell(mx)):
-        url.bind(key, start, lo=0, hi=63)
-        st.session_state[key] = min(int(st.session_state[key]), hi)  # the output may have shrunk
-    r1, r2 = st.columns(2)
-    oh = r1.slider("Output row", 0, max(ho - 1, 1), key="pool_row", disabled=ho == 1)
-    ow = r2.slider("Output column", 0, max(wo - 1, 1), key="pool_col", disabled=wo == 1)
-    cells = {"max": pl.cell_window(block.feature, mx, 0, oh, ow)}
-    cells["avg"] = pl.cell_window(block.feature, av, 0, min(oh, av.output.shape[1] - 1), min(ow, av.output.shape[2] - 1))
-    for col, (kind, cw) in zip(st.columns(2, gap="large"), cells.items()):
-        with col:
-            label = "Max pooling" if kind == "max" else "Average pooling"
-            st.plotly_chart(fig.window_figure(feature, cw, (p, p), f"{label}: the window of output ({oh}, {ow})"),
-                            key=f"pool_window_{kind}")
-            st.plotly_chart(fig.window_values_figure(cw, "the numbers in the window"), key=f"pool_values_{kind}")
-            st.markdown(pl.describe_cell(cw, size))
-    try_this("Turn padding up to 1 and pick cell (0, 0): the max ignores the −∞ padding, while the average "
-             "counts the zeros unless you switch count_include_pad off.")
+_, ho, wo = mx.settings.out_shape
+for key, hi, start in zip(("pool_row", "pool_col"), (ho - 1, wo - 1), pl.strongest_cell(mx)):
+    url.bind(key, start, lo=0, hi=63)
+    st.session_state[key] = min(int(st.session_state[key]), hi)  # the output may have shrunk
+oh, ow = st.session_state["pool_row"], st.session_state["pool_col"]
+if tab_cell.open:
+    with tab_cell:
+        r1, r2 = st.columns(2)
+        oh = r1.slider("Output row", 0, max(ho - 1, 1), key="pool_row", disabled=ho == 1)
+        ow = r2.slider("Output column", 0, max(wo - 1, 1), key="pool_col", disabled=wo == 1)
+        cells = {"max": pl.cell_window(block.feature, mx, 0, oh, ow)}
+        cells["avg"] = pl.cell_window(block.feature, av, 0, min(oh, av.output.shape[1] - 1), min(ow, av.output.shape[2] - 1))
+        for col, (kind, cw) in zip(st.columns(2, gap="large"), cells.items()):
+            with col:
+                label = "Max pooling" if kind == "max" else "Average pooling"
+                st.plotly_chart(fig.window_figure(feature, cw, (p, p), f"{label}: the window of output ({oh}, {ow})"),
+                                key=f"pool_window_{kind}")
+                st.plotly_chart(fig.window_values_figure(cw, "the numbers in the window"), key=f"pool_values_{kind}")
+                st.markdown(pl.describe_cell(cw, size))
+        try_this("Turn padding up to 1 and pick cell (0, 0): the max ignores the −∞ padding, while the average "
+                 "counts the zeros unless you switch count_include_pad off.")
 
-with tab_idx:
-    st.markdown("`F.max_pool2d(x, ..., return_indices=True)` also says **where** each maximum came from: "
-                "the position in the flattened H×W map, row·W + column. `MaxUnpool2d` uses it to undo pooling.")
-    st.plotly_chart(fig.indices_figure(mx, pl.winner_offsets(mx), pl.win_counts(mx)[0], feature), key="pool_indices")
-    st.caption("Where a window is flat (all zeros), every value ties and PyTorch keeps the first one it "
-               "scans: the top-left pixel of the window.")
-    try_this("Set stride 1 with kernel 3: windows overlap, so one strong pixel can win many windows.")
+if tab_idx.open:
+    with tab_idx:
+        st.markdown("`F.max_pool2d(x, ..., return_indices=True)` also says **where** each maximum came from: "
+                    "the position in the flattened H×W map, row·W + column. `MaxUnpool2d` uses it to undo pooling.")
+        st.plotly_chart(fig.indices_figure(mx, pl.winner_offsets(mx), pl.win_counts(mx)[0], feature), key="pool_indices")
+        st.caption("Where a window is flat (all zeros), every value ties and PyTorch keeps the first one it "
+                   "scans: the top-left pixel of the window.")
+        try_this("Set stride 1 with kernel 3: windows overlap, so one strong pixel can win many windows.")
 
-with tab_grad:
-    st.markdown("Backpropagation through pooling has nothing to learn; it only routes the gradient. "
-                "Max sends each output's gradient to the one pixel that won; average spreads it evenly.")
-    st.latex(r"\frac{\partial L}{\partial x_{ab}} = \sum_{ij:\,(a,b)\text{ won } W_{ij}} \frac{\partial L}{\partial y_{ij}}"
-             r"\qquad \frac{\partial L}{\partial x_{ab}} = \sum_{ij:\,(a,b)\in W_{ij}} \frac{1}{|W_{ij}|}\frac{\partial L}{\partial y_{ij}}")
-    only_cell = st.toggle("Upstream gradient 1 at the picked output cell only (off: 1 at every output)",
-                          key=url.bind("pool_gradcell", True))
-    grads = []
-    for res in (mx, av):
-        g = np.zeros(res.output.shape) if only_cell else np.ones(res.output.shape)
-        if only_cell:
-            g[0, min(oh, g.shape[1] - 1), min(ow, g.shape[2] - 1)] = 1.0
-        grads.append(pl.pool2d_backward(g, res)[0])
-    st.plotly_chart(fig.gradient_figure(feature, [("∂L/∂x through max pooling", grads[0]),
-                                                  ("∂L/∂x through average pooling", grads[1])]), key="pool_grads")
-    st.caption(f"Max: {int((grads[0] > 0).sum())} of {feature.size} input pixels get any gradient. "
-               f"Average: {int((grads[1] > 0).sum())}.")
+if tab_grad.open:
+    with tab_grad:
+        st.markdown("Backpropagation through pooling has nothing to learn; it only routes the gradient. "
+                    "Max sends each output's gradient to the one pixel that won; average spreads it evenly.")
+        st.latex(r"\frac{\partial L}{\partial x_{ab}} = \sum_{ij:\,(a,b)\text{ won } W_{ij}} \frac{\partial L}{\partial y_{ij}}"
+                 r"\qquad \frac{\partial L}{\partial x_{ab}} = \sum_{ij:\,(a,b)\in W_{ij}} \frac{1}{|W_{ij}|}\frac{\partial L}{\partial y_{ij}}")
+        only_cell = st.toggle(f"Upstream gradient 1 only at output ({oh}, {ow}), the cell picked in the first tab "
+                              "(off: 1 at every output)", key=url.bind("pool_gradcell", True))
+        grads = []
+        for res in (mx, av):
+            g = np.zeros(res.output.shape) if only_cell else np.ones(res.output.shape)
+            if only_cell:
+                g[0, min(oh, g.shape[1] - 1), min(ow, g.shape[2] - 1)] = 1.0
+            grads.append(pl.pool2d_backward(g, res)[0])
+        st.plotly_chart(fig.gradient_figure(feature, [("∂L/∂x through max pooling", grads[0]),
+                                                      ("∂L/∂x through average pooling", grads[1])]), key="pool_grads")
+        st.caption(f"Max: {int((grads[0] > 0).sum())} of {feature.size} input pixels get any gradient. "
+                   f"Average: {int((grads[1] > 0).sum())}.")
 
-with tab_shift:
-    st.markdown("Move the picture a few pixels. The detector map moves with it, so almost every value changes. "
-                "Max pooling reports only the strongest value in each window, so a feature that moves but stays "
-                "inside its window gives the same output: the pooled map changes less.")
-    a1, a2 = st.columns(2)
-    dx = a1.slider("Shift right (pixels)", 0, 4, key=url.bind("pool_dx", 1, lo=0, hi=4))
-    dy = a2.slider("Shift down (pixels)", 0, 4, key=url.bind("pool_dy", 0, lo=0, hi=4))
-    tests = {kind: pl.shift_test(grey, kernel, dy, dx, res.settings) for kind, res in (("max", mx), ("avg", av))}
-    n1, n2, n3 = st.columns(3)
-    n1.metric("Change before pooling", f"{tests['max'].change_feature:.0%}")
-    n2.metric("Change after max pooling", f"{tests['max'].change_pooled:.0%}")
-    n3.metric("Change after average pooling", f"{tests['avg'].change_pooled:.0%}")
-    st.caption("Change = ‖map(shifted) − map(original)‖ / ‖map(original)‖, compared at the same positions. "
-               "The pictures below share one colour scale.")
-    st.plotly_chart(fig.maps_row([("|Δ| before pooling", np.abs(tests["max"].feature_shifted - tests["max"].feature)[0], "change"),
-                                  ("|Δ| after max pooling", np.abs(tests["max"].pooled_shifted - tests["max"].pooled)[0], "change"),
-                                  ("|Δ| after average pooling", np.abs(tests["avg"].pooled_shifted - tests["avg"].pooled)[0], "change")]),
-                    key="pool_shift")
+if tab_shift.open:
+    with tab_shift:
+        st.markdown("Move the picture a few pixels. The detector map moves with it, so almost every value changes. "
+                    "Max pooling reports only the strongest value in each window, so a feature that moves but stays "
+                    "inside its window gives the same output: the pooled map changes less.")
+        a1, a2 = st.columns(2)
+        dx = a1.slider("Shift right (pixels)", 0, 4, key=url.bind("pool_dx", 1, lo=0, hi=4))
+        dy = a2.slider("Shift down (pixels)", 0, 4, key=url.bind("pool_dy", 0, lo=0, hi=4))
+        tests = {kind: pl.shift_test(grey, kernel, dy, dx, res.settings) for kind, res in (("max", mx), ("avg", av))}
+        n1, n2, n3 = st.columns(3)
+        n1.metric("Change before pooling", f"{tests['max'].change_feature:.0%}")
+        n2.metric("Change after max pooling", f"{tests['max'].change_pooled:.0%}")
+        n3.metric("Change after average pooling", f"{tests['avg'].change_pooled:.0%}")
+        st.caption("Change = ‖map(shifted) − map(original)‖ / ‖map(original)‖, compared at the same positions. "
+                   "The pictures below share one colour scale.")
+        st.plotly_chart(fig.maps_row([("|Δ| before pooling", np.abs(tests["max"].feature_shifted - tests["max"].feature)[0], "change"),
+                                      ("|Δ| after max pooling", np.abs(tests["max"].pooled_shifted - tests["max"].pooled)[0], "change"),
+                                      ("|Δ| after average pooling", np.abs(tests["avg"].pooled_shifted - tests["avg"].pooled)[0], "change")]),
+                        key="pool_shift")
 
-with tab_pyr:
-    st.markdown("MNIST networks pool twice: 28×28 → 14×14 → 7×7. Each step keeps a quarter of the numbers. "
-                "What survives is *whether* a feature was in each 4×4 block; *where* inside the block is lost. "
-                "Max keeps the strongest responses bright; average dilutes a thin stroke with its dark neighbours.")
-    small = pl.detector_block(pl.to_working(image, 28), kernel).feature
-    st.plotly_chart(fig.pyramid_figure({"max": [m[0] for m in pl.pyramid(small, "max", 2)],
-                                        "avg": [m[0] for m in pl.pyramid(small, "avg", 2)]}), key="pool_pyramid")
+if tab_pyr.open:
+    with tab_pyr:
+        st.markdown("MNIST networks pool twice: 28×28 → 14×14 → 7×7. Each step keeps a quarter of the numbers. "
+                    "What survives is *whether* a feature was in each 4×4 block; *where* inside the block is lost. "
+                    "Max keeps the strongest responses bright; average dilutes a thin stroke with its dark neighbours.")
+        small = pl.detector_block(pl.to_working(image, 28), kernel).feature
+        st.plotly_chart(fig.pyramid_figure({"max": [m[0] for m in pl.pyramid(small, "max", 2)],
+                                            "avg": [m[0] for m in pl.pyramid(small, "avg", 2)]}), key="pool_pyramid")
 
 pytorch_snippet(pl.pytorch_code(size, kernel, kname, k, s, p, d, ceil_mode, cip))
 url.publish()

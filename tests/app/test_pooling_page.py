@@ -105,6 +105,13 @@ def test_a_shrinking_output_clamps_the_picked_cell():
     assert slider(at, "Output row").value == n - 1 and slider(at, "Output column").value == n - 1
 
 
+def test_every_tab_opens_from_a_link():
+    for name in ("Pick an output cell", "Indices (return_indices)", "Gradient routing", "Shift the picture",
+                 "Pyramid 28 → 14 → 7"):
+        at = run({"pool_tab": name, "pool_k": "3", "pool_s": "1", "pool_p": "1"})
+        assert len(at.get("plotly_chart")) >= 2, name  # the block figure and the tab's own
+
+
 def test_stage_kernel_size_gradient_and_shift_widgets_all_run():
     at = run()
     for name in ("Laplacian", "Gaussian blur 7×7", "Emboss"):
@@ -114,8 +121,13 @@ def test_stage_kernel_size_gradient_and_shift_widgets_all_run():
     assert at.selectbox(key="pool_kernel").disabled and "nn.Conv2d" not in at.code[0].value
     at.selectbox(key="pool_size").set_value(48).run()
     assert metric(at, "Max pooling output") == "24×24"
+    at.session_state["pool_tab"] = "Gradient routing"  # what a click on the tab does (lazy tabs)
+    at.run()
+    assert not any(sl.label == "Output row" for sl in at.slider)  # only the open tab is drawn
     at.toggle(key="pool_gradcell").set_value(False).run()
     assert any("input pixels get any gradient" in c.value for c in at.caption)
+    at.session_state["pool_tab"] = "Shift the picture"
+    at.run()
     slider(at, "Shift right (pixels)").set_value(3).run()
     slider(at, "Shift down (pixels)").set_value(2).run()
     assert not at.exception
@@ -124,7 +136,7 @@ def test_stage_kernel_size_gradient_and_shift_widgets_all_run():
 
 
 def test_shift_zero_means_no_change():
-    at = run({"pool_dx": "0", "pool_dy": "0"})
+    at = run({"pool_dx": "0", "pool_dy": "0", "pool_tab": "Shift the picture"})
     assert metric(at, "Change before pooling") == "0%"
     assert metric(at, "Change after max pooling") == "0%"
 
