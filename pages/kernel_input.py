@@ -45,6 +45,8 @@ def kernel_input(url: ShareableState) -> tuple[np.ndarray, str]:
     cols = c_col.selectbox("Columns", range(1, 8), key="conv_custom_cols")
     old_shape = tuple(state.get("conv_custom_shape", (rows, cols)))
     start = resize_kernel(grid_from_flat(state.conv_custom, old_shape), (rows, cols))  # keeps the middle
+    if old_shape != (rows, cols):  # a new size starts a fresh editor from the resized numbers
+        state.conv_editor_version = state.get("conv_editor_version", 0) + 1
     ver = f"conv_editor_{rows}x{cols}_{state.get('conv_editor_version', 0)}"
     base = state.setdefault(ver + "_base", start)  # the editor's starting grid; edits are kept on top
     edited = st.data_editor(pd.DataFrame(base, columns=[str(c) for c in range(cols)]), key=ver,

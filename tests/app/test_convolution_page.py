@@ -135,6 +135,9 @@ def test_switching_to_custom_starts_from_the_preset_and_url_sets_the_numbers():
     assert value == pytest.approx(grey[r, c] - grey[r, c + 1], abs=1e-3)
     at.selectbox(key="conv_custom_rows").set_value(3).run()
     assert "kernel_size=(3, 2)" in shapes(at) and not at.exception
+    assert at.query_params["conv_custom"] == "0,0,1,-1,0,0"  # the old row stays in the middle
+    at.selectbox(key="conv_custom_rows").set_value(1).run()
+    assert at.query_params["conv_custom"] == "1,-1"
 
 
 def test_step_sliders_move_the_pixel_and_stay_inside_a_smaller_output():
