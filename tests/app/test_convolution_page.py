@@ -203,3 +203,15 @@ def test_depthwise_step_reports_each_channel_like_torch():
     ref = F.conv2d(x, w, torch.full((3,), 0.1, dtype=torch.float64), padding="same", groups=3)[0, :, 120, 60]
     np.testing.assert_allclose(values, ref.numpy(), atol=1e-3)
     assert "(red channel)" in markdown_with(at, "Animate")
+
+
+def test_camera_photo_is_convolved():
+    at = run({"conv_source": "Camera"})
+    assert any("until you take a photo" in c.value for c in at.caption)
+    buf = io.BytesIO()
+    Image.new("RGB", (640, 480), (90, 160, 220)).save(buf, "JPEG")
+    at.camera_input(key="conv_camera").set_value(("shot.jpg", buf.getvalue(), "image/jpeg")).run()
+    assert not at.exception and not at.error
+    assert "(1, 1, 384, 512)" in shapes(at)
+    at.camera_input(key="conv_camera").set_value(("shot.jpg", b"\xff\xd8\xff broken", "image/jpeg")).run()
+    assert at.error and "Showing the sample" in at.error[0].value and not at.exception
