@@ -664,7 +664,7 @@ class TrainRun:
 
     def _main(self) -> None:
         if not _GATE.acquire(self.id, self._cancelled):
-            self._set(status="stopped", message="Stopped before it started (it was waiting in the queue).")
+            self._set(status="stopped", message=self._cancel_message() + " It had not started yet (it was waiting in the queue).")
             return
         try:
             self._set(status="running", message="Training.", t0=time.perf_counter())

@@ -112,6 +112,7 @@ def test_queue_cap_and_positions(tiny):
     assert tr.active_runs() == (1, 2)
     third.stop()  # leaving the queue
     assert third.join(10) and third.snapshot().status == "stopped" and third.result is None
+    assert "waiting in the queue" in third.snapshot().message
     assert second.snapshot().queue_position == 1
     first.stop()
     assert second.join(60)
@@ -131,6 +132,14 @@ def test_a_session_ending_stops_its_run(tiny):
     assert run.join(20)
     s = run.snapshot()
     assert s.status == "stopped" and "session" in s.message
+
+
+def test_an_unavailable_device_fails_with_a_message(tiny, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    run = TrainRun(fast(device="cuda"), tiny).start()
+    assert run.join(20)
+    s = run.snapshot()
+    assert s.status == "failed" and "no CUDA GPU" in s.message and run.result is None
 
 
 def test_nan_loss_stops_with_an_explanation(tiny):
