@@ -161,7 +161,7 @@ def test_downsizing_keeps_aspect_and_range():
     assert got.dtype == np.float32 and 0.0 <= got.min() and got.max() <= 1.0
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(st.data())
 def test_corrupted_files_give_an_array_or_image_error(data):
     base = encode(rgb_gradient(24, 16), data.draw(st.sampled_from(["PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF"])))
