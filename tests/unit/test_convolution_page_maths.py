@@ -136,3 +136,8 @@ def test_resize_kernel_keeps_the_middle_and_grid_from_flat_pads():
     np.testing.assert_array_equal(resize_kernel(k, (1, 1)), [[4.0]])
     np.testing.assert_array_equal(grid_from_flat([1, 2, 3], (2, 2)), [[1, 2], [3, 0]])
     np.testing.assert_array_equal(grid_from_flat(list(range(9)), (2, 2)), [[0, 1], [2, 3]])
+
+
+def test_size_formula_shows_uneven_same_padding():
+    latex = size_formula("W", 10, 4, 1, (1, 2), 1)  # "same" with an even kernel pads 1 left, 2 right
+    assert "(1 + 2)" in latex and latex.endswith("= 10")
