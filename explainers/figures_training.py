@@ -7,10 +7,13 @@ mosaic image (one trace), so a strip of 32 digits redraws fast every second.
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image
 from plotly.subplots import make_subplots
 
 RIGHT = "#16a34a"  # green: a correct prediction
@@ -67,6 +70,9 @@ def epoch_figure(epochs: Sequence[Mapping], metric: str = "acc") -> go.Figure:
                         line={"color": color, "width": 2.5})
     fig.update_xaxes(title="epoch", dtick=1 if len(x) <= 20 else None, rangemode="tozero")
     fig.update_yaxes(title="accuracy (%)" if metric == "acc" else "loss")
+    if metric == "acc" and not x:  # nothing yet: show the scale it will fill
+        fig.update_yaxes(range=[0, 100])
+        fig.update_xaxes(range=[0, 1])
     return _layout(fig, "Accuracy" if metric == "acc" else "Loss per epoch")
 
 
@@ -150,6 +156,13 @@ def tile(images: np.ndarray, cols: int, pad: int = 2, fill: float = 255) -> np.n
     return out
 
 
+def png_data_uri(rgb: np.ndarray) -> str:
+    """(H, W, 3) uint8 -> 'data:image/png;base64,...' (compact, and every plotly.js draws it)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 def gallery_figure(images: np.ndarray, titles: Sequence[str] | None = None, colors: Sequence[str] | None = None,
                    cols: int = 8, title: str = "", tile_px: int = 84) -> go.Figure:
     """A grid of images (one go.Image trace) with a caption above each and an optional coloured frame."""
@@ -161,7 +174,7 @@ def gallery_figure(images: np.ndarray, titles: Sequence[str] | None = None, colo
     top = max(6, h // 2)  # room for captions
     mosaic = tile(np.pad(imgs, ((0, 0), (top, 0), (0, 0), (0, 0)), constant_values=255), cols, pad) if n else \
         np.full((h, w, 3), 255, np.uint8)
-    fig = go.Figure(go.Image(z=mosaic, hoverinfo="skip"))
+    fig = go.Figure(go.Image(source=png_data_uri(mosaic), hoverinfo="skip"))
     for i in range(n):
         r, c = divmod(i, cols)
         x0, y0 = c * (w + pad), r * (h + top + pad) + top
@@ -189,7 +202,7 @@ def prediction_strip_figure(images: np.ndarray, labels: Sequence[int], preds: Se
     return gallery_figure(images, titles, colors, cols=cols, title=title)
 
 
-def filter_grid_figure(weights: np.ndarray, max_filters: int = 32, max_inputs: int = 8, cols: int = 8,
+def filter_grid_figure(weights: np.ndarray, max_filters: int = 32, max_inputs: int = 8, cols: int | None = None,
                        title: str = "First-layer filters") -> go.Figure:
     """(O, I, kh, kw) conv weights -> grid; 3-input filters as colour, otherwise one tile per (out, in).
 
@@ -201,6 +214,7 @@ def filter_grid_figure(weights: np.ndarray, max_filters: int = 32, max_inputs: i
         raise ValueError(f"expected conv weights (O, I, kh, kw), got shape {w.shape}")
     o, i, kh, kw = w.shape
     w = w[:max_filters]
+    cols = cols or max(1, int(np.ceil(np.sqrt(len(w)))))  # a square-ish grid
     if i == 3:  # colour filters: show each as an RGB image (like AlexNet's first layer)
         rgb = np.moveaxis(w, 1, -1)
         lim = max(np.abs(rgb).max(), 1e-12)
@@ -274,7 +288,8 @@ def compare_runs_figure(runs: Sequence[tuple[str, Sequence[Mapping]]], metric: s
         fig.add_scatter(x=x, y=y, mode="lines+markers", name=label, line={"color": PALETTE[k % len(PALETTE)], "width": 2})
     names = {"val_acc": "validation accuracy (%)", "train_acc": "training accuracy (%)", "val_loss": "validation loss",
              "train_loss": "training loss"}
-    fig.update_xaxes(title="epoch", rangemode="tozero")
+    longest = max((len(e) for _, e in runs), default=0)
+    fig.update_xaxes(title="epoch", rangemode="tozero", dtick=1 if longest <= 20 else None)
     fig.update_yaxes(title=names.get(metric, metric))
     return _layout(fig, "Compare runs: " + names.get(metric, metric))
 

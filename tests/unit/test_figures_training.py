@@ -165,3 +165,19 @@ def test_rank_examples_and_confusion_cells_against_torch():
     k = int(top_wrong[0])
     assert fig.layout.annotations[0].text == f"{labels[k].item()}→{pred[k].item()} {100 * conf[k].item():.0f}%"
     assert len(ft.examples_figure(imgs, labels.numpy(), probs.numpy(), np.array([], int), CLASSES).data) == 1
+
+
+def test_gallery_image_is_the_mosaic_of_the_images():
+    import base64
+    import io
+
+    from PIL import Image
+
+    imgs = np.random.default_rng(8).integers(0, 255, (5, 1, 6, 6)).astype(np.uint8)
+    fig = ft.gallery_figure(imgs, cols=5)
+    src = fig.data[0].source
+    assert src.startswith("data:image/png;base64,")
+    decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))))
+    # gallery_figure leaves 6 rows for captions above 6-pixel tiles and 2 pixels between tiles
+    for i in range(5):
+        np.testing.assert_array_equal(decoded[6:12, i * 8: i * 8 + 6, 0], imgs[i, 0])
