@@ -20,6 +20,8 @@ WINDOW = "#f97316"  # orange: the receptive window / current pixel
 PAD = "#9ca3af"  # grey: padding
 DIVERGING = [[0.0, "#dc2626"], [0.5, "#ffffff"], [1.0, "#2563eb"]]
 GREYS = [[0.0, "#000000"], [1.0, "#ffffff"]]
+_SQUARE_X = np.array([-0.42, 0.42, 0.42, -0.42, -0.42, np.nan])  # a closed square, then a line break
+_SQUARE_Y = np.array([-0.42, -0.42, 0.42, 0.42, -0.42, np.nan])
 _NEG, _MID, _POS = np.array([220, 38, 38.0]), np.array([255, 255, 255.0]), np.array([37, 99, 235.0])
 
 
@@ -85,11 +87,11 @@ def shrink(values: np.ndarray, max_side: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _image_axes(fig: go.Figure, row: int | None = None, col: int | None = None) -> None:
-    kw = {"row": row, "col": col} if row is not None else {}
-    fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain", **kw)
+def _image_axes(fig: go.Figure) -> None:
+    """Square pixels, no tick clutter (row 0 at the top comes from each figure's y range)."""
+    fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain")
     fig.update_yaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain",
-                     scaleanchor="x" if row is None else None, **kw)
+                     scaleanchor="x")
 
 
 def _layout(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
@@ -135,7 +137,7 @@ def _refs(i: int) -> dict:
 
 
 def _colorbar_trace(limits: tuple[float, float], title: str) -> go.Scatter:
-    """An invisible trace that only draws the colour bar for a PNG-encoded map."""
+    """An invisible trace that only draws the colour bar for a map sent as a picture."""
     lo, hi = limits
     return go.Scatter(
         x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,
@@ -279,10 +281,6 @@ def step_figure(step: ConvStep, *, channel_names: list[str] | None = None, heigh
                                          line={"color": PAD, "width": 2, "dash": "dot"}, **refs))
     fig = go.Figure(traces, layout=_grid(C, 3, titles, hgap=0.05, vgap=0.12 / C))
     return _layout(fig, height or (60 + 230 * C))
-
-
-_SQUARE_X = np.array([-0.42, 0.42, 0.42, -0.42, -0.42, np.nan])
-_SQUARE_Y = np.array([-0.42, -0.42, 0.42, 0.42, -0.42, np.nan])
 
 
 def _tap_outline(walk: KernelWalk, r: int, c: int) -> tuple[np.ndarray, np.ndarray]:
