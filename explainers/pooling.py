@@ -377,15 +377,19 @@ def pool_both(feature: np.ndarray, kernel_size: int, stride: int, padding: int, 
     return mx, av
 
 
+def ceil_drops_last_window(n: int, k: int, s: int, p: int, d: int = 1) -> bool:
+    """True when ceil_mode's rule removes a last window that would start in the right padding."""
+    rounded_up = (n + 2 * p - d * (k - 1) - 1 + s - 1) // s + 1
+    return output_size(n, k, s, p, d, True) < rounded_up
+
+
 def size_formula(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> str:
     """LaTeX for one output side with the current numbers plugged in."""
     br = (r"\left\lceil", r"\right\rceil") if ceil_mode else (r"\left\lfloor", r"\right\rfloor")
     out = output_size(n, k, s, p, d, ceil_mode)
-    note = ""
-    if ceil_mode and out < (n + 2 * p - d * (k - 1) - 1 + s - 1) // s + 1:
-        note = r"\;-\;1 \text{ (the last window would start in the right padding)}"
+    fix = r" - 1" if ceil_mode and ceil_drops_last_window(n, k, s, p, d) else ""
     return (rf"H_\text{{out}} = {br[0]}\frac{{H + 2p - d(k-1) - 1}}{{s}}{br[1]} + 1 = "
-            rf"{br[0]}\frac{{{n} + 2\cdot{p} - {d}\cdot({k}-1) - 1}}{{{s}}}{br[1]} + 1{note} = {out}")
+            rf"{br[0]}\frac{{{n} + 2\cdot{p} - {d}\cdot({k}-1) - 1}}{{{s}}}{br[1]} + 1{fix} = {out}")
 
 
 def pytorch_code(size: int, kernel: np.ndarray | None, kernel_name: str, k: int, s: int, p: int, d: int,

@@ -65,6 +65,9 @@ if not pooled:
     url.publish()
     st.stop()
 st.latex(pl.size_formula(size, k, s, p, d, ceil_mode))
+if ceil_mode and pl.ceil_drops_last_window(size, k, s, p, d):
+    st.caption("The − 1: rounding up would add a window that starts in the right padding, "
+               "and PyTorch drops it (every window must start inside the image or the left padding).")
 f1, f2, f3 = st.columns(3)
 f1.metric("Max pooling output", f"{mx.output.shape[1]}×{mx.output.shape[2]}")
 f2.metric("Average pooling output", f"{av.output.shape[1]}×{av.output.shape[2]}",

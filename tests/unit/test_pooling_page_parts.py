@@ -101,10 +101,18 @@ def test_strongest_cell_and_pool_both():
     assert mx.output[0, r, c] == mx.output.max()
 
 
-@pytest.mark.parametrize("n,k,s,p,d,ceil", [(32, 2, 2, 0, 1, False), (7, 3, 2, 1, 1, True), (5, 2, 2, 1, 1, True)])
+@pytest.mark.parametrize("n,k,s,p,d,ceil", [
+    (32, 2, 2, 0, 1, False), (7, 3, 2, 1, 1, True), (5, 2, 2, 1, 1, True), (5, 2, 2, 1, 1, False),
+    (32, 3, 3, 1, 1, True), (10, 3, 4, 1, 1, True),
+])
 def test_size_formula_ends_with_torchs_output_size(n, k, s, p, d, ceil):
     expected = F.max_pool2d(torch.zeros(1, n, n), k, s, p, d, ceil_mode=ceil).shape[-1]
     assert pl.size_formula(n, k, s, p, d, ceil).endswith(f"= {expected}")
+    ceil_size = F.max_pool2d(torch.zeros(1, n, n), k, s, p, d, ceil_mode=True).shape[-1]
+    rounded_up = -(-(n + 2 * p - d * (k - 1) - 1) // s) + 1  # plain ceil, before PyTorch's correction
+    drops = ceil_size < rounded_up
+    assert pl.ceil_drops_last_window(n, k, s, p, d) == drops
+    assert ("- 1 =" in pl.size_formula(n, k, s, p, d, ceil)) == (ceil and drops)
 
 
 @pytest.mark.parametrize("with_kernel", [True, False])
