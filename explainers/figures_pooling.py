@@ -71,9 +71,13 @@ def _grid(cells: list[list[dict]], shapes: list[tuple[int, ...]], titles: list[s
 def maps_row(panels: list[tuple[str, np.ndarray, str]], height: int | None = None) -> go.Figure:
     """A row of (title, (H, W) map, kind) panels; kind is 'image', 'signed', 'map' or 'change'.
 
-    'change' panels share one colour scale, so their sizes of change can be compared by eye."""
+    'map' panels share one colour scale (from 0, or below if a map is negative), and so do 'change'
+    panels, so sizes can be compared by eye: an average comes out dimmer than a max."""
     changes = [float(np.max(z)) for _, z, kind in panels if kind == "change"]
     top_change = max([1e-9, *changes])
+    maps = [np.asarray(z, dtype=float) for _, z, kind in panels if kind == "map"]
+    map_lo = min([0.0, *(float(np.nanmin(z)) for z in maps)])
+    map_hi = max([map_lo + 1e-9, *(float(np.nanmax(z)) for z in maps)])
     cells = []
     for _, z, kind in panels:
         if kind == "image":
@@ -84,7 +88,7 @@ def maps_row(panels: list[tuple[str, np.ndarray, str]], height: int | None = Non
         elif kind == "change":
             trace = _heat(z, CHANGE, zmin=0, zmax=top_change, name="|change|")
         else:
-            trace = _heat(z, MAP)
+            trace = _heat(z, MAP, zmin=map_lo, zmax=map_hi)
         cells.append([trace])
     height = height or {1: 520, 2: 460, 3: 360, 4: 300}.get(len(panels), 260)
     return _grid(cells, [np.shape(z) for _, z, _ in panels], [t for t, _, _ in panels],

@@ -140,6 +140,8 @@ def test_pyramid_figure_and_maps_row():
     assert len(row.data) == 4
     assert row.layout.xaxis3.range == (-0.5, 3.5)
     assert row.data[1].zmin == -row.data[1].zmax  # signed maps are centred on zero
+    ones = figs.maps_row([("max", np.ones((4, 4)), "map"), ("avg", np.full((4, 4), 0.25), "map")])
+    assert (ones.data[0].zmin, ones.data[0].zmax) == (ones.data[1].zmin, ones.data[1].zmax) == (0.0, 1.0)
 
 
 def test_window_figures_mark_the_window_the_padding_and_the_winner():
