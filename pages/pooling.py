@@ -154,8 +154,11 @@ if tab_pyr.open:
                     "What survives is *whether* a feature was in each 4×4 block; *where* inside the block is lost. "
                     "Max keeps the strongest responses bright; average dilutes a thin stroke with its dark neighbours.")
         small = pl.detector_block(pl.to_working(image, 28), kernel).feature
-        st.plotly_chart(fig.pyramid_figure({"max": [m[0] for m in pl.pyramid(small, "max", 2)],
-                                            "avg": [m[0] for m in pl.pyramid(small, "avg", 2)]}), key="pool_pyramid")
+        levels = {kind: [m[0] for m in pl.pyramid(small, kind, 2)] for kind in ("max", "avg")}
+        st.plotly_chart(fig.pyramid_figure(levels), key="pool_pyramid")
+        st.caption(f"Kept: max pooling keeps the single strongest response ({levels['max'][0].max():.3f} at 28×28, "
+                   f"{levels['max'][-1].max():.3f} at 7×7); average pooling keeps the overall mean "
+                   f"({levels['avg'][0].mean():.3f} and {levels['avg'][-1].mean():.3f}). Lost: the position inside each block.")
 
 pytorch_snippet(pl.pytorch_code(size, kernel, kname, k, s, p, d, ceil_mode, cip))
 url.publish()

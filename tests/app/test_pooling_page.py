@@ -172,3 +172,13 @@ def test_url_reproduces_the_demo_and_ignores_nonsense():
     assert at.selectbox(key="pool_kernel").value == "Laplacian"
     assert metric(at, "Max pooling output") == f"{torch_size(24, 3, 1, 1, 1, True)}×{torch_size(24, 3, 1, 1, 1, True)}"
     assert any("pool_d" in c.value for c in at.caption)
+
+
+def test_pyramid_keeps_the_max_and_the_mean_like_torch():
+    at = run({"pool_tab": "Pyramid 28 → 14 → 7", "pool_kernel": "Laplacian"})
+    grey = pl.to_working(sample_images()["Scene with edges"] @ np.array([0.299, 0.587, 0.114], np.float32), 28)
+    x = torch.tensor(pl.detector_block(grey, kernel("Laplacian")).feature)
+    mx7 = F.max_pool2d(F.max_pool2d(x, 2), 2)
+    av7 = F.avg_pool2d(F.avg_pool2d(x, 2), 2)
+    text = next(c.value for c in at.caption if c.value.startswith("Kept:"))
+    assert f"{mx7.max().item():.3f} at 7×7" in text and f"and {av7.mean().item():.3f})" in text
