@@ -41,4 +41,9 @@ LESSONS = [
         "Max and average pooling with every knob: windows, winners, indices, how the gradient "
         "flows back, why small shifts matter less, and the 28 → 14 → 7 pyramid.",
     ),
+    PageInfo(
+        "pages/trainer.py", "Trainer", ":material/model_training:", "trainer", "Training",
+        "Train a real PyTorch network on digits while you watch: live loss, predictions and filters, "
+        "then its confusions, feature maps, your own handwriting, and overfitting on purpose.",
+    ),
 ]

@@ -1,0 +1,108 @@
+"""Trainer: train a real PyTorch network live and look inside it (helpers in pages/trainer_*.py)."""
+
+import streamlit as st
+
+from explainers import figures_training as ft
+from pages import trainer_results as res
+from pages import trainer_run as rn
+from pages import trainer_setup as setup
+from pages.ui import ShareableState, pytorch_snippet, run_safely, try_this
+
+url = ShareableState("trainer")
+st.title("Trainer")
+st.markdown(
+    "Train a real PyTorch network on handwritten digits and watch it learn: the loss falls, the test "
+    "images turn green, and the first layer's filters grow from noise into stroke detectors. Then open "
+    "it up: which digits does it confuse, what does each layer see, and does it read **your** handwriting?"
+)
+st.latex(r"\mathcal{L} = -\frac{1}{B}\sum_{i=1}^{B}\log p_\theta(y_i \mid x_i) \;+\; \lambda_2\lVert\theta\rVert_2^2"
+         r" \;+\; \lambda_1\lVert\theta\rVert_1 \qquad \theta \leftarrow \theta - \eta\,\nabla_\theta\mathcal{L}")
+
+with st.container(border=True):
+    ds = setup.choose_dataset(url)
+    kwargs = setup.settings_form(url, ds) if ds is not None else None
+url.publish()
+if ds is None:
+    st.stop()
+
+run = rn.current_run()
+active = rn.is_active(run)
+b1, b2, b3, b4, b5 = st.columns(5)
+b1.button("Start training", type="primary", icon=":material/play_arrow:", disabled=active, width="stretch",
+          key="trainer_start", on_click=rn.start, args=(kwargs, ds))
+b2.button("Stop", icon=":material/stop:", disabled=not active, on_click=rn.stop, width="stretch", key="trainer_stop")
+find = b3.button("Find a learning rate", icon=":material/search:", width="stretch", key="trainer_lrf_go")
+b4.button("Overfit on purpose", icon=":material/science:", on_click=setup.apply_preset, args=("overfit",),
+          width="stretch", key="trainer_preset_overfit", help=setup.OVERFIT_HELP)
+b5.button("Recommended settings", icon=":material/recommend:", on_click=setup.apply_preset, args=("recommended",),
+          width="stretch", key="trainer_preset_recommended")
+if st.session_state.get("trainer_preset") == "overfit":
+    st.info(setup.OVERFIT_HELP, icon=":material/science:")
+if st.session_state.get("trainer_error"):
+    st.error(f"Can't start training: {st.session_state.trainer_error}", icon=":material/error:")
+if active:
+    st.caption("Changes to the settings apply to the next run; this one goes on, even if you visit another page.")
+
+if find:
+    with st.spinner("Sweeping the learning rate from 1e-6 to 1 over 100 batches, on a copy of the model…"):
+        found = run_safely(lambda: setup.find_lr(kwargs, ds), what="run the learning-rate finder")
+    if found is not None:
+        st.session_state.trainer_lrf = found
+if st.session_state.get("trainer_lrf") is not None:
+    found = st.session_state.trainer_lrf
+    with st.container(border=True):
+        c1, c2 = st.columns([3, 1])
+        c1.plotly_chart(ft.lr_finder_figure(found.lrs, found.losses, found.suggested_lr), key="trainer_lrf_fig")
+        c2.markdown(f"The loss falls fastest at about **{found.suggested_lr:.2g}**: a good learning rate "
+                    "is near there, well before the loss shoots up.")
+        c2.button(f"Use {setup.nearest(setup.LRS, found.suggested_lr):g}", on_click=setup.use_lr,
+                  args=(found.suggested_lr,), type="primary", key="trainer_lrf_use", icon=":material/check:")
+
+with st.expander("Model card: layers, output shapes, parameters", icon=":material/table_view:"):
+    card = setup.model_card_rows(kwargs["model"], ds.channels, ds.image_size, ds.num_classes)
+    st.dataframe(card["rows"], hide_index=True)
+    st.caption(f"{card['parameters']:,} parameters · {card['mult_adds']:,} multiply-adds per image "
+               f"(output shapes from a real forward pass of a {ds.channels}×{ds.image_size}×{ds.image_size} image).")
+
+if run is not None:
+    st.subheader("Training" if active else "Last run")
+    st.fragment(rn.live_panel, run_every=1.0 if active else None)(run, ds)
+
+recs = [r for r in rn.records() if r.dataset == ds.name]
+st.subheader("Inside the trained network")
+if not recs:
+    st.caption("Results appear here when a run finishes: start one above (two epochs of the recommended "
+               "model take about a minute on a laptop).")
+labels = [r.label for r in recs]
+if st.session_state.get("trainer_n_shown") != len(labels):  # a new run: show it
+    st.session_state.trainer_n_shown = len(labels)
+    st.session_state.trainer_shown = labels[-1] if labels else None
+shown = st.selectbox("Show the results of", labels, key="trainer_shown") if recs else None
+rec = next((r for r in recs if r.label == shown), None)
+names = ["Confusion matrix", "Mistakes", "Filters", "Feature maps", "Histograms", "Draw a digit", "Compare runs",
+         "Save / load weights"]
+tabs = dict(zip(names, st.tabs(names))) if rec is not None else {"Save / load weights": st.container()}
+if rec is not None:
+    with tabs["Confusion matrix"]:
+        res.confusion_tab(rec, ds)
+    with tabs["Mistakes"]:
+        res.mistakes_tab(rec, ds)
+    with tabs["Filters"]:
+        res.filters_tab(rec)
+    with tabs["Draw a digit"]:  # before Feature maps, which can show the drawing of this very rerun
+        res.drawing_tab(rec, ds)
+    with tabs["Feature maps"]:
+        res.feature_maps_tab(rec, ds)
+    with tabs["Histograms"]:
+        res.histograms_tab(rec)
+    with tabs["Compare runs"]:
+        res.compare_tab(ds.name)
+with tabs["Save / load weights"]:
+    loaded = res.weights_tab(rec, ds, kwargs)
+    if loaded is not None:
+        rn.records().append(loaded)
+        st.rerun()
+
+try_this("Press **Overfit on purpose** and train: training accuracy reaches 100% while validation accuracy "
+         "stalls. Then add weight decay 1e-3, dropout 0.5 or augmentation, train again, and compare the runs.")
+pytorch_snippet(setup.snippet(kwargs, ds))

@@ -1,0 +1,239 @@
+"""Trainer page, part 3: what a trained network learned (results tabs, your own digit, compare, weights)."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from explainers import drawing
+from explainers import figures_training as ft
+from pages.trainer_run import RunRecord, describe, records
+
+_METRICS = {"val_acc": "validation accuracy", "train_acc": "training accuracy", "val_loss": "validation loss",
+            "train_loss": "training loss"}
+
+
+def predict(record: RunRecord, dataset, image_uint8: np.ndarray) -> np.ndarray:
+    """One uint8 image (C, H, W) -> (K,) class probabilities from the record's model."""
+    import torch
+
+    model = record.model
+    device = next(model.parameters()).device
+    x = dataset.normalize(torch.from_numpy(image_uint8)[None].to(device))  # (1, C, H, W)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        probs = torch.softmax(model(x).float(), dim=1)[0].cpu().numpy()
+    model.train(was_training)
+    return probs
+
+
+def confusion_tab(rec: RunRecord, dataset) -> None:
+    res = rec.result
+    st.metric("Test accuracy", f"{res.test_accuracy:.2%}", help=f"{len(res.labels):,} test images")
+    left, right = st.columns([3, 2])
+    left.plotly_chart(ft.confusion_figure(res.confusion, dataset.classes), key="trainer_confusion")
+    right.plotly_chart(ft.per_class_figure(np.nan_to_num(res.per_class_accuracy), dataset.classes),
+                       key="trainer_per_class")
+    off = res.confusion.copy()
+    np.fill_diagonal(off, -1)
+    worst = np.unravel_index(int(off.argmax()), off.shape)  # the most common confusion
+    k = list(range(dataset.num_classes))
+    if st.session_state.get("trainer_cell_run") != rec.id:  # a new run starts at its worst cell
+        st.session_state.trainer_cell_run = rec.id
+        st.session_state.trainer_cell_true, st.session_state.trainer_cell_pred = int(worst[0]), int(worst[1])
+    a, b = st.columns(2)
+    t = a.selectbox("True class", k, format_func=lambda i: dataset.classes[i], key="trainer_cell_true")
+    p = b.selectbox("Predicted class", k, format_func=lambda i: dataset.classes[i], key="trainer_cell_pred")
+    idx = ft.cell_indices(res.labels, res.predictions, t, p)
+    st.caption(f"{len(idx)} test images are **{dataset.classes[t]}** and were predicted "
+               f"**{dataset.classes[p]}**" + (" (showing the first 32)." if len(idx) > 32 else "."))
+    if len(idx):
+        st.plotly_chart(ft.examples_figure(dataset.test_x.numpy(), res.labels, res.probabilities, idx[:32],
+                                           dataset.classes), key="trainer_cell_gallery")
+
+
+def mistakes_tab(rec: RunRecord, dataset) -> None:
+    res = rec.result
+    kind = st.radio("Show", list(ft.MISTAKE_KINDS), format_func=ft.MISTAKE_KINDS.get, horizontal=True,
+                    key="trainer_mistake_kind")
+    idx = ft.rank_examples(res.labels, res.probabilities, kind, n=24)
+    if not len(idx):
+        st.info("No test image in this group.")
+        return
+    st.plotly_chart(ft.examples_figure(dataset.test_x.numpy(), res.labels, res.probabilities, idx,
+                                       dataset.classes, title=ft.MISTAKE_KINDS[kind]), key="trainer_mistakes")
+    st.caption("Caption: true class → predicted class and the network's confidence. Confident mistakes "
+               "are often badly written digits, or labels that are themselves wrong.")
+
+
+def filters_tab(rec: RunRecord) -> None:
+    from torch import nn
+
+    convs = [(n, m) for n, m in rec.model.named_modules() if isinstance(m, nn.Conv2d)]
+    if not convs:
+        st.info("This model has no convolution layers: its first layer's 'filters' are whole-image weight "
+                "patterns, shown in the live view above.")
+        return
+    names = [n for n, _ in convs]
+    name = st.selectbox("Conv layer", names, key="trainer_filter_layer") if len(names) > 1 else names[0]
+    w = dict(convs)[name].weight.detach().float().cpu().numpy()
+    st.plotly_chart(ft.filter_grid_figure(w, max_filters=32, title=f"{name}: {w.shape[0]} filters of "
+                                          f"{w.shape[1]}×{w.shape[2]}×{w.shape[3]}"), key="trainer_filters")
+    st.caption("Blue weights add the input under them, red ones subtract it: many first-layer filters "
+               "become edge and stroke detectors.")
+
+
+def feature_maps_tab(rec: RunRecord, dataset) -> None:
+    import torch
+
+    from explainers.training import feature_maps
+
+    sources = ["test"] + (["drawing"] if st.session_state.get("trainer_drawn") is not None else [])
+    src = st.radio("Image", sources, horizontal=True, key="trainer_fm_source",
+                   format_func={"test": "a test image", "drawing": "your drawing"}.get) if len(sources) > 1 else "test"
+    if src == "drawing":
+        img = st.session_state.trainer_drawn
+    else:
+        i = st.number_input("Test image number", 0, len(dataset.test_y) - 1, key="trainer_fm_index")
+        img = dataset.test_x[int(i)].numpy()
+    maps = feature_maps(rec.model, torch.from_numpy(img), dataset)
+    c1, c2 = st.columns([1, 4])
+    c1.plotly_chart(ft.gallery_figure(img[None], cols=1, tile_px=150), key="trainer_fm_input")
+    if not maps:
+        c2.info("This model has no 2-D layers (an MLP flattens the image first).")
+        return
+    names = [n for n, _ in maps]
+    name = c2.selectbox("Layer", names, key="trainer_fm_layer", format_func=lambda n: f"{n} {dict(maps)[n].shape}")
+    c2.plotly_chart(ft.feature_maps_figure(dict(maps)[name], title=f"{name}: first {min(32, len(dict(maps)[name]))} "
+                                           "channels, each scaled to its own range"), key="trainer_fm")
+
+
+def histograms_tab(rec: RunRecord) -> None:
+    hist = rec.snapshot.histograms if rec.snapshot is not None else []
+    if not hist:
+        st.info("No histograms were recorded for this run.")
+        return
+    layers = list(dict.fromkeys(h["layer"] for h in hist))
+    a, b = st.columns(2)
+    layer = a.selectbox("Layer", layers, key="trainer_hist_layer")
+    kind = b.radio("Values", ["weight", "grad"], horizontal=True, key="trainer_hist_kind",
+                   format_func={"weight": "weights", "grad": "gradients"}.get)
+    rows = [(h["epoch"], h["counts"], h["edges"]) for h in hist if h["layer"] == layer and h["kind"] == kind]
+    if not rows:
+        st.info("Gradients are recorded at the end of each epoch; this run has none yet.")
+        return
+    st.plotly_chart(ft.histograms_figure(rows, f"{layer}: {'weights' if kind == 'weight' else 'gradients'} "
+                                         "by epoch (darker = later)"), key="trainer_hist")
+
+
+def _canvas_image():
+    """The drawable canvas (or an upload when the component is unavailable) -> image array or None."""
+    try:
+        from streamlit_drawable_canvas import st_canvas
+
+        res = st_canvas(stroke_width=20, stroke_color="#FFFFFF", background_color="#000000", height=280,
+                        width=280, return_image_data=True, key="trainer_canvas")
+        img = res.image_data
+    except Exception as exc:  # noqa: BLE001 - a broken component must not break the page
+        st.caption(f"The drawing canvas is unavailable here ({type(exc).__name__}); upload a drawing instead.")
+        img = None
+    up = st.file_uploader("…or upload a picture of a digit", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"],
+                          key="trainer_digit_upload")
+    if up is not None:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(up) as im:
+                im.draft("L", (560, 560))
+                if im.width * im.height > 16_000_000:
+                    raise ValueError("the picture is too large")
+                img = np.asarray(im.convert("RGBA"))
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+            st.error(f"Can't read that file as a picture ({exc}).", icon=":material/broken_image:")
+            return None
+    return img
+
+
+def drawing_tab(rec: RunRecord, dataset) -> None:
+    if dataset.channels != 1 or dataset.image_size != 28:
+        st.info("Drawing works with the 28×28 grey-scale datasets (digits, Fashion-MNIST).")
+        return
+    left, right = st.columns([1, 2], gap="large")
+    with left:
+        st.markdown("Draw a digit, large, in the middle of the box.")
+        img = _canvas_image()
+    with right:
+        if img is None:
+            st.info("Your drawing will be prepared exactly like MNIST's digits, step by step.")
+            return
+        try:
+            steps = drawing.preprocess_drawing(img)
+        except ValueError as exc:
+            st.info(f"Nothing to read yet: {exc}.")
+            return
+        st.plotly_chart(ft.drawing_steps_figure(steps.ink, steps.cropped, steps.fitted, steps.final,
+                                                steps.centre_of_mass), key="trainer_draw_steps")
+        st.caption("MNIST's recipe: crop to the ink, shrink it to fit 20×20 keeping its shape, then move it so that "
+                   "its centre of mass (red cross) is at the centre of a 28×28 image.")
+        final = (steps.final * 255).round().astype(np.uint8)[None]  # (1, 28, 28)
+        st.session_state.trainer_drawn = final
+        probs = predict(rec, dataset, final)
+        st.plotly_chart(ft.probabilities_figure(probs, dataset.classes), key="trainer_draw_probs")
+
+
+def compare_tab(dataset_name: str) -> None:
+    recs = [r for r in records() if r.snapshot is not None]
+    if len(recs) < 2:
+        st.info("Every finished run of your session is kept here. Train another one with different settings "
+                "(for example the overfit preset, then again with weight decay or dropout) to compare them.")
+    if not recs:
+        return
+    labels = [r.label for r in recs]
+    if st.session_state.get("trainer_compare_n") != len(labels):  # a new run joins the comparison
+        st.session_state.trainer_compare_n = len(labels)
+        st.session_state.trainer_compare_runs = labels[-4:]
+    chosen = st.multiselect("Runs", labels, key="trainer_compare_runs")
+    metric = st.radio("Metric", list(_METRICS), format_func=_METRICS.get, horizontal=True, key="trainer_compare_metric")
+    picked = [r for r in recs if r.label in chosen]
+    st.plotly_chart(ft.compare_runs_figure([(r.label, r.snapshot.epochs) for r in picked], metric),
+                    key="trainer_compare")
+    rows = []
+    for r in picked:
+        last = r.snapshot.epochs[-1] if r.snapshot.epochs else {}
+        c = r.config
+        rows.append({"run": r.label.split(":")[0], "model": c.model, "optimizer": c.optimizer, "lr": c.lr,
+                     "batch": c.batch_size, "epochs": len(r.snapshot.epochs), "train images": c.subset or "all",
+                     "weight decay": c.weight_decay, "L1": c.l1, "dropout": c.dropout, "augment": c.augment,
+                     "early stop": c.patience, "train acc": last.get("train_acc"), "val acc": last.get("val_acc"),
+                     "gap": (last["train_acc"] - last["val_acc"]) if last.get("val_acc") is not None else None,
+                     "test acc": r.result.test_accuracy})
+    st.dataframe(rows, hide_index=True, column_config={
+        k: st.column_config.NumberColumn(format="percent") for k in ("train acc", "val acc", "gap", "test acc")})
+
+
+def weights_tab(rec: RunRecord | None, dataset, kwargs: dict) -> RunRecord | None:
+    """Download the shown run's weights; upload weights for the chosen model -> a new record or None."""
+    from explainers.training import TrainConfig, evaluate, load_weights, save_weights
+    from models import build_model
+
+    if rec is not None:
+        st.download_button("Download the weights (.pt)", data=lambda: save_weights(rec.model),
+                           file_name=f"{rec.config.model}-{rec.dataset}.pt", mime="application/octet-stream",
+                           icon=":material/download:", key="trainer_download_weights")
+        st.caption(f"{rec.label}. Load them later with `model.load_state_dict(torch.load(path, weights_only=True))`.")
+    up = st.file_uploader(f"Load weights for the chosen model ({kwargs['model']}) on {dataset.label or dataset.name}",
+                          type=["pt", "pth"], key="trainer_weights_upload")
+    if up is None or st.session_state.get("trainer_loaded_file") == up.file_id:
+        return None
+    model = build_model(kwargs["model"], dataset.channels, dataset.image_size, dataset.num_classes, kwargs["dropout"])
+    try:
+        load_weights(model, up.getvalue())
+    except ValueError as exc:
+        st.error(f"Can't load **{up.name}**: {exc}", icon=":material/error:")
+        return None
+    st.session_state.trainer_loaded_file = up.file_id
+    result = evaluate(model, dataset)
+    st.success(f"Loaded {up.name}: test accuracy {result.test_accuracy:.2%}.", icon=":material/check_circle:")
+    return RunRecord(-len(records()) - 1, f"Loaded {up.name} ({describe(TrainConfig(**kwargs))})",
+                     TrainConfig(**kwargs), model, result, None, dataset.name)

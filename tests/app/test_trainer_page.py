@@ -1,0 +1,214 @@
+"""The Trainer page in AppTest: settings, start/stop, a tiny synthetic run, results tabs, bad input."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+from explainers import datasets as dsets
+from explainers import training
+from pages import trainer_setup as setup
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "trainer.py")
+TINY = {"trainer_subset": 200, "trainer_epochs": 1, "trainer_batch": 64}
+
+
+@pytest.fixture(autouse=True)
+def _no_runs_left_behind():
+    yield
+    training.stop_all_runs(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """One page session with a finished tiny run (training is the slow part: share it)."""
+    return train(page(), **TINY)
+
+
+def page(**state) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.session_state["trainer_dataset"] = "synthetic-digits"
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success") for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def train(at, **settings) -> AppTest:
+    """Start a run with these settings, wait for the worker, rerun: the results appear."""
+    for k, v in settings.items():
+        at.session_state[k] = v
+    at.run()
+    at.button(key="trainer_start").click().run()
+    assert not at.exception, at.exception
+    run = at.session_state["trainer_run"]
+    assert run.join(120)
+    at.run()  # the fragment sees the finished run, archives it and reruns the page
+    assert not at.exception, at.exception
+    return at
+
+
+def test_settings_render_move_and_reach_the_snippet():
+    at = page()
+    assert at.title[0].value == "Trainer"
+    assert at.latex and "synthetic" in texts(at)  # the offline set is always labelled
+    # Move every setting, then one rerun (AppTest sends all the new widget values together).
+    at.selectbox(key="trainer_optimizer").set_value("sgd_momentum")
+    at.select_slider(key="trainer_lr").set_value(0.05)
+    at.select_slider(key="trainer_wd").set_value(1e-3)
+    at.select_slider(key="trainer_l1").set_value(1e-5)
+    at.select_slider(key="trainer_batch").set_value(32)
+    at.select_slider(key="trainer_subset").set_value(1000)
+    at.slider(key="trainer_epochs").set_value(3)
+    at.slider(key="trainer_dropout").set_value(0.3)
+    at.slider(key="trainer_patience").set_value(2)
+    at.slider(key="trainer_val").set_value(0.2)
+    at.selectbox(key="trainer_scheduler").set_value("cosine")
+    at.toggle(key="trainer_augment").set_value(True)
+    at.number_input(key="trainer_seed").set_value(7)
+    at.selectbox(key="trainer_device").set_value("cpu").run()
+    assert not at.exception
+    for model in at.selectbox(key="trainer_model").options:
+        at.selectbox(key="trainer_model").set_value(model).run()
+        assert not at.exception, model
+    assert not at.exception
+    code = at.code[0].value
+    assert "torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=0.001)" in code
+    assert "CosineAnnealingLR" in code and "1e-05 * sum(p.abs()" in code and "range(3)" in code
+    assert at.query_params["trainer_lr"] == "0.05"  # the URL reproduces the demo
+    assert at.dataframe  # the model card table
+
+
+def test_tiny_run_trains_and_every_results_tab_works(trained):
+    at = trained
+    run = at.session_state["trainer_run"]
+    snap = run.snapshot()
+    assert snap.status == "finished" and len(snap.step_loss) == snap.batches_per_epoch
+    assert "Finished: test accuracy" in texts(at)
+    assert [t.label for t in at.tabs][:8] == ["Confusion matrix", "Mistakes", "Filters", "Feature maps",
+                                              "Histograms", "Draw a digit", "Compare runs", "Save / load weights"]
+    # Confusion cell: its caption counts exactly the test images in that cell.
+    res = run.result
+    at.selectbox(key="trainer_cell_true").set_value(3)
+    at.selectbox(key="trainer_cell_pred").set_value(3).run()
+    n = int(((res.labels == 3) & (res.predictions == 3)).sum())
+    assert f"{n} test images are **3** and were predicted **3**" in texts(at)
+    at.radio(key="trainer_mistake_kind").set_value("uncertain")
+    at.selectbox(key="trainer_filter_layer").set_value(at.selectbox(key="trainer_filter_layer").options[-1])
+    at.number_input(key="trainer_fm_index").set_value(5)
+    at.selectbox(key="trainer_fm_layer").set_value(at.selectbox(key="trainer_fm_layer").options[-1])
+    at.radio(key="trainer_hist_kind").set_value("grad")
+    at.radio(key="trainer_compare_metric").set_value("train_loss").run()
+    assert not at.exception
+    assert at.radio(key="trainer_mistake_kind").value == "uncertain"
+    assert at.get("download_button")  # save the weights
+    # A second run is kept for comparison, and the table shows both.
+    before = len(at.session_state["trainer_records"])
+    at = train(at, trainer_wd=1e-3)
+    assert len(at.session_state["trainer_records"]) == before + 1
+    chosen = at.multiselect(key="trainer_compare_runs").value
+    assert len(chosen) == min(before + 1, 4) and chosen[-1].startswith(f"Run {before + 1}:")
+
+
+def test_stop_and_moving_widgets_do_not_restart_the_run():
+    at = page(trainer_subset=5000, trainer_epochs=30, trainer_batch=16)
+    at.button(key="trainer_start").click().run()
+    run = at.session_state["trainer_run"]
+    at.slider(key="trainer_epochs").set_value(4).run()  # moving a widget mid-run
+    at.select_slider(key="trainer_lr").set_value(0.01).run()
+    assert at.session_state["trainer_run"] is run and run.alive
+    assert "this one goes on" in texts(at)
+    assert at.button(key="trainer_start").disabled and not at.button(key="trainer_stop").disabled
+    at.button(key="trainer_stop").click().run()
+    assert run.join(60)
+    at.run()
+    assert run.snapshot().status == "stopped" and "Stopped by the user" in texts(at)
+    assert not at.button(key="trainer_start").disabled
+
+
+def test_presets_and_the_learning_rate_finder():
+    at = page(**TINY)
+    at.button(key="trainer_preset_overfit").click().run()
+    for key, value in setup.PRESETS["overfit"].items():
+        assert at.session_state[key] == value, key
+    assert "Overfit on purpose: 500 training images" in texts(at)
+    at.button(key="trainer_preset_recommended").click().run()
+    assert at.session_state["trainer_model"] == "fast_cnn"
+    at.select_slider(key="trainer_subset").set_value(200)
+    at.select_slider(key="trainer_batch").set_value(16).run()
+    at.button(key="trainer_lrf_go").click().run()
+    assert not at.exception
+    found = at.session_state["trainer_lrf"]
+    assert len(found.lrs) > 5 and found.lrs[0] < found.lrs[-1]
+    at.button(key="trainer_lrf_use").click().run()
+    assert at.session_state["trainer_lr"] == setup.nearest(setup.LRS, found.suggested_lr)
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_drawing_upload_weights_and_bad_files(trained):
+    at = trained
+    up = at.file_uploader(key="trainer_digit_upload")
+    up.set_value(("notes.png", b"this is not a picture", "image/png")).run()
+    assert "Can't read that file as a picture" in texts(at)
+    digit = Image.new("L", (280, 280), 255)
+    ImageDraw.Draw(digit).line([(140, 40), (140, 240)], fill=0, width=22)
+    at.file_uploader(key="trainer_digit_upload").set_value(("one.png", _png(digit), "image/png")).run()
+    assert not at.exception
+    drawn = at.session_state["trainer_drawn"]
+    assert drawn.shape == (1, 28, 28) and drawn.dtype == np.uint8
+    assert "red cross" in texts(at)  # the step-by-step figure's caption
+    at.radio(key="trainer_fm_source").set_value("drawing").run()
+    assert not at.exception
+    # Weights: garbage, then weights of another model, then the right ones.
+    weights = at.file_uploader(key="trainer_weights_upload")
+    weights.set_value(("junk.pt", b"not a checkpoint", "application/octet-stream")).run()
+    assert "Can't load **junk.pt**" in texts(at)
+    good = training.save_weights(at.session_state["trainer_run"].model)
+    at.selectbox(key="trainer_model").set_value("mlp").run()
+    at.file_uploader(key="trainer_weights_upload").set_value(("fast.pt", good, "application/octet-stream")).run()
+    assert "do not fit the chosen model" in texts(at)
+    at.selectbox(key="trainer_model").set_value("fast_cnn").run()
+    at.file_uploader(key="trainer_weights_upload").set_value(("fast2.pt", good, "application/octet-stream")).run()
+    assert not at.exception
+    assert any(r.label.startswith("Loaded fast2.pt") for r in at.session_state["trainer_records"])
+    expected = at.session_state["trainer_run"].result.test_accuracy
+    assert at.session_state["trainer_records"][-1].result.test_accuracy == pytest.approx(expected, abs=1e-6)
+
+
+def test_missing_dataset_explains_and_offers_the_offline_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURAL_LENS_DATA", str(tmp_path))
+    at = page()
+    at.selectbox(key="trainer_dataset").set_value("mnist").run()
+    assert "is not in the data folder" in texts(at) and str(tmp_path) in texts(at)
+
+    real_load = dsets.load_dataset
+
+    def offline(name, *args, **kwargs):  # the network is down: only the offline set loads
+        if name != "mnist":
+            return real_load(name, *args, **kwargs)
+        raise dsets.DatasetUnavailable(f"No internet. Put the files in {tmp_path}/MNIST/raw or run "
+                                       f"`{dsets.PREFETCH_COMMAND}`.")
+
+    monkeypatch.setattr(dsets, "load_dataset", offline)
+    at.button(key="trainer_download").click().run()
+    assert not at.exception
+    assert "MNIST is not available" in texts(at) and dsets.PREFETCH_COMMAND in texts(at)
+    at.button(key="trainer_use_synth2").click().run()
+    assert at.session_state["trainer_dataset"] == "synthetic-digits"
+    assert "synthetic" in texts(at) and not at.exception

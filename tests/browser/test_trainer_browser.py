@@ -1,0 +1,56 @@
+"""The Trainer in Chromium: start a short synthetic run, watch the live chart grow, stop it, see the
+results, then draw a digit on the canvas and get the MNIST preprocessing and a prediction."""
+
+from __future__ import annotations
+
+from tests.browser.helpers import assert_no_exception, open_page, wait_settled
+
+QUERY = "trainer?trainer_dataset=synthetic-digits&trainer_subset=2000&trainer_epochs=5&trainer_batch=16"
+# Points drawn in the live loss chart (plotly's own calcdata: the figure JSON holds binary arrays).
+LOSS_POINTS = ("() => { const p = document.querySelector('.st-key-trainer_live_loss .js-plotly-plot');"
+               " return p && p.calcdata && p.calcdata[0] ? p.calcdata[0].length : 0; }")
+
+
+def test_train_watch_stop_results_and_draw(server, page):
+    open_page(page, server, QUERY)
+    assert_no_exception(page)
+    assert page.get_by_text("synthetic", exact=True).count() >= 1  # the offline set is labelled
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_function(f"({LOSS_POINTS})() > 0", timeout=90_000)
+    first = page.evaluate(LOSS_POINTS)
+    page.wait_for_function(f"({LOSS_POINTS})() > {first}", timeout=60_000)  # the fragment redraws it
+    assert page.get_by_text("images/s").count() >= 1
+
+    # Moving a widget mid-run neither kills nor restarts the run.
+    slider = page.locator("[data-testid='stSlider']").get_by_role("slider").first
+    slider.focus()
+    slider.press("ArrowRight")
+    wait_settled(page)
+    grown = page.evaluate(LOSS_POINTS)
+    page.wait_for_function(f"({LOSS_POINTS})() > {grown}", timeout=60_000)
+    assert_no_exception(page)
+
+    page.get_by_role("button", name="Stop", exact=True).click()
+    page.get_by_text("Stopped by the user").wait_for(timeout=90_000)
+    page.get_by_role("tab", name="Confusion matrix").wait_for(timeout=60_000)
+    wait_settled(page)
+    assert page.get_by_text("Test accuracy").count() >= 1
+    assert page.locator("[data-testid='stPlotlyChart']").count() >= 5
+    assert_no_exception(page)
+
+    # Draw a "1" on the canvas: the preprocessing steps and the probabilities appear.
+    page.get_by_role("tab", name="Draw a digit").click()
+    canvas = page.locator("[data-testid='stTabs'] canvas").last
+    canvas.wait_for(timeout=30_000)
+    box = canvas.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.15
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for i in range(1, 21):
+        page.mouse.move(x + i, y + i * box["height"] * 0.035)
+    page.mouse.up()
+    page.get_by_text("4. centred in 28×28").wait_for(timeout=60_000)
+    page.get_by_text("What the network thinks").wait_for(timeout=30_000)
+    wait_settled(page)
+    assert_no_exception(page)
+    assert not page.js_errors, page.js_errors
