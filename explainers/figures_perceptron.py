@@ -62,15 +62,15 @@ def neuron_diagram(out: NeuronOutput) -> go.Figure:
     fig.add_scatter(x=[1, 1.75], y=[0, 0], mode="lines", line=dict(width=3, color="#374151"), hoverinfo="skip")
     fig.add_scatter(
         x=np.zeros(n), y=ys, mode="markers+text", marker=dict(size=34, color="#f3f4f6", line=dict(width=2, color="#6b7280")),
-        text=[f"x{i + 1}<br>{v:.2f}" for i, v in enumerate(out.x)], textfont=dict(size=11), hoverinfo="skip",
+        text=[f"x{i + 1}<br>{v:.2f}" for i, v in enumerate(out.x)], textfont=dict(size=11, color="#111827"), hoverinfo="skip",
     )
     fig.add_scatter(
         x=[1], y=[0], mode="markers+text", marker=dict(size=70, color="#eef3ff", line=dict(width=3, color=POSITIVE)),
-        text=[f"Σ + b<br>z={out.z:.2f}"], textfont=dict(size=12), hoverinfo="skip",
+        text=[f"Σ + b<br>z={out.z:.2f}"], textfont=dict(size=12, color="#111827"), hoverinfo="skip",
     )
     fig.add_scatter(
         x=[1.75], y=[0], mode="markers+text", marker=dict(size=46, color="#ecfdf5", line=dict(width=2, color="#059669")),
-        text=[f"f(z)<br>{out.a:.3f}"], textfont=dict(size=11), hoverinfo="skip",
+        text=[f"f(z)<br>{out.a:.3f}"], textfont=dict(size=11, color="#111827"), hoverinfo="skip",
     )
     fig.add_annotation(x=1, y=-0.42, text=f"bias b = {out.b:.2f}", showarrow=False, font=dict(size=12))
     fig.update_xaxes(visible=False, range=[-0.3, 2.05])
