@@ -39,13 +39,14 @@ _ARM = """() => {
   window.__settled = new Promise((resolve) => {
     let sawRunning = false;
     // -1: no rerun started (a key press can be lost while the page is busy); the caller retries.
-    const timer = setTimeout(() => { obs.disconnect(); resolve(sawRunning ? -2 : -1); }, 60000);
+    const lost = setTimeout(() => { if (!sawRunning) { obs.disconnect(); clearTimeout(timer); resolve(-1); } }, 10000);
+    const timer = setTimeout(() => { obs.disconnect(); resolve(-2); }, 60000);
     const obs = new MutationObserver((records) => {
       const state = app.getAttribute("data-test-script-state");
       // Both changes can land before this callback runs: old values show a run happened.
       if (state === "running" || records.some((r) => r.oldValue === "running")) sawRunning = true;
       if (sawRunning && state === "notRunning") {
-        obs.disconnect(); clearTimeout(timer);
+        obs.disconnect(); clearTimeout(timer); clearTimeout(lost);
         requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - t0)));
       }
     });
