@@ -48,14 +48,13 @@ seed = c3.number_input("Seed", 0, 9999, key="bp_seed", disabled=mode == "sliders
 x, y = X[example], float(Y[example])
 c1.caption(f"x = ({x[0]:.2f}, {x[1]:.2f}), target y = {y:g}")
 
-names = bp.param_names(hidden)
+names, params = bp.param_names(hidden), bp.init_params(hidden, seed)
 
 
 def wkey(name: str) -> str:
     return "bp_w_" + name.translate(str.maketrans("[,]", "___"))
 
 
-params = bp.init_params(hidden, seed)
 if mode == "sliders":
     with st.expander("Weights and biases", expanded=True, icon=":material/tune:"):
         cols = st.columns(4)
@@ -120,8 +119,7 @@ st.subheader("2. Three ways to the same gradient")
 check = run_safely(lambda: bp.gradient_check(params, x, y, activation, loss), what="check the gradients")
 if check is not None:
     table = bp.gradient_table(check)
-    st.dataframe(table, hide_index=True, column_config={
-        "largest difference": st.column_config.NumberColumn(format="%.1e")})
+    st.dataframe(table, hide_index=True, column_config={"largest difference": st.column_config.NumberColumn(format="%.1e")})
     st.caption(f"Finite differences: (L(w + ε) − L(w − ε)) / 2ε with ε = 1e-6; they agree when the "
                f"largest difference is below {bp.NUMERIC_TOL:g}. {table['agree'].count('✓')} of {len(names)} agree.")
 
@@ -142,8 +140,7 @@ last = st.session_state.get("bp_last_step")
 if last is not None and last.after.shape == params.vector().shape and np.allclose(last.after, params.vector()):
     m1, m2 = st.columns(2)
     m1.metric("Loss before", f"{last.loss_before:.4f}")
-    m2.metric("Loss after", f"{last.loss_after:.4f}", delta=f"{last.loss_after - last.loss_before:+.4f}",
-              delta_color="inverse")
+    m2.metric("Loss after", f"{last.loss_after:.4f}", delta=f"{last.loss_after - last.loss_before:+.4f}", delta_color="inverse")
     st.dataframe(last.table(names), hide_index=True)
     st.caption("The weights are now on the sliders above; step again, or try a huge η and watch the loss rise.")
 
@@ -170,30 +167,33 @@ if dataset == "XOR":
         st.markdown("See the **Perceptron** lesson, where XOR failed.")
 
 st.subheader("5. Lessons from the gradient")
-t1, t2, t3 = st.tabs(["Learning rate", "Vanishing gradients", "Mini-batches"])
-with t1:
-    rates = (lr / 100, lr, lr * 10)
-    runs = [fit(*setting, r, n_steps, 0) for r in rates]
-    st.plotly_chart(fb.side_by_side_figure([(f"η = {r:g}: final loss {run.losses[-1]:.3g}", run.losses)
-                                            for r, run in zip(rates, runs)], log_y=True), width="stretch")
-    st.markdown(f"Your η ÷ 100, your η = {lr:g}, and your η × 10, from the same start (log scale). Too small "
-                "crawls; too large overshoots, bounces, blows up or saturates the units, where the gradient "
-                "is almost zero and learning stalls.")
-with t2:
-    depth = st.slider("Depth of the chain (layers of one neuron)", 2, 20, key="bp_depth")
-    chain = {bp.ACTIVATION_LABELS[a]: bp.chain_gradients(depth, a) for a in bp.ACTIVATIONS}
-    st.plotly_chart(fb.vanishing_figure(chain), width="stretch")
-    st.markdown(f"σ′(z) ≤ 0.25, so every sigmoid layer multiplies the gradient by at most a quarter: after "
-                f"{depth} layers the first weight gets {chain['Sigmoid'][0]:.2e}, against "
-                f"{chain['Sigmoid'][-1]:.2e} for the last. ReLU passes gradient through unchanged where it is active.")
-with t3:
-    sizes = tuple(sorted({len(Y), 1, min(8, len(Y) // 2)}, reverse=True))
-    runs = [fit(*setting, lr, n_steps, s) for s in sizes]
-    st.plotly_chart(fb.loss_curve_figure({f"batch size {s}": r.batch_losses for s, r in zip(sizes, runs)},
-                                         title="Loss on the batch used at each step"), width="stretch")
-    st.markdown("Each step sees only its batch, so small batches give noisy estimates of the gradient, "
-                "but many cheap steps. The examples of a batch are independent until they are averaged, "
-                "which is what makes training parallel: a GPU computes the whole batch at once.")
+t1, t2, t3 = st.tabs(["Learning rate", "Vanishing gradients", "Mini-batches"], key="bp_lesson", on_change="rerun")
+if t1.open:  # only the open tab is computed and drawn
+    with t1:
+        rates = (lr / 100, lr, lr * 10)
+        runs = [fit(*setting, r, n_steps, 0) for r in rates]
+        st.plotly_chart(fb.side_by_side_figure([(f"η = {r:g}: final loss {run.losses[-1]:.3g}", run.losses)
+                                                for r, run in zip(rates, runs)], log_y=True), width="stretch")
+        st.markdown(f"Your η ÷ 100, your η = {lr:g}, and your η × 10, from the same start (log scale). Too "
+                    "small crawls; too large overshoots, bounces, blows up or saturates the units, where the "
+                    "gradient is almost zero and learning stalls.")
+if t2.open:
+    with t2:
+        depth = st.slider("Depth of the chain (layers of one neuron)", 2, 20, key="bp_depth")
+        chain = {bp.ACTIVATION_LABELS[a]: bp.chain_gradients(depth, a) for a in bp.ACTIVATIONS}
+        st.plotly_chart(fb.vanishing_figure(chain), width="stretch")
+        st.markdown(f"σ′(z) ≤ 0.25, so every sigmoid layer multiplies the gradient by at most a quarter: after "
+                    f"{depth} layers the first weight gets {chain['Sigmoid'][0]:.2e}, against {chain['Sigmoid'][-1]:.2e} "
+                    "for the last. ReLU passes gradient through unchanged where it is active.")
+if t3.open:
+    with t3:
+        sizes = tuple(sorted({len(Y), 1, min(8, len(Y) // 2)}, reverse=True))
+        runs = [fit(*setting, lr, n_steps, s) for s in sizes]
+        st.plotly_chart(fb.loss_curve_figure({f"batch size {s}": r.batch_losses for s, r in zip(sizes, runs)},
+                                             title="Loss on the batch used at each step"), width="stretch")
+        st.markdown("Each step sees only its batch, so small batches give noisy estimates of the gradient, "
+                    "but many cheap steps. The examples of a batch are independent until they are averaged, "
+                    "which is what makes training parallel: a GPU computes the whole batch at once.")
 
 try_this("Pick XOR with 1 hidden unit and train: stuck. Give it 2 hidden units and train again. Then step "
          "through the backward pass with ReLU and find a unit whose gradient is exactly 0.")

@@ -97,7 +97,15 @@ def test_every_setting_moves_without_error():
     at.number_input[1].set_value(42).run()
     widget(at.slider, "Training steps").set_value(200).run()
     widget(at.slider, "Batch size (0 = the whole dataset)").set_value(10).run()
+    assert any("η ÷ 100" in m.value for m in at.markdown)  # the first lesson tab is open
+    at.session_state["bp_lesson"] = "Vanishing gradients"
+    at.run()
+    assert not any("η ÷ 100" in m.value for m in at.markdown)  # closed tabs are not computed
     widget(at.slider, "Depth of the chain (layers of one neuron)").set_value(15).run()
+    assert any("after 15 layers" in m.value for m in at.markdown)
+    at.session_state["bp_lesson"] = "Mini-batches"
+    at.run()
+    assert any("batches is what makes" in m.value or "makes training parallel" in m.value for m in at.markdown)
     widget(at.select_slider, "Learning rate η").set_value(0.1).run()
     at.radio[1].set_value("neurons").run()
     assert "g_out" in dot(at)
