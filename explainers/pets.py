@@ -494,7 +494,7 @@ def load_folder(
 # ----------------------------------------------------------------------------- drawn cats and dogs
 
 
-def synthetic_pets(n_train: int = 1600, n_test: int = 400, size: int = 64, seed: int = 0) -> ImageDataset:
+def synthetic_pets(n_train: int = 1000, n_test: int = 300, size: int = 64, seed: int = 0) -> ImageDataset:
     """Cartoon cats (pointed ears, whiskers) and dogs (floppy ears, snout) drawn in code -> ImageDataset."""
     import numpy as np
     import torch
@@ -752,10 +752,16 @@ def ensure_registered(key: str) -> bool:
     return True
 
 
+_SYNTH: dict[int, ImageDataset] = {}
+_SYNTH_LOCK = threading.Lock()
+
+
 def _synthetic_loader(size: int, progress: Progress | None) -> ImageDataset:
+    """The default drawn set per size, drawn once per process (it does not depend on the data folder)."""
     if progress:
         progress(0.1, "drawing cats and dogs")
-    ds = synthetic_pets(size=size)
+    with _SYNTH_LOCK:
+        ds = _SYNTH.get(size) or _SYNTH.setdefault(size, synthetic_pets(size=size))
     if progress:
         progress(1.0, "loaded")
     return ds

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from explainers import figures_training as ft
+from pages import trainer_catsdogs as cd
 from pages import trainer_results as res
 from pages import trainer_run as rn
 from pages import trainer_setup as setup
@@ -19,8 +20,11 @@ st.latex(r"\mathcal{L} = -\frac{1}{B}\sum_{i=1}^{B}\log p_\theta(y_i \mid x_i) \
          r" \;+\; \lambda_1\lVert\theta\rVert_1 \qquad \theta \leftarrow \theta - \eta\,\nabla_\theta\mathcal{L}")
 
 with st.container(border=True):
+    cd.prepare()  # cats vs dogs: deep links to folders and picture sizes
     ds = setup.choose_dataset(url)
+    cd.data_panel()
     kwargs = setup.settings_form(url, ds) if ds is not None else None
+kwargs = cd.settings_panel(url, ds, kwargs)  # augmentation preview, transfer learning, race
 url.publish()
 if ds is None:
     st.stop()
@@ -60,7 +64,8 @@ if st.session_state.get("trainer_lrf") is not None:
 
 with st.expander("Model card: layers, output shapes, parameters", icon=":material/table_view:"):
     card = setup.model_card_rows(kwargs["model"], ds.channels, ds.image_size, ds.num_classes)
-    st.dataframe(card["rows"], hide_index=True)
+    st.dataframe(card["rows"], hide_index=True, column_config={
+        c: st.column_config.NumberColumn(format="localized") for c in ("parameters", "multiply-adds")})
     st.caption(f"{card['parameters']:,} parameters · {card['mult_adds']:,} multiply-adds per image "
                f"(output shapes from a real forward pass of a {ds.channels}×{ds.image_size}×{ds.image_size} image).")
 
@@ -80,7 +85,7 @@ if st.session_state.get("trainer_n_shown") != len(labels):  # a new run: show it
 shown = st.selectbox("Show the results of", labels, key="trainer_shown") if recs else None
 rec = next((r for r in recs if r.label == shown), None)
 names = ["Confusion matrix", "Mistakes", "Filters", "Feature maps", "Histograms", "Draw a digit", "Compare runs",
-         "Save / load weights"]
+         "Save / load weights"] + cd.tab_names(ds)
 tabs = dict(zip(names, st.tabs(names))) if rec is not None else {"Save / load weights": st.container()}
 if rec is not None:
     with tabs["Confusion matrix"]:
@@ -97,6 +102,7 @@ if rec is not None:
         res.histograms_tab(rec)
     with tabs["Compare runs"]:
         res.compare_tab(ds.name)
+    cd.render_tabs(tabs, rec, ds)  # Grad-CAM for cats vs dogs
 with tabs["Save / load weights"]:
     loaded = res.weights_tab(rec, ds, kwargs)
     if loaded is not None:
