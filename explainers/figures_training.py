@@ -91,10 +91,11 @@ def lr_finder_figure(lrs: Sequence[float], losses: Sequence[float], suggested_lr
     fig = go.Figure(go.Scatter(x=list(lrs), y=list(losses), mode="lines", line={"color": TRAIN, "width": 2},
                                name="loss"))
     if suggested_lr is not None and np.isfinite(suggested_lr) and suggested_lr > 0:
-        fig.add_vline(x=float(np.log10(suggested_lr)), line={"color": RIGHT, "dash": "dash", "width": 2})
+        # shapes take data values on a log axis; annotations take log10 of them
+        fig.add_vline(x=float(suggested_lr), line={"color": RIGHT, "dash": "dash", "width": 2})
         fig.add_annotation(x=float(np.log10(suggested_lr)), y=1.0, yref="paper", text=f"suggested {suggested_lr:.2g}",
                            showarrow=False, xanchor="left", yanchor="top", font={"color": RIGHT})
-    fig.update_xaxes(type="log", title="learning rate (log scale)")
+    fig.update_xaxes(type="log", title="learning rate (log scale)", exponentformat="power")
     fig.update_yaxes(title="loss (smoothed)")
     return _layout(fig, "Learning-rate finder")
 
@@ -119,9 +120,9 @@ def per_class_figure(per_class_accuracy: Sequence[float], classes: Sequence[str]
     """(K,) accuracy per class as bars (%)."""
     acc = 100 * np.asarray(per_class_accuracy, dtype=np.float64)
     fig = go.Figure(go.Bar(x=[str(k) for k in classes], y=acc, marker_color=TRAIN,
-                           text=[f"{a:.1f}" for a in acc], textposition="outside"))
+                           text=[f"{a:.0f}" for a in acc], textposition="outside", cliponaxis=False))
     fig.update_xaxes(type="category", title="class")
-    fig.update_yaxes(title="accuracy (%)", range=[0, 105])
+    fig.update_yaxes(title="accuracy (%)", range=[0, 112])
     return _layout(fig, "Accuracy per class", height=300)
 
 
@@ -299,6 +300,7 @@ def probabilities_figure(probs: Sequence[float], classes: Sequence[str]) -> go.F
     p = 100 * np.asarray(probs, dtype=np.float64)
     top = int(np.argmax(p)) if p.size else -1
     fig = go.Figure(go.Bar(x=[str(k) for k in classes], y=p, text=[f"{v:.0f}%" for v in p], textposition="outside",
+                           cliponaxis=False,
                            marker_color=[RIGHT if k == top else "#93c5fd" for k in range(p.size)]))
     fig.update_xaxes(type="category", title="class")
     fig.update_yaxes(title="probability (%)", range=[0, 110])
@@ -308,11 +310,11 @@ def probabilities_figure(probs: Sequence[float], classes: Sequence[str]) -> go.F
 def drawing_steps_figure(ink: np.ndarray, cropped: np.ndarray, fitted: np.ndarray, final: np.ndarray,
                          centre_of_mass: tuple[float, float]) -> go.Figure:
     """The four MNIST preprocessing steps side by side; the last with its centre of mass marked."""
-    names = ["1. your drawing", "2. cropped to the ink", f"3. fitted in 20×20 ({fitted.shape[0]}×{fitted.shape[1]})",
-             "4. centred in 28×28"]
+    names = ["1. your drawing", "2. cropped to the ink", f"3. fitted in 20×20<br>({fitted.shape[0]}×{fitted.shape[1]})",
+             "4. centred in 28×28<br>by centre of mass"]
     fig = make_subplots(rows=1, cols=4, subplot_titles=names, horizontal_spacing=0.03)
     for k, img in enumerate([ink, cropped, fitted, final], start=1):
-        fig.add_trace(go.Heatmap(z=np.asarray(img), colorscale="gray_r", zmin=0, zmax=1, showscale=False,
+        fig.add_trace(go.Heatmap(z=np.asarray(img), colorscale="gray", zmin=0, zmax=1, showscale=False,
                                  hovertemplate="%{z:.2f}<extra></extra>"), row=1, col=k)
         fig.update_xaxes(visible=False, constrain="domain", row=1, col=k)
         fig.update_yaxes(visible=False, autorange="reversed", scaleanchor=f"x{k if k > 1 else ''}", row=1, col=k)
@@ -320,7 +322,8 @@ def drawing_steps_figure(ink: np.ndarray, cropped: np.ndarray, fitted: np.ndarra
     fig.add_scatter(x=[cx], y=[cy], mode="markers", marker={"symbol": "cross-thin", "size": 14, "color": WRONG,
                     "line": {"width": 2, "color": WRONG}}, name="centre of mass", row=1, col=4)
     fig.update_layout(showlegend=False)
-    return _layout(fig, "", height=260, margin={"l": 5, "r": 5, "t": 40, "b": 5})
+    fig.update_annotations(font_size=13)
+    return _layout(fig, "", height=280, margin={"l": 5, "r": 5, "t": 60, "b": 5})
 
 
 MISTAKE_KINDS = {

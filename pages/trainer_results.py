@@ -99,7 +99,8 @@ def feature_maps_tab(rec: RunRecord, dataset) -> None:
         img = dataset.test_x[int(i)].numpy()
     maps = feature_maps(rec.model, torch.from_numpy(img), dataset)
     c1, c2 = st.columns([1, 4])
-    c1.plotly_chart(ft.gallery_figure(img[None], cols=1, tile_px=150), key="trainer_fm_input")
+    big = ft.to_display(img[None])[0].repeat(5, axis=0).repeat(5, axis=1)  # crisp pixels, not a blur
+    c1.image(big, caption="the input", width=140)
     if not maps:
         c2.info("This model has no 2-D layers (an MLP flattens the image first).")
         return

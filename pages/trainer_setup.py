@@ -34,7 +34,7 @@ PRESETS = {
     "overfit": {**DEFAULTS, "trainer_model": "bn_convnet", "trainer_subset": 500, "trainer_epochs": 25,
                 "trainer_dropout": 0.0, "trainer_wd": 0.0, "trainer_l1": 0.0, "trainer_augment": False,
                 "trainer_patience": 0, "trainer_scheduler": "none", "trainer_lr": 1e-3, "trainer_batch": 64,
-                "trainer_val": 0.2},
+                "trainer_val": 0.1},
 }
 
 

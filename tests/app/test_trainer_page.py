@@ -212,3 +212,23 @@ def test_missing_dataset_explains_and_offers_the_offline_set(tmp_path, monkeypat
     at.button(key="trainer_use_synth2").click().run()
     assert at.session_state["trainer_dataset"] == "synthetic-digits"
     assert "synthetic" in texts(at) and not at.exception
+
+
+def test_switching_pages_mid_run_keeps_the_run_and_the_settings():
+    app = str(Path(PAGE).parents[1] / "app.py")
+    at = AppTest.from_file(app, default_timeout=90).run()
+    at.switch_page("pages/trainer.py").run()
+    at.selectbox(key="trainer_dataset").set_value("synthetic-digits")
+    at.select_slider(key="trainer_subset").set_value(5000)
+    at.select_slider(key="trainer_batch").set_value(16)
+    at.slider(key="trainer_epochs").set_value(30).run()
+    at.button(key="trainer_start").click().run()
+    run = at.session_state["trainer_run"]
+    at.switch_page("pages/home.py").run()
+    assert not at.exception and run.alive
+    at.switch_page("pages/trainer.py").run()
+    assert not at.exception
+    assert at.session_state["trainer_run"] is run and run.alive  # the same run, still going
+    assert at.slider(key="trainer_epochs").value == 30 and at.select_slider(key="trainer_subset").value == 5000
+    at.button(key="trainer_stop").click().run()
+    assert run.join(60)

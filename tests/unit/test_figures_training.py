@@ -46,7 +46,8 @@ def test_lr_figures():
     lrs = np.geomspace(1e-5, 1, 50)
     fig = ft.lr_finder_figure(lrs, np.linspace(2, 1, 50), 3e-3)
     assert fig.layout.xaxis.type == "log"
-    assert fig.layout.shapes[0].x0 == pytest.approx(np.log10(3e-3))
+    assert fig.layout.shapes[0].x0 == pytest.approx(3e-3)  # shapes use data values on a log axis
+    assert fig.layout.annotations[0].x == pytest.approx(np.log10(3e-3))  # annotations use log10
     assert len(ft.lr_finder_figure(lrs, np.ones(50), None).layout.shapes) == 0
     np.testing.assert_allclose(ft.lr_figure(lrs).data[0].y, lrs)
 
