@@ -94,9 +94,22 @@ def test_boundary_figure_shows_probabilities_and_data():
     assert len(heat) == 2
     np.testing.assert_allclose(heat[0].z, grid[2])
     np.testing.assert_allclose(grid[2][0, 0], bp.predict(p, np.array([[grid[0][0], grid[1][0]]]), "tanh")[0])
-    points = [t for t in fig.data if isinstance(t, go.Scatter)]
-    assert sum(len(t.x) for t in points) == 2 * len(X)
-    assert all(t.showlegend is False for t in fig.data if isinstance(t, go.Contour))
+    assert sum(len(t.x) for t in fig.data if isinstance(t, go.Scatter) and t.name) == 2 * len(X)
+    boundary = [t for t in fig.data if isinstance(t, go.Scatter) and not t.name]
+    assert len(boundary) == 2
+    np.testing.assert_allclose(boundary[0].x, fb.level_crossings(*grid)[0])
+
+
+def test_level_crossings_lie_on_the_level_of_a_linear_field():
+    xs, ys = np.linspace(-1, 2, 31), np.linspace(-2, 1, 17)
+    gx, gy = np.meshgrid(xs, ys)
+    P = 0.3 * gx - 0.7 * gy + 0.2  # linear: interpolation along edges is exact
+    bx, by = fb.level_crossings(xs, ys, P, level=0.5)
+    assert len(bx) > 10
+    np.testing.assert_allclose(0.3 * bx - 0.7 * by + 0.2, 0.5, atol=1e-12)
+    assert np.all((bx >= xs[0]) & (bx <= xs[-1]) & (by >= ys[0]) & (by <= ys[-1]))
+    empty = fb.level_crossings(xs, ys, np.zeros_like(P) + 0.9)
+    assert len(empty[0]) == 0
 
 
 def test_vanishing_figure_is_log_scale_bars():
