@@ -71,7 +71,7 @@ with st.expander("Model card: layers, output shapes, parameters", icon=":materia
 
 if run is not None:
     st.subheader("Training" if active else "Last run")
-    st.fragment(rn.live_panel, run_every=1.0 if active else None)(run, ds)
+    st.fragment(rn.live_panel, run_every=1.0 if active else None)(run)
 
 recs = [r for r in rn.records() if r.dataset == ds.name]
 st.subheader("Inside the trained network")

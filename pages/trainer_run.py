@@ -108,9 +108,10 @@ def _duration(seconds: float | None) -> str:
     return f"{m}:{s:02d}"
 
 
-def live_panel(run, dataset) -> None:
-    """Progress, live curves, prediction strip and first-layer filters of one run."""
+def live_panel(run) -> None:
+    """Progress, live curves, prediction strip and first-layer filters of one run (on its own dataset)."""
     snap = run.snapshot()
+    dataset = run.dataset  # not the page's: the learner may have switched datasets since
     if snap.done and st.session_state.get("trainer_archived") != run.id:
         st.session_state.trainer_archived = run.id
         archive(run)
