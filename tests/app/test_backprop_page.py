@@ -72,6 +72,9 @@ def test_step_through_moves_and_keeps_its_place():
     assert at.success and "grad ?" not in dot(at)
     button(at, "Next").click().run()  # past the end stays at the end
     assert at.session_state["bp_step"] == n
+    widget(at.slider, "Backward step").set_value(5).run()
+    assert any("Step 5 of" in m.value for m in at.markdown)
+    assert at.query_params["bp_step"] == "5"
     button(at, "Start").click().run()
     assert at.session_state["bp_step"] == 0
     assert dot(at).count("grad ?") > 5
