@@ -6,7 +6,8 @@ the scratch-vs-transfer race and Grad-CAM. pages/trainer.py calls these in a few
     kwargs = cd.settings_panel(url, ds, kwargs)   # after the settings: augmentations, freeze, race
     names = [...] + cd.tab_names(ds)              # and, with a finished run, cd.render_tabs(tabs, rec, ds)
 
-Everything shows only for cats-vs-dogs datasets; for digits these calls do nothing.
+Everything shows only for cats-vs-dogs datasets; for digits these calls do nothing. The race lives in
+pages/trainer_race.py and the Grad-CAM tab in pages/trainer_gradcam.py.
 """
 
 from __future__ import annotations
@@ -16,16 +17,14 @@ import streamlit as st
 from explainers import augment, pets
 from explainers import datasets as dsets
 from explainers import figures_catsdogs as fcd
-from explainers import figures_training as ft
-from pages import trainer_run as rn
+from pages import trainer_gradcam as cam
+from pages import trainer_race as race
+from pages.trainer_race import RESNETS
 from pages.ui import ShareableState, run_safely
 
-RESNETS = ("resnet18_transfer", "resnet18_frozen")
 LABELS = {"flip": "Flip", "crop": "Crop", "rotate": "Rotate", "jitter": "Colours"}
 HELP = {"flip": "Mirror left-right at random.", "crop": "Zoom into a random 60-100% of the picture.",
         "rotate": "Turn by up to ±15 degrees.", "jitter": "Change brightness, contrast and saturation by up to 30%."}
-CAM_KINDS = {"confident_right": "Confident right", "confident_wrong": "Confident wrong",
-             "uncertain": "Unsure (near 50/50)"}
 
 
 def _is_pets(ds) -> bool:
@@ -47,10 +46,15 @@ def _switch_size() -> None:
     st.session_state.trainer_dataset = pets.dataset_key(source, int(st.session_state.trainer_cd_size), folder)
 
 
+def _current_size() -> int:
+    """The picture size of the chosen cats-vs-dogs set (64 for CIFAR's 32 px or a digits set)."""
+    key = st.session_state.get("trainer_dataset", "")
+    size = pets.parse_key(key)[1] if pets.is_catsdogs(key) else 64
+    return size if size in pets.SIZES else 64
+
+
 def _use_folder() -> None:
-    size = pets.parse_key(st.session_state.trainer_dataset)[1] if pets.is_catsdogs(
-        st.session_state.get("trainer_dataset", "")) else 64
-    st.session_state.trainer_dataset = pets.dataset_key("folder", max(size, 64), st.session_state.trainer_cd_folder)
+    st.session_state.trainer_dataset = pets.dataset_key("folder", _current_size(), st.session_state.trainer_cd_folder)
 
 
 def _import_zip() -> None:
@@ -70,7 +74,7 @@ def _import_zip() -> None:
     note = f" ({imp.ignored} system files ignored)" if imp.ignored else ""
     st.session_state.trainer_cd_zip_msg = (
         "success", f"**{up.name}**: {counts['cat']} cats and {counts['dog']} dogs ({imp.files.layout}){note}.")
-    _use_key(pets.dataset_key("folder", 64, imp.relative))
+    _use_key(pets.dataset_key("folder", _current_size(), imp.relative))
 
 
 def _use_key(key: str) -> None:
@@ -151,12 +155,12 @@ def settings_panel(url: ShareableState, ds, kwargs: dict | None) -> dict | None:
         with right:
             _transfer_controls(kwargs["model"])
             if st.button("Race: from scratch vs transfer learning", key="trainer_cd_race_go", icon=":material/flag:",
-                         disabled=_race_active(), width="stretch",
+                         disabled=race.race_active(), width="stretch",
                          help="Trains the tutorial CNN from scratch and ResNet-18 from ImageNet weights on the "
                               "same pictures with the same settings, side by side."):
-                run_safely(lambda: _start_race(kwargs, ds), what="start the race")
+                run_safely(lambda: race.start_race(kwargs, ds), what="start the race")
         if st.session_state.get("trainer_cd_race"):
-            st.fragment(_race_panel, run_every=1.0 if _race_active() else None)()
+            st.fragment(race.race_panel, run_every=1.0 if race.race_active() else None)()
     return {**kwargs, "augmentations": ops, "augment": bool(ops) or bool(kwargs.get("augment"))}
 
 
@@ -196,56 +200,7 @@ def _fetch_weights() -> bool:
     return True
 
 
-# ----------------------------------------------------------------------------- race
-
-
-def _race_active() -> bool:
-    return any(rn.is_active(r) for r in st.session_state.get("trainer_cd_race") or [])
-
-
-def _start_race(kwargs: dict, ds) -> None:
-    """Two runs on the same data and settings: the tutorial CNN from scratch, ResNet-18 from ImageNet."""
-    from explainers.training import TrainConfig, TrainRun
-    from models.catsdogs import fetch_resnet18_weights
-
-    fetch_resnet18_weights()  # WeightsUnavailable is a ValueError: run_safely explains it
-    transfer = kwargs["model"] if kwargs["model"] in RESNETS else "resnet18_frozen"
-    token = st.session_state.setdefault("trainer_token", rn.SessionToken())
-    runs = []
-    for model in ("catsdogs_cnn", transfer):
-        config = TrainConfig(**{**kwargs, "model": model, "dropout": 0.5 if model == "catsdogs_cnn" else 0.0})
-        runs.append(TrainRun(config, ds, owner=token))
-    st.session_state.trainer_cd_race = [r.start() for r in runs]
-    st.session_state.trainer_cd_race_archived = False
-
-
-def _race_panel() -> None:
-    runs = st.session_state.get("trainer_cd_race") or []
-    snaps = [r.snapshot() for r in runs]
-    if all(s.done for s in snaps) and not st.session_state.get("trainer_cd_race_archived"):
-        st.session_state.trainer_cd_race_archived = True
-        for r in runs:
-            rn.archive(r)
-        st.rerun()  # the whole page: both runs appear under "Inside the trained network"
-    st.markdown("**Race: from scratch vs transfer learning**")
-    cols = st.columns(len(runs))
-    for col, run, snap in zip(cols, runs, snaps):
-        name = "From scratch (tutorial CNN)" if run.config.model == "catsdogs_cnn" else "Transfer (ResNet-18)"
-        last = snap.epochs[-1] if snap.epochs else {}
-        acc = f" · validation accuracy {last['val_acc']:.0%}" if last.get("val_acc") is not None else ""
-        col.progress(snap.progress, text=f"{name}: {snap.status}, epoch {max(snap.epoch, 1)}/{snap.total_epochs}{acc}")
-        if snap.status == "failed":
-            col.error(snap.message, icon=":material/error:")
-    series = [("from scratch" if r.config.model == "catsdogs_cnn" else "transfer", s.epochs) for r, s in zip(runs, snaps)]
-    a, b = st.columns(2)
-    a.plotly_chart(ft.compare_runs_figure(series, "val_acc"), key="trainer_cd_race_acc")
-    b.plotly_chart(ft.compare_runs_figure(series, "train_loss"), key="trainer_cd_race_loss")
-    if _race_active():
-        st.button("Stop the race", key="trainer_cd_race_stop", icon=":material/stop:",
-                  on_click=lambda: [r.stop() for r in runs])
-
-
-# ----------------------------------------------------------------------------- Grad-CAM
+# ----------------------------------------------------------------------------- result tabs
 
 
 def tab_names(ds) -> list[str]:
@@ -257,78 +212,4 @@ def render_tabs(tabs: dict, rec, ds) -> None:
     """Fill the extra tabs (if any) for a finished run."""
     if "Grad-CAM" in tabs and _is_pets(ds):
         with tabs["Grad-CAM"]:
-            gradcam_tab(rec, ds)
-
-
-def _cam(rec, ds, x_uint8):
-    """(N, C, H, W) uint8 -> GradCamResult for the chosen layer."""
-    from explainers.gradcam import grad_cam
-
-    device = next(rec.model.parameters()).device
-    return grad_cam(rec.model, ds.normalize(x_uint8.to(device)), st.session_state.get("trainer_cd_cam_layer"))
-
-
-def gradcam_tab(rec, ds) -> None:
-    """What is the model looking at? Grad-CAM over test pictures and over your own photo."""
-    import numpy as np
-
-    from explainers.gradcam import conv_layers, default_layer
-
-    st.markdown("**What is the network looking at?** Grad-CAM asks how much each feature map of a conv layer "
-                "pushes the winning class up, and paints that back onto the picture: hot = evidence.")
-    st.latex(r"\alpha_k^c = \frac{1}{hw}\sum_{i,j}\frac{\partial y^c}{\partial A^k_{ij}} \qquad "
-             r"L^c_{\text{Grad-CAM}} = \operatorname{ReLU}\Big(\sum_k \alpha_k^c A^k\Big)")
-    layers = conv_layers(rec.model)
-    best = default_layer(rec.model)
-    options = [best] + [n for n in reversed(layers) if n != best]
-    if st.session_state.get("trainer_cd_cam_layer") not in options:
-        st.session_state.trainer_cd_cam_layer = best
-    a, b = st.columns(2)
-    a.selectbox("Layer", options, key="trainer_cd_cam_layer",
-                format_func=lambda n: f"{n} (default: last conv block)" if n == best else n,
-                help="Late layers give coarse maps of whole objects; early layers show edges.")
-    kind = b.segmented_control("Pictures", list(CAM_KINDS), format_func=CAM_KINDS.get, key="trainer_cd_cam_kind",
-                               default="confident_right", required=True) or "confident_right"
-    res = rec.result
-    picks = []
-    for c in range(len(ds.classes)):  # four of each class
-        in_class = np.flatnonzero(res.labels == c)
-        order = ft.rank_examples(res.labels[in_class], res.probabilities[in_class], kind, n=4)
-        picks += in_class[order].tolist()
-    if not picks:
-        st.info(f"No test pictures are {CAM_KINDS[kind].lower()}.")
-    else:
-        import torch
-
-        idx = torch.tensor(picks)
-        cam = _cam(rec, ds, ds.test_x[idx])
-        st.plotly_chart(fcd.gradcam_gallery_figure(ds.test_x[idx].numpy(), cam.heatmaps, ds.test_y[idx].numpy(),
-                                                   cam.probabilities, ds.classes, cam.target_classes,
-                                                   title=f"{CAM_KINDS[kind]}: four per class"), key="trainer_cd_cam_fig")
-    _photo_cam(rec, ds)
-
-
-def _photo_cam(rec, ds) -> None:
-    import torch
-
-    from explainers.images import ImageError, load_image
-
-    st.markdown("**Your own photo**")
-    how = st.segmented_control("Photo from", ["Upload", "Camera"], key="trainer_cd_cam_src", default="Upload",
-                               required=True) or "Upload"
-    file = (st.file_uploader("A photo of a cat or a dog", key="trainer_cd_cam_upload") if how == "Upload"
-            else st.camera_input("Take a photo", key="trainer_cd_cam_camera"))
-    if file is None:
-        st.caption("Try a photo of your own pet, then one of something that is neither: the network must still pick.")
-        return
-    try:
-        img = load_image(file.getvalue(), max_side=4 * ds.image_size)
-    except ImageError as exc:
-        st.error(str(exc), icon=":material/broken_image:")
-        return
-    square = pets.square_uint8(img, ds.image_size)  # (S, S, 3) uint8, as the training pictures
-    cam = _cam(rec, ds, torch.from_numpy(square.copy()).permute(2, 0, 1)[None])
-    p = cam.probabilities[0]
-    top = int(p.argmax())
-    st.plotly_chart(fcd.photo_gradcam_figure(square, cam.heatmaps[0], f"{ds.classes[top]} {100 * p[top]:.0f}%: heat"),
-                    key="trainer_cd_cam_photo")
+            cam.gradcam_tab(rec, ds)

@@ -196,6 +196,7 @@ def test_short_run_then_grad_cam_on_test_pictures_and_a_photo():
     at.selectbox(key="trainer_cd_cam_layer").set_value("features.3").run()
     assert not at.exception
     assert any("Unsure (near 50" in c.proto.spec for c in at.get("plotly_chart"))  # the gallery followed
+    assert any("get_submodule('features.3')" in c.value for c in at.code)  # the snippet follows the layer
     photo = np.zeros((90, 120, 3), np.uint8)
     photo[20:70, 30:90] = (200, 120, 40)
     buf = io.BytesIO()

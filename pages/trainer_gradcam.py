@@ -1,0 +1,104 @@
+"""Trainer page, cats vs dogs: the Grad-CAM tab ("what is the network looking at?").
+
+Heat over the test pictures the network was surest (or least sure) about, four per class, and over
+the learner's own photo or camera shot, decoded and cropped exactly like the training pictures.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explainers import figures_catsdogs as fcd
+from explainers import figures_training as ft
+from explainers import pets
+from pages.ui import pytorch_snippet
+
+KINDS = {"confident_right": "Confident right", "confident_wrong": "Confident wrong",
+         "uncertain": "Unsure (near 50/50)"}
+
+
+def _cam(rec, ds, x_uint8):
+    """(N, C, H, W) uint8 -> GradCamResult for the chosen layer."""
+    from explainers.gradcam import grad_cam
+
+    device = next(rec.model.parameters()).device
+    return grad_cam(rec.model, ds.normalize(x_uint8.to(device)), st.session_state.get("trainer_cd_cam_layer"))
+
+
+def gradcam_tab(rec, ds) -> None:
+    """What is the model looking at? Grad-CAM over test pictures and over your own photo."""
+    import numpy as np
+
+    from explainers.gradcam import conv_layers, default_layer
+
+    st.markdown("**What is the network looking at?** Grad-CAM asks how much each feature map of a conv layer "
+                "pushes the winning class up, and paints that back onto the picture: hot = evidence.")
+    st.latex(r"\alpha_k^c = \frac{1}{hw}\sum_{i,j}\frac{\partial y^c}{\partial A^k_{ij}} \qquad "
+             r"L^c_{\text{Grad-CAM}} = \operatorname{ReLU}\Big(\sum_k \alpha_k^c A^k\Big)")
+    layers = conv_layers(rec.model)
+    best = default_layer(rec.model)
+    options = [best] + [n for n in reversed(layers) if n != best]
+    if st.session_state.get("trainer_cd_cam_layer") not in options:
+        st.session_state.trainer_cd_cam_layer = best
+    a, b = st.columns(2)
+    a.selectbox("Layer", options, key="trainer_cd_cam_layer",
+                format_func=lambda n: f"{n} (default: last conv block)" if n == best else n,
+                help="Late layers give coarse maps of whole objects; early layers show edges.")
+    kind = b.segmented_control("Pictures", list(KINDS), format_func=KINDS.get, key="trainer_cd_cam_kind",
+                               default="confident_right", required=True) or "confident_right"
+    res = rec.result
+    picks = []
+    for c in range(len(ds.classes)):  # four of each class
+        in_class = np.flatnonzero(res.labels == c)
+        order = ft.rank_examples(res.labels[in_class], res.probabilities[in_class], kind, n=4)
+        picks += in_class[order].tolist()
+    if not picks:
+        st.info(f"No test pictures are {KINDS[kind].lower()}.")
+    else:
+        import torch
+
+        idx = torch.tensor(picks)
+        cam = _cam(rec, ds, ds.test_x[idx])
+        st.plotly_chart(fcd.gradcam_gallery_figure(ds.test_x[idx].numpy(), cam.heatmaps, ds.test_y[idx].numpy(),
+                                                   cam.probabilities, ds.classes, cam.target_classes,
+                                                   title=f"{KINDS[kind]}: four per class"), key="trainer_cd_cam_fig")
+    _photo_cam(rec, ds)
+    S = ds.image_size
+    pytorch_snippet(
+        "import torch\nimport torch.nn.functional as F\n\nfeats = {}\n"
+        f"hook = model.get_submodule({st.session_state.trainer_cd_cam_layer!r}).register_forward_hook(\n"
+        "    lambda module, inputs, out: feats.update(A=out))\n"
+        f"model.eval()\nlogits = model(x.requires_grad_())  # x: (B, 3, {S}, {S}), normalised\nhook.remove()\n"
+        "score = logits.gather(1, logits.argmax(1, keepdim=True)).sum()  # y^c of the predicted class\n"
+        "(grad,) = torch.autograd.grad(score, feats['A'])  # (B, K, h, w)\n"
+        "alpha = grad.mean(dim=(2, 3), keepdim=True)  # (B, K, 1, 1): how much each map matters\n"
+        "cam = F.relu((alpha * feats['A']).sum(1))  # (B, h, w)\n"
+        f"cam = F.interpolate(cam[:, None], size=({S}, {S}), mode='bilinear')[:, 0]\n"
+        "cam = cam / cam.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)  # 0..1 per picture",
+        title="PyTorch equivalent: Grad-CAM")
+
+
+def _photo_cam(rec, ds) -> None:
+    import torch
+
+    from explainers.images import ImageError, load_image
+
+    st.markdown("**Your own photo**")
+    how = st.segmented_control("Photo from", ["Upload", "Camera"], key="trainer_cd_cam_src", default="Upload",
+                               required=True) or "Upload"
+    file = (st.file_uploader("A photo of a cat or a dog", key="trainer_cd_cam_upload") if how == "Upload"
+            else st.camera_input("Take a photo", key="trainer_cd_cam_camera"))
+    if file is None:
+        st.caption("Try a photo of your own pet, then one of something that is neither: the network must still pick.")
+        return
+    try:
+        img = load_image(file.getvalue(), max_side=4 * ds.image_size)
+    except ImageError as exc:
+        st.error(str(exc), icon=":material/broken_image:")
+        return
+    square = pets.square_uint8(img, ds.image_size)  # (S, S, 3) uint8, as the training pictures
+    cam = _cam(rec, ds, torch.from_numpy(square.copy()).permute(2, 0, 1)[None])
+    p = cam.probabilities[0]
+    top = int(p.argmax())
+    st.plotly_chart(fcd.photo_gradcam_figure(square, cam.heatmaps[0], f"{ds.classes[top]} {100 * p[top]:.0f}%: heat"),
+                    key="trainer_cd_cam_photo")
