@@ -30,8 +30,9 @@ DEFAULTS = {  # the recommended, fast and accurate starting point
 }
 PRESETS = {
     "recommended": DEFAULTS,
-    # Overfit on purpose: few images, a big network, many epochs and nothing holding it back.
-    "overfit": {**DEFAULTS, "trainer_model": "bn_convnet", "trainer_subset": 500, "trainer_epochs": 25,
+    # Overfit on purpose: few images, a network with far more weights than images, many epochs and
+    # nothing holding it back. The MLP shows the widest gap and trains in seconds on a CPU.
+    "overfit": {**DEFAULTS, "trainer_model": "mlp", "trainer_subset": 500, "trainer_epochs": 25,
                 "trainer_dropout": 0.0, "trainer_wd": 0.0, "trainer_l1": 0.0, "trainer_augment": False,
                 "trainer_patience": 0, "trainer_scheduler": "none", "trainer_lr": 1e-3, "trainer_batch": 64,
                 "trainer_val": 0.1},
@@ -159,9 +160,10 @@ def settings_form(url: ShareableState, ds: dsets.ImageDataset) -> dict:
     }
 
 
-OVERFIT_HELP = ("Overfit on purpose: 500 training images, the big BN ConvNet, 25 epochs and no regularisation. "
-                "Watch the gap open between training and validation accuracy, then close it with weight decay, "
-                "L1, dropout, augmentation or early stopping, and compare the runs.")
+OVERFIT_HELP = ("Overfit on purpose: 500 training images, an MLP with over 100 weights per image, 25 epochs and no "
+                "regularisation. Training accuracy climbs to about 100% while validation accuracy stalls far "
+                "below: it memorises. Then close the gap with augmentation, dropout, weight decay, L1 or early "
+                "stopping, train again, and compare the runs.")
 
 
 def find_lr(kwargs: dict, ds: dsets.ImageDataset):
