@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="also write the results to this file")
+    p.add_argument("--catsdogs", action="store_true",
+                   help="also time the cats-vs-dogs models at 64 and 128 px (benchmarks/catsdogs_speed.py)")
     a = p.parse_args(argv)
     threads = configure_threads()
     device = resolve_device(a.device)
@@ -134,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             ok = "" if row["target"] is None else ("  (meets target)" if row["ratio"] <= row["target"] else "  (misses target)")
             print(f"{name:12s} classic {classic:7.2f}s  ours {ours:7.2f}s  ratio {row['ratio']:.2f}"
                   f"  target <= {row['target']}{ok}", flush=True)
+    if a.catsdogs:  # issue 7: training images/s of catsdogs_cnn and ResNet-18 (frozen / fine-tuned)
+        from benchmarks import catsdogs_speed
+
+        catsdogs_speed.main(["--device", "all" if a.device == "auto" else a.device])
     if a.json:
         Path(a.json).write_text(json.dumps({"n": a.n, "batch_size": a.batch_size, "device": device, "threads": threads,
                                             "torch": torch.__version__, "rows": rows}, indent=2))
