@@ -110,6 +110,6 @@ with tabs["Save / load weights"]:
         st.rerun()
 
 try_this("Press **Overfit on purpose** and train (well under a minute on a laptop): training accuracy reaches "
-         "100% while validation accuracy stalls near 80%. Switch on augmentation, train again and compare the runs: the gap "
-         "closes. Then try dropout, weight decay or early stopping instead.")
+         "100% while validation accuracy stalls near 80%. Switch on augmentation, train again and compare "
+         "the runs: the gap closes. Then try dropout, weight decay or early stopping instead.")
 pytorch_snippet(setup.snippet(kwargs, ds))
