@@ -141,8 +141,10 @@ def test_mlp_gradients_match_torch_nn(case):
     # The oracle: torch.nn layers, not our own torch_gradients.
     l1, l2 = torch.nn.Linear(2, hidden).double(), torch.nn.Linear(hidden, 1).double()
     with torch.no_grad():
-        l1.weight.copy_(torch.tensor(params.w1)); l1.bias.copy_(torch.tensor(params.b1))
-        l2.weight.copy_(torch.tensor(params.w2[None])); l2.bias.fill_(params.b2)
+        l1.weight.copy_(torch.tensor(params.w1))
+        l1.bias.copy_(torch.tensor(params.b1))
+        l2.weight.copy_(torch.tensor(params.w2[None]))
+        l2.bias.fill_(params.b2)
     p = torch.sigmoid(l2(TORCH_ACT[act](l1(torch.tensor(x))))).squeeze()
     yt = torch.tensor(y, dtype=torch.float64)
     out = (p - yt) ** 2 if loss == "mse" else F.binary_cross_entropy(p, yt)
@@ -222,8 +224,10 @@ def test_full_batch_training_matches_torch_sgd(act):
     net = torch.nn.Sequential(torch.nn.Linear(2, 3), {"sigmoid": torch.nn.Sigmoid(), "tanh": torch.nn.Tanh(),
                                                        "relu": torch.nn.ReLU()}[act], torch.nn.Linear(3, 1)).double()
     with torch.no_grad():
-        net[0].weight.copy_(torch.tensor(params.w1)); net[0].bias.copy_(torch.tensor(params.b1))
-        net[2].weight.copy_(torch.tensor(params.w2[None])); net[2].bias.fill_(params.b2)
+        net[0].weight.copy_(torch.tensor(params.w1))
+        net[0].bias.copy_(torch.tensor(params.b1))
+        net[2].weight.copy_(torch.tensor(params.w2[None]))
+        net[2].bias.fill_(params.b2)
     opt = torch.optim.SGD(net.parameters(), lr=0.5)
     for _ in range(25):
         opt.zero_grad()

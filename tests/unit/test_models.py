@@ -33,7 +33,9 @@ def test_tutorial_parameter_counts_from_layer_sizes():
         conv(1, 6, 5) + conv(6, 12, 5) + linear(192, 120) + linear(120, 60) + linear(60, 10)
     )
     # conv 32, 32, pool, 64, 64, pool (no conv bias: BatchNorm has one), FC 3136-512-512-10 with BN
-    bn = lambda c: 2 * c
+    def bn(c: int) -> int:  # BatchNorm: a scale and a shift per channel
+        return 2 * c
+
     assert model_card(build_model("bn_convnet", 1, 28, 10), (1, 28, 28)).total_parameters == (
         conv(1, 32, 3, False) + bn(32) + conv(32, 32, 3, False) + bn(32)
         + conv(32, 64, 3, False) + bn(64) + conv(64, 64, 3, False) + bn(64)
