@@ -52,6 +52,7 @@ if find:
         found = run_safely(lambda: setup.find_lr(kwargs, ds), what="run the learning-rate finder")
     if found is not None:
         st.session_state.trainer_lrf = found
+        st.session_state.trainer_lrf_for = f"{kwargs['model']}, {kwargs['optimizer']}, batch {kwargs['batch_size']}"
 if st.session_state.get("trainer_lrf") is not None:
     found = st.session_state.trainer_lrf
     with st.container(border=True):
@@ -59,6 +60,7 @@ if st.session_state.get("trainer_lrf") is not None:
         c1.plotly_chart(ft.lr_finder_figure(found.lrs, found.losses, found.suggested_lr), key="trainer_lrf_fig")
         c2.markdown(f"The loss falls fastest at about **{found.suggested_lr:.2g}**: a good learning rate "
                     "is near there, well before the loss shoots up.")
+        c2.caption(f"Measured for {st.session_state.get('trainer_lrf_for', 'the settings at the time')}.")
         c2.button(f"Use {setup.nearest(setup.LRS, found.suggested_lr):g}", on_click=setup.use_lr,
                   args=(found.suggested_lr,), type="primary", key="trainer_lrf_use", icon=":material/check:")
 
@@ -76,8 +78,7 @@ if run is not None:
 recs = [r for r in rn.records() if r.dataset == ds.name]
 st.subheader("Inside the trained network")
 if not recs:
-    st.caption("Results appear here when a run finishes: start one above (two epochs of the recommended "
-               "model take about a minute on a laptop).")
+    st.caption("Results appear here when a run finishes. For a quick first look, train on 2,000 images.")
 labels = [r.label for r in recs]
 if st.session_state.get("trainer_n_shown") != len(labels):  # a new run: show it
     st.session_state.trainer_n_shown = len(labels)
