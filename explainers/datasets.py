@@ -31,6 +31,7 @@ import shutil
 import sys
 import threading
 import urllib.request
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,7 @@ if TYPE_CHECKING:  # torch is imported lazily so that importing this module stay
 
 Progress = Callable[[float, str], None]
 
-DOWNLOAD_TIMEOUT_S = 10.0  # per socket operation: a blocked network fails fast instead of hanging
+DOWNLOAD_TIMEOUT_S = 6.0  # per socket operation: a blocked network fails fast instead of hanging
 PREFETCH_COMMAND = "python -m explainers.datasets download mnist fashion-mnist"
 
 
@@ -190,10 +191,15 @@ def _gunzip_missing(raw: Path, src: _IdxSource) -> None:
             try:
                 with gzip.open(archive, "rb") as fin, open(tmp, "wb") as fout:
                     shutil.copyfileobj(fin, fout)
-            except (OSError, EOFError) as exc:
+                tmp.replace(target)
+            except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
                 tmp.unlink(missing_ok=True)
                 raise DatasetUnavailable(f"{archive} is not a valid gzip file ({exc}). Delete it and try again.") from exc
-            tmp.replace(target)
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                raise DatasetUnavailable(
+                    f"{archive} could not be unpacked next to itself ({exc}). Is the folder {raw} writable?"
+                ) from exc
 
 
 def _unavailable_message(name: str, root: Path, src: _IdxSource, reason: str) -> str:

@@ -761,12 +761,13 @@ class TrainRun:
             if first_loss is None:
                 first_loss = values[0] if math.isfinite(values[0]) else float(math.log(ds.num_classes))
             limit = max(25.0, 10.0 * first_loss)
-            for v in values:
+            for i, v in enumerate(values):
                 if not math.isfinite(v) or v > limit:
                     what = "became NaN" if math.isnan(v) else "became infinite" if not math.isfinite(v) else f"exploded to {v:.3g}"
+                    keep = i + 1 if math.isfinite(v) else i  # the charts get finite values only
                     with self._lock:
-                        self._step_loss.extend(values)
-                        self._step_lr.extend(lrs)
+                        self._step_loss.extend(values[:keep])
+                        self._step_lr.extend(lrs[:keep])
                     raise _Diverged(
                         f"The loss {what} near step {step}, so training stopped: the learning rate "
                         f"({cfg.lr:g}) is probably too high. Try a value 10x smaller, or use the LR finder."

@@ -149,6 +149,7 @@ def test_nan_loss_stops_with_an_explanation(tiny):
     assert s.status == "failed" and "learning rate" in s.message and "too high" in s.message
     assert run.result is None
     assert len(s.step_loss) < 3 * s.batches_per_epoch
+    assert all(math.isfinite(v) for v in s.step_loss)  # charts never get NaN or inf
 
 
 def test_early_stopping_restores_the_best_weights(tiny, monkeypatch):
@@ -312,3 +313,15 @@ def test_cli_trains_from_mnist_files_and_prints_one_json_line(tmp_path, capsys):
 def test_cli_reports_missing_data(tmp_path, capsys):
     assert tr.main(["--dataset", "mnist", "--data-dir", str(tmp_path), "--no-download"]) == 3
     assert "could not be downloaded" in capsys.readouterr().err
+
+
+def test_speed_benchmark_runs_end_to_end_on_a_few_images(tmp_path, capsys):
+    from benchmarks import trainer_speed
+
+    out = tmp_path / "bench.json"
+    assert trainer_speed.main(["--n", "256", "--models", "mlp", "--device", "cpu", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["model"] for r in rows] == ["mlp"]
+    assert rows[0]["classic_s"] > 0 and rows[0]["ours_s"] > 0
+    assert rows[0]["ratio"] == pytest.approx(rows[0]["ours_s"] / rows[0]["classic_s"])
+    assert "mlp" in capsys.readouterr().out
