@@ -88,10 +88,10 @@ def _patch_task(n: int, seed: int, size: int = 32, patch: int = 8):
 
 def test_heat_sits_on_the_patch_that_decides_the_class():
     torch.manual_seed(0)
-    x, y, _ = _patch_task(256, seed=1)
-    model = CatsDogsCNN(3, 32, 2, dropout=0.0, widths=(8, 16, 16, 16), hidden=32)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(12):
+    x, y, _ = _patch_task(160, seed=1)
+    model = CatsDogsCNN(3, 32, 2, dropout=0.0, widths=(4, 8, 8, 8), hidden=16)
+    opt = torch.optim.Adam(model.parameters(), lr=5e-3)
+    for _ in range(10):
         for idx in torch.randperm(len(x)).split(32):
             opt.zero_grad()
             F.cross_entropy(model(x[idx]), y[idx]).backward()
@@ -99,14 +99,13 @@ def test_heat_sits_on_the_patch_that_decides_the_class():
     xt, yt, mt = _patch_task(64, seed=2)
     assert (model.eval()(xt).argmax(1) == yt).float().mean() > 0.9
     pos = yt == 1
-    # The default (last) conv unit sees 4x4 cells at 32 px, so its map is blurrier than a middle one's.
-    for layer, ratio in [(None, 1.5), ("features.4", 3.0)]:
-        res = grad_cam(model, xt[pos], layer=layer, target_class=1)
-        heat = torch.as_tensor(res.heatmaps)
-        inside = (heat * mt[pos]).sum((1, 2)) / mt[pos].sum((1, 2))
-        outside = (heat * ~mt[pos]).sum((1, 2)) / (~mt[pos]).sum((1, 2))
-        assert (inside > outside).float().mean() >= 0.9, layer
-        assert inside.mean() > ratio * outside.mean(), layer
+    # The default layer (the last conv unit) sees 4x4 cells at 32 px: coarse, but the patch must be hottest.
+    res = grad_cam(model, xt[pos], target_class=1)
+    heat = torch.as_tensor(res.heatmaps)
+    inside = (heat * mt[pos]).sum((1, 2)) / mt[pos].sum((1, 2))
+    outside = (heat * ~mt[pos]).sum((1, 2)) / (~mt[pos]).sum((1, 2))
+    assert (inside > outside).float().mean() >= 0.9
+    assert inside.mean() > 1.5 * outside.mean()
 
 
 def test_overlay():
