@@ -47,9 +47,14 @@ def test_shared_link_on_a_fresh_server_uses_the_app_navigation(browser):
     try:
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
         open_page(pg, f"http://127.0.0.1:{port}", "perceptron?perc_n=4&perc_act=relu")
+        # The first run may be Streamlit's old page mode, which reruns into app.py: wait for the result.
+        pg.locator("[data-testid='stSidebarNav']", has_text="Neurons").wait_for(timeout=30_000)
+        pg.locator("[data-testid='stSlider']", has_text="Input x4").wait_for(timeout=30_000)
+        wait_settled(pg)
         nav = pg.locator("[data-testid='stSidebarNav']").inner_text()
         assert "Neurons" in nav and "catalog" not in nav and "ui" not in nav.split()
         assert pg.locator("[data-testid='stSlider']", has_text="Input x4").count() == 1
+        assert pg.locator("[data-testid='stSlider']", has_text="Input x5").count() == 0
         pg.get_by_text("ReLU activation").wait_for(timeout=15_000)
         assert_no_exception(pg)
         pg.close()
