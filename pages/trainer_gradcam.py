@@ -47,11 +47,15 @@ def gradcam_tab(rec, ds) -> None:
     kind = b.segmented_control("Pictures", list(KINDS), format_func=KINDS.get, key="trainer_cd_cam_kind",
                                default="confident_right", required=True) or "confident_right"
     res = rec.result
-    picks = []
+    picks, missing = [], []
     for c in range(len(ds.classes)):  # four of each class
         in_class = np.flatnonzero(res.labels == c)
         order = ft.rank_examples(res.labels[in_class], res.probabilities[in_class], kind, n=4)
         picks += in_class[order].tolist()
+        if len(order) == 0:
+            missing.append(f"{ds.classes[c]}s")
+    if missing:
+        st.caption(f"No test {' or '.join(missing)} are {KINDS[kind].lower()} for this run.")
     if not picks:
         st.info(f"No test pictures are {KINDS[kind].lower()}.")
     else:
@@ -61,7 +65,7 @@ def gradcam_tab(rec, ds) -> None:
         cam = _cam(rec, ds, ds.test_x[idx])
         st.plotly_chart(fcd.gradcam_gallery_figure(ds.test_x[idx].numpy(), cam.heatmaps, ds.test_y[idx].numpy(),
                                                    cam.probabilities, ds.classes, cam.target_classes,
-                                                   title=f"{KINDS[kind]}: four per class"), key="trainer_cd_cam_fig")
+                                                   title=f"{KINDS[kind]}: up to four per class"), key="trainer_cd_cam_fig")
     _photo_cam(rec, ds)
     S = ds.image_size
     pytorch_snippet(
