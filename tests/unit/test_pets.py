@@ -364,3 +364,38 @@ def test_cli_reports_offline_failures(tmp_path, monkeypatch, capsys):
     assert pets.main(["download", "cifar-catsdog", "--data-dir", str(tmp_path)]) == 1
     assert "could not be downloaded" in capsys.readouterr().err
     assert os.listdir(tmp_path) == []
+
+
+def test_cifar_download_unpack_and_progress_from_a_local_mirror(tmp_path, monkeypatch):
+    """The whole download path (stream, md5, progress, safe unpack) against a file:// mirror of a tiny CIFAR."""
+    import hashlib
+    import pickle
+    import tarfile
+
+    import torchvision.datasets.cifar as tv_cifar
+    from torchvision.datasets import CIFAR10
+
+    src = tmp_path / "src" / "cifar-10-batches-py"
+    src.mkdir(parents=True)
+    batch = {"data": np.zeros((4, 3072), np.uint8), "labels": [3, 5, 5, 0]}
+    for f in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        (src / f).write_bytes(pickle.dumps(batch))
+    (src / "batches.meta").write_bytes(pickle.dumps({"label_names": ["x"] * 10}))
+    archive = tmp_path / "src" / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(src, arcname="cifar-10-batches-py")
+    monkeypatch.setattr(CIFAR10, "url", archive.as_uri())
+    monkeypatch.setattr(CIFAR10, "tgz_md5", hashlib.md5(archive.read_bytes()).hexdigest())
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda *a, **k: True)
+    data = tmp_path / "data"
+    seen = []
+    ds = pets.load_cifar_catsdog(data, download=True, progress=lambda f, m: seen.append((f, m)))
+    assert ds.train_y.tolist() == [0, 1, 1] * 5 and ds.test_y.tolist() == [0, 1, 1]
+    assert any("downloading" in m for _, m in seen) and seen[-1][0] == 1.0
+    assert all(0.0 <= f <= 1.0 for f, _ in seen)
+    assert pets.cifar_available(data) and not list(data.glob("*.part"))
+    # A damaged download (wrong checksum) is refused and not kept.
+    monkeypatch.setattr(CIFAR10, "tgz_md5", "0" * 32)
+    with pytest.raises(DatasetUnavailable, match="checksum"):
+        pets.load_cifar_catsdog(tmp_path / "other", download=True)
+    assert not [p for p in (tmp_path / "other").rglob("*") if p.is_file()]
