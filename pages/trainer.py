@@ -85,8 +85,9 @@ if st.session_state.get("trainer_n_shown") != len(labels):  # a new run: show it
     st.session_state.trainer_shown = labels[-1] if labels else None
 shown = st.selectbox("Show the results of", labels, key="trainer_shown") if recs else None
 rec = next((r for r in recs if r.label == shown), None)
-names = ["Confusion matrix", "Mistakes", "Filters", "Feature maps", "Histograms", "Draw a digit", "Compare runs",
-         "Save / load weights"] + cd.tab_names(ds)
+drawable = ds.channels == 1 and ds.image_size == 28  # a drawing is prepared like MNIST: 28×28 grey
+names = ["Confusion matrix", "Mistakes", "Filters", "Feature maps", "Histograms", *(["Draw a digit"] * drawable),
+         "Compare runs", "Save / load weights"] + cd.tab_names(ds)
 tabs = dict(zip(names, st.tabs(names))) if rec is not None else {"Save / load weights": st.container()}
 if rec is not None:
     with tabs["Confusion matrix"]:
@@ -95,8 +96,9 @@ if rec is not None:
         res.mistakes_tab(rec, ds)
     with tabs["Filters"]:
         res.filters_tab(rec)
-    with tabs["Draw a digit"]:  # before Feature maps, which can show the drawing of this very rerun
-        res.drawing_tab(rec, ds)
+    if drawable:
+        with tabs["Draw a digit"]:  # before Feature maps, which can show the drawing of this very rerun
+            res.drawing_tab(rec, ds)
     with tabs["Feature maps"]:
         res.feature_maps_tab(rec, ds)
     with tabs["Histograms"]:

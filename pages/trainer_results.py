@@ -89,7 +89,9 @@ def feature_maps_tab(rec: RunRecord, dataset) -> None:
 
     from explainers.training import feature_maps
 
-    sources = ["test"] + (["drawing"] if st.session_state.get("trainer_drawn") is not None else [])
+    drawn = st.session_state.get("trainer_drawn")
+    fits = drawn is not None and tuple(drawn.shape[-2:]) == tuple(dataset.test_x.shape[-2:]) and dataset.channels == 1
+    sources = ["test"] + (["drawing"] if fits else [])  # a digit drawing never goes into a cats-vs-dogs model
     src = st.radio("Image", sources, horizontal=True, key="trainer_fm_source",
                    format_func={"test": "a test image", "drawing": "your drawing"}.get) if len(sources) > 1 else "test"
     if src == "drawing":

@@ -191,6 +191,7 @@ def test_short_run_then_grad_cam_on_test_pictures_and_a_photo():
     at.run()
     assert not at.exception
     assert "Grad-CAM" in [t.label for t in at.tabs]
+    assert "Draw a digit" not in [t.label for t in at.tabs]  # drawings are 28×28 grey digits
     assert at.selectbox(key="trainer_cd_cam_layer").value == "features.10"
     at.segmented_control(key="trainer_cd_cam_kind").set_value("uncertain")
     at.selectbox(key="trainer_cd_cam_layer").set_value("features.3").run()
