@@ -1,22 +1,14 @@
 """The Backprop page in AppTest: every widget moves, the step-through keeps its place, bad input is caught."""
 
-from pathlib import Path
-
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from explainers import backprop as bp
-
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "backprop.py")
+from tests.app.harness import run_page
 
 
 def run(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception
-    return at
+    return run_page("backprop.py", query)
 
 
 def widget(items, label):

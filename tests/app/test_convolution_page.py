@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,17 +14,11 @@ from streamlit.testing.v1 import AppTest
 
 from explainers.images import sample_images, to_grey
 from explainers.kernels import kernel
-
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "convolution.py")
+from tests.app.harness import run_page
 
 
 def run(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return run_page("convolution.py", query)
 
 
 def markdown_with(at: AppTest, text: str) -> str:

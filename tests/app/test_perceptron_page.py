@@ -1,26 +1,15 @@
 """The Perceptron page in AppTest: every widget moves, the numbers follow, the URL reproduces it."""
 
-from pathlib import Path
 
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from explainers import perceptron as pc
-
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "perceptron.py")
+from tests.app.harness import run_page, slider
 
 
 def run(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception
-    return at
-
-
-def slider(at, label):
-    return next(s for s in at.slider if s.label == label)
+    return run_page("perceptron.py", query)
 
 
 def markdown_with(at, text):

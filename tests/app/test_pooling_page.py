@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,21 +13,11 @@ from streamlit.testing.v1 import AppTest
 from explainers import pooling as pl
 from explainers.images import sample_images
 from explainers.kernels import kernel
-
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "pooling.py")
+from tests.app.harness import run_page, slider
 
 
 def run(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception
-    return at
-
-
-def slider(at, label):
-    return next(s for s in at.slider if s.label == label)
+    return run_page("pooling.py", query)
 
 
 def metric(at, label):
