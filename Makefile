@@ -47,7 +47,7 @@ browser: $(VENV)/.dev chromium
 	$(PY) -m pytest tests/browser
 
 test: $(VENV)/.dev chromium lint
-	$(PY) -m pytest tests
+	$(PY) -m pytest -ra tests
 
 bench: $(VENV)/.dev chromium
 	$(PY) -m benchmarks.latency

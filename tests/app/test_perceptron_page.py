@@ -75,6 +75,9 @@ def test_changing_dataset_restarts_the_rule_but_keeps_other_settings():
     at = run()
     slider(at, "Bias b").set_value(1.2).run()
     next(b for b in at.button if b.label == "Run one epoch").click().run()
+    slider(at, "Learning rate η").set_value(0.5).run()  # a new rate starts the rule again too
+    assert not any("Last example" in m.value for m in at.markdown)
+    next(b for b in at.button if b.label == "Run one epoch").click().run()
     at.selectbox[1].set_value("OR").run()
     assert not any("Last example" in m.value for m in at.markdown)
     assert slider(at, "Bias b").value == 1.2
