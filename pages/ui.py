@@ -95,7 +95,11 @@ class ShareableState:
         self._bindings[key] = b
         state = st.session_state
         kept = state.setdefault(_KEEP, {})
-        if key not in state:
+        if key in state:
+            # Re-assigning makes the value user state: Streamlit then keeps it even in runs where
+            # its widget is not drawn (a closed lazy tab), instead of cleaning it up.
+            state[key] = state[key]
+        else:
             raw = st.query_params.get(key)
             state[key] = kept.get(key, default)
             if raw is not None:

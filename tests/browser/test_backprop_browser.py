@@ -61,3 +61,23 @@ def test_step_through_highlights_and_survives_a_reload(server, page):
         timeout=15_000)
     assert_no_exception(page)
     assert not page.js_errors
+
+
+def test_a_setting_in_a_closed_tab_survives_switching_tabs(server, page):
+    """Lazy tabs do not draw their widgets; the value must still come back with the tab."""
+    open_page(page, server, "backprop")
+    page.get_by_role("tab", name="Vanishing gradients").click()
+    wait_settled(page)
+    depth = page.locator("[data-testid='stSlider']", has_text="Depth of the chain").get_by_role("slider")
+    depth.focus()
+    page.keyboard.press("Home")
+    wait_settled(page)
+    page.wait_for_function("() => location.search.includes('bp_depth=2')", timeout=15_000)
+    page.get_by_role("tab", name="Mini-batches").click()
+    wait_settled(page)
+    page.get_by_role("tab", name="Vanishing gradients").click()
+    wait_settled(page)
+    depth = page.locator("[data-testid='stSlider']", has_text="Depth of the chain").get_by_role("slider")
+    assert depth.input_value() == "2"
+    assert "bp_depth=2" in page.url
+    assert_no_exception(page)
