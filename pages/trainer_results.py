@@ -152,8 +152,12 @@ def _canvas_image():
                 if im.width * im.height > 16_000_000:
                     raise ValueError("the picture is too large")
                 img = np.asarray(im.convert("RGBA"))
-        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-            st.error(f"Can't read that file as a picture ({exc}).", icon=":material/broken_image:")
+        except UnidentifiedImageError:  # its message repeats the upload object, server URLs and all
+            st.error(f"“{up.name}” is not a picture this page can read. Upload a PNG or JPEG of a digit.",
+                     icon=":material/broken_image:")
+            return None
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            st.error(f"Can't read “{up.name}” as a picture ({exc}).", icon=":material/broken_image:")
             return None
     return img
 

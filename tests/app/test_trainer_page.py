@@ -165,7 +165,8 @@ def test_drawing_upload_weights_and_bad_files(trained):
     at = trained
     up = at.file_uploader(key="trainer_digit_upload")
     up.set_value(("notes.png", b"this is not a picture", "image/png")).run()
-    assert "Can't read that file as a picture" in texts(at)
+    assert "“notes.png” is not a picture this page can read" in texts(at)
+    assert "UploadedFile" not in texts(at)  # no internals of the upload in the message
     digit = Image.new("L", (280, 280), 255)
     ImageDraw.Draw(digit).line([(140, 40), (140, 240)], fill=0, width=22)
     at.file_uploader(key="trainer_digit_upload").set_value(("one.png", _png(digit), "image/png")).run()
