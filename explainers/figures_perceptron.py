@@ -165,7 +165,7 @@ def output_regions_figure(X: np.ndarray, y: np.ndarray, grid_fn, title: str) -> 
     fig.add_heatmap(x=g, y=g, z=(out >= 0).astype(float), colorscale=REGION_SCALE, zmin=0, zmax=1,
                     showscale=False, hoverinfo="skip")
     fig.add_contour(x=g, y=g, z=out, contours=dict(start=0, end=0, size=1, coloring="none"),
-                    line=dict(color="#111827", width=3), showscale=False, hoverinfo="skip")
+                    line=dict(color="#111827", width=3), showscale=False, hoverinfo="skip", showlegend=False)
     _points(fig, X, y)
     fig.update_xaxes(range=[lo, hi], title="x1", constrain="domain")
     fig.update_yaxes(range=[lo, hi], title="x2", scaleanchor="x", scaleratio=1)

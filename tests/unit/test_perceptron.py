@@ -180,3 +180,11 @@ def test_half_planes_tile_the_square(w0, w1, b):
     for poly, sign in ((pos, 1), (neg, -1)):
         if len(poly):
             assert (sign * (poly @ w + b) >= -1e-9).all()
+
+
+def test_legends_name_only_the_data():
+    X, y = pc.toy_dataset("XOR")
+    net = pc.random_two_layer(4, 3)
+    fig = figs.output_regions_figure(X, y, lambda P: pc.two_layer_forward(P, net, "relu"), "relu")
+    shown = [t.name for t in fig.data if t.showlegend is not False and t.type != "heatmap"]
+    assert shown == ["class 0", "class 1"]
