@@ -159,8 +159,9 @@ st.plotly_chart(fb.loss_curve_figure({f"η = {lr:g}": result.losses}), width="st
 grids = [(f"after {s} steps", *bp.probability_grid(p, activation, bp.data_extent(X))) for s, p in result.snapshots]
 st.plotly_chart(fb.boundary_figure(grids, X, Y), width="stretch")
 if dataset == "XOR":
-    st.markdown("A single neuron draws one straight line, so it **cannot** separate XOR. With a hidden "
-                f"layer ({hidden} unit{'s' if hidden > 1 else ''} here) the network bends the boundary.")
+    bend = (f"With a hidden layer ({hidden} units here) the network can bend the boundary." if hidden > 1
+            else "One hidden unit is still one line, squashed: XOR needs at least two. Move **Hidden units** up.")
+    st.markdown(f"A single neuron draws one straight line, so it **cannot** separate XOR. {bend}")
     try:
         st.page_link("pages/perceptron.py", label="Back to the Perceptron, where XOR failed", icon=":material/neurology:")
     except StreamlitAPIException:

@@ -126,7 +126,7 @@ if tab_grad.open:
         st.plotly_chart(fig.gradient_figure(feature, [("∂L/∂x through max pooling", grads[0]),
                                                       ("∂L/∂x through average pooling", grads[1])]), key="pool_grads")
         st.caption(f"Max: {int((grads[0] > 0).sum())} of {feature.size} input pixels get any gradient. "
-                   f"Average: {int((grads[1] > 0).sum())}.")
+                   f"Average: {int((grads[1] > 0).sum())} of {feature.size}.")
 
 if tab_shift.open:
     with tab_shift:
