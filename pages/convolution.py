@@ -65,7 +65,9 @@ pad_arg = padding if padding == "same" else int(padding)
 demo = run_safely(lambda: cv.apply_kernel(picked.image, kernel, colour=colour, bias=bias, relu=relu, stride=stride,
                                        padding=pad_arg, dilation=dilation, padding_mode=mode),
                   what="apply these settings")
-if demo is None:
+if demo is None:  # keep the picture on screen while the learner fixes the settings
+    st.image(picked.image, caption=f"Input: {picked.label}. Change the settings above to see its feature map.",
+             width=360, clamp=True)
     url.publish()
     st.stop()
 g = cv.geometry(demo.x.shape, demo.weight.shape, stride, pad_arg, dilation, demo.groups)

@@ -168,6 +168,7 @@ def test_bad_uploads_give_a_message_and_the_sample_stays(data):
 def test_impossible_settings_give_friendly_errors():
     at = run({"conv_stride": "2", "conv_padding": "same"})
     assert "only works with stride 1" in at.error[0].value
+    assert len(at.get("image")) == 1  # the picture stays on screen while the settings are wrong
     at = upload(run({"conv_padding": "0", "conv_kernel": "Gaussian blur 7×7"}), "dot.png", png(4, 4))
     assert "larger than the padded image" in at.error[0].value
     at = upload(run({"conv_padding": "6", "conv_padding_mode": "reflect"}), "dot.png", png(4, 4))
