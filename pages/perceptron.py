@@ -136,7 +136,7 @@ def linear_collapse() -> None:
                     f"200 random points: {gap:.1e}.")
     with right:
         st.plotly_chart(fig.output_regions_figure(X, y, lambda P: pc.two_layer_forward(P, net, "relu"),
-                                                  "Linear → ReLU → linear: the boundary bends"), key="perc_relu")
+                                                  "Linear → ReLU → linear: the boundary can bend"), key="perc_relu")
         st.markdown(f"The same {hidden} hidden units with a ReLU between the layers: each unit can add a kink "
                     "where it switches on. With few units a kink may fall outside the picture; try another seed.")
     try_this("Change the seed a few times: the left boundary is always straight, the right one rarely is.")
