@@ -12,9 +12,10 @@ from pages.ui import ShareableState, pytorch_snippet, run_safely, try_this
 url = ShareableState("trainer")
 st.title("Trainer")
 st.markdown(
-    "Train a real PyTorch network on handwritten digits and watch it learn: the loss falls, the test "
-    "images turn green, and the first layer's filters grow from noise into stroke detectors. Then open "
-    "it up: which digits does it confuse, what does each layer see, and does it read **your** handwriting?"
+    "Train a real PyTorch network on handwritten digits (or on cats and dogs) and watch it learn: the loss "
+    "falls, the test images turn green, and the first layer's filters grow from noise into edge and stroke "
+    "detectors. Then open it up: what does it confuse, what does each layer see, and does it read **your** "
+    "handwriting?"
 )
 st.latex(r"\mathcal{L} = -\frac{1}{B}\sum_{i=1}^{B}\log p_\theta(y_i \mid x_i) \;+\; \lambda_2\lVert\theta\rVert_2^2"
          r" \;+\; \lambda_1\lVert\theta\rVert_1 \qquad \theta \leftarrow \theta - \eta\,\nabla_\theta\mathcal{L}")
