@@ -575,12 +575,22 @@ _load_plugins()
 # ----------------------------------------------------------------------------- CLI
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``download NAME...``: pre-fetch datasets into the data folder for a classroom without internet."""
-    parser = argparse.ArgumentParser(prog="python -m explainers.datasets", description=main.__doc__)
+def download_cli(
+    argv: list[str] | None,
+    *,
+    prog: str,
+    description: str,
+    names: list[str],
+    extras: dict[str, Callable[[Progress], str]] | None = None,
+    errors: tuple[type[BaseException], ...] = (DatasetUnavailable,),
+) -> int:
+    """The ``download NAME...`` command: datasets via load_dataset, ``extras`` (name -> fetch(progress)) for
+    anything else such as model weights. Exit status 1 when any of them failed with one of ``errors``."""
+    extras = extras or {}
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     sub = parser.add_subparsers(dest="command", required=True)
-    dl = sub.add_parser("download", help="download datasets into the data folder")
-    dl.add_argument("names", nargs="+", choices=sorted(_SOURCES))
+    dl = sub.add_parser("download", help="download into the data folder" + (" / torch's cache" if extras else ""))
+    dl.add_argument("names", nargs="+", choices=[*names, *extras])
     dl.add_argument("--data-dir", default=None, help="default: $NEURAL_LENS_DATA or ./data")
     args = parser.parse_args(argv)
     root = Path(args.data_dir) if args.data_dir else data_dir()
@@ -588,15 +598,24 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.names:
 
         def progress(frac: float, msg: str, name: str = name) -> None:
-            print(f"\r{name}: {frac:5.0%} {msg:<50}", end="", file=sys.stderr, flush=True)
+            print(f"\r{name}: {frac:5.0%} {msg:<60}", end="", file=sys.stderr, flush=True)
 
         try:
-            ds = load_dataset(name, root, download=True, progress=progress)
-            print(f"\n{name}: {len(ds.train_y)} train / {len(ds.test_y)} test images in {root.resolve()}", file=sys.stderr)
-        except DatasetUnavailable as exc:
+            if name in extras:
+                print(f"\n{name}: {extras[name](progress)}", file=sys.stderr)
+            else:
+                ds = load_dataset(name, root, download=True, progress=progress)
+                print(f"\n{name}: {len(ds.train_y)} train / {len(ds.test_y)} test images in {root.resolve()}",
+                      file=sys.stderr)
+        except errors as exc:
             print(f"\n{name}: {exc}", file=sys.stderr)
             status = 1
     return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``download NAME...``: pre-fetch datasets into the data folder for a classroom without internet."""
+    return download_cli(argv, prog="python -m explainers.datasets", description=main.__doc__, names=sorted(_SOURCES))
 
 
 if __name__ == "__main__":

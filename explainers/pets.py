@@ -24,7 +24,6 @@ CLI: ``python -m explainers.pets download cifar-catsdog oxford-pets resnet18 [--
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import os
@@ -785,36 +784,19 @@ def is_downloaded(key: str, data_root: Path) -> bool:
 # ----------------------------------------------------------------------------- CLI
 
 
+def _fetch_resnet18(progress: Progress) -> str:
+    from models.catsdogs import fetch_resnet18_weights
+
+    return str(fetch_resnet18_weights(progress))
+
+
 def main(argv: list[str] | None = None) -> int:
     """``download NAME...``: pre-fetch cats-vs-dogs data (and the ResNet-18 weights) for an offline classroom."""
-    from explainers.datasets import data_dir, load_dataset
+    from explainers.datasets import download_cli
 
-    parser = argparse.ArgumentParser(prog="python -m explainers.pets", description=main.__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    dl = sub.add_parser("download", help="download into the data folder / torch's cache")
-    dl.add_argument("names", nargs="+", choices=["cifar-catsdog", "oxford-pets", "resnet18"])
-    dl.add_argument("--data-dir", default=None, help="default: $NEURAL_LENS_DATA or ./data")
-    args = parser.parse_args(argv)
-    root = Path(args.data_dir) if args.data_dir else data_dir()
-    status = 0
-    for name in args.names:
-
-        def progress(frac: float, msg: str, name: str = name) -> None:
-            print(f"\r{name}: {frac:5.0%} {msg:<60}", end="", file=sys.stderr, flush=True)
-
-        try:
-            if name == "resnet18":
-                from models.catsdogs import fetch_resnet18_weights
-
-                print(f"\n{name}: {fetch_resnet18_weights(progress)}", file=sys.stderr)
-            else:
-                ds = load_dataset(name, root, download=True, progress=progress)
-                print(f"\n{name}: {len(ds.train_y)} train / {len(ds.test_y)} test images in {root.resolve()}",
-                      file=sys.stderr)
-        except (DatasetUnavailable, RuntimeError) as exc:
-            print(f"\n{name}: {exc}", file=sys.stderr)
-            status = 1
-    return status
+    return download_cli(argv, prog="python -m explainers.pets", description=main.__doc__,
+                        names=["cifar-catsdog", "oxford-pets"], extras={"resnet18": _fetch_resnet18},
+                        errors=(RuntimeError,))  # DatasetUnavailable is one; so are failed weight downloads
 
 
 if __name__ == "__main__":
