@@ -171,16 +171,5 @@ def build_model(name: str, channels: int, image_size: int, num_classes: int, dro
     return spec.build(channels, image_size, num_classes, dropout)
 
 
-def _load_plugins() -> None:
-    """Import optional model modules (e.g. models.catsdogs) so that they can register themselves."""
-    import importlib
-
-    for mod in ("models.catsdogs",):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:  # a real missing dependency inside the plugin is an error
-                raise
-
-
-_load_plugins()
+# Cats vs dogs registers its models here. Imported last: it imports this module's registry.
+import models.catsdogs  # noqa: E402, F401
