@@ -109,9 +109,6 @@ class ShareableState:
                     self.rejected.append(key)
         return key
 
-    def value(self, key: str) -> Any:
-        return st.session_state[key]
-
     def publish(self) -> None:
         """Write every bound value to the URL and keep it for the next visit to this page."""
         kept = st.session_state.setdefault(_KEEP, {})
