@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.catalog import HOME, LESSONS, SECTIONS
+from pages.widgets.catalog import HOME, LESSONS, SECTIONS
 
 st.set_page_config(page_title="Neural Lens", page_icon=":material/visibility:", layout="wide")
 

@@ -31,8 +31,8 @@ def images_per_second(model_name: str, size: int, device: str, steps: int = 10, 
     import torch.nn.functional as F
 
     import models.catsdogs as cd
-    from explainers import pets
-    from explainers.augment import augment_named
+    from explainers.training.augment import augment_named
+    from explainers.training.data import pets
     from models import MODELS as SPECS
 
     ds = pets.synthetic_pets(n_train=batch * 4, n_test=8, size=size, seed=seed)

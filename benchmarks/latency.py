@@ -20,7 +20,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from pages.catalog import LESSONS
+from pages.widgets.catalog import LESSONS
 from tests.browser.helpers import (
     CHROMIUM,
     CHROMIUM_ARGS,

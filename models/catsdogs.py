@@ -74,7 +74,7 @@ def fetch_resnet18_weights(progress: Progress | None = None, *, url: str = RESNE
     if not download:
         raise WeightsUnavailable(
             "ResNet-18's ImageNet weights (45 MB) are not downloaded yet. Press 'Download the weights' on the "
-            "Trainer page, or run `python -m explainers.pets download resnet18`, or copy "
+            "Trainer page, or run `python -m explainers.training.data.pets download resnet18`, or copy "
             f"{RESNET18_FILE} into {dest.parent}. Training from scratch works offline."
         )
     fd, tmp = None, None
@@ -98,7 +98,7 @@ def fetch_resnet18_weights(progress: Progress | None = None, *, url: str = RESNE
         raise WeightsUnavailable(
             f"The ResNet-18 ImageNet weights are not in torch's cache ({dest}) and could not be "
             f"downloaded ({getattr(exc, 'reason', exc)}). Connect to the internet once and run "
-            "`python -m explainers.pets download resnet18`, or copy "
+            "`python -m explainers.training.data.pets download resnet18`, or copy "
             f"{RESNET18_FILE} into {dest.parent}. Training from scratch works offline."
         ) from exc
     return dest

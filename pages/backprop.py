@@ -5,8 +5,8 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from explainers import backprop as bp
-from explainers import figures_backprop as fb
-from pages.ui import ShareableState, pytorch_snippet, run_safely, try_this
+from explainers.figures import backprop as fb
+from pages.widgets.ui import ShareableState, pytorch_snippet, run_safely, try_this
 
 st.title("Backpropagation")
 st.markdown(

@@ -4,13 +4,13 @@ import numpy as np
 import streamlit as st
 
 from explainers import convolution as cv
-from explainers import figures_convolution as figs
+from explainers.figures import convolution as figs
 from explainers.images import to_grey
 from explainers.kernels import KERNELS
 from explainers.kernels import kernel as named_kernel
-from pages.image_input import image_input
-from pages.kernel_input import kernel_input
-from pages.ui import ShareableState, pytorch_snippet, run_safely, try_this
+from pages.widgets.image_input import image_input
+from pages.widgets.kernel_input import kernel_input
+from pages.widgets.ui import ShareableState, pytorch_snippet, run_safely, try_this
 
 PADDINGS = ["0", "1", "2", "3", "4", "5", "6", "same"]
 COLOUR_LABELS = {"grey": "Greyscale: Conv2d(1, 1)", "rgb": "RGB: Conv2d(3, 1)",

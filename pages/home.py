@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.catalog import LESSONS
+from pages.widgets.catalog import LESSONS
 
 st.title("Neural Lens")
 st.markdown(

@@ -3,10 +3,10 @@
 import numpy as np
 import streamlit as st
 
-from explainers import figures_perceptron as fig
 from explainers import perceptron as pc
-from pages.catalog import LESSONS
-from pages.ui import ShareableState, pytorch_snippet, try_this
+from explainers.figures import perceptron as fig
+from pages.widgets.catalog import LESSONS
+from pages.widgets.ui import ShareableState, pytorch_snippet, try_this
 
 url = ShareableState("perc")
 st.title("Perceptron")

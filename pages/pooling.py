@@ -3,11 +3,11 @@
 import numpy as np
 import streamlit as st
 
-from explainers import figures_pooling as fig
 from explainers import pooling as pl
+from explainers.figures import pooling as fig
 from explainers.kernels import KERNELS
-from pages.image_input import image_input
-from pages.ui import ShareableState, pytorch_snippet, run_safely, try_this
+from pages.widgets.image_input import image_input
+from pages.widgets.ui import ShareableState, pytorch_snippet, run_safely, try_this
 
 STAGES = ["The picture itself", "Conv → ReLU feature map"]
 TABS = ["Pick an output cell", "Indices (return_indices)", "Gradient routing", "Shift the picture",

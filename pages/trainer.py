@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from explainers import figures_training as ft
-from pages import trainer_catsdogs as cd
-from pages import trainer_results as res
-from pages import trainer_run as rn
-from pages import trainer_setup as setup
-from pages.ui import ShareableState, pytorch_snippet, run_safely, try_this
+from explainers.figures import training as ft
+from pages.widgets.trainer import catsdogs as cd
+from pages.widgets.trainer import results as res
+from pages.widgets.trainer import run as rn
+from pages.widgets.trainer import setup as setup
+from pages.widgets.ui import ShareableState, pytorch_snippet, run_safely, try_this
 
 url = ShareableState("trainer")
 st.title("Trainer")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from pages.catalog import HOME, LESSONS, SECTIONS
+from pages.widgets.catalog import HOME, LESSONS, SECTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 

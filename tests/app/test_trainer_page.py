@@ -10,9 +10,9 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from explainers import datasets as dsets
 from explainers import training
-from pages import trainer_setup as setup
+from explainers.training.data import datasets as dsets
+from pages.widgets.trainer import setup as setup
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "trainer.py")
 TINY = {"trainer_subset": 200, "trainer_epochs": 1, "trainer_batch": 64}

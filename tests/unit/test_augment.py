@@ -9,7 +9,7 @@ import torchvision.transforms.v2.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from explainers.augment import (
+from explainers.training.augment import (
     NONE,
     AugmentConfig,
     affine_matrices,
@@ -149,7 +149,7 @@ def test_describe():
 
 
 def test_names_and_the_engine_seam():
-    from explainers.augment import OPERATIONS, augment_named, config_from_names
+    from explainers.training.augment import OPERATIONS, augment_named, config_from_names
 
     cfg = config_from_names(("flip", "jitter"))
     assert cfg.flip and cfg.jitter and not cfg.crop and not cfg.rotate

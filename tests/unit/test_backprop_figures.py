@@ -1,4 +1,4 @@
-"""explainers.figures_backprop: the DOT graphs and the plotly figures describe the computation."""
+"""explainers.figures.backprop: the DOT graphs and the plotly figures describe the computation."""
 
 import re
 
@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import pytest
 
 from explainers import backprop as bp
-from explainers import figures_backprop as fb
+from explainers.figures import backprop as fb
 
 
 def _graph(hidden=2, act="tanh", loss="bce"):

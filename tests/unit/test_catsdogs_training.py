@@ -9,10 +9,10 @@ import pytest
 import torch
 
 import models.catsdogs as cd
-from explainers import pets
 from explainers import training as tr
-from explainers.datasets import DATASETS, is_available
 from explainers.training import TrainConfig, TrainRun
+from explainers.training.data import pets
+from explainers.training.data.datasets import DATASETS, is_available
 from models import MODELS
 
 

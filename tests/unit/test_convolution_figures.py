@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 import pytest
 from PIL import Image
 
-from explainers import figures_convolution as figs
 from explainers.convolution import apply_kernel, conv_step, kernel_walk
+from explainers.figures import convolution as figs
 
 RNG = np.random.default_rng(11)
 

@@ -17,8 +17,8 @@ import torch
 import torchvision
 from torchvision import transforms
 
-from explainers import datasets as dsm
-from explainers.datasets import (
+from explainers.training.data import datasets as dsm
+from explainers.training.data.datasets import (
     DATASETS,
     DatasetUnavailable,
     ImageDataset,

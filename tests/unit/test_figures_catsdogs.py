@@ -7,14 +7,14 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from explainers.augment import AugmentConfig, preview
-from explainers.figures_catsdogs import (
+from explainers.figures.catsdogs import (
     augment_preview_figure,
     gradcam_gallery_figure,
     gradcam_overlays,
     photo_gradcam_figure,
 )
-from explainers.gradcam import overlay
+from explainers.training.augment import AugmentConfig, preview
+from explainers.training.gradcam import overlay
 
 
 def test_preview_figure_captions_the_original_first():

@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from explainers import figures_training as ft
+from explainers.figures import training as ft
 
 CLASSES = [str(k) for k in range(10)]
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explainers.gradcam import conv_layers, default_layer, grad_cam, overlay
+from explainers.training.gradcam import conv_layers, default_layer, grad_cam, overlay
 from models.catsdogs import build_resnet18_transfer
 from models.catsdogs_nets import CatsDogsCNN
 

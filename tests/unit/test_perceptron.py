@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from explainers import figures_perceptron as figs
 from explainers import perceptron as pc
+from explainers.figures import perceptron as figs
 
 TORCH_ACTIVATIONS = {
     "step": lambda z: torch.heaviside(z, torch.ones_like(z)),

@@ -13,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from explainers import pets
-from explainers.datasets import DATASETS, DatasetUnavailable, load_dataset
+from explainers.training.data import pets
+from explainers.training.data.datasets import DATASETS, DatasetUnavailable, load_dataset
 
 
 def _png(colour: tuple[int, int, int], size: tuple[int, int] = (40, 30), fmt: str = "PNG") -> bytes:

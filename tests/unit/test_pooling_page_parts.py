@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explainers import figures_pooling as figs
 from explainers import pooling as pl
+from explainers.figures import pooling as figs
 from explainers.kernels import kernel
 
 

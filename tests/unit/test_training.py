@@ -16,7 +16,6 @@ import torch
 import torch.nn.functional as F
 
 from explainers import training as tr
-from explainers.datasets import synthetic_digits, write_idx_dataset
 from explainers.training import (
     TrainConfig,
     TrainRun,
@@ -25,6 +24,7 @@ from explainers.training import (
     lr_find,
     save_weights,
 )
+from explainers.training.data.datasets import synthetic_digits, write_idx_dataset
 from models import build_model, model_card
 
 
@@ -219,7 +219,7 @@ def test_augmented_run_trains(tiny, names):
 def test_named_augmentations_are_used_and_checked(tiny):
     x = tiny.train_x[:6].float()
     gen_a, gen_b = torch.Generator().manual_seed(4), torch.Generator().manual_seed(4)
-    from explainers.augment import augment_named
+    from explainers.training.augment import augment_named
 
     torch.testing.assert_close(tr._augmenter(fast(augment=True, augmentations=("flip",)))(x, gen_a),
                                augment_named(x, ("flip",), gen_b))

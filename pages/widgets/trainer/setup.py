@@ -1,6 +1,6 @@
 """Trainer page, part 1: choosing the data and the settings (widgets bound to the URL).
 
-Everything here only builds plain values; explainers.datasets / explainers.training do the work.
+Everything here only builds plain values; explainers.training.data.datasets / explainers.training do the work.
 Datasets are read-only tensors shared between sessions through ``st.cache_resource``.
 """
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explainers import datasets as dsets
+from explainers.training.data import datasets as dsets
 from models import MODELS
-from pages.ui import ShareableState
+from pages.widgets.ui import ShareableState
 
 SYNTHETIC = "synthetic-digits"
 LRS = [m * 10.0**e for e in range(-5, 1) for m in (1, 2, 3, 5)][:-3]  # 1e-5 ... 1

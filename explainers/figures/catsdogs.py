@@ -7,12 +7,12 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from explainers.figures_training import RIGHT, WRONG, gallery_figure
-from explainers.gradcam import overlay
+from explainers.figures.training import RIGHT, WRONG, gallery_figure
+from explainers.training.gradcam import overlay
 
 
 def augment_preview_figure(versions: np.ndarray, title: str = "", cols: int = 8) -> go.Figure:
-    """(n, H, W, 3) uint8 from explainers.augment.preview (original first) -> captioned grid."""
+    """(n, H, W, 3) uint8 from explainers.training.augment.preview (original first) -> captioned grid."""
     titles = ["original"] + [f"version {i}" for i in range(1, len(versions))]
     colors = ["#2563eb"] + [""] * (len(versions) - 1)
     return gallery_figure(versions, titles, colors, cols=cols, title=title, tile_px=110)

@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from explainers import figures_training as ft
+from explainers.figures import training as ft
 
 MAX_RECORDS = 8  # finished runs kept per session (each holds its model)
 

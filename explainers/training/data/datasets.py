@@ -18,7 +18,7 @@ Additions beyond the shared contract:
 - ``clear_cache()``: forget the in-process cache (tests).
 - ``ImageDataset.normalize(x_uint8) -> float tensor`` on x's device.
 
-CLI: ``python -m explainers.datasets download mnist fashion-mnist [--data-dir DIR]``.
+CLI: ``python -m explainers.training.data.datasets download mnist fashion-mnist [--data-dir DIR]``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # torch is imported lazily so that importing this module stay
 Progress = Callable[[float, str], None]
 
 DOWNLOAD_TIMEOUT_S = 6.0  # per socket operation: a blocked network fails fast instead of hanging
-PREFETCH_COMMAND = "python -m explainers.datasets download mnist fashion-mnist"
+PREFETCH_COMMAND = "python -m explainers.training.data.datasets download mnist fashion-mnist"
 
 
 class DatasetUnavailable(RuntimeError):
@@ -558,7 +558,7 @@ register_dataset("fashion-mnist", "Fashion-MNIST", lambda root, dl, pr: _load_id
 
 
 # Cats vs dogs registers its datasets here. Imported last: it imports this module's registry.
-import explainers.pets  # noqa: E402, F401
+import explainers.training.data.pets  # noqa: E402, F401
 
 # ----------------------------------------------------------------------------- CLI
 
@@ -603,7 +603,7 @@ def download_cli(
 
 def main(argv: list[str] | None = None) -> int:
     """``download NAME...``: pre-fetch datasets into the data folder for a classroom without internet."""
-    return download_cli(argv, prog="python -m explainers.datasets", description=main.__doc__, names=sorted(_SOURCES))
+    return download_cli(argv, prog="python -m explainers.training.data.datasets", description=main.__doc__, names=sorted(_SOURCES))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ Additions beyond the shared contract:
   the cap defaults to $NEURAL_LENS_MAX_RUNS or 2.
 - ``configure_threads(n=None)``: sets torch's thread count once per process.
 - ``evaluate(model, dataset) -> TrainResult``, ``resolve_device(name) -> str``.
-- ``TrainConfig.augmentations``: named operations of explainers.augment (flip, crop, rotate,
+- ``TrainConfig.augmentations``: named operations of explainers.training.augment (flip, crop, rotate,
   jitter) used when ``augment`` is on; empty = small shifts and rotations (digits).
 """
 
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from explainers.datasets import ImageDataset
+    from explainers.training.data.datasets import ImageDataset
 
 OPTIMIZERS = {"sgd": "SGD", "sgd_momentum": "SGD + momentum", "adam": "Adam", "adamw": "AdamW"}
 SCHEDULERS = {"none": "Constant", "step": "StepLR", "onecycle": "OneCycle", "cosine": "Cosine"}
@@ -57,7 +57,7 @@ STATUSES = ("queued", "running", "finished", "stopped", "failed")
 class TrainConfig:
     """Everything that defines a training run."""
 
-    dataset: str = "synthetic-digits"  # key of explainers.datasets.DATASETS
+    dataset: str = "synthetic-digits"  # key of explainers.training.data.datasets.DATASETS
     model: str = "fast_cnn"  # key of models.MODELS
     optimizer: str = "adam"  # "sgd", "sgd_momentum" (0.9), "adam" or "adamw"
     lr: float = 1e-3  # peak learning rate (OneCycle's max)
@@ -70,7 +70,7 @@ class TrainConfig:
     patience: int = 0  # early stopping: epochs without a better val loss; 0 = off; best weights restored
     augment: bool = False  # augment each batch on the fly (on tensors, on the device)
     augmentations: tuple[str, ...] = ()  # () = small shifts (+-2 px) and rotations (+-10 deg), fit for digits;
-    # else names from explainers.augment.OPERATIONS ("flip", "crop", "rotate", "jitter"), e.g. for photos
+    # else names from explainers.training.augment.OPERATIONS ("flip", "crop", "rotate", "jitter"), e.g. for photos
     subset: int | None = None  # train on only this many images (None = the whole training split)
     seed: int = 0  # split, shuffles, init and augmentation
     device: str = "auto"  # "auto" picks cuda, then mps, then cpu
@@ -81,7 +81,7 @@ class TrainConfig:
 
     def problems(self) -> list[str]:
         """Human-readable problems with this config; empty when it can run."""
-        from explainers.datasets import DATASETS
+        from explainers.training.data.datasets import DATASETS
         from models import MODELS
 
         out = []
@@ -110,7 +110,7 @@ class TrainConfig:
         if self.patience > 0 and self.val_fraction <= 0:
             out.append("Early stopping needs a validation split (val_fraction > 0).")
         if self.augmentations:
-            from explainers.augment import OPERATIONS
+            from explainers.training.augment import OPERATIONS
 
             unknown = [a for a in self.augmentations if a not in OPERATIONS]
             if unknown:
@@ -463,7 +463,7 @@ def _augmenter(config: TrainConfig) -> Callable[[torch.Tensor, torch.Generator],
         return None
     if not config.augmentations:
         return _augment
-    from explainers.augment import augment_named
+    from explainers.training.augment import augment_named
 
     names = tuple(config.augmentations)
     return lambda x, gen: augment_named(x, names, gen)
@@ -1072,7 +1072,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: train, report progress on stderr, print the final result (JSON with --json) on stdout."""
-    from explainers.datasets import DatasetUnavailable, load_dataset
+    from explainers.training.data.datasets import DatasetUnavailable, load_dataset
 
     a = _parse_args(argv)
     configure_threads(a.threads)

@@ -14,12 +14,12 @@ to a square and resized to 64, 96 or 128 px, cached on disk under ``<data>/cache
 and in memory; epochs never decode JPEGs again. Mean/std are ImageNet's, so ResNet-18 gets
 the inputs its weights expect (models/catsdogs.py).
 
-Dataset keys for ``explainers.datasets.load_dataset``: ``"synthetic-pets"``, ``"cifar-catsdog"``,
+Dataset keys for ``explainers.training.data.datasets.load_dataset``: ``"synthetic-pets"``, ``"cifar-catsdog"``,
 ``"oxford-pets"`` (64 px), ``"oxford-pets@96"``, ``"folder:<path under data>@<size>"``; build
 them with ``dataset_key(...)``, which also registers them. ``ensure_registered(key)`` registers
 a key read back from a URL.
 
-CLI: ``python -m explainers.pets download cifar-catsdog oxford-pets resnet18 [--data-dir DIR]``.
+CLI: ``python -m explainers.training.data.pets download cifar-catsdog oxford-pets resnet18 [--data-dir DIR]``.
 """
 
 from __future__ import annotations
@@ -42,13 +42,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from explainers.datasets import (
+from explainers.images import ImageError, load_image
+from explainers.training.data.datasets import (
     DATASETS,
     DatasetUnavailable,
     ImageDataset,
     register_dataset,
 )
-from explainers.images import ImageError, load_image
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,7 +60,7 @@ CLASSES = ("cat", "dog")
 SIZES = (64, 96, 128)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # same values as models.catsdogs (kept torch-free here)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-PREFETCH_COMMAND = "python -m explainers.pets download cifar-catsdog oxford-pets resnet18"
+PREFETCH_COMMAND = "python -m explainers.training.data.pets download cifar-catsdog oxford-pets resnet18"
 DOWNLOAD_TIMEOUT_S = 15.0
 CACHE_VERSION = 1
 
@@ -792,9 +792,9 @@ def _fetch_resnet18(progress: Progress) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``download NAME...``: pre-fetch cats-vs-dogs data (and the ResNet-18 weights) for an offline classroom."""
-    from explainers.datasets import download_cli
+    from explainers.training.data.datasets import download_cli
 
-    return download_cli(argv, prog="python -m explainers.pets", description=main.__doc__,
+    return download_cli(argv, prog="python -m explainers.training.data.pets", description=main.__doc__,
                         names=["cifar-catsdog", "oxford-pets"], extras={"resnet18": _fetch_resnet18},
                         errors=(RuntimeError,))  # DatasetUnavailable is one; so are failed weight downloads
 

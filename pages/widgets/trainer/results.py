@@ -6,8 +6,8 @@ import numpy as np
 import streamlit as st
 
 from explainers import drawing
-from explainers import figures_training as ft
-from pages.trainer_run import RunRecord, describe, records
+from explainers.figures import training as ft
+from pages.widgets.trainer.run import RunRecord, describe, records
 
 _METRICS = {"val_acc": "validation accuracy", "train_acc": "training accuracy", "val_loss": "validation loss",
             "train_loss": "training loss"}

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explainers import figures_catsdogs as fcd
-from explainers import figures_training as ft
-from explainers import pets
-from pages.ui import pytorch_snippet
+from explainers.figures import catsdogs as fcd
+from explainers.figures import training as ft
+from explainers.training.data import pets
+from pages.widgets.ui import pytorch_snippet
 
 KINDS = {"confident_right": "Confident right", "confident_wrong": "Confident wrong",
          "uncertain": "Unsure (near 50/50)"}
@@ -19,7 +19,7 @@ KINDS = {"confident_right": "Confident right", "confident_wrong": "Confident wro
 
 def _cam(rec, ds, x_uint8):
     """(N, C, H, W) uint8 -> GradCamResult for the chosen layer."""
-    from explainers.gradcam import grad_cam
+    from explainers.training.gradcam import grad_cam
 
     device = next(rec.model.parameters()).device
     return grad_cam(rec.model, ds.normalize(x_uint8.to(device)), st.session_state.get("trainer_cd_cam_layer"))
@@ -29,7 +29,7 @@ def gradcam_tab(rec, ds) -> None:
     """What is the model looking at? Grad-CAM over test pictures and over your own photo."""
     import numpy as np
 
-    from explainers.gradcam import conv_layers, default_layer
+    from explainers.training.gradcam import conv_layers, default_layer
 
     st.markdown("**What is the network looking at?** Grad-CAM asks how much each feature map of a conv layer "
                 "pushes the winning class up, and paints that back onto the picture: hot = evidence.")

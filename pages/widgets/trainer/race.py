@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explainers import figures_training as ft
-from pages import trainer_run as rn
+from explainers.figures import training as ft
+from pages.widgets.trainer import run as rn
 
 RESNETS = ("resnet18_transfer", "resnet18_frozen")
 

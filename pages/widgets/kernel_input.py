@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from explainers.kernels import KERNELS, grid_from_flat, kernel, resize_kernel
-from pages.ui import ShareableState
+from pages.widgets.ui import ShareableState
 
 PRESETS = [*KERNELS, "Custom"]
 SHARPEN = [0.0, -1.0, 0.0, -1.0, 5.0, -1.0, 0.0, -1.0, 0.0]

@@ -18,7 +18,7 @@ import numpy as np
 import streamlit as st
 
 from explainers.images import ImageError, load_image, sample_images
-from pages.ui import ShareableState
+from pages.widgets.ui import ShareableState
 
 SOURCES = ("Sample", "Upload", "Camera")
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explainers import augment, pets
-from explainers import datasets as dsets
-from explainers import figures_catsdogs as fcd
-from pages import trainer_gradcam as cam
-from pages import trainer_race as race
-from pages.trainer_race import RESNETS
-from pages.ui import ShareableState, run_safely
+from explainers.figures import catsdogs as fcd
+from explainers.training import augment
+from explainers.training.data import datasets as dsets
+from explainers.training.data import pets
+from pages.widgets.trainer import gradcam as cam
+from pages.widgets.trainer import race as race
+from pages.widgets.trainer.race import RESNETS
+from pages.widgets.ui import ShareableState, run_safely
 
 LABELS = {"flip": "Flip", "crop": "Crop", "rotate": "Rotate", "jitter": "Colours"}
 HELP = {"flip": "Mirror left-right at random.", "crop": "Zoom into a random 60-100% of the picture.",

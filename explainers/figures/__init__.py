@@ -1,0 +1,1 @@
+"""Plotly figure builders, one module per lesson; no torch and no Streamlit."""

@@ -1,0 +1,5 @@
+import sys
+
+from explainers.training.engine import main
+
+sys.exit(main())
