@@ -34,8 +34,10 @@ chromium:
 		echo "chromium: not installed and cannot apt-get it (not root); browser tests will say so"; \
 	fi
 
+# ruff, then the layer contracts in .importlinter (pages -> widgets -> figures/training -> maths/models).
 lint: $(VENV)/.dev
 	$(PY) -m ruff check $(RUFF_ARGS) .
+	$(VENV)/bin/lint-imports
 
 unit: $(VENV)/.dev
 	$(PY) -m pytest tests/unit

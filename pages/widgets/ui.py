@@ -16,6 +16,7 @@ when the learner visits another page and comes back.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,8 +34,21 @@ class _Binding:
     hi: float | None
 
 
+MAX_URL_VALUE = 400  # characters; a longer value in a link is refused, not parsed
+
+
+def _finite(raw: str) -> float:
+    """A float from a URL value: finite and of sane size, else ValueError (never inf or NaN)."""
+    value = float(raw)
+    if not math.isfinite(value) or abs(value) > 1e15:
+        raise ValueError(raw)
+    return value
+
+
 def _parse(raw: str, b: _Binding) -> Any:
     """Parse one URL value like its default; raise ValueError when it does not fit."""
+    if len(raw) > MAX_URL_VALUE:
+        raise ValueError("too long")
     d = b.default
     if isinstance(d, bool):
         if raw.lower() in ("1", "true", "yes", "on"):
@@ -47,11 +61,9 @@ def _parse(raw: str, b: _Binding) -> Any:
         inner = _Binding(d[0] if d else "", b.options, b.lo, b.hi)
         return type(d)(_parse(p, inner) for p in parts)
     if isinstance(d, int):
-        value: Any = int(float(raw))
+        value: Any = int(_finite(raw))
     elif isinstance(d, float):
-        value = float(raw)
-        if value != value:  # NaN
-            raise ValueError(raw)
+        value = _finite(raw)
     else:
         value = raw
     if b.options is not None and value not in b.options:
@@ -105,7 +117,7 @@ class ShareableState:
             if raw is not None:
                 try:
                     state[key] = _parse(raw, b)
-                except (TypeError, ValueError):
+                except (TypeError, ValueError, OverflowError):
                     self.rejected.append(key)
         return key
 
