@@ -1,0 +1,33 @@
+"""Smoke test of benchmarks/latency.py: it drives the named controls and reports every target."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from benchmarks import latency
+from tests.browser.helpers import ROOT
+
+
+def test_latency_benchmark_reports_every_target(browser):
+    """One change per control on one page: the table has its three controls, first paint and memory."""
+    # In a subprocess: the `browser` fixture (which checks Chromium is there) holds this process's Playwright.
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.latency", "--repeats", "1", "--pages", "perceptron",
+         "--sessions", "1", "--settle-s", "0", "--no-fail"],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )
+    out = proc.stdout
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for control in latency.CONTROLS["perceptron"]:
+        assert f"| Perceptron | {control.label} |" in out
+    assert "first paint ms" in out and "| Perceptron |" in out
+    assert "App server memory:" in out and "server CPU ms/change" in out
+
+
+def test_every_lesson_names_three_controls():
+    """Each lesson page in the catalog has its three most used controls named (new pages too)."""
+    from pages.widgets.catalog import LESSONS
+
+    missing = [p.url_path for p in LESSONS if len(latency.CONTROLS.get(p.url_path, ())) != 3]
+    assert not missing, f"name three controls in benchmarks/latency.py CONTROLS for: {missing}"
