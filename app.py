@@ -1,10 +1,14 @@
 """Neural Lens entry point: page navigation only. Start with `streamlit run app.py`."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from pages.widgets.catalog import HOME, LESSONS, SECTIONS
 
-st.set_page_config(page_title="Neural Lens", page_icon=":material/visibility:", layout="wide")
+# A local file: a material-icon favicon is fetched from a font server, which fails offline.
+FAVICON = str(Path(__file__).resolve().parent / "assets" / "favicon.png")
+st.set_page_config(page_title="Neural Lens", page_icon=FAVICON, layout="wide")
 
 navigation = {section: [] for section in SECTIONS}
 for info in [HOME, *LESSONS]:
