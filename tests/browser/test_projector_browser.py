@@ -1,0 +1,76 @@
+"""A projector at 1024x768 and a laptop at 1440x900: every page readable, nothing clipped.
+
+Each page is opened at both sizes, screenshotted into tests/browser/artifacts/projector/ (kept
+by CI as test artifacts), and checked for what a class sees broken: a widget label, button, tab
+or toggle cut with an ellipsis; a formula wider than its box; figure text under 10 px.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pages.widgets.catalog import HOME, LESSONS
+from tests.browser.conftest import ARTIFACTS
+from tests.browser.helpers import assert_no_exception, open_page
+
+SIZES = [(1024, 768), (1440, 900)]
+MIN_FIGURE_FONT_PX = 10
+
+# Elements whose text must fit: labels, buttons, tabs, toggles, radio/segmented options, metrics.
+_CLIPPED = """() => {
+  const sel = "[data-testid='stWidgetLabel'], [data-testid='stWidgetLabel'] *, button, button *, "
+    + "[role='tab'], [role='tab'] *, [data-testid='stMetricLabel'] *, [data-testid='stMetricValue'] *, "
+    + "label, label *, [data-testid='stCaptionContainer'] *";
+  const out = [];
+  for (const el of document.querySelectorAll(sel)) {
+    if (!el.offsetParent || !el.textContent.trim()) continue;
+    const cs = getComputedStyle(el);
+    const clips = cs.textOverflow === "ellipsis" || cs.overflow === "hidden" || cs.overflowX === "hidden";
+    if (clips && el.scrollWidth > el.clientWidth + 1) out.push(el.textContent.trim().slice(0, 60));
+  }
+  return [...new Set(out)];
+}"""
+
+_OVERFLOWING_FORMULAS = """() => {
+  const out = [];
+  for (const el of document.querySelectorAll(".katex-display, [data-testid='stMarkdownContainer'] .katex")) {
+    if (!el.offsetParent) continue;
+    const box = el.closest("[data-testid='stElementContainer'], [data-testid='element-container']") || el.parentElement;
+    const r = el.getBoundingClientRect(), b = box.getBoundingClientRect();
+    if (el.scrollWidth > el.clientWidth + 1 || r.right > b.right + 1) out.push(el.textContent.trim().slice(0, 60));
+  }
+  return out;
+}"""
+
+_SMALL_FIGURE_TEXT = """(minPx) => {
+  const out = [];
+  for (const t of document.querySelectorAll(".js-plotly-plot svg text, [data-testid='stGraphVizChart'] svg text")) {
+    if (!t.textContent.trim() || t.getBoundingClientRect().width === 0) continue;
+    const px = parseFloat(getComputedStyle(t).fontSize) * (t.getScreenCTM() ? t.getScreenCTM().a : 1);
+    if (px > 0 && px < minPx - 0.05) out.push(`${t.textContent.trim().slice(0, 30)} (${px.toFixed(1)} px)`);
+  }
+  return [...new Set(out)].slice(0, 10);
+}"""
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("info", [HOME, *LESSONS], ids=lambda i: i.url_path)
+def test_page_is_readable_and_unclipped(server, browser, info, size):
+    width, height = size
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    pg = ctx.new_page()
+    try:
+        open_page(pg, server, "" if info is HOME else info.url_path)
+        pg.wait_for_timeout(500)  # figures finish their first layout
+        out = ARTIFACTS / "projector"
+        out.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(out / f"{info.url_path}-{width}x{height}.png"), full_page=True)
+        assert_no_exception(pg)
+        clipped = pg.evaluate(_CLIPPED)
+        assert not clipped, f"text cut at {width}x{height}: {clipped}"
+        formulas = pg.evaluate(_OVERFLOWING_FORMULAS)
+        assert not formulas, f"formulas overflow at {width}x{height}: {formulas}"
+        small = pg.evaluate(_SMALL_FIGURE_TEXT, MIN_FIGURE_FONT_PX)
+        assert not small, f"figure text under {MIN_FIGURE_FONT_PX} px at {width}x{height}: {small}"
+    finally:
+        ctx.close()
