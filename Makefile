@@ -34,6 +34,31 @@ chromium:
 		echo "chromium: not installed and cannot apt-get it (not root); browser tests will say so"; \
 	fi
 
+# Debian's HAProxy for `make serve` and the proxy tests (tests/deploy, tests/browser/test_proxy_browser.py).
+haproxy:
+	@if command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ]; then \
+		echo "haproxy: $$(command -v haproxy || echo /usr/sbin/haproxy)"; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y haproxy; \
+	else \
+		echo "haproxy: not installed and cannot apt-get it (not root); proxy tests will say so"; \
+	fi
+
+# Every core serves pages: N app processes behind HAProxy with sticky sessions (Ctrl-C stops all).
+N ?= 2
+.PHONY: haproxy serve compose-secret
+serve: $(VENV)/.runtime haproxy
+	$(PY) -m deploy.serve --apps $(N) --port $(PORT)
+
+# One cookie secret per deployment for compose.yaml, kept in .env (git- and docker-ignored).
+compose-secret:
+	@if grep -qs '^NEURAL_LENS_COOKIE_SECRET=.' .env; then \
+		echo ".env already has NEURAL_LENS_COOKIE_SECRET"; \
+	else \
+		umask 077; echo "NEURAL_LENS_COOKIE_SECRET=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')" >> .env; \
+		echo "wrote NEURAL_LENS_COOKIE_SECRET to .env"; \
+	fi
+
 # ruff, then the layer contracts in .importlinter (pages -> widgets -> figures/training -> maths/models).
 lint: $(VENV)/.dev
 	$(PY) -m ruff check $(RUFF_ARGS) .
@@ -45,10 +70,10 @@ unit: $(VENV)/.dev
 app: $(VENV)/.dev
 	$(PY) -m pytest tests/app
 
-browser: $(VENV)/.dev chromium
+browser: $(VENV)/.dev chromium haproxy
 	$(PY) -m pytest tests/browser
 
-test: $(VENV)/.dev chromium lint
+test: $(VENV)/.dev chromium haproxy lint
 	$(PY) -m pytest -ra tests
 
 bench: $(VENV)/.dev chromium
