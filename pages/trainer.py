@@ -1,15 +1,18 @@
-"""Trainer: train a real PyTorch network live and look inside it (helpers in pages/trainer_*.py)."""
+"""Trainer: train a real PyTorch network live and look inside it (panels in pages/widgets/trainer/)."""
 
 import streamlit as st
 
 from explainers.figures import training as ft
+from explainers.training import lr_find
 from pages.widgets.trainer import catsdogs as cd
 from pages.widgets.trainer import results as res
 from pages.widgets.trainer import run as rn
 from pages.widgets.trainer import setup as setup
+from pages.widgets.trainer.state import FoundLR, Keys, TrainerState
 from pages.widgets.ui import ShareableState, pytorch_snippet, run_safely, try_this
 
 url = ShareableState("trainer")
+state = TrainerState.of()
 st.title("Trainer")
 st.markdown(
     "Train a real PyTorch network on handwritten digits (or on cats and dogs) and watch it learn: the loss "
@@ -21,70 +24,71 @@ st.latex(r"\mathcal{L} = -\frac{1}{B}\sum_{i=1}^{B}\log p_\theta(y_i \mid x_i) \
          r" \;+\; \lambda_1\lVert\theta\rVert_1 \qquad \theta \leftarrow \theta - \eta\,\nabla_\theta\mathcal{L}")
 
 with st.container(border=True):
-    cd.prepare()  # cats vs dogs: deep links to folders and picture sizes
-    ds = setup.choose_dataset(url)
-    cd.data_panel()
-    kwargs = setup.settings_form(url, ds) if ds is not None else None
-kwargs = cd.settings_panel(url, ds, kwargs)  # augmentation preview, transfer learning, race
+    cd.prepare(state)  # cats vs dogs: deep links to folders and picture sizes
+    ds = setup.choose_dataset(url, state)
+    cd.data_panel(state, state.get(Keys.DATASET, ""))
+    config = setup.settings_form(url, state, ds) if ds is not None else None
+config = cd.refine(url, state, ds, config)  # augmentation preview, transfer learning, race
 url.publish()
-if ds is None:
+if ds is None or config is None:
     st.stop()
 
-run = rn.current_run()
-active = rn.is_active(run)
+run = state.run
+active = state.active
 b1, b2, b3, b4, b5 = st.columns(5)
 b1.button("Start training", type="primary", icon=":material/play_arrow:", disabled=active, width="stretch",
-          key="trainer_start", on_click=rn.start, args=(kwargs, ds))
-b2.button("Stop", icon=":material/stop:", disabled=not active, on_click=rn.stop, width="stretch", key="trainer_stop")
+          key="trainer_start", on_click=rn.start, args=(state, config, ds))
+b2.button("Stop", icon=":material/stop:", disabled=not active, on_click=rn.stop, args=(state,), width="stretch",
+          key="trainer_stop")
 find = b3.button("Find a learning rate", icon=":material/search:", width="stretch", key="trainer_lrf_go")
-b4.button("Overfit on purpose", icon=":material/science:", on_click=setup.apply_preset, args=("overfit",),
+b4.button("Overfit on purpose", icon=":material/science:", on_click=setup.apply_preset, args=(state, "overfit"),
           width="stretch", key="trainer_preset_overfit", help=setup.OVERFIT_HELP)
-b5.button("Recommended settings", icon=":material/recommend:", on_click=setup.apply_preset, args=("recommended",),
-          width="stretch", key="trainer_preset_recommended")
-if st.session_state.get("trainer_preset") == "overfit":
+b5.button("Recommended settings", icon=":material/recommend:", on_click=setup.apply_preset,
+          args=(state, "recommended"), width="stretch", key="trainer_preset_recommended")
+if state.preset == "overfit":
     st.info(setup.OVERFIT_HELP, icon=":material/science:")
-if st.session_state.get("trainer_error"):
-    st.error(f"Can't start training: {st.session_state.trainer_error}", icon=":material/error:")
+if state.start_error:
+    st.error(f"Can't start training: {state.start_error}", icon=":material/error:")
 if active:
     st.caption("Changes to the settings apply to the next run; this one goes on, even if you visit another page.")
 
 if find:
     with st.spinner("Sweeping the learning rate from 1e-6 to 1 over 100 batches, on a copy of the model…"):
-        found = run_safely(lambda: setup.find_lr(kwargs, ds), what="run the learning-rate finder")
+        found = run_safely(lambda: lr_find(config, ds, num_steps=100), what="run the learning-rate finder")
     if found is not None:
-        st.session_state.trainer_lrf = found
-        st.session_state.trainer_lrf_for = f"{kwargs['model']}, {kwargs['optimizer']}, batch {kwargs['batch_size']}"
-if st.session_state.get("trainer_lrf") is not None:
-    found = st.session_state.trainer_lrf
+        state.found_lr = FoundLR(found, setup.describe_settings(config))
+if state.found_lr is not None:
+    found = state.found_lr.result
     with st.container(border=True):
         c1, c2 = st.columns([3, 1])
         c1.plotly_chart(ft.lr_finder_figure(found.lrs, found.losses, found.suggested_lr), key="trainer_lrf_fig")
         c2.markdown(f"The loss falls fastest at about **{found.suggested_lr:.2g}**: a good learning rate "
                     "is near there, well before the loss shoots up.")
-        c2.caption(f"Measured for {st.session_state.get('trainer_lrf_for', 'the settings at the time')}.")
+        c2.caption(f"Measured for {state.found_lr.measured_for}.")
         c2.button(f"Use {setup.nearest(setup.LRS, found.suggested_lr):g}", on_click=setup.use_lr,
-                  args=(found.suggested_lr,), type="primary", key="trainer_lrf_use", icon=":material/check:")
+                  args=(state, found.suggested_lr), type="primary", key="trainer_lrf_use", icon=":material/check:")
 
 with st.expander("Model card: layers, output shapes, parameters", icon=":material/table_view:"):
-    card = setup.model_card_rows(kwargs["model"], ds.channels, ds.image_size, ds.num_classes)
-    st.dataframe(card["rows"], hide_index=True, column_config={
+    card = setup.model_card(config.model, ds.channels, ds.image_size, ds.num_classes)
+    st.dataframe([{"layer": r.layer, "type": r.type, "output shape": r.output_shape, "parameters": r.parameters,
+                   "multiply-adds": r.mult_adds} for r in card.rows], hide_index=True, column_config={
         c: st.column_config.NumberColumn(format="localized") for c in ("parameters", "multiply-adds")})
-    st.caption(f"{card['parameters']:,} parameters · {card['mult_adds']:,} multiply-adds per image "
+    st.caption(f"{card.parameters:,} parameters · {card.mult_adds:,} multiply-adds per image "
                f"(output shapes from a real forward pass of a {ds.channels}×{ds.image_size}×{ds.image_size} image).")
 
 if run is not None:
     st.subheader("Training" if active else "Last run")
-    st.fragment(rn.live_panel, run_every=1.0 if active else None)(run)
+    st.fragment(rn.live_panel, run_every=1.0 if active else None)(state, run)
 
-recs = [r for r in rn.records() if r.dataset == ds.name]
+recs = state.records_for(ds.name)
 st.subheader("Inside the trained network")
 if not recs:
     st.caption("Results appear here when a run finishes. For a quick first look, train on 2,000 images.")
 labels = [r.label for r in recs]
-if st.session_state.get("trainer_n_shown") != len(labels):  # a new run: show it
-    st.session_state.trainer_n_shown = len(labels)
-    st.session_state.trainer_shown = labels[-1] if labels else None
-shown = st.selectbox("Show the results of", labels, key="trainer_shown") if recs else None
+if state.shown_for != len(labels):  # a new run: show it
+    state.shown_for = len(labels)
+    state.put(Keys.SHOWN, labels[-1] if labels else None)
+shown = st.selectbox("Show the results of", labels, key=Keys.SHOWN) if recs else None
 rec = next((r for r in recs if r.label == shown), None)
 drawable = ds.channels == 1 and ds.image_size == 28  # a drawing is prepared like MNIST: 28×28 grey
 names = ["Confusion matrix", "Mistakes", "Filters", "Feature maps", "Histograms", *(["Draw a digit"] * drawable),
@@ -92,28 +96,29 @@ names = ["Confusion matrix", "Mistakes", "Filters", "Feature maps", "Histograms"
 tabs = dict(zip(names, st.tabs(names))) if rec is not None else {"Save / load weights": st.container()}
 if rec is not None:
     with tabs["Confusion matrix"]:
-        res.confusion_tab(rec, ds)
+        res.confusion_tab(state, rec, ds)
     with tabs["Mistakes"]:
         res.mistakes_tab(rec, ds)
     with tabs["Filters"]:
         res.filters_tab(rec)
+    drawn = None
     if drawable:
-        with tabs["Draw a digit"]:  # before Feature maps, which can show the drawing of this very rerun
-            res.drawing_tab(rec, ds)
+        with tabs["Draw a digit"]:
+            drawn = res.drawing_tab(state, rec, ds)  # this rerun's digit, else the session's last one
     with tabs["Feature maps"]:
-        res.feature_maps_tab(rec, ds)
+        res.feature_maps_tab(rec, ds, drawn)
     with tabs["Histograms"]:
         res.histograms_tab(rec)
     with tabs["Compare runs"]:
-        res.compare_tab(ds.name)
-    cd.render_tabs(tabs, rec, ds)  # Grad-CAM for cats vs dogs
+        res.compare_tab(state)
+    cd.render_tabs(tabs, state, rec, ds)  # Grad-CAM for cats vs dogs
 with tabs["Save / load weights"]:
-    loaded = res.weights_tab(rec, ds, kwargs)
+    loaded = res.weights_tab(state, rec, ds, config)
     if loaded is not None:
-        rn.records().append(loaded)
+        state.add(loaded)
         st.rerun()
 
 try_this("Press **Overfit on purpose** and train (well under a minute on a laptop): training accuracy reaches "
          "100% while validation accuracy stalls near 80%. Switch on augmentation, train again and compare "
          "the runs: the gap closes. Then try dropout, weight decay or early stopping instead.")
-pytorch_snippet(setup.snippet(kwargs, ds))
+pytorch_snippet(setup.snippet(config, ds))

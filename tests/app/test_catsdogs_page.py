@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 import models.catsdogs as cd
 from explainers import training as tr
+from pages.widgets.trainer.state import STATE_KEY
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "trainer.py")
 
@@ -157,7 +158,7 @@ def test_transfer_learning_offline_says_why_and_the_race_refuses():
 def _wait_done(at: AppTest, key: str, timeout: float = 90.0) -> None:
     t0 = time.monotonic()
     while True:
-        runs = at.session_state[key]  # set by the click that started the run(s)
+        runs = getattr(at.session_state[STATE_KEY], key)  # set by the click that started the run(s)
         runs = runs if isinstance(runs, list) else [runs]
         if all(r is not None and r.snapshot().done for r in runs):
             return
@@ -175,7 +176,7 @@ def test_race_with_cached_weights_trains_both(monkeypatch):
     at = run({"trainer_subset": "200", "trainer_epochs": "1"})
     at.button(key="trainer_cd_race_go").click().run()
     assert not at.exception and not at.error
-    _wait_done(at, "trainer_cd_race")
+    _wait_done(at, "race")
     at.run()
     at.run()
     assert not at.exception
@@ -187,7 +188,7 @@ def test_short_run_then_grad_cam_on_test_pictures_and_a_photo():
     at = run({"trainer_model": "catsdogs_cnn", "trainer_subset": "200", "trainer_epochs": "1"})
     at.button(key="trainer_start").click().run()
     assert not at.exception and not at.error
-    _wait_done(at, "trainer_run")
+    _wait_done(at, "run")
     at.run()
     assert not at.exception
     assert "Grad-CAM" in [t.label for t in at.tabs]

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from explainers import training
 from explainers.training.data import datasets as dsets
 from pages.widgets.trainer import setup as setup
+from pages.widgets.trainer.state import STATE_KEY, Keys, TrainerState
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "trainer.py")
 TINY = {"trainer_subset": 200, "trainer_epochs": 1, "trainer_batch": 64}
@@ -40,6 +41,11 @@ def page(**state) -> AppTest:
     return at
 
 
+def state(at) -> TrainerState:
+    """The page's TrainerState (run, records, LR finder, drawing) in this AppTest session."""
+    return at.session_state[STATE_KEY]
+
+
 def texts(at) -> str:
     parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success") for e in getattr(at, kind)]
     return "\n".join(str(p) for p in parts)
@@ -52,7 +58,7 @@ def train(at, **settings) -> AppTest:
     at.run()
     at.button(key="trainer_start").click().run()
     assert not at.exception, at.exception
-    run = at.session_state["trainer_run"]
+    run = state(at).run
     assert run.join(120)
     at.run()  # the fragment sees the finished run, archives it and reruns the page
     assert not at.exception, at.exception
@@ -90,9 +96,23 @@ def test_settings_render_move_and_reach_the_snippet():
     assert at.dataframe  # the model card table
 
 
+def test_choices_are_exactly_the_engines():
+    """The optimizer, schedule and device boxes offer the engine's keys, in order, with the engine's labels."""
+    at = page()
+    for key, engine in ((Keys.OPTIMIZER, training.OPTIMIZERS), (Keys.SCHEDULER, training.SCHEDULERS),
+                        (Keys.DEVICE, training.DEVICES)):
+        offered = setup.OPTIONS[key]
+        assert offered == list(engine), key
+        labels = [engine[k] for k in engine] if isinstance(engine, dict) else list(engine)
+        assert at.selectbox(key=key).options == labels, key
+        for k in engine:  # every engine key is a value the box takes, and the URL keeps it
+            at.selectbox(key=key).set_value(k).run()
+            assert not at.exception and at.query_params[key] in (k, [k]), (key, k)
+
+
 def test_tiny_run_trains_and_every_results_tab_works(trained):
     at = trained
-    run = at.session_state["trainer_run"]
+    run = state(at).run
     snap = run.snapshot()
     assert snap.status == "finished" and len(snap.step_loss) == snap.batches_per_epoch
     assert "Finished: test accuracy" in texts(at)
@@ -114,9 +134,9 @@ def test_tiny_run_trains_and_every_results_tab_works(trained):
     assert at.radio(key="trainer_mistake_kind").value == "uncertain"
     assert at.get("download_button")  # save the weights
     # A second run is kept for comparison, and the table shows both.
-    before = len(at.session_state["trainer_records"])
+    before = len(state(at).records)
     at = train(at, trainer_wd=1e-3)
-    assert len(at.session_state["trainer_records"]) == before + 1
+    assert len(state(at).records) == before + 1
     chosen = at.multiselect(key="trainer_compare_runs").value
     assert len(chosen) == min(before + 1, 4) and chosen[-1].startswith(f"Run {before + 1}:")
 
@@ -124,10 +144,10 @@ def test_tiny_run_trains_and_every_results_tab_works(trained):
 def test_stop_and_moving_widgets_do_not_restart_the_run():
     at = page(trainer_subset=5000, trainer_epochs=30, trainer_batch=16)
     at.button(key="trainer_start").click().run()
-    run = at.session_state["trainer_run"]
+    run = state(at).run
     at.slider(key="trainer_epochs").set_value(4).run()  # moving a widget mid-run
     at.select_slider(key="trainer_lr").set_value(0.01).run()
-    assert at.session_state["trainer_run"] is run and run.alive
+    assert state(at).run is run and run.alive
     assert "this one goes on" in texts(at)
     assert at.button(key="trainer_start").disabled and not at.button(key="trainer_stop").disabled
     at.button(key="trainer_stop").click().run()
@@ -149,7 +169,7 @@ def test_presets_and_the_learning_rate_finder():
     at.select_slider(key="trainer_batch").set_value(16).run()
     at.button(key="trainer_lrf_go").click().run()
     assert not at.exception
-    found = at.session_state["trainer_lrf"]
+    found = state(at).found_lr.result
     assert len(found.lrs) > 5 and found.lrs[0] < found.lrs[-1]
     at.button(key="trainer_lrf_use").click().run()
     assert at.session_state["trainer_lr"] == setup.nearest(setup.LRS, found.suggested_lr)
@@ -171,7 +191,7 @@ def test_drawing_upload_weights_and_bad_files(trained):
     ImageDraw.Draw(digit).line([(140, 40), (140, 240)], fill=0, width=22)
     at.file_uploader(key="trainer_digit_upload").set_value(("one.png", _png(digit), "image/png")).run()
     assert not at.exception
-    drawn = at.session_state["trainer_drawn"]
+    drawn = state(at).drawn
     assert drawn.shape == (1, 28, 28) and drawn.dtype == np.uint8
     assert "red cross" in texts(at)  # the step-by-step figure's caption
     at.radio(key="trainer_fm_source").set_value("drawing").run()
@@ -180,16 +200,16 @@ def test_drawing_upload_weights_and_bad_files(trained):
     weights = at.file_uploader(key="trainer_weights_upload")
     weights.set_value(("junk.pt", b"not a checkpoint", "application/octet-stream")).run()
     assert "Can't load **junk.pt**" in texts(at)
-    good = training.save_weights(at.session_state["trainer_run"].model)
+    good = training.save_weights(state(at).run.model)
     at.selectbox(key="trainer_model").set_value("mlp").run()
     at.file_uploader(key="trainer_weights_upload").set_value(("fast.pt", good, "application/octet-stream")).run()
     assert "do not fit the chosen model" in texts(at)
     at.selectbox(key="trainer_model").set_value("fast_cnn").run()
     at.file_uploader(key="trainer_weights_upload").set_value(("fast2.pt", good, "application/octet-stream")).run()
     assert not at.exception
-    assert any(r.label.startswith("Loaded fast2.pt") for r in at.session_state["trainer_records"])
-    expected = at.session_state["trainer_run"].result.test_accuracy
-    assert at.session_state["trainer_records"][-1].result.test_accuracy == pytest.approx(expected, abs=1e-6)
+    assert any(r.label.startswith("Loaded fast2.pt") for r in state(at).records)
+    expected = state(at).run.result.test_accuracy
+    assert state(at).records[-1].result.test_accuracy == pytest.approx(expected, abs=1e-6)
 
 
 def test_missing_dataset_explains_and_offers_the_offline_set(tmp_path, monkeypatch):
@@ -224,12 +244,12 @@ def test_switching_pages_mid_run_keeps_the_run_and_the_settings():
     at.select_slider(key="trainer_batch").set_value(16)
     at.slider(key="trainer_epochs").set_value(30).run()
     at.button(key="trainer_start").click().run()
-    run = at.session_state["trainer_run"]
+    run = state(at).run
     at.switch_page("pages/home.py").run()
     assert not at.exception and run.alive
     at.switch_page("pages/trainer.py").run()
     assert not at.exception
-    assert at.session_state["trainer_run"] is run and run.alive  # the same run, still going
+    assert state(at).run is run and run.alive  # the same run, still going
     assert at.slider(key="trainer_epochs").value == 30 and at.select_slider(key="trainer_subset").value == 5000
     at.button(key="trainer_stop").click().run()
     assert run.join(60)

@@ -6,44 +6,40 @@ the learner's own photo or camera shot, decoded and cropped exactly like the tra
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import numpy as np
 import streamlit as st
 
 from explainers.figures import catsdogs as fcd
 from explainers.figures import training as ft
+from explainers.images import ImageError, load_image
+from explainers.training import actions
 from explainers.training.data import pets
+from pages.widgets.trainer.state import Keys, RunRecord, TrainerState
 from pages.widgets.ui import pytorch_snippet
+
+if TYPE_CHECKING:
+    from explainers.training.data.datasets import ImageDataset
 
 KINDS = {"confident_right": "Confident right", "confident_wrong": "Confident wrong",
          "uncertain": "Unsure (near 50/50)"}
 
 
-def _cam(rec, ds, x_uint8):
-    """(N, C, H, W) uint8 -> GradCamResult for the chosen layer."""
-    from explainers.training.gradcam import grad_cam
-
-    device = next(rec.model.parameters()).device
-    return grad_cam(rec.model, ds.normalize(x_uint8.to(device)), st.session_state.get("trainer_cd_cam_layer"))
-
-
-def gradcam_tab(rec, ds) -> None:
+def gradcam_tab(state: TrainerState, rec: RunRecord, ds: ImageDataset) -> None:
     """What is the model looking at? Grad-CAM over test pictures and over your own photo."""
-    import numpy as np
-
-    from explainers.training.gradcam import conv_layers, default_layer
-
     st.markdown("**What is the network looking at?** Grad-CAM asks how much each feature map of a conv layer "
                 "pushes the winning class up, and paints that back onto the picture: hot = evidence.")
     st.latex(r"\alpha_k^c = \frac{1}{hw}\sum_{i,j}\frac{\partial y^c}{\partial A^k_{ij}} \qquad "
              r"L^c_{\text{Grad-CAM}} = \operatorname{ReLU}\Big(\sum_k \alpha_k^c A^k\Big)")
-    layers = conv_layers(rec.model)
-    best = default_layer(rec.model)
-    options = [best] + [n for n in reversed(layers) if n != best]
-    if st.session_state.get("trainer_cd_cam_layer") not in options:
-        st.session_state.trainer_cd_cam_layer = best
+    options = actions.cam_layers(rec.model)
+    best = options[0]
+    if state.get(Keys.CD_CAM_LAYER) not in options:
+        state.put(Keys.CD_CAM_LAYER, best)
     a, b = st.columns(2)
-    a.selectbox("Layer", options, key="trainer_cd_cam_layer",
-                format_func=lambda n: f"{n} (default: last conv block)" if n == best else n,
-                help="Late layers give coarse maps of whole objects; early layers show edges.")
+    layer = a.selectbox("Layer", options, key=Keys.CD_CAM_LAYER,
+                        format_func=lambda n: f"{n} (default: last conv block)" if n == best else n,
+                        help="Late layers give coarse maps of whole objects; early layers show edges.")
     kind = b.segmented_control("Pictures", list(KINDS), format_func=KINDS.get, key="trainer_cd_cam_kind",
                                default="confident_right", required=True) or "confident_right"
     res = rec.result
@@ -59,18 +55,15 @@ def gradcam_tab(rec, ds) -> None:
     if not picks:
         st.info(f"No test pictures are {KINDS[kind].lower()}.")
     else:
-        import torch
-
-        idx = torch.tensor(picks)
-        cam = _cam(rec, ds, ds.test_x[idx])
-        st.plotly_chart(fcd.gradcam_gallery_figure(ds.test_x[idx].numpy(), cam.heatmaps, ds.test_y[idx].numpy(),
+        cam = actions.grad_cam_test(rec.model, ds, picks, layer)
+        st.plotly_chart(fcd.gradcam_gallery_figure(actions.images(ds, picks), cam.heatmaps, actions.labels(ds, picks),
                                                    cam.probabilities, ds.classes, cam.target_classes,
                                                    title=f"{KINDS[kind]}: up to four per class"), key="trainer_cd_cam_fig")
-    _photo_cam(rec, ds)
+    _photo_cam(rec, ds, layer)
     S = ds.image_size
     pytorch_snippet(
         "import torch\nimport torch.nn.functional as F\n\nfeats = {}\n"
-        f"hook = model.get_submodule({st.session_state.trainer_cd_cam_layer!r}).register_forward_hook(\n"
+        f"hook = model.get_submodule({layer!r}).register_forward_hook(\n"
         "    lambda module, inputs, out: feats.update(A=out))\n"
         f"model.eval()\nlogits = model(x.requires_grad_())  # x: (B, 3, {S}, {S}), normalised\nhook.remove()\n"
         "score = logits.gather(1, logits.argmax(1, keepdim=True)).sum()  # y^c of the predicted class\n"
@@ -82,11 +75,8 @@ def gradcam_tab(rec, ds) -> None:
         title="PyTorch equivalent: Grad-CAM")
 
 
-def _photo_cam(rec, ds) -> None:
-    import torch
-
-    from explainers.images import ImageError, load_image
-
+def _photo_cam(rec: RunRecord, ds: ImageDataset, layer: str) -> None:
+    """Grad-CAM over the learner's own photo (upload or camera), cropped like the training pictures."""
     st.markdown("**Your own photo**")
     how = st.segmented_control("Photo from", ["Upload", "Camera"], key="trainer_cd_cam_src", default="Upload",
                                required=True) or "Upload"
@@ -101,7 +91,7 @@ def _photo_cam(rec, ds) -> None:
         st.error(str(exc), icon=":material/broken_image:")
         return
     square = pets.square_uint8(img, ds.image_size)  # (S, S, 3) uint8, as the training pictures
-    cam = _cam(rec, ds, torch.from_numpy(square.copy()).permute(2, 0, 1)[None])
+    cam = actions.grad_cam_picture(rec.model, ds, square, layer)
     p = cam.probabilities[0]
     top = int(p.argmax())
     st.plotly_chart(fcd.photo_gradcam_figure(square, cam.heatmaps[0], f"{ds.classes[top]} {100 * p[top]:.0f}%: heat"),

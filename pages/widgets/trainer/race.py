@@ -6,55 +6,55 @@ join the session's finished runs, so the results tabs and "Compare runs" show th
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
 from explainers.figures import training as ft
-from pages.widgets.trainer import run as rn
+from explainers.training import TrainConfig, actions
+from pages.widgets.trainer.state import TrainerState
 
-RESNETS = ("resnet18_transfer", "resnet18_frozen")
-
-
-def race_active() -> bool:
-    return any(rn.is_active(r) for r in st.session_state.get("trainer_cd_race") or [])
+if TYPE_CHECKING:
+    from explainers.training.data.datasets import ImageDataset
 
 
-def start_race(kwargs: dict, ds) -> None:
-    """Two runs on the same data and settings: the tutorial CNN from scratch, ResNet-18 from ImageNet."""
-    from explainers.training import TrainConfig, TrainRun
-    from models.catsdogs import fetch_resnet18_weights
+def start_race(state: TrainerState, config: TrainConfig, ds: ImageDataset) -> None:
+    """Two runs on the same data and settings: the tutorial CNN from scratch, ResNet-18 from ImageNet.
 
-    fetch_resnet18_weights()  # WeightsUnavailable is a ValueError: run_safely explains it
-    transfer = kwargs["model"] if kwargs["model"] in RESNETS else "resnet18_frozen"
-    token = st.session_state.setdefault("trainer_token", rn.SessionToken())
-    runs = []
-    for model in ("catsdogs_cnn", transfer):
-        config = TrainConfig(**{**kwargs, "model": model, "dropout": 0.5 if model == "catsdogs_cnn" else 0.0})
-        runs.append(TrainRun(config, ds, owner=token))
-    st.session_state.trainer_cd_race = [r.start() for r in runs]
-    st.session_state.trainer_cd_race_archived = False
+    WeightsUnavailable (a ValueError) when the ImageNet weights cannot be had: run_safely explains it.
+    """
+    state.race = actions.start_race(config, ds, owner=state.token)
+    state.race_archived = False
 
 
-def race_panel() -> None:
-    runs = st.session_state.get("trainer_cd_race") or []
+def _name(config: TrainConfig, long: bool) -> str:
+    if config.model == actions.SCRATCH:
+        return "From scratch (tutorial CNN)" if long else "from scratch"
+    return "Transfer (ResNet-18)" if long else "transfer"
+
+
+def race_panel(state: TrainerState) -> None:
+    """Both runs' progress and their validation accuracy and training loss, epoch by epoch."""
+    runs = state.race
     snaps = [r.snapshot() for r in runs]
-    if all(s.done for s in snaps) and not st.session_state.get("trainer_cd_race_archived"):
-        st.session_state.trainer_cd_race_archived = True
+    if all(s.done for s in snaps) and not state.race_archived:
+        state.race_archived = True
         for r in runs:
-            rn.archive(r)
+            state.archive(r)
         st.rerun()  # the whole page: both runs appear under "Inside the trained network"
     st.markdown("**Race: from scratch vs transfer learning**")
     cols = st.columns(len(runs))
     for col, run, snap in zip(cols, runs, snaps):
-        name = "From scratch (tutorial CNN)" if run.config.model == "catsdogs_cnn" else "Transfer (ResNet-18)"
         last = snap.epochs[-1] if snap.epochs else {}
         acc = f" · validation accuracy {last['val_acc']:.0%}" if last.get("val_acc") is not None else ""
-        col.progress(snap.progress, text=f"{name}: {snap.status}, epoch {max(snap.epoch, 1)}/{snap.total_epochs}{acc}")
+        col.progress(snap.progress, text=f"{_name(run.config, True)}: {snap.status}, "
+                                         f"epoch {max(snap.epoch, 1)}/{snap.total_epochs}{acc}")
         if snap.status == "failed":
             col.error(snap.message, icon=":material/error:")
-    series = [("from scratch" if r.config.model == "catsdogs_cnn" else "transfer", s.epochs) for r, s in zip(runs, snaps)]
+    series = [(_name(r.config, False), s.epochs) for r, s in zip(runs, snaps)]
     a, b = st.columns(2)
     a.plotly_chart(ft.compare_runs_figure(series, "val_acc"), key="trainer_cd_race_acc")
     b.plotly_chart(ft.compare_runs_figure(series, "train_loss"), key="trainer_cd_race_loss")
-    if race_active():
+    if state.race_active:
         st.button("Stop the race", key="trainer_cd_race_stop", icon=":material/stop:",
                   on_click=lambda: [r.stop() for r in runs])

@@ -1,34 +1,31 @@
-"""Trainer page, part 3: what a trained network learned (results tabs, your own digit, compare, weights)."""
+"""Trainer page, part 3: what a trained network learned (results tabs, your own digit, compare, weights).
+
+Each tab takes the record it shows and the dataset (and the session's TrainerState where it keeps
+something); the torch work behind them is in explainers.training.actions.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
 from explainers import drawing
 from explainers.figures import training as ft
-from pages.widgets.trainer.run import RunRecord, describe, records
+from explainers.images import ImageError, load_image
+from explainers.training import TrainConfig, actions, save_weights
+from pages.widgets.trainer.state import Keys, RunRecord, TrainerState, describe
+
+if TYPE_CHECKING:
+    from explainers.training.data.datasets import ImageDataset
 
 _METRICS = {"val_acc": "validation accuracy", "train_acc": "training accuracy", "val_loss": "validation loss",
             "train_loss": "training loss"}
 
 
-def predict(record: RunRecord, dataset, image_uint8: np.ndarray) -> np.ndarray:
-    """One uint8 image (C, H, W) -> (K,) class probabilities from the record's model."""
-    import torch
-
-    model = record.model
-    device = next(model.parameters()).device
-    x = dataset.normalize(torch.from_numpy(image_uint8)[None].to(device))  # (1, C, H, W)
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        probs = torch.softmax(model(x).float(), dim=1)[0].cpu().numpy()
-    model.train(was_training)
-    return probs
-
-
-def confusion_tab(rec: RunRecord, dataset) -> None:
+def confusion_tab(state: TrainerState, rec: RunRecord, dataset: ImageDataset) -> None:
+    """Test accuracy, the confusion matrix, per-class accuracy and the test images of one cell."""
     res = rec.result
     st.metric("Test accuracy", f"{res.test_accuracy:.2%}", help=f"{len(res.labels):,} test images")
     left, right = st.columns([3, 2])
@@ -39,21 +36,22 @@ def confusion_tab(rec: RunRecord, dataset) -> None:
     np.fill_diagonal(off, -1)
     worst = np.unravel_index(int(off.argmax()), off.shape)  # the most common confusion
     k = list(range(dataset.num_classes))
-    if st.session_state.get("trainer_cell_run") != rec.id:  # a new run starts at its worst cell
-        st.session_state.trainer_cell_run = rec.id
-        st.session_state.trainer_cell_true, st.session_state.trainer_cell_pred = int(worst[0]), int(worst[1])
+    if state.cell_for_run != rec.id:  # a new run starts at its worst cell
+        state.cell_for_run = rec.id
+        state.put_all({Keys.CELL_TRUE: int(worst[0]), Keys.CELL_PRED: int(worst[1])})
     a, b = st.columns(2)
-    t = a.selectbox("True class", k, format_func=lambda i: dataset.classes[i], key="trainer_cell_true")
-    p = b.selectbox("Predicted class", k, format_func=lambda i: dataset.classes[i], key="trainer_cell_pred")
+    t = a.selectbox("True class", k, format_func=lambda i: dataset.classes[i], key=Keys.CELL_TRUE)
+    p = b.selectbox("Predicted class", k, format_func=lambda i: dataset.classes[i], key=Keys.CELL_PRED)
     idx = ft.cell_indices(res.labels, res.predictions, t, p)
     st.caption(f"{len(idx)} test images are **{dataset.classes[t]}** and were predicted "
                f"**{dataset.classes[p]}**" + (" (showing the first 32)." if len(idx) > 32 else "."))
     if len(idx):
-        st.plotly_chart(ft.examples_figure(dataset.test_x.numpy(), res.labels, res.probabilities, idx[:32],
+        st.plotly_chart(ft.examples_figure(actions.images(dataset), res.labels, res.probabilities, idx[:32],
                                            dataset.classes), key="trainer_cell_gallery")
 
 
-def mistakes_tab(rec: RunRecord, dataset) -> None:
+def mistakes_tab(rec: RunRecord, dataset: ImageDataset) -> None:
+    """The most confident mistakes (or right answers, or unsure ones) of the test set."""
     res = rec.result
     kind = st.radio("Show", list(ft.MISTAKE_KINDS), format_func=ft.MISTAKE_KINDS.get, horizontal=True,
                     key="trainer_mistake_kind")
@@ -61,45 +59,41 @@ def mistakes_tab(rec: RunRecord, dataset) -> None:
     if not len(idx):
         st.info("No test image in this group.")
         return
-    st.plotly_chart(ft.examples_figure(dataset.test_x.numpy(), res.labels, res.probabilities, idx,
+    st.plotly_chart(ft.examples_figure(actions.images(dataset), res.labels, res.probabilities, idx,
                                        dataset.classes, title=ft.MISTAKE_KINDS[kind]), key="trainer_mistakes")
     st.caption("Caption: true class → predicted class and the network's confidence. Confident mistakes "
                "are often badly written digits, or labels that are themselves wrong.")
 
 
 def filters_tab(rec: RunRecord) -> None:
-    from torch import nn
-
-    convs = [(n, m) for n, m in rec.model.named_modules() if isinstance(m, nn.Conv2d)]
+    """The weights of a conv layer as a grid of small pictures."""
+    convs = actions.conv_filters(rec.model)
     if not convs:
         st.info("This model has no convolution layers: its first layer's 'filters' are whole-image weight "
                 "patterns, shown in the live view above.")
         return
-    names = [n for n, _ in convs]
+    names = list(convs)
     name = st.selectbox("Conv layer", names, key="trainer_filter_layer") if len(names) > 1 else names[0]
-    w = dict(convs)[name].weight.detach().float().cpu().numpy()
+    w = convs[name]
     st.plotly_chart(ft.filter_grid_figure(w, max_filters=32, title=f"{name}: {w.shape[0]} filters of "
                                           f"{w.shape[1]}×{w.shape[2]}×{w.shape[3]}"), key="trainer_filters")
     st.caption("Blue weights add the input under them, red ones subtract it: many first-layer filters "
                "become edge and stroke detectors.")
 
 
-def feature_maps_tab(rec: RunRecord, dataset) -> None:
-    import torch
-
-    from explainers.training import feature_maps
-
-    drawn = st.session_state.get("trainer_drawn")
-    fits = drawn is not None and tuple(drawn.shape[-2:]) == tuple(dataset.test_x.shape[-2:]) and dataset.channels == 1
+def feature_maps_tab(rec: RunRecord, dataset: ImageDataset, drawn: np.ndarray | None) -> None:
+    """Every 2-D layer's activations for a test image or for ``drawn`` (a (1, 28, 28) uint8 digit, if any)."""
+    size = (dataset.image_size, dataset.image_size)
+    fits = drawn is not None and tuple(drawn.shape[-2:]) == size and dataset.channels == 1
     sources = ["test"] + (["drawing"] if fits else [])  # a digit drawing never goes into a cats-vs-dogs model
     src = st.radio("Image", sources, horizontal=True, key="trainer_fm_source",
                    format_func={"test": "a test image", "drawing": "your drawing"}.get) if len(sources) > 1 else "test"
-    if src == "drawing":
-        img = st.session_state.trainer_drawn
+    if src == "drawing" and drawn is not None:
+        img = drawn
     else:
-        i = st.number_input("Test image number", 0, len(dataset.test_y) - 1, key="trainer_fm_index")
-        img = dataset.test_x[int(i)].numpy()
-    maps = feature_maps(rec.model, torch.from_numpy(img), dataset)
+        i = st.number_input("Test image number", 0, actions.split_size(dataset) - 1, key="trainer_fm_index")
+        img = actions.images(dataset, [int(i)])[0]
+    maps = actions.feature_maps(rec.model, dataset, img)
     c1, c2 = st.columns([1, 4])
     big = ft.to_display(img[None])[0].repeat(5, axis=0).repeat(5, axis=1)  # crisp pixels, not a blur
     c1.image(big, caption="the input", width=140)
@@ -113,6 +107,7 @@ def feature_maps_tab(rec: RunRecord, dataset) -> None:
 
 
 def histograms_tab(rec: RunRecord) -> None:
+    """Weight and gradient histograms of one layer, epoch by epoch."""
     hist = rec.snapshot.histograms if rec.snapshot is not None else []
     if not hist:
         st.info("No histograms were recorded for this run.")
@@ -130,7 +125,7 @@ def histograms_tab(rec: RunRecord) -> None:
                                          "by epoch (darker = later)"), key="trainer_hist")
 
 
-def _canvas_image():
+def _canvas_image() -> np.ndarray | None:
     """The drawable canvas (or an upload when the component is unavailable) -> image array or None."""
     try:
         from streamlit_drawable_canvas import st_canvas
@@ -144,28 +139,23 @@ def _canvas_image():
     up = st.file_uploader("…or upload a picture of a digit", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"],
                           key="trainer_digit_upload")
     if up is not None:
-        from PIL import Image, UnidentifiedImageError
-
         try:
-            with Image.open(up) as im:
-                im.draft("L", (560, 560))
-                if im.width * im.height > 16_000_000:
-                    raise ValueError("the picture is too large")
-                img = np.asarray(im.convert("RGBA"))
-        except UnidentifiedImageError:  # its message repeats the upload object, server URLs and all
-            st.error(f"“{up.name}” is not a picture this page can read. Upload a PNG or JPEG of a digit.",
-                     icon=":material/broken_image:")
-            return None
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            st.error(f"Can't read “{up.name}” as a picture ({exc}).", icon=":material/broken_image:")
+            img = load_image(up.getvalue(), max_side=560)  # (H, W, 3) in [0, 1], checked and shrunk on load
+        except ImageError as exc:  # its message never repeats the upload object
+            st.error(f"“{up.name}” is not a picture this page can read. {exc}", icon=":material/broken_image:")
             return None
     return img
 
 
-def drawing_tab(rec: RunRecord, dataset) -> None:
+def drawing_tab(state: TrainerState, rec: RunRecord, dataset: ImageDataset) -> np.ndarray | None:
+    """Draw (or upload) a digit, see it prepared like MNIST and the model's guess -> the (1, 28, 28) uint8 digit.
+
+    The digit is kept in ``state.drawn``; while nothing readable is drawn, the session's last digit
+    (or None) is returned.
+    """
     if dataset.channels != 1 or dataset.image_size != 28:
         st.info("Drawing works with the 28×28 grey-scale datasets (digits, Fashion-MNIST).")
-        return
+        return None
     left, right = st.columns([1, 2], gap="large")
     with left:
         st.markdown("Draw a digit, large, in the middle of the box.")
@@ -173,34 +163,36 @@ def drawing_tab(rec: RunRecord, dataset) -> None:
     with right:
         if img is None:
             st.info("Your drawing will be prepared exactly like MNIST's digits, step by step.")
-            return
+            return state.drawn
         try:
             steps = drawing.preprocess_drawing(img)
         except ValueError as exc:
             st.info(f"Nothing to read yet: {exc}.")
-            return
+            return state.drawn
         st.plotly_chart(ft.drawing_steps_figure(steps.ink, steps.cropped, steps.fitted, steps.final,
                                                 steps.centre_of_mass), key="trainer_draw_steps")
         st.caption("MNIST's recipe: crop to the ink, shrink it to fit 20×20 keeping its shape, then move it so that "
                    "its centre of mass (red cross) is at the centre of a 28×28 image.")
         final = (steps.final * 255).round().astype(np.uint8)[None]  # (1, 28, 28)
-        st.session_state.trainer_drawn = final
-        probs = predict(rec, dataset, final)
+        state.drawn = final
+        probs = actions.predict(rec.model, dataset, final)
         st.plotly_chart(ft.probabilities_figure(probs, dataset.classes), key="trainer_draw_probs")
+    return final
 
 
-def compare_tab(dataset_name: str) -> None:
-    recs = [r for r in records() if r.snapshot is not None]
+def compare_tab(state: TrainerState) -> None:
+    """Curves and a settings table of the session's finished runs, side by side."""
+    recs = [r for r in state.records if r.snapshot is not None]
     if len(recs) < 2:
         st.info("Every finished run of your session is kept here. Train another one with different settings "
                 "(for example the overfit preset, then again with weight decay or dropout) to compare them.")
     if not recs:
         return
     labels = [r.label for r in recs]
-    if st.session_state.get("trainer_compare_n") != len(labels):  # a new run joins the comparison
-        st.session_state.trainer_compare_n = len(labels)
-        st.session_state.trainer_compare_runs = labels[-4:]
-    chosen = st.multiselect("Runs", labels, key="trainer_compare_runs")
+    if state.compared_for != len(labels):  # a new run joins the comparison
+        state.compared_for = len(labels)
+        state.put(Keys.COMPARE_RUNS, labels[-4:])
+    chosen = st.multiselect("Runs", labels, key=Keys.COMPARE_RUNS)
     metric = st.radio("Metric", list(_METRICS), format_func=_METRICS.get, horizontal=True, key="trainer_compare_metric")
     picked = [r for r in recs if r.label in chosen]
     st.plotly_chart(ft.compare_runs_figure([(r.label, r.snapshot.epochs) for r in picked], metric),
@@ -219,28 +211,24 @@ def compare_tab(dataset_name: str) -> None:
         k: st.column_config.NumberColumn(format="percent") for k in ("train acc", "val acc", "gap", "test acc")})
 
 
-def weights_tab(rec: RunRecord | None, dataset, kwargs: dict) -> RunRecord | None:
+def weights_tab(state: TrainerState, rec: RunRecord | None, dataset: ImageDataset,
+                config: TrainConfig) -> RunRecord | None:
     """Download the shown run's weights; upload weights for the chosen model -> a new record or None."""
-    from explainers.training import TrainConfig, evaluate, load_weights, save_weights
-    from models import build_model
-
     if rec is not None:
         st.download_button("Download the weights (.pt)", data=lambda: save_weights(rec.model),
                            file_name=f"{rec.config.model}-{rec.dataset}.pt", mime="application/octet-stream",
                            icon=":material/download:", key="trainer_download_weights")
         st.caption(f"{rec.label}. Load them later with `model.load_state_dict(torch.load(path, weights_only=True))`.")
-    up = st.file_uploader(f"Load weights for the chosen model ({kwargs['model']}) on {dataset.label or dataset.name}",
+    up = st.file_uploader(f"Load weights for the chosen model ({config.model}) on {dataset.label or dataset.name}",
                           type=["pt", "pth"], key="trainer_weights_upload")
-    if up is None or st.session_state.get("trainer_loaded_file") == up.file_id:
+    if up is None or state.loaded_file == up.file_id:
         return None
-    model = build_model(kwargs["model"], dataset.channels, dataset.image_size, dataset.num_classes, kwargs["dropout"])
     try:
-        load_weights(model, up.getvalue())
+        model, result = actions.load_uploaded_weights(config, dataset, up.getvalue())
     except ValueError as exc:
         st.error(f"Can't load **{up.name}**: {exc}", icon=":material/error:")
         return None
-    st.session_state.trainer_loaded_file = up.file_id
-    result = evaluate(model, dataset)
+    state.loaded_file = up.file_id
     st.success(f"Loaded {up.name}: test accuracy {result.test_accuracy:.2%}.", icon=":material/check_circle:")
-    return RunRecord(-len(records()) - 1, f"Loaded {up.name} ({describe(TrainConfig(**kwargs))})",
-                     TrainConfig(**kwargs), model, result, None, dataset.name)
+    return RunRecord(-len(state.records) - 1, f"Loaded {up.name} ({describe(config)})", config, model, result,
+                     None, dataset.name)

@@ -1,15 +1,19 @@
 """Trainer page, part 1: choosing the data and the settings (widgets bound to the URL).
 
-Everything here only builds plain values; explainers.training.data.datasets / explainers.training do the work.
+Everything here only builds plain values (a TrainConfig); explainers.training does the work.
 Datasets are read-only tensors shared between sessions through ``st.cache_resource``.
 """
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
+from explainers.training import DEVICES, OPTIMIZERS, SCHEDULERS, TrainConfig, actions
 from explainers.training.data import datasets as dsets
 from models import MODELS
+from pages.widgets.trainer.state import Keys, TrainerState
 from pages.widgets.ui import ShareableState
 
 SYNTHETIC = "synthetic-digits"
@@ -18,47 +22,58 @@ WEIGHT_DECAYS = [0.0, 1e-5, 1e-4, 5e-4, 1e-3, 1e-2, 1e-1]
 L1S = [0.0, 1e-6, 1e-5, 1e-4, 1e-3]
 BATCHES = [16, 32, 64, 128, 256, 512]
 SUBSETS = [200, 500, 1000, 2000, 5000, 10000, 20000, 0]  # 0 = the whole training set
-OPTIMIZERS = {"sgd": "SGD", "sgd_momentum": "SGD + momentum", "adam": "Adam", "adamw": "AdamW"}
-SCHEDULERS = {"none": "constant", "step": "StepLR (÷10 at 2/3)", "onecycle": "OneCycle", "cosine": "cosine"}
-DEVICES = ["auto", "cpu", "cuda", "mps"]
+
+
+def _labelled(choices: dict[str, str] | tuple[str, ...]) -> dict[str, str]:
+    """The engine's choices as key -> label (a plain tuple of keys labels each key with itself)."""
+    return dict(choices) if isinstance(choices, dict) else {c: c for c in choices}
+
+
+OPTIMIZER_CHOICES = _labelled(OPTIMIZERS)  # exactly the engine's keys and labels
+SCHEDULER_CHOICES = _labelled(SCHEDULERS)
+DEVICE_CHOICES = _labelled(DEVICES)
 
 DEFAULTS = {  # the recommended, fast and accurate starting point
-    "trainer_model": "fast_cnn", "trainer_optimizer": "adam", "trainer_lr": 2e-3, "trainer_batch": 128,
-    "trainer_epochs": 2, "trainer_wd": 0.0, "trainer_l1": 0.0, "trainer_dropout": 0.1,
-    "trainer_scheduler": "onecycle", "trainer_patience": 0, "trainer_augment": False, "trainer_subset": 0,
-    "trainer_seed": 0, "trainer_device": "auto", "trainer_val": 0.1,
+    Keys.MODEL: "fast_cnn", Keys.OPTIMIZER: "adam", Keys.LR: 2e-3, Keys.BATCH: 128,
+    Keys.EPOCHS: 2, Keys.WEIGHT_DECAY: 0.0, Keys.L1: 0.0, Keys.DROPOUT: 0.1,
+    Keys.SCHEDULER: "onecycle", Keys.PATIENCE: 0, Keys.AUGMENT: False, Keys.SUBSET: 0,
+    Keys.SEED: 0, Keys.DEVICE: "auto", Keys.VAL: 0.1,
 }
+OPTIONS = {Keys.OPTIMIZER: list(OPTIMIZER_CHOICES), Keys.SCHEDULER: list(SCHEDULER_CHOICES),
+           Keys.DEVICE: list(DEVICE_CHOICES), Keys.LR: LRS, Keys.BATCH: BATCHES, Keys.WEIGHT_DECAY: WEIGHT_DECAYS,
+           Keys.L1: L1S, Keys.SUBSET: SUBSETS}  # what a URL value must be one of
 PRESETS = {
     "recommended": DEFAULTS,
     # Overfit on purpose: few images, a network with far more weights than images, many epochs and
     # nothing holding it back. The MLP shows the widest gap and trains in seconds on a CPU.
-    "overfit": {**DEFAULTS, "trainer_model": "mlp", "trainer_subset": 500, "trainer_epochs": 25,
-                "trainer_dropout": 0.0, "trainer_wd": 0.0, "trainer_l1": 0.0, "trainer_augment": False,
-                "trainer_patience": 0, "trainer_scheduler": "none", "trainer_lr": 1e-3, "trainer_batch": 64,
-                "trainer_val": 0.1},
+    "overfit": {**DEFAULTS, Keys.MODEL: "mlp", Keys.SUBSET: 500, Keys.EPOCHS: 25,
+                Keys.DROPOUT: 0.0, Keys.WEIGHT_DECAY: 0.0, Keys.L1: 0.0, Keys.AUGMENT: False,
+                Keys.PATIENCE: 0, Keys.SCHEDULER: "none", Keys.LR: 1e-3, Keys.BATCH: 64, Keys.VAL: 0.1},
 }
 
 
 def nearest(options: list[float], value: float) -> float:
     """The option closest to value on a log scale (0 only matches 0)."""
-    import math
-
     pos = [o for o in options if o > 0]
     if value <= 0:
         return options[0]
     return min(pos, key=lambda o: abs(math.log10(o) - math.log10(value)))
 
 
-def apply_preset(name: str) -> None:
+def apply_preset(state: TrainerState, name: str) -> None:
     """Widget callback: set every setting of a preset (runs before the widgets are drawn)."""
-    for key, value in PRESETS[name].items():
-        st.session_state[key] = value
-    st.session_state.trainer_preset = name
+    state.put_all(PRESETS[name])
+    state.preset = name
 
 
-def use_lr(lr: float) -> None:
+def use_lr(state: TrainerState, lr: float) -> None:
     """Widget callback: put a (rounded) learning rate into the slider."""
-    st.session_state.trainer_lr = nearest(LRS, lr)
+    state.put(Keys.LR, nearest(LRS, lr))
+
+
+def use_dataset(state: TrainerState, key: str) -> None:
+    """Widget callback: switch the dataset box to ``key``."""
+    state.put(Keys.DATASET, key)
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)
@@ -67,97 +82,92 @@ def cached_dataset(name: str) -> dsets.ImageDataset:
     return dsets.load_dataset(name)
 
 
-def choose_dataset(url: ShareableState) -> dsets.ImageDataset | None:
+def choose_dataset(url: ShareableState, state: TrainerState) -> dsets.ImageDataset | None:
     """Dataset selectbox; loads it (with a progress bar) or explains why it can't and offers the offline set."""
     names = list(dsets.DATASETS)
     default = "mnist" if dsets.is_available("mnist") else SYNTHETIC
     key = st.selectbox("Dataset", names, format_func=dsets.DATASETS.get,
-                       key=url.bind("trainer_dataset", default, options=names))
-    if key != SYNTHETIC and not dsets.is_available(key) and not st.session_state.get(f"trainer_fetch_{key}"):
-        st.warning(f"**{dsets.DATASETS[key]}** is not in the data folder `{dsets.data_dir()}` yet.",
+                       key=url.bind(Keys.DATASET, default, options=names))
+    label = dsets.DATASETS[key]
+    if key != SYNTHETIC and not dsets.is_available(key) and key not in state.fetch_requested:
+        st.warning(f"**{label}** is not in the data folder `{dsets.data_dir()}` yet.",
                    icon=":material/cloud_download:")
         c1, c2 = st.columns(2)
-        if c1.button(f"Download {dsets.DATASETS[key]}", key="trainer_download", icon=":material/download:"):
-            st.session_state[f"trainer_fetch_{key}"] = True
+        if c1.button(f"Download {label}", key="trainer_download", icon=":material/download:"):
+            state.fetch_requested.add(key)
             st.rerun()
-        c2.button("Use Synthetic digits (offline)", key="trainer_use_synth1", on_click=_use_synthetic)
+        c2.button("Use Synthetic digits (offline)", key="trainer_use_synth1", on_click=use_dataset,
+                  args=(state, SYNTHETIC))
         return None
     bar = st.empty()
 
     def progress(fraction: float, message: str) -> None:
-        bar.progress(min(max(float(fraction), 0.0), 1.0), text=f"{dsets.DATASETS[key]}: {message}")
+        bar.progress(min(max(float(fraction), 0.0), 1.0), text=f"{label}: {message}")
 
     try:
-        with st.spinner(f"Loading {dsets.DATASETS[key]}…"):
+        with st.spinner(f"Loading {label}…"):
             dsets.load_dataset(key, progress=progress)  # downloads/decodes with a progress bar, once
             ds = cached_dataset(key)
     except dsets.DatasetUnavailable as exc:
         bar.empty()
-        st.session_state.pop(f"trainer_fetch_{key}", None)
-        st.error(f"**{dsets.DATASETS[key]} is not available.** {exc}", icon=":material/cloud_off:")
-        st.button("Use Synthetic digits (offline) instead", key="trainer_use_synth2", on_click=_use_synthetic)
+        state.fetch_requested.discard(key)
+        st.error(f"**{label} is not available.** {exc}", icon=":material/cloud_off:")
+        st.button("Use Synthetic digits (offline) instead", key="trainer_use_synth2", on_click=use_dataset,
+                  args=(state, SYNTHETIC))
         return None
     bar.empty()
-    if ds.synthetic and ds.classes != ("cat", "dog"):  # drawn pets: pages/trainer_catsdogs says so
+    if ds.synthetic and ds.classes != ("cat", "dog"):  # drawn pets: the cats-vs-dogs panel says so
         st.caption(":orange-badge[synthetic] These digits are drawn by code, not handwritten: good for "
                    "learning offline, but scores on them are not MNIST scores.")
     return ds
 
 
-def _use_synthetic() -> None:
-    st.session_state.trainer_dataset = SYNTHETIC
-
-
-def settings_form(url: ShareableState, ds: dsets.ImageDataset) -> dict:
-    """Every training setting as a widget; returns TrainConfig keyword arguments."""
+def settings_form(url: ShareableState, state: TrainerState, ds: dsets.ImageDataset) -> TrainConfig:
+    """Every training setting as a widget -> the TrainConfig they describe."""
     for key, value in DEFAULTS.items():
-        opts = {"trainer_optimizer": OPTIMIZERS, "trainer_scheduler": SCHEDULERS, "trainer_device": DEVICES,
-                "trainer_lr": LRS, "trainer_batch": BATCHES, "trainer_wd": WEIGHT_DECAYS, "trainer_l1": L1S,
-                "trainer_subset": SUBSETS}.get(key)
-        url.bind(key, value, options=list(opts) if opts is not None else None)
+        url.bind(key, value, options=OPTIONS.get(key))
     models = [m for m, spec in MODELS.items() if spec.supports(ds.channels, ds.image_size)]
-    if st.session_state.trainer_model not in models:
-        st.session_state.trainer_model = next((m for m in models if MODELS[m].recommended), models[0])
-    url.bind("trainer_model", DEFAULTS["trainer_model"], options=models)
+    if state.get(Keys.MODEL) not in models:
+        state.put(Keys.MODEL, next((m for m in models if MODELS[m].recommended), models[0]))
+    url.bind(Keys.MODEL, DEFAULTS[Keys.MODEL], options=models)
 
     c1, c2, c3 = st.columns(3, gap="medium")
     with c1:
         st.markdown("**Model and data**")
-        model = st.selectbox("Model", models, format_func=lambda m: MODELS[m].label, key="trainer_model")
+        model = st.selectbox("Model", models, format_func=lambda m: MODELS[m].label, key=Keys.MODEL)
         st.caption(MODELS[model].description)
-        st.select_slider("Training images", SUBSETS, key="trainer_subset",
-                         format_func=lambda n: f"all {len(ds.train_y):,}" if n == 0 else f"{n:,}")
-        st.slider("Validation share", 0.05, 0.3, step=0.05, key="trainer_val",
-                  help="Held out from the training images to watch for overfitting.")
+        subset = st.select_slider("Training images", SUBSETS, key=Keys.SUBSET,
+                                  format_func=lambda n: f"all {actions.split_size(ds, 'train'):,}" if n == 0 else f"{n:,}")
+        val = st.slider("Validation share", 0.05, 0.3, step=0.05, key=Keys.VAL,
+                        help="Held out from the training images to watch for overfitting.")
     with c2:
         st.markdown("**Optimisation**")
-        st.selectbox("Optimizer", list(OPTIMIZERS), format_func=OPTIMIZERS.get, key="trainer_optimizer")
-        st.select_slider("Learning rate", LRS, key="trainer_lr", format_func=lambda v: f"{v:g}")
-        st.select_slider("Batch size", BATCHES, key="trainer_batch")
-        st.slider("Epochs", 1, 30, key="trainer_epochs")
-        st.selectbox("Schedule", list(SCHEDULERS), format_func=SCHEDULERS.get, key="trainer_scheduler")
+        optimizer = st.selectbox("Optimizer", list(OPTIMIZER_CHOICES), format_func=OPTIMIZER_CHOICES.get,
+                                 key=Keys.OPTIMIZER)
+        lr = st.select_slider("Learning rate", LRS, key=Keys.LR, format_func=lambda v: f"{v:g}")
+        batch = st.select_slider("Batch size", BATCHES, key=Keys.BATCH)
+        epochs = st.slider("Epochs", 1, 30, key=Keys.EPOCHS)
+        scheduler = st.selectbox("Schedule", list(SCHEDULER_CHOICES), format_func=SCHEDULER_CHOICES.get,
+                                 key=Keys.SCHEDULER)
     with c3:
         st.markdown("**Regularisation**")
-        st.select_slider("Weight decay (L2)", WEIGHT_DECAYS, key="trainer_wd", format_func=lambda v: f"{v:g}")
-        st.select_slider("L1 strength", L1S, key="trainer_l1", format_func=lambda v: f"{v:g}")
+        wd = st.select_slider("Weight decay (L2)", WEIGHT_DECAYS, key=Keys.WEIGHT_DECAY, format_func=lambda v: f"{v:g}")
+        l1 = st.select_slider("L1 strength", L1S, key=Keys.L1, format_func=lambda v: f"{v:g}")
+        dropout = 0.0
         if MODELS[model].has_dropout:
-            st.slider("Dropout", 0.0, 0.7, step=0.05, key="trainer_dropout")
-        st.slider("Early stopping patience", 0, 10, key="trainer_patience",
-                  help="Stop when validation loss has not improved for this many epochs (0 = never); "
-                       "the best weights are restored.")
-        st.toggle("Augment (small shifts and rotations)", key="trainer_augment")
+            dropout = st.slider("Dropout", 0.0, 0.7, step=0.05, key=Keys.DROPOUT)
+        patience = st.slider("Early stopping patience", 0, 10, key=Keys.PATIENCE,
+                             help="Stop when validation loss has not improved for this many epochs (0 = never); "
+                                  "the best weights are restored.")
+        augment = st.toggle("Augment (small shifts and rotations)", key=Keys.AUGMENT)
         a, b = st.columns(2)
-        a.number_input("Seed", 0, 10_000, key="trainer_seed")
-        b.selectbox("Device", DEVICES, key="trainer_device")
-    s = st.session_state
-    return {
-        "dataset": ds.name, "model": model, "optimizer": s.trainer_optimizer, "lr": float(s.trainer_lr),
-        "batch_size": int(s.trainer_batch), "epochs": int(s.trainer_epochs), "weight_decay": float(s.trainer_wd),
-        "l1": float(s.trainer_l1), "dropout": float(s.trainer_dropout) if MODELS[model].has_dropout else 0.0,
-        "scheduler": s.trainer_scheduler, "patience": int(s.trainer_patience), "augment": bool(s.trainer_augment),
-        "subset": int(s.trainer_subset) or None, "seed": int(s.trainer_seed), "device": s.trainer_device,
-        "val_fraction": float(s.trainer_val),
-    }
+        seed = a.number_input("Seed", 0, 10_000, key=Keys.SEED)
+        device = b.selectbox("Device", list(DEVICE_CHOICES), format_func=DEVICE_CHOICES.get, key=Keys.DEVICE)
+    return TrainConfig(
+        dataset=ds.name, model=model, optimizer=optimizer, lr=float(lr), batch_size=int(batch), epochs=int(epochs),
+        weight_decay=float(wd), l1=float(l1), dropout=float(dropout), scheduler=scheduler, patience=int(patience),
+        augment=bool(augment), subset=int(subset) or None, seed=int(seed), device=device, val_fraction=float(val),
+    )
 
 
 OVERFIT_HELP = ("Overfit on purpose: 500 training images, an MLP with over 100 weights per image, 25 epochs and no "
@@ -166,27 +176,22 @@ OVERFIT_HELP = ("Overfit on purpose: 500 training images, an MLP with over 100 w
                 "stopping, train again, and compare the runs.")
 
 
-def find_lr(kwargs: dict, ds: dsets.ImageDataset):
-    """Run the learning-rate finder for these settings -> LRFinderResult."""
-    from explainers.training import TrainConfig, lr_find
-
-    return lr_find(TrainConfig(**kwargs), ds, num_steps=100)
+def describe_settings(config: TrainConfig) -> str:
+    """What an LR-finder result was measured for: "fast_cnn, adam, batch 128"."""
+    return f"{config.model}, {config.optimizer}, batch {config.batch_size}"
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def model_card_rows(model: str, channels: int, image_size: int, num_classes: int) -> dict:
-    """The model card of a freshly built model as table rows and totals."""
-    from models import build_model, model_card
-
-    card = model_card(build_model(model, channels, image_size, num_classes), (channels, image_size, image_size))
-    rows = [{"layer": r.name, "type": r.type, "output shape": " × ".join(map(str, r.output_shape)),
-             "parameters": r.parameters, "multiply-adds": r.mult_adds} for r in card]
-    return {"rows": rows, "parameters": card.total_parameters, "mult_adds": card.total_mult_adds}
+def model_card(model: str, channels: int, image_size: int, num_classes: int) -> actions.CardTable:
+    """The model card of a freshly built model (cached: it depends only on these four values)."""
+    return actions.model_card(model, channels, image_size, num_classes)
 
 
-def snippet(kwargs: dict, ds: dsets.ImageDataset) -> str:
+def snippet(config: TrainConfig, ds: dsets.ImageDataset) -> str:
     """The plain PyTorch training loop equivalent to the current settings."""
-    k = kwargs
+    k = {"lr": config.lr, "weight_decay": config.weight_decay, "optimizer": config.optimizer, "epochs": config.epochs,
+         "scheduler": config.scheduler, "l1": config.l1, "model": config.model, "dropout": config.dropout or 0.0,
+         "batch_size": config.batch_size}
     opt = {"sgd": f"torch.optim.SGD(model.parameters(), lr={k['lr']:g}, weight_decay={k['weight_decay']:g})",
            "sgd_momentum": f"torch.optim.SGD(model.parameters(), lr={k['lr']:g}, momentum=0.9, "
                            f"weight_decay={k['weight_decay']:g})",
