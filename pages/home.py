@@ -16,14 +16,8 @@ st.markdown(
 
 st.subheader("The map")
 st.caption("Take the lessons in this order; each one uses the ideas before it.")
-dot = ["digraph { rankdir=LR; bgcolor=transparent; node [shape=box style=\"rounded,filled\" "
-       "fillcolor=\"#eef3ff\" color=\"#2563eb\" fontname=Helvetica fontsize=12];"]
-for i, info in enumerate(LESSONS):
-    dot.append(f'n{i} [label="{i + 1}. {info.title}"];')
-    if i:
-        dot.append(f"n{i - 1} -> n{i};")
-dot.append("}")
-st.graphviz_chart("\n".join(dot), width="content")
+# Plain text, not a graph: it wraps on a narrow projector instead of shrinking to unreadable type.
+st.markdown("  →  ".join(f"**{i}.&nbsp;{info.title.replace(' ', '&nbsp;')}**" for i, info in enumerate(LESSONS, start=1)))
 
 for i, info in enumerate(LESSONS, start=1):
     with st.container(border=True):
