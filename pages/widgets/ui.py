@@ -24,6 +24,7 @@ from typing import Any
 import streamlit as st
 
 _KEEP = "_nl_kept_values"  # survives page switches, unlike widget state
+_PUBLISHED = "_nl_published_values"  # what this session last wrote to the URL, per key
 
 
 @dataclass(frozen=True)
@@ -107,31 +108,39 @@ class ShareableState:
         self._bindings[key] = b
         state = st.session_state
         kept = state.setdefault(_KEEP, {})
-        if key in state:
+        published = state.setdefault(_PUBLISHED, {})
+        raw = st.query_params.get(key)
+        if key in state and not (raw is not None and key in published and raw != published[key]):
             # Re-assigning makes the value user state: Streamlit then keeps it even in runs where
             # its widget is not drawn (a closed lazy tab), instead of cleaning it up.
             state[key] = state[key]
-        else:
-            raw = st.query_params.get(key)
+            return key
+        # First visit, or the URL moved without us (the browser's Back/Forward through the history
+        # entries each settled change made, or an edited address): the URL wins.
+        if key not in state:
             state[key] = kept.get(key, default)
-            if raw is not None:
-                try:
-                    state[key] = _parse(raw, b)
-                except (TypeError, ValueError, OverflowError):
-                    self.rejected.append(key)
+        if raw is not None:
+            try:
+                state[key] = _parse(raw, b)
+            except (TypeError, ValueError, OverflowError):
+                self.rejected.append(key)
+            published[key] = raw
         return key
 
     def publish(self) -> None:
         """Write every bound value to the URL and keep it for the next visit to this page."""
         kept = st.session_state.setdefault(_KEEP, {})
+        published = st.session_state.setdefault(_PUBLISHED, {})
         params = {}
         for key in self._bindings:
             if key in st.session_state:
                 kept[key] = st.session_state[key]
                 params[key] = _encode(st.session_state[key])
-        # Only touch the URL when something changed: each write is a browser history update.
+        # Only touch the URL when something changed: each write is one browser history entry, so
+        # Back steps through settled changes (bind() follows the URL when it moves without us).
         if any(st.query_params.get(k) != v for k, v in params.items()):
             st.query_params.update(params)
+        published.update(params)
         if self.rejected:
             names = ", ".join(sorted(set(self.rejected)))
             st.caption(f"Some settings in the link were not understood and were reset: {names}.")
