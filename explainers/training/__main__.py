@@ -1,5 +1,5 @@
 import sys
 
-from explainers.training.engine import main
+from explainers.training.cli import main
 
 sys.exit(main())

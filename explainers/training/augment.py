@@ -172,3 +172,24 @@ def config_from_names(names: tuple[str, ...] | list[str]) -> AugmentConfig:
 def augment_named(x: torch.Tensor, names: tuple[str, ...], generator: torch.Generator) -> torch.Tensor:
     """Engine seam: float (B, C, H, W) on the 0..255 scale -> augmented, same scale (training.py's batches)."""
     return augment_batch(x / 255.0, config_from_names(names), generator) * 255.0
+
+
+def shift_rotate(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random shifts (+-2 px) and rotations (+-10 deg) of a float batch (B, C, H, W) in one grid_sample (digits)."""
+    b, _, h, w = x.shape
+    angle = (torch.rand(b, generator=generator) * 2 - 1) * (10 * math.pi / 180)
+    shift = (torch.rand(b, 2, generator=generator) * 2 - 1) * (2.0 * 2 / torch.tensor([w, h]))  # px -> [-1, 1] units
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def augmenter(augment: bool, names: tuple[str, ...]):  # -> Callable[[Tensor, Generator], Tensor] | None
+    """The batch augmentation a config asks for: float (B, C, H, W) on the 0..255 scale -> same; None when off."""
+    if not augment:
+        return None
+    if not names:
+        return shift_rotate
+    names = tuple(names)
+    return lambda x, gen: augment_named(x, names, gen)

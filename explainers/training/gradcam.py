@@ -41,6 +41,16 @@ def default_layer(model: nn.Module) -> str:
     return convs[-1]
 
 
+def _cam(act: torch.Tensor, grad: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Activations and their gradients (B, K, h, w) -> (raw cam (B, h, w), heat (B, H, W) scaled to [0, 1])."""
+    with torch.no_grad():
+        alpha = grad.mean(dim=(2, 3), keepdim=True)  # (B, K, 1, 1)
+        cam = F.relu((alpha * act).sum(1))  # (B, h, w)
+        up = F.interpolate(cam[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+        peak = up.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]
+        return cam, (up / peak).clamp(0, 1)  # (B, H, W)
+
+
 def grad_cam(
     model: nn.Module,
     images: torch.Tensor,
@@ -78,13 +88,8 @@ def grad_cam(
             score = logits.gather(1, targets[:, None]).sum()
             act = captured["act"]
             (grad,) = torch.autograd.grad(score, act)  # (B, K, h, w)
-        with torch.no_grad():
-            alpha = grad.mean(dim=(2, 3), keepdim=True)  # (B, K, 1, 1)
-            cam = F.relu((alpha * act).sum(1))  # (B, h, w)
-            up = F.interpolate(cam[:, None], size=images.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
-            peak = up.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]
-            heat = (up / peak).clamp(0, 1)  # (B, H, W)
-            probs = logits.softmax(1)
+        cam, heat = _cam(act, grad, tuple(images.shape[-2:]))
+        probs = logits.detach().softmax(1)
     finally:
         handle.remove()
         model.train(was_training)

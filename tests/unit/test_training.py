@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import io
-import json
 import math
 import threading
 import time
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 
 from explainers import training as tr
 from explainers.training import (
+    Callback,
     TrainConfig,
     TrainRun,
     feature_maps,
@@ -24,7 +24,8 @@ from explainers.training import (
     lr_find,
     save_weights,
 )
-from explainers.training.data.datasets import synthetic_digits, write_idx_dataset
+from explainers.training.augment import augmenter, shift_rotate
+from explainers.training.data.datasets import synthetic_digits
 from models import build_model, model_card
 
 
@@ -37,6 +38,13 @@ def fast(**kw) -> TrainConfig:
     base = {"model": "mlp", "epochs": 2, "batch_size": 32, "subset": 256, "val_fraction": 0.1, "live_every_s": 0.05, "device": "cpu"}
     base.update(kw)
     return TrainConfig(**base)
+
+
+class Every(Callback):
+    """Calls fn(state) at one event of the fit loop (after_batch or after_epoch)."""
+
+    def __init__(self, event, fn):
+        setattr(self, event, fn)
 
 
 def wait_for(pred, timeout=20.0):
@@ -91,7 +99,7 @@ def test_loss_falls_and_history_is_complete(tiny):
 
 def test_stop_between_batches_keeps_a_partly_trained_model(tiny):
     seen = threading.Event()
-    run = TrainRun(fast(epochs=200, subset=None), tiny, on_batch_end=lambda r, info: seen.set()).start()
+    run = TrainRun(fast(epochs=200, subset=None), tiny, callbacks=[Every("after_batch", lambda s: seen.set())]).start()
     assert seen.wait(20)
     run.stop()
     assert run.join(20)
@@ -125,7 +133,7 @@ def test_a_session_ending_stops_its_run(tiny):
 
     owner = Session()
     seen = threading.Event()
-    run = TrainRun(fast(epochs=500), tiny, owner=owner, on_batch_end=lambda r, i: seen.set()).start()
+    run = TrainRun(fast(epochs=500), tiny, owner=owner, callbacks=[Every("after_batch", lambda s: seen.set())]).start()
     assert seen.wait(20)
     del owner
     gc.collect()
@@ -154,10 +162,10 @@ def test_nan_loss_stops_with_an_explanation(tiny):
 
 def test_early_stopping_restores_the_best_weights(tiny, monkeypatch):
     val_losses = iter([1.0, 0.5, 0.9, 0.95, 0.2, 0.1])  # best at epoch 2, patience 2 -> stop after epoch 4
-    monkeypatch.setattr(TrainRun, "_evaluate_split", lambda self, *a: (next(val_losses), 0.5))
+    monkeypatch.setattr(TrainRun, "_validate", lambda self, model: (next(val_losses), 0.5))
     states = {}
-    run = TrainRun(fast(epochs=6, patience=2), tiny,
-                   on_epoch_end=lambda r, rec: states.__setitem__(rec["epoch"], {k: v.clone() for k, v in r.model.state_dict().items()}))
+    keep = Every("after_epoch", lambda s: states.__setitem__(s.epoch, {k: v.clone() for k, v in s.model.state_dict().items()}))
+    run = TrainRun(fast(epochs=6, patience=2), tiny, callbacks=[keep])
     run.start()
     assert run.join(60)
     s = run.snapshot()
@@ -205,7 +213,7 @@ def test_l1_and_weight_decay_shrink_weights(tiny):
 def test_augment_moves_pixels_but_keeps_shapes_and_ink():
     x = torch.zeros(8, 1, 28, 28)
     x[:, :, 10:18, 12:16] = 255.0
-    y = tr._augment(x, torch.Generator().manual_seed(0))
+    y = shift_rotate(x, torch.Generator().manual_seed(0))
     assert y.shape == x.shape and not torch.equal(x, y)
     np.testing.assert_allclose(y.sum((1, 2, 3)).numpy(), x.sum((1, 2, 3)).numpy(), rtol=0.1)
 
@@ -221,10 +229,13 @@ def test_named_augmentations_are_used_and_checked(tiny):
     gen_a, gen_b = torch.Generator().manual_seed(4), torch.Generator().manual_seed(4)
     from explainers.training.augment import augment_named
 
-    torch.testing.assert_close(tr._augmenter(fast(augment=True, augmentations=("flip",)))(x, gen_a),
+    def of(cfg):
+        return augmenter(cfg.augment, cfg.augmentations)
+
+    torch.testing.assert_close(of(fast(augment=True, augmentations=("flip",)))(x, gen_a),
                                augment_named(x, ("flip",), gen_b))
-    assert tr._augmenter(fast(augment=False, augmentations=("flip",))) is None
-    assert tr._augmenter(fast(augment=True)) is tr._augment
+    assert of(fast(augment=False, augmentations=("flip",))) is None
+    assert of(fast(augment=True)) is shift_rotate
     assert "Unknown augmentation" in " ".join(fast(augment=True, augmentations=("warp",)).problems())
 
 
@@ -294,34 +305,69 @@ def test_feature_maps_follow_the_layers(tiny):
     assert feature_maps(build_model("mlp", 1, 28, 10), x[0]) == []  # an MLP has no 2-D maps
 
 
-def test_cli_trains_from_mnist_files_and_prints_one_json_line(tmp_path, capsys):
-    ds = synthetic_digits(400, 100, seed=3)
-    write_idx_dataset(tmp_path, ds.train_x[:, 0].numpy(), ds.train_y.numpy(), ds.test_x[:, 0].numpy(), ds.test_y.numpy())
-    code = tr.main(["--dataset", "mnist", "--data-dir", str(tmp_path), "--model", "mlp", "--epochs", "1",
-                    "--batch-size", "50", "--json", "--device", "cpu"])
-    out, err = capsys.readouterr()
-    assert code == 0
-    lines = [line for line in out.splitlines() if line.strip()]
-    assert len(lines) == 1
-    result = json.loads(lines[0])
-    assert {"test_accuracy", "train_seconds", "images_per_second", "epochs", "device"} <= set(result)
-    assert result["epochs"] == 1 and result["device"] == "cpu" and 0 <= result["test_accuracy"] <= 1
-    assert not result["synthetic"] and "epoch 1" in err
-    assert math.isfinite(result["train_seconds"])
+def _final_state(run: TrainRun) -> dict:
+    assert run.join(60) and run.snapshot().status == "finished", run.snapshot().message
+    return {k: v.clone() for k, v in run.model.state_dict().items()}
 
 
-def test_cli_reports_missing_data(tmp_path, capsys):
-    assert tr.main(["--dataset", "mnist", "--data-dir", str(tmp_path), "--no-download"]) == 3
-    assert "could not be downloaded" in capsys.readouterr().err
+def test_a_seeded_run_repeats_bit_for_bit(tiny):
+    """Same config twice (dropout, shuffling, augmentation, OneCycle) -> identical weights, losses and accuracy."""
+    cfg = fast(model="fast_cnn", epochs=2, augment=True, dropout=0.3, scheduler="onecycle", lr=3e-3, seed=7)
+    a, b = TrainRun(cfg, tiny).start(), None
+    wa = _final_state(a)
+    torch.manual_seed(12345)  # whatever the global generator held before must not matter
+    b = TrainRun(cfg, tiny).start()
+    wb = _final_state(b)
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+    assert a.snapshot().step_loss == b.snapshot().step_loss
+    assert a.result.test_accuracy == b.result.test_accuracy
+    np.testing.assert_array_equal(a.result.probabilities, b.result.probabilities)
+    c = TrainRun(TrainConfig(**{**cfg.as_dict(), "augmentations": (), "seed": 8}), tiny).start()
+    wc = _final_state(c)
+    assert any(not torch.equal(wa[k], wc[k]) for k in wa)  # another seed is another run
 
 
-def test_speed_benchmark_runs_end_to_end_on_a_few_images(tmp_path, capsys):
-    from benchmarks import trainer_speed
+def test_the_fit_loop_runs_callbacks_in_order_and_cancel_ends_it():
+    """fit on a toy problem: events in order, lower order first, a CancelFit keeps the reason and after_fit runs."""
+    from explainers.training.loop import CancelFit, FitState, fit
 
-    out = tmp_path / "bench.json"
-    assert trainer_speed.main(["--n", "256", "--models", "mlp", "--device", "cpu", "--json", str(out)]) == 0
-    rows = json.loads(out.read_text())["rows"]
-    assert [r["model"] for r in rows] == ["mlp"]
-    assert rows[0]["classic_s"] > 0 and rows[0]["ours_s"] > 0
-    assert rows[0]["ratio"] == pytest.approx(rows[0]["ours_s"] / rows[0]["classic_s"])
-    assert "mlp" in capsys.readouterr().out
+    torch.manual_seed(0)
+    x, y = torch.randn(40, 3), torch.randint(0, 2, (40,))
+    model = torch.nn.Linear(3, 2)
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
+    log = []
+
+    class Log(Callback):
+        def __init__(self, name, order):
+            self.name, self.order = name, order
+
+        def __getattr__(self, event):
+            if event.startswith(("before_", "after_")):
+                return lambda s: log.append((self.name, event, s.epoch, s.step))
+            raise AttributeError(event)
+
+    class StopAt(Callback):
+        order = 5
+
+        def before_batch(self, s):
+            if s.step == 5:
+                raise CancelFit("enough")
+
+    state = FitState(model=model, opt=torch.optim.SGD(model.parameters(), lr=0.1),
+                     batches=lambda e: ((x[i : i + 10], y[i : i + 10]) for i in range(0, 40, 10)),
+                     epochs=3, loss_fn=F.cross_entropy)
+    fit(state, [Log("late", 10), StopAt(), Log("early", -1)])
+    assert str(state.cancelled) == "enough" and state.step == 5 and state.epoch == 2
+    assert log[:2] == [("early", "before_fit", 0, 0), ("late", "before_fit", 0, 0)]
+    assert ("early", "after_epoch", 1, 4) in log and ("late", "after_epoch", 2, 5) not in log
+    assert log[-2:] == [("early", "after_fit", 2, 5), ("late", "after_fit", 2, 5)]
+    manual = torch.nn.Linear(3, 2)  # the same five steps by hand give the same weights
+    manual.load_state_dict(initial)
+    opt = torch.optim.SGD(manual.parameters(), lr=0.1)
+    for i in [0, 10, 20, 30, 0]:
+        opt.zero_grad()
+        F.cross_entropy(manual(x[i : i + 10]), y[i : i + 10]).backward()
+        opt.step()
+    torch.testing.assert_close(manual.weight, model.weight)
