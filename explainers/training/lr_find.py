@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from explainers.training.augment import augmenter
 from explainers.training.batches import Batches, split_indices
 from explainers.training.build import build_model, l1_penalty, make_optimizer
 from explainers.training.callbacks import Cancellation, LRSweep
@@ -51,6 +50,8 @@ def lr_find(
     """Exponential LR sweep on a copy of the model -> loss per LR and a suggested LR (steepest descent)."""
     import torch
     import torch.nn.functional as F
+
+    from explainers.training.augment import augmenter
 
     configure_threads()
     device = resolve_device(config.device)

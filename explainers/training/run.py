@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from explainers.training import callbacks as cb
-from explainers.training.augment import augmenter
 from explainers.training.batches import (
     Batches,
     batches_per_epoch,
@@ -342,6 +341,8 @@ class TrainRun:
         """Model on the device, seeded batches, optimizer and scheduler -> the fit loop's state."""
         import torch
         import torch.nn.functional as F
+
+        from explainers.training.augment import augmenter
 
         cfg = self.config
         seed_everything(cfg.seed)

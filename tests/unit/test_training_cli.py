@@ -127,3 +127,13 @@ def test_two_cli_runs_with_one_seed_print_the_same_numbers(tmp_path):
     keys = ("train_loss", "train_acc", "val_loss", "val_acc")
     assert [[e[k] for k in keys] for e in runs[0]["history"]] == [[e[k] for k in keys] for e in runs[1]["history"]]
     assert runs[0]["test_accuracy"] == runs[1]["test_accuracy"] and runs[0]["test_loss"] == runs[1]["test_loss"]
+
+
+def test_importing_the_engine_package_loads_no_torch():
+    """Pages import explainers.training at the top; torch loads only when a run, sweep or inspection starts."""
+    import subprocess
+    import sys
+
+    code = "import sys, explainers.training; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == "False"
