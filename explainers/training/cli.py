@@ -168,17 +168,20 @@ def train(a: argparse.Namespace) -> int:
     return 0 if out["status"] == "finished" else 1
 
 
+def _named_progress(name: str, fraction: float, message: str) -> None:
+    print(f"\r{name}: {fraction:5.0%} {message:<60}", end="", file=sys.stderr, flush=True)
+
+
 def download(a: argparse.Namespace) -> int:
     """``download``: fetch each name into the data folder (torch's cache for resnet18); 1 when any failed."""
     data = _data()
     root = Path(a.data_dir) if a.data_dir else data.data_dir()
-    try:
-        status = data.download(list(a.names), root, _progress("download"))
-    except data.DatasetUnavailable as exc:
-        print(f"\n{exc}", file=sys.stderr)
-        return 1
-    print(file=sys.stderr)
-    return status if isinstance(status, int) else 0
+    results = data.download(list(a.names), root, _named_progress)
+    if isinstance(results, int):  # interim: the old download command printed its own lines
+        return results
+    for r in results:
+        print(f"\n{r.name}: {r.message}", file=sys.stderr)
+    return 0 if all(r.ok for r in results) else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -91,20 +91,26 @@ def test_cli_refuses_a_bad_dataset_key_with_one_line(capsys, key):
     assert err and len(err.splitlines()) == 1
 
 
-def test_cli_download_hands_the_names_to_the_data_package(tmp_path, monkeypatch):
-    calls = []
+def test_cli_download_hands_the_names_to_the_data_package(tmp_path, monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    calls, ok = [], {"mnist": True, "resnet18": True}
 
     class FakeData:
-        DatasetUnavailable = RuntimeError
-
         @staticmethod
         def download(names, root, progress):
             calls.append((names, root))
-            return 0
+            progress(names[0], 0.5, "halfway")
+            return [SimpleNamespace(name=n, ok=ok[n], message=f"{n} done" if ok[n] else f"{n} offline") for n in names]
 
     monkeypatch.setattr(cli, "_data", lambda: FakeData)
     assert cli_main(["download", "mnist", "resnet18", "--data-dir", str(tmp_path)]) == 0
     assert calls == [(["mnist", "resnet18"], tmp_path)]
+    err = capsys.readouterr().err
+    assert "mnist:   50% halfway" in err and "resnet18: resnet18 done" in err
+    ok["resnet18"] = False
+    assert cli_main(["download", "mnist", "resnet18", "--data-dir", str(tmp_path)]) == 1
+    assert "resnet18: resnet18 offline" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli_main(["download", "imagenet"])
 
