@@ -4,8 +4,8 @@
                                         [--device auto] [--steps 10] [--batch 64] [--json PATH]
 
 Each model trains (Adam, cross-entropy, batch 64 by default) on drawn cats and dogs decoded once to
-uint8, exactly as explainers.training feeds batches (index, float, normalise, flip + crop
-augmentation, forward, backward, step). ResNet-18 uses random weights here: speed does not depend on
+uint8, through the engine's own batches and fit loop (index, float, flip + crop augmentation,
+normalise, channels-last on a CPU, forward, backward, step). ResNet-18 uses random weights here: speed does not depend on
 their values, and the benchmark must run offline. Two warm-up steps are not timed. On CPU and, when a
 GPU is present, on CUDA (``--device all``). benchmarks/trainer_speed.py calls ``run`` for its
 ``--catsdogs`` report.
@@ -22,54 +22,67 @@ import time
 MODELS = ("catsdogs_cnn", "resnet18_frozen", "resnet18_transfer")
 
 
+class _StepTimer:
+    """A fit-loop callback: starts the clock after ``warmup`` steps, ends the fit after ``steps`` more."""
+
+    order = 100
+
+    def __init__(self, warmup: int, steps: int, device: str) -> None:
+        self.warmup, self.steps, self.device = warmup, steps, device
+        self.t0 = self.seconds = 0.0
+
+    def _sync(self) -> None:
+        import torch
+
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+
+    def after_batch(self, state) -> None:
+        from explainers.training.loop import CancelFit
+
+        if state.step == self.warmup:
+            self._sync()
+            self.t0 = time.perf_counter()
+        elif state.step == self.warmup + self.steps:
+            self._sync()
+            self.seconds = time.perf_counter() - self.t0
+            raise CancelFit("timed")
+
+
 def images_per_second(model_name: str, size: int, device: str, steps: int = 10, batch: int = 64,
                       seed: int = 0) -> float:
-    """Training images per second of one model at one picture size (after two warm-up steps)."""
+    """Training images per second of one model at one picture size (after two warm-up steps), through
+    the engine's own batches (uint8 -> float, flip + crop, normalise) and fit loop."""
     import functools
+    import math
 
     import torch
     import torch.nn.functional as F
 
     import models.catsdogs as cd
-    from explainers.training.augment import augment_named
+    from explainers.training.augment import augmenter
+    from explainers.training.batches import Batches
     from explainers.training.data import pets
+    from explainers.training.loop import FitState, fit
     from models import MODELS as SPECS
 
     ds = pets.synthetic_pets(n_train=batch * 4, n_test=8, size=size, seed=seed)
-    spec = SPECS[model_name]
     torch.manual_seed(seed)
     if model_name.startswith("resnet"):
         build = functools.partial(cd.build_resnet18_transfer, pretrained=False,
                                   freeze_backbone=model_name == "resnet18_frozen")
         model = build(3, size, 2, 0.0)
     else:
-        model = spec.build(3, size, 2, None)
-    model = model.to(device).train()
+        model = SPECS[model_name].build(3, size, 2, None)
+    channels_last = device == "cpu"  # as the engine trains conv nets on a CPU
+    model = model.to(device, memory_format=torch.channels_last) if channels_last else model.to(device)
+    batches = Batches(ds, torch.arange(len(ds.train_y)), batch, device, generator=torch.Generator().manual_seed(seed),
+                      augment=augmenter(True, ("flip", "crop")), channels_last=channels_last)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-    x_all, y_all = ds.train_x.to(device), ds.train_y.to(device)
-    mean = torch.tensor(ds.mean, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(ds.std, device=device).view(1, 3, 1, 1)
-    gen = torch.Generator().manual_seed(seed)
-
-    def step(i: int) -> None:
-        idx = torch.arange(i * batch, (i + 1) * batch, device=device) % len(y_all)
-        xb = augment_named(x_all[idx].float(), ("flip", "crop"), gen)
-        xb = (xb / 255.0 - mean) / std
-        loss = F.cross_entropy(model(xb), y_all[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    for i in range(2):
-        step(i)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for i in range(steps):
-        step(i)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return steps * batch / (time.perf_counter() - t0)
+    timer = _StepTimer(2, steps, device)
+    fit(FitState(model=model, opt=opt, batches=batches, epochs=math.ceil((steps + 2) / batches.per_epoch),
+                 loss_fn=F.cross_entropy), [timer])
+    return steps * batch / timer.seconds
 
 
 def devices(choice: str) -> list[str]:

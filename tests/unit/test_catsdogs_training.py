@@ -90,3 +90,17 @@ def test_missing_weights_stop_the_run_with_a_friendly_error(drawn, monkeypatch, 
     assert "not downloaded yet" in snap.message and "Download the weights" in snap.message
     with pytest.raises(ValueError, match="from scratch works offline"):  # what the race and the CLI see
         cd.fetch_resnet18_weights(download=False)
+
+
+def test_the_speed_benchmark_times_the_engine_loop(tmp_path):
+    """benchmarks/catsdogs_speed goes through the engine's Batches and fit: a positive rate per row."""
+    import json
+
+    from benchmarks import catsdogs_speed
+
+    out = tmp_path / "rows.json"
+    assert catsdogs_speed.main(["--sizes", "64", "--models", "catsdogs_cnn", "--device", "cpu", "--steps", "2",
+                                "--batch", "4", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [(r["model"], r["size"], r["device"]) for r in rows] == [("catsdogs_cnn", 64, "cpu")]
+    assert rows[0]["images_per_second"] > 0

@@ -292,6 +292,18 @@ def test_lr_finder_works_on_a_copy(tiny):
         torch.testing.assert_close(v, before[k])
 
 
+def test_predict_gives_the_softmax_of_the_normalised_images(tiny):
+    model = build_model("small_cnn", 1, 28, 10)
+    model.train()
+    probs = tr.predict(model, tiny.test_x[:5], tiny)
+    assert model.training  # predict restores the mode it found
+    model.eval()
+    with torch.no_grad():
+        expected = torch.softmax(model(tiny.normalize(tiny.test_x[:5])), 1).numpy()
+    np.testing.assert_allclose(probs, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tr.predict(model, tiny.test_x[0], tiny), expected[:1], rtol=1e-5, atol=1e-6)
+
+
 def test_feature_maps_follow_the_layers(tiny):
     model = build_model("small_cnn", 1, 28, 10)
     img = tiny.test_x[0]
