@@ -1,279 +1,28 @@
-"""Backpropagation, all the way down: a scalar autograd engine, a tiny MLP built on it, and training.
+"""Backpropagation on a tiny MLP: the network as a graph of autograd Values, its gradients, and training.
 
-Pure Python/numpy (torch only inside `torch_gradients`, imported lazily, as the oracle the page
-shows). Every number here is checked against torch autograd in tests/unit/test_backprop*.py.
-
-- `Value` is a scalar that remembers how it was made. Each op computes its output *and* its
-  local derivatives right next to each other (micrograd style); `backward()` applies the chain
-  rule in reverse topological order: child.grad += local * node.grad.
-- `trace` / `backward_steps` record the graph and every chain-rule step so a page can draw them.
-- The MLP (2 inputs, H hidden units, 1 sigmoid output) exists twice: as a graph of `Value`s for
-  one example (to look at) and vectorised in numpy (to train on a dataset quickly). Tests check
-  that both give the same gradients as torch.
+The MLP (2 inputs, H hidden units, 1 sigmoid output) exists twice: as a graph of `Value`s for one
+example (to look at, built on explainers.autograd) and vectorised in numpy (to train on a toy
+problem quickly). Pure numpy; tests/unit/test_backprop.py checks both against torch autograd.
+The page's "PyTorch autograd" column comes from explainers.training.oracle, passed in as `reference`.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-Number = int | float
+from explainers.autograd import ACTIVATIONS, Value, activate, numeric_grad
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu")
-ACTIVATION_LABELS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU"}
 LOSSES = ("mse", "bce")
 LOSS_LABELS = {"mse": "Squared error", "bce": "Binary cross-entropy"}
-DATASETS = ("AND", "OR", "XOR", "circle", "moons")
+PROBLEMS = ("AND", "OR", "XOR", "circle", "moons")  # the toy 2-D problems `make_problem` knows
 MAX_HIDDEN = 4
 WEIGHT_LIMIT = 5.0  # weights on the page's sliders live in [-5, 5]
 
-_ids = itertools.count()
-
-
-def _sigmoid(a: float) -> float:
-    """Numerically stable logistic function for one float."""
-    if a >= 0:
-        return 1.0 / (1.0 + math.exp(-a))
-    e = math.exp(a)
-    return e / (1.0 + e)
-
-
-def _num(c: Number) -> str:
-    return f"{c:g}"
-
-
-class Value:
-    """A scalar with a gradient that remembers its children, its op and its local derivatives."""
-
-    __slots__ = ("children", "data", "grad", "group", "kind", "label", "local", "op", "uid")
-
-    def __init__(
-        self,
-        data: Number,
-        children: tuple[Value, ...] = (),
-        op: str = "",
-        local: tuple[float, ...] = (),
-        *,
-        label: str = "",
-        kind: str = "leaf",
-        group: str = "",
-    ) -> None:
-        self.data = float(data)
-        self.grad = 0.0
-        self.children = children
-        self.local = local  # d(self)/d(child) for each child, computed in the forward pass
-        self.op = op
-        self.label = label
-        self.kind = kind if not children else "op"  # "input", "param", "leaf" or "op"
-        self.group = group
-        self.uid = next(_ids)
-
-    def __repr__(self) -> str:
-        return f"Value({self.label or self.op or 'leaf'}={self.data:.4g}, grad={self.grad:.4g})"
-
-    # Binary ops. A plain number is folded into the op's name ("+ 1", "× 2") instead of
-    # becoming a node, which keeps the drawn graph small: only Values are nodes.
-    def __add__(self, other: Value | Number) -> Value:
-        if isinstance(other, Value):
-            return Value(self.data + other.data, (self, other), "+", (1.0, 1.0))
-        return Value(self.data + other, (self,), f"+ {_num(other)}", (1.0,))
-
-    __radd__ = __add__
-
-    def __mul__(self, other: Value | Number) -> Value:
-        if isinstance(other, Value):
-            return Value(self.data * other.data, (self, other), "×", (other.data, self.data))
-        return Value(self.data * other, (self,), f"× {_num(other)}", (float(other),))
-
-    __rmul__ = __mul__
-
-    def __sub__(self, other: Value | Number) -> Value:
-        if isinstance(other, Value):
-            return Value(self.data - other.data, (self, other), "−", (1.0, -1.0))
-        return Value(self.data - other, (self,), f"− {_num(other)}", (1.0,))
-
-    def __rsub__(self, other: Number) -> Value:
-        return Value(other - self.data, (self,), f"{_num(other)} −", (-1.0,))
-
-    def __neg__(self) -> Value:
-        return Value(-self.data, (self,), "neg", (-1.0,))
-
-    def __truediv__(self, other: Value | Number) -> Value:
-        if isinstance(other, Value):
-            if other.data == 0:
-                raise ValueError("division by zero in the graph")
-            b = other.data
-            return Value(self.data / b, (self, other), "÷", (1.0 / b, -self.data / b**2))
-        if other == 0:
-            raise ValueError("division by zero in the graph")
-        return Value(self.data / other, (self,), f"÷ {_num(other)}", (1.0 / other,))
-
-    def __rtruediv__(self, other: Number) -> Value:
-        if self.data == 0:
-            raise ValueError("division by zero in the graph")
-        return Value(other / self.data, (self,), f"{_num(other)} ÷", (-other / self.data**2,))
-
-    def __pow__(self, n: Number) -> Value:
-        if isinstance(n, Value):
-            raise TypeError("only a plain number is supported as an exponent")
-        a = self.data
-        if a == 0 and n < 1:
-            raise ValueError(f"0 ** {n} has no derivative")
-        return Value(a**n, (self,), f"^ {_num(n)}", (n * a ** (n - 1),))
-
-    # Unary functions.
-    def exp(self) -> Value:
-        e = math.exp(self.data)
-        return Value(e, (self,), "exp", (e,))
-
-    def log(self) -> Value:
-        if self.data <= 0:
-            raise ValueError(f"log of a non-positive number ({self.data:.3g})")
-        return Value(math.log(self.data), (self,), "log", (1.0 / self.data,))
-
-    def tanh(self) -> Value:
-        t = math.tanh(self.data)
-        return Value(t, (self,), "tanh", (1.0 - t * t,))
-
-    def sigmoid(self) -> Value:
-        s = _sigmoid(self.data)
-        return Value(s, (self,), "sigmoid", (s * (1.0 - s),))
-
-    def relu(self) -> Value:
-        r = self.data if self.data > 0 else 0.0
-        return Value(r, (self,), "relu", (1.0 if self.data > 0 else 0.0,))  # torch: 0 at the kink
-
-    def backward(self) -> None:
-        """Fill `.grad` of every node in the graph with d(self)/d(node) (grads reset first)."""
-        order = topological_order(self)
-        for v in order:
-            v.grad = 0.0
-        self.grad = 1.0
-        for v in reversed(order):
-            for child, d in zip(v.children, v.local):
-                child.grad += d * v.grad  # the chain rule, one edge at a time
-
-
-def topological_order(root: Value) -> list[Value]:
-    """Every node reachable from root, children before parents (root last)."""
-    order: list[Value] = []
-    seen: set[int] = set()
-    stack: list[tuple[Value, bool]] = [(root, False)]
-    while stack:  # iterative DFS: deep chains must not hit Python's recursion limit
-        v, expanded = stack.pop()
-        if expanded:
-            order.append(v)
-            continue
-        if v.uid in seen:
-            continue
-        seen.add(v.uid)
-        stack.append((v, True))
-        for c in reversed(v.children):
-            if c.uid not in seen:
-                stack.append((c, False))
-    return order
-
-
-def activate(v: Value, name: str) -> Value:
-    """Apply an activation to a Value."""
-    if name == "sigmoid":
-        return v.sigmoid()
-    if name == "tanh":
-        return v.tanh()
-    if name == "relu":
-        return v.relu()
-    raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
-
-
-# --- the recorded graph and the step-through ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GraphNode:
-    """One node of the drawn graph: index in topological order, names and forward value."""
-
-    index: int
-    label: str  # "W1[0,1]" for a parameter, "" for an op
-    op: str  # "×", "+ 1", "sigmoid", ... ("" for a leaf)
-    kind: str  # "input", "param", "leaf" or "op"
-    group: str  # which neuron it belongs to ("h1", "out", "loss"), "" for none
-    data: float
-
-
-@dataclass(frozen=True)
-class Graph:
-    """The forward graph: nodes in topological order (root last) and edges child -> parent."""
-
-    nodes: tuple[GraphNode, ...]
-    edges: tuple[tuple[int, int], ...]
-
-    @property
-    def root(self) -> int:
-        return len(self.nodes) - 1
-
-
-@dataclass(frozen=True)
-class ChainTerm:
-    """One chain-rule product: d(node)/d(child) × d(L)/d(node) added into d(L)/d(child)."""
-
-    child: int
-    local: float
-    upstream: float
-    product: float
-    grad_after: float
-
-
-@dataclass(frozen=True)
-class BackwardStep:
-    """Processing one node in the backward pass; grads holds every node's gradient afterwards."""
-
-    node: int
-    terms: tuple[ChainTerm, ...]
-    grads: tuple[float, ...]  # (n_nodes,)
-    reached: tuple[bool, ...]  # (n_nodes,) has this node received any gradient yet
-
-
-def trace(root: Value) -> Graph:
-    """Record the graph under root: nodes (topological order) and edges (child, parent)."""
-    order = topological_order(root)
-    index = {v.uid: i for i, v in enumerate(order)}
-    nodes = tuple(GraphNode(i, v.label, v.op, v.kind, v.group, v.data) for i, v in enumerate(order))
-    edges = tuple((index[c.uid], i) for i, v in enumerate(order) for c in v.children)
-    return Graph(nodes, edges)
-
-
-def backward_steps(root: Value) -> tuple[Graph, tuple[BackwardStep, ...]]:
-    """The backward pass one op node at a time; step 0 of the page is the seed dL/dL = 1."""
-    order = topological_order(root)
-    graph = trace(root)
-    index = {v.uid: i for i, v in enumerate(order)}
-    grads = [0.0] * len(order)
-    reached = [False] * len(order)
-    grads[-1], reached[-1] = 1.0, True
-    steps = []
-    for i in range(len(order) - 1, -1, -1):
-        v = order[i]
-        if not v.children:
-            continue  # leaves have nothing to pass on
-        terms = []
-        for c, d in zip(v.children, v.local):
-            j = index[c.uid]
-            grads[j] += d * grads[i]
-            reached[j] = True
-            terms.append(ChainTerm(j, d, grads[i], d * grads[i], grads[j]))
-        steps.append(BackwardStep(i, tuple(terms), tuple(grads), tuple(reached)))
-    return graph, tuple(steps)
-
-
-def seed_state(graph: Graph) -> tuple[tuple[float, ...], tuple[bool, ...]]:
-    """Gradients and reached-flags before any step: only the root knows dL/dL = 1."""
-    n = len(graph.nodes)
-    return tuple(1.0 if i == n - 1 else 0.0 for i in range(n)), tuple(i == n - 1 for i in range(n))
-
+# Loss and dL/dparams (P,) for one example: params, x (2,), y, activation, loss -> (loss, (P,)).
+GradientFn = Callable[["MLPParams", np.ndarray, float, str, str], tuple[float, np.ndarray]]
 
 # --- the tiny MLP -------------------------------------------------------------------------------
 
@@ -392,38 +141,10 @@ def engine_gradients(params: MLPParams, x: np.ndarray, y: float, activation: str
     return g.loss.data, np.array([g.params[n].grad for n in param_names(params.hidden)])
 
 
-def torch_gradients(params: MLPParams, x: np.ndarray, y: float, activation: str,
-                    loss: str) -> tuple[float, np.ndarray]:
-    """Loss and dL/dparams (P,) from torch autograd (float64), the oracle shown on the page."""
-    import torch
-
-    t = torch.tensor(params.vector(), dtype=torch.float64, requires_grad=True)
-    h = params.hidden
-    w1, b1, w2, b2 = t[: 2 * h].view(h, 2), t[2 * h : 3 * h], t[3 * h : 4 * h], t[4 * h]
-    xt = torch.tensor(np.asarray(x, dtype=float), dtype=torch.float64)
-    act = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}[activation]
-    logit = w2 @ act(w1 @ xt + b1) + b2
-    p = torch.sigmoid(logit)
-    yt = torch.tensor(float(y), dtype=torch.float64)
-    out = (p - yt) ** 2 if loss == "mse" else torch.nn.functional.binary_cross_entropy(p, yt)
-    out.backward()
-    return float(out.detach()), t.grad.numpy().copy()
-
-
-def numeric_grad(f: Callable[[np.ndarray], float], theta: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central finite differences: (f(θ + ε e_k) − f(θ − ε e_k)) / 2ε for each k: (P,) -> (P,)."""
-    theta = np.asarray(theta, dtype=float)
-    grad = np.zeros_like(theta)
-    for k in range(theta.size):
-        step = np.zeros_like(theta)
-        step.flat[k] = eps
-        grad.flat[k] = (f(theta + step) - f(theta - step)) / (2 * eps)
-    return grad
-
 
 @dataclass(frozen=True)
 class GradCheck:
-    """Every parameter's gradient three ways. All arrays (P,)."""
+    """Every parameter's gradient three ways (torch = the reference). All arrays (P,)."""
 
     names: tuple[str, ...]
     values: np.ndarray
@@ -442,11 +163,12 @@ class GradCheck:
 NUMERIC_TOL = 1e-6  # central differences with eps=1e-6 agree to about this in float64
 
 
-def gradient_check(params: MLPParams, x: np.ndarray, y: float, activation: str, loss: str) -> GradCheck:
-    """Engine vs torch autograd vs central finite differences for one example."""
+def gradient_check(params: MLPParams, x: np.ndarray, y: float, activation: str, loss: str, *,
+                   reference: GradientFn) -> GradCheck:
+    """Engine vs a reference (torch autograd, from explainers.training.oracle) vs central finite differences."""
     h = params.hidden
     loss_val, eng = engine_gradients(params, x, y, activation, loss)
-    _, tor = torch_gradients(params, x, y, activation, loss)
+    _, tor = reference(params, x, y, activation, loss)
 
     def f(vec: np.ndarray) -> float:
         return build_mlp(params_from_vector(vec, h), x, y, activation, loss).loss.data
@@ -463,11 +185,11 @@ def sgd_step(params: MLPParams, grads: np.ndarray, lr: float, limit: float | Non
     return params_from_vector(vec, params.hidden)
 
 
-# --- toy datasets -------------------------------------------------------------------------------
+# --- toy problems -------------------------------------------------------------------------------
 
 
-def make_dataset(name: str, seed: int = 0, n: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """A toy 2-D binary dataset: -> X (N, 2), y (N,) in {0, 1}. Logic gates have 4 points."""
+def make_problem(name: str, seed: int = 0, n: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """A toy 2-D binary problem: -> X (N, 2), y (N,) in {0, 1}. Logic gates have 4 points."""
     corners = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     if name == "AND":
         return corners, np.array([0.0, 0.0, 0.0, 1.0])
@@ -489,7 +211,7 @@ def make_dataset(name: str, seed: int = 0, n: int = 100) -> tuple[np.ndarray, np
         X = np.concatenate([upper, lower]) + rng.normal(0, 0.1, (n, 2))
         X = (X - [0.5, 0.25]) / 1.0  # centre the two moons on the origin
         return X, np.concatenate([np.zeros(half), np.ones(n - half)])
-    raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    raise ValueError(f"unknown problem {name!r}; choose one of {', '.join(PROBLEMS)}")
 
 
 # --- vectorised MLP for training ----------------------------------------------------------------
@@ -541,8 +263,8 @@ def batch_loss_and_grad(params: MLPParams, X: np.ndarray, y: np.ndarray, activat
 
 
 @dataclass(frozen=True)
-class TrainResult:
-    """Gradient descent on a dataset. losses (steps+1,) on the full data; batch_losses (steps,)."""
+class FitHistory:
+    """What gradient descent on a toy problem did. losses (steps+1,) on the full data; batch_losses (steps,)."""
 
     losses: np.ndarray
     batch_losses: np.ndarray
@@ -554,7 +276,7 @@ class TrainResult:
 
 def train(params: MLPParams, X: np.ndarray, y: np.ndarray, activation: str, loss: str, *,
           lr: float, steps: int, batch_size: int | None = None, seed: int = 0,
-          snapshot_steps: tuple[int, ...] = ()) -> TrainResult:
+          snapshot_steps: tuple[int, ...] = ()) -> FitHistory:
     """Plain (mini-batch) gradient descent; batch_size None or >= N means full batch."""
     if lr <= 0 or steps < 0:
         raise ValueError("the learning rate must be positive and the number of steps not negative")
@@ -586,7 +308,7 @@ def train(params: MLPParams, X: np.ndarray, y: np.ndarray, activation: str, loss
             snaps.append((step, params_from_vector(vec, h)))
     final = params_from_vector(vec, h)
     acc = float(np.mean((predict(final, X, activation) >= 0.5) == (y >= 0.5)))
-    return TrainResult(np.array(losses), np.array(batch_losses), tuple(snaps), final, acc, diverged)
+    return FitHistory(np.array(losses), np.array(batch_losses), tuple(snaps), final, acc, diverged)
 
 
 def probability_grid(params: MLPParams, activation: str, extent: tuple[float, float, float, float],
@@ -632,91 +354,6 @@ def chain_gradients(depth: int, activation: str, seed: int = 0) -> np.ndarray:
     return np.abs(np.array([v.grad for v in ws]))
 
 
-# --- words and formulas for one backward step -------------------------------------------------
-
-_OP_TEX = {"×": r"\times", "+": "+", "−": "-", "÷": r"\div", "neg": r"\text{neg}", "sigmoid": r"\sigma",
-           "tanh": r"\tanh", "relu": r"\text{relu}", "log": r"\log", "exp": r"\exp"}
-
-
-def node_tex(node: GraphNode) -> str:
-    """A short LaTeX name for a node: the parameter's name, or its op in brackets."""
-    if node.kind != "op":
-        return r"\text{" + node.label + "}"
-    op = _OP_TEX.get(node.op, node.op.replace("×", r"\times").replace("−", "-").replace("÷", r"\div"))
-    return r"[\," + op + r"\,]"
-
-
-def local_rule_tex(node: GraphNode, child_position: int) -> str:
-    """The rule behind d(node)/d(child) in LaTeX, e.g. 1 - tanh^2."""
-    op = node.op
-    rules = {"sigmoid": r"\sigma(1-\sigma)", "tanh": r"1-\tanh^2", "relu": r"[\,z>0\,]", "log": r"1/a",
-             "exp": r"e^{a}", "neg": "-1", "+": "1", "×": r"\text{the other input}"}
-    if op in rules:
-        return rules[op]
-    if op == "−":
-        return "1" if child_position == 0 else "-1"
-    if op == "÷":
-        return "1/b" if child_position == 0 else r"-a/b^2"
-    if op.startswith("^"):
-        n = float(op[1:])
-        return f"{n:g}\\,a^{{{n - 1:g}}}"
-    if op.startswith("×"):
-        return op[1:].strip()
-    if op.startswith("÷"):
-        return f"1/{op[1:].strip()}"
-    if op.endswith("−"):
-        return "-1"
-    if op.endswith("÷"):
-        return f"-{op[:-1].strip()}/a^2"
-    return "1"  # "+ c" and "− c"
-
-
-def _tex_num(v: float) -> str:
-    s = f"{v:.4g}"
-    return f"({s})" if v < 0 else s
-
-
-def step_tex(graph: Graph, step: BackwardStep) -> list[str]:
-    """One LaTeX line per chain-rule product of a backward step."""
-    node = graph.nodes[step.node]
-    lines = []
-    for pos, t in enumerate(step.terms):
-        child = node_tex(graph.nodes[t.child])
-        lines.append(
-            r"\frac{\partial L}{\partial " + child + r"} \mathrel{+}= "
-            r"\underbrace{" + _tex_num(t.local) + r"}_{" + local_rule_tex(node, pos) + r"} \times "
-            r"\underbrace{" + _tex_num(t.upstream) + r"}_{\partial L/\partial " + node_tex(node) + r"} = "
-            + _tex_num(t.product) + r"\quad\Rightarrow\quad \frac{\partial L}{\partial " + child + "} = "
-            + _tex_num(t.grad_after)
-        )
-    return lines
-
-
-def pytorch_code(params: MLPParams, x: np.ndarray, y: float, activation: str, loss: str, lr: float,
-                 loss_now: float) -> str:
-    """The same network, example and step in PyTorch, with the current numbers filled in."""
-    act = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU"}[activation]
-    loss_code = "(p - y) ** 2" if loss == "mse" else "torch.nn.functional.binary_cross_entropy(p, y)"
-    h = params.hidden
-    return f"""import torch
-
-x = torch.tensor([{x[0]:.6g}, {x[1]:.6g}]); y = torch.tensor({float(y)!r})
-net = torch.nn.Sequential(torch.nn.Linear(2, {h}), torch.nn.{act}(),
-                          torch.nn.Linear({h}, 1), torch.nn.Sigmoid())
-with torch.no_grad():  # the weights on the page
-    net[0].weight.copy_(torch.tensor({params.w1.round(3).tolist()}))
-    net[0].bias.copy_(torch.tensor({params.b1.round(3).tolist()}))
-    net[2].weight.copy_(torch.tensor([{params.w2.round(3).tolist()}]))
-    net[2].bias.fill_({params.b2:.3f})
-optimizer = torch.optim.SGD(net.parameters(), lr={lr:g})
-
-p = net(x).squeeze()
-loss = {loss_code}  # {loss_now:.4f}
-optimizer.zero_grad()
-loss.backward()    # every parameter's .grad: the table on the page
-optimizer.step()   # w <- w - lr * w.grad
-"""
-
 
 def gradient_table(check: GradCheck) -> dict[str, list]:
     """Columns for the page's three-ways table, values rounded for display."""
@@ -752,11 +389,11 @@ def take_step(params: MLPParams, grads: np.ndarray, lr: float, x: np.ndarray, y:
     return StepRecord(params.vector(), np.asarray(grads, dtype=float).copy(), after_vec, before, after)
 
 
-def fit_dataset(vec: tuple[float, ...], hidden: int, dataset: str, activation: str, loss: str, lr: float,
-                steps: int, batch_size: int = 0) -> TrainResult:
-    """Train from a parameter vector on a named toy dataset (batch_size 0 = full batch), with snapshots
+def fit_problem(vec: tuple[float, ...], hidden: int, problem: str, activation: str, loss: str, lr: float,
+                steps: int, batch_size: int = 0) -> FitHistory:
+    """Train from a parameter vector on a named toy problem (batch_size 0 = full batch), with snapshots
     at 0, 10 %, a third and the end (plain arguments, so a page can cache it)."""
-    X, y = make_dataset(dataset)
+    X, y = make_problem(problem)
     marks = tuple(sorted({0, steps // 10, steps // 3, steps}))
     return train(params_from_vector(np.array(vec), hidden), X, y, activation, loss, lr=lr, steps=steps,
                  batch_size=batch_size or None, snapshot_steps=marks)

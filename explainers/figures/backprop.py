@@ -11,16 +11,16 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explainers.backprop import Graph, GraphNode
+from explainers.autograd import Graph, GraphNode
+from explainers.figures import style
 
-CURRENT = "#f59e0b"  # the node being processed
-UPDATED = "#fde68a"  # nodes whose gradient this step adds to
-PARAM, PARAM_DONE = "#eff6ff", "#bfdbfe"
-OP, OP_DONE = "#ffffff", "#dcfce7"
-INPUT = "#f3f4f6"
+CURRENT = style.AMBER  # the node being processed
+UPDATED = style.AMBER_PALE  # nodes whose gradient this step adds to
+PARAM, PARAM_DONE = style.BLUE_WASH, style.BLUE_LIGHT
+OP, OP_DONE = style.WHITE, style.GREEN_PALE
+INPUT = style.PALE_GREY
 GROUP_TITLES = {"out": "output neuron", "loss": "loss"}
 FONT = "Helvetica"
-CLASS_COLORS = ("#2563eb", "#dc2626")  # class 0 blue, class 1 red
 
 
 def _fmt(v: float) -> str:
@@ -45,8 +45,8 @@ def _header(rankdir: str = "LR", fontsize: int = 14) -> list[str]:
         "digraph backprop {",
         f"  rankdir={rankdir}; bgcolor=transparent; nodesep=0.12; ranksep=0.2; newrank=true;",
         (f'  node [shape=box style="rounded,filled" fontname={FONT} fontsize={fontsize} margin="0.05,0.03" '
-        'color="#6b7280" penwidth=1];'),
-        '  edge [color="#9ca3af" arrowsize=0.6];',
+        f'color="{style.MUTED}" penwidth=1];'),
+        f'  edge [color="{style.GREY}" arrowsize=0.6];',
         f"  graph [fontname={FONT} fontsize=13];",
     ]
 
@@ -55,11 +55,11 @@ def _node_line(name: str, title: str, value: float, grad: float, reached: bool, 
                current: bool, shape: str = "box") -> str:
     grad_text = f"grad {_fmt(grad)}" if reached else "grad ?"
     label = f"{title}\\n{_fmt(value)}\\n{grad_text}"
-    style = ("rounded," if shape != "param" else "") + ("filled,bold" if current else "filled")
+    look = ("rounded," if shape != "param" else "") + ("filled,bold" if current else "filled")
     shape = "box" if shape == "param" else shape
     pen = 3 if current else 1
-    color = "#b45309" if current else "#6b7280"
-    return (f'  {name} [label="{label}" shape={shape} style="{style}" fillcolor="{fill}" '
+    color = style.AMBER_DARK if current else style.MUTED
+    return (f'  {name} [label="{label}" shape={shape} style="{look}" fillcolor="{fill}" '
             f'penwidth={pen} color="{color}"];')
 
 
@@ -91,8 +91,8 @@ def graph_dot(graph: Graph, grads: Sequence[float], reached: Sequence[bool], *,
             lines.append(line(n))
     for g, members in groups.items():
         lines.append(f"  subgraph cluster_{g} {{")
-        lines.append(f'    label="{_group_title(g)}"; style="rounded,dashed"; color="#9ca3af"; '
-                     'fontcolor="#4b5563"; labeljust=l;')
+        lines.append(f'    label="{_group_title(g)}"; style="rounded,dashed"; color="{style.GREY}"; '
+                     f'fontcolor="{style.SLATE}"; labeljust=l;')
         lines.extend("  " + line(n) for n in members)
         lines.append("  }")
     lines.extend(f"  n{c} -> n{p};" for c, p in graph.edges)
@@ -148,7 +148,7 @@ def compact_dot(graph: Graph, grads: Sequence[float], reached: Sequence[bool], *
                  f'<TR><TD COLSPAN="3"{" BGCOLOR=" + chr(34) + CURRENT + chr(34) if is_current else ""}>'
                  f"<B>{title}</B></TD></TR>" + "".join(rows) + out_row + "</TABLE>")
         fill = OP_DONE if reached[h.index] else OP
-        pen, color = (3, "#b45309") if is_current else (1, "#6b7280")
+        pen, color = (3, style.AMBER_DARK) if is_current else (1, style.MUTED)
         lines.append(f'  g_{g} [shape=box style="rounded,filled" fillcolor="{fill}" penwidth={pen} '
                      f'color="{color}" margin="0.05,0.03" label=<{table}>];')
 
@@ -172,10 +172,8 @@ def compact_dot(graph: Graph, grads: Sequence[float], reached: Sequence[bool], *
     return "\n".join(lines)
 
 
-def _layout(fig: go.Figure, height: int = 340) -> go.Figure:
-    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, template="plotly_white",
-                      legend={"orientation": "h", "y": -0.2})
-    return fig
+def _style(fig: go.Figure, height: int = 340, title: str | None = None) -> go.Figure:
+    return style.styled(fig, height, title, legend="below", grid=True, margin={"l": 10, "r": 10, "t": 40, "b": 10})
 
 
 def loss_curve_figure(curves: dict[str, np.ndarray], *, title: str = "Loss on the whole dataset",
@@ -184,10 +182,10 @@ def loss_curve_figure(curves: dict[str, np.ndarray], *, title: str = "Loss on th
     fig = go.Figure()
     for name, ys in curves.items():
         fig.add_trace(go.Scatter(x=np.arange(len(ys)), y=ys, mode="lines", name=name))
-    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title="loss")
+    fig.update_layout(xaxis_title=x_title, yaxis_title="loss")
     if log_y:
         fig.update_yaxes(type="log")
-    return _layout(fig)
+    return _style(fig, title=title)
 
 
 def level_crossings(xs: np.ndarray, ys: np.ndarray, P: np.ndarray, level: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
@@ -213,21 +211,21 @@ def boundary_figure(grids: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarra
     k = len(grids)
     fig = make_subplots(rows=1, cols=k, subplot_titles=[g[0] for g in grids], horizontal_spacing=0.03)
     for col, (_, xs, ys, P) in enumerate(grids, start=1):
-        fig.add_trace(go.Heatmap(x=xs, y=ys, z=P, zmin=0, zmax=1, colorscale="RdBu_r", opacity=0.75,
+        fig.add_trace(go.Heatmap(x=xs, y=ys, z=P, zmin=0, zmax=1, colorscale=style.CLASS_SCALE, opacity=0.75,
                                  showscale=col == k, colorbar={"title": "P(1)", "len": 0.9}), row=1, col=col)
         bx, by = level_crossings(xs, ys, P)  # the 0.5 boundary as dots: much cheaper to draw than a contour
-        fig.add_trace(go.Scatter(x=bx, y=by, mode="markers", marker={"color": "black", "size": 3}, showlegend=False,
+        fig.add_trace(go.Scatter(x=bx, y=by, mode="markers", marker={"color": style.INK, "size": 3}, showlegend=False,
                                  hoverinfo="skip"), row=1, col=col)
         for cls in (0, 1):
             m = y == cls
             fig.add_trace(go.Scatter(x=X[m, 0], y=X[m, 1], mode="markers", name=f"class {cls}",
                                      showlegend=col == 1, legendgroup=str(cls),
-                                     marker={"color": CLASS_COLORS[cls], "size": 9, "line": {"color": "white", "width": 1}}),
+                                     marker={"color": style.CLASS_COLOURS[cls], "size": 9, "line": {"color": style.WHITE, "width": 1}}),
                           row=1, col=col)
         fig.update_xaxes(range=[xs[0], xs[-1]], row=1, col=col)
         fig.update_yaxes(range=[ys[0], ys[-1]], showticklabels=col == 1, scaleanchor=f"x{col if col > 1 else ''}",
                          row=1, col=col)
-    return _layout(fig, 330)
+    return _style(fig, 330)
 
 
 def side_by_side_figure(panels: Sequence[tuple[str, np.ndarray]], *, y_title: str = "loss",
@@ -236,12 +234,12 @@ def side_by_side_figure(panels: Sequence[tuple[str, np.ndarray]], *, y_title: st
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels], horizontal_spacing=0.06)
     for col, (_, ys) in enumerate(panels, start=1):
         fig.add_trace(go.Scatter(x=np.arange(len(ys)), y=ys, mode="lines", showlegend=False,
-                                 line={"color": "#2563eb"}), row=1, col=col)
+                                 line={"color": style.BLUE}), row=1, col=col)
         fig.update_xaxes(title_text="step", row=1, col=col)
     fig.update_yaxes(title_text=y_title, row=1, col=1)
     if log_y:
         fig.update_yaxes(type="log")
-    return _layout(fig, 300)
+    return _style(fig, 300)
 
 
 def vanishing_figure(grads: dict[str, np.ndarray]) -> go.Figure:
@@ -249,7 +247,6 @@ def vanishing_figure(grads: dict[str, np.ndarray]) -> go.Figure:
     fig = go.Figure()
     for name, g in grads.items():
         fig.add_trace(go.Bar(x=[f"layer {k + 1}" for k in range(len(g))], y=np.maximum(g, 1e-30), name=name))
-    fig.update_layout(barmode="group", title="Size of the gradient reaching each layer's weight",
-                      yaxis_title="|∂L/∂w| (log scale)")
+    fig.update_layout(barmode="group", yaxis_title="|∂L/∂w| (log scale)")
     fig.update_yaxes(type="log", exponentformat="power")
-    return _layout(fig)
+    return _style(fig, title="Size of the gradient reaching each layer's weight")

@@ -7,14 +7,15 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from explainers.figures.training import RIGHT, WRONG, gallery_figure
-from explainers.training.gradcam import overlay
+from explainers.figures.style import BLUE, RIGHT, WRONG
+from explainers.figures.training import gallery_figure
+from explainers.images import heat_overlay
 
 
 def augment_preview_figure(versions: np.ndarray, title: str = "", cols: int = 8) -> go.Figure:
     """(n, H, W, 3) uint8 from explainers.training.augment.preview (original first) -> captioned grid."""
     titles = ["original"] + [f"version {i}" for i in range(1, len(versions))]
-    colors = ["#2563eb"] + [""] * (len(versions) - 1)
+    colors = [BLUE] + [""] * (len(versions) - 1)
     return gallery_figure(versions, titles, colors, cols=cols, title=title, tile_px=110)
 
 
@@ -25,7 +26,7 @@ def gradcam_overlays(images: np.ndarray, heatmaps: np.ndarray, alpha: float = 0.
         imgs = np.moveaxis(imgs, 1, -1)
     if len(imgs) != len(heatmaps):
         raise ValueError(f"{len(imgs)} images but {len(heatmaps)} heatmaps")
-    return np.stack([overlay(im, h, alpha) for im, h in zip(imgs, heatmaps)]) if len(imgs) else \
+    return np.stack([heat_overlay(im, h, alpha) for im, h in zip(imgs, heatmaps)]) if len(imgs) else \
         np.zeros((0, *np.shape(heatmaps)[1:], 3), np.uint8)
 
 

@@ -2,43 +2,26 @@
 
 Big pictures travel to the browser as PNG data URIs inside ``go.Image`` (compact), never as
 JSON arrays of numbers. Signed maps use a diverging scale centred on zero: red below zero,
-white at zero, blue above, the same colours as the Pooling page.
+white at zero, blue above (explainers.figures.style, the same colours on every page).
 """
 
 from __future__ import annotations
 
-import base64
-import io
-
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image
 
 from explainers.convolution import ConvStep, KernelWalk
+from explainers.figures import style
+from explainers.figures.style import DIVERGING, GREYS, image_data_uri
 
-WINDOW = "#f97316"  # orange: the receptive window / current pixel
-PAD = "#9ca3af"  # grey: padding
-DIVERGING = [[0.0, "#dc2626"], [0.5, "#ffffff"], [1.0, "#2563eb"]]
-GREYS = [[0.0, "#000000"], [1.0, "#ffffff"]]
+WINDOW = style.HIGHLIGHT  # the receptive window / current pixel
+PAD = style.PAD
 _SQUARE_X = np.array([-0.42, 0.42, 0.42, -0.42, -0.42, np.nan])  # a closed square, then a line break
 _SQUARE_Y = np.array([-0.42, -0.42, 0.42, 0.42, -0.42, np.nan])
-_NEG, _MID, _POS = np.array([220, 38, 38.0]), np.array([255, 255, 255.0]), np.array([37, 99, 235.0])
+_NEG, _MID, _POS = style.rgb(style.NEGATIVE), style.rgb(style.WHITE), style.rgb(style.POSITIVE)
 
 
 # ----------------------------------------------------------------------------- encoding
-
-
-def image_data_uri(rgb: np.ndarray) -> str:
-    """(H, W, 3) or (H, W) uint8 -> data URI: PNG for small pictures, high-quality JPEG for big ones."""
-    arr = np.ascontiguousarray(rgb, dtype=np.uint8)
-    buf = io.BytesIO()
-    if arr.shape[0] * arr.shape[1] <= 128 * 128:
-        Image.fromarray(arr).save(buf, format="PNG", compress_level=1)
-        kind = "png"
-    else:  # a 512×512 photo: ~5 ms and ~100 kB as JPEG, against ~40 ms and ~500 kB as PNG
-        Image.fromarray(arr).save(buf, format="JPEG", quality=92, subsampling=0)
-        kind = "jpeg"
-    return f"data:image/{kind};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -92,16 +75,6 @@ def _image_axes(fig: go.Figure) -> None:
     fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain")
     fig.update_yaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain",
                      scaleanchor="x")
-
-
-def _layout(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
-    fig.update_layout(
-        height=height,
-        margin={"l": 10, "r": 10, "t": 44 if title else 28, "b": 10},
-        title={"text": title, "x": 0.01, "font": {"size": 14}} if title else None,
-        plot_bgcolor="white", paper_bgcolor="white", showlegend=False,
-    )
-    return fig
 
 
 _AXIS = {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False, "constrain": "domain"}
@@ -172,7 +145,7 @@ def picture_figure(
     _image_axes(fig)
     fig.update_xaxes(range=[x_lo, x_hi])
     fig.update_yaxes(range=[y_hi, y_lo])
-    return _layout(fig, height, title)
+    return style.styled(fig, height, title)
 
 
 def feature_map_figure(
@@ -196,7 +169,7 @@ def feature_map_figure(
     _image_axes(fig)
     fig.update_xaxes(range=[-0.5, w - 0.5])
     fig.update_yaxes(range=[h - 0.5, -0.5])
-    return _layout(fig, height, title)
+    return style.styled(fig, height, title)
 
 
 def colour_output_figure(maps: np.ndarray, *, title: str, height: int = 420) -> go.Figure:
@@ -209,7 +182,7 @@ def colour_output_figure(maps: np.ndarray, *, title: str, height: int = 420) -> 
     _image_axes(fig)
     fig.update_xaxes(range=[-0.5, w - 0.5])
     fig.update_yaxes(range=[h - 0.5, -0.5])
-    return _layout(fig, height, title)
+    return style.styled(fig, height, title)
 
 
 def maps_grid_figure(
@@ -226,7 +199,7 @@ def maps_grid_figure(
         traces.append(go.Image(source=image_data_uri(colourise(small, colour_limits(m))), x0=0, y0=0, dx=k, dy=k,
                                hoverinfo="skip", **_refs(i)))
     fig = go.Figure(traces, layout=_grid(rows, cols, titles, hgap=0.02, vgap=0.1 if rows > 1 else 0.0))
-    return _layout(fig, panel_height * rows)
+    return style.styled(fig, panel_height * rows)
 
 
 def histogram_figure(values: np.ndarray, *, bins: int = 60, height: int = 260) -> go.Figure:
@@ -237,15 +210,15 @@ def histogram_figure(values: np.ndarray, *, bins: int = 60, height: int = 260) -
         lo, hi = lo - 0.5, hi + 0.5
     counts, edges = np.histogram(v, bins=bins, range=(lo, hi))
     centres = (edges[:-1] + edges[1:]) / 2
-    colours = ["#dc2626" if c < 0 else "#2563eb" for c in centres]
+    colours = [style.NEGATIVE if c < 0 else style.POSITIVE for c in centres]
     fig = go.Figure(go.Bar(x=centres, y=counts, width=edges[1] - edges[0], marker_color=colours,
                            hovertemplate="around %{x:.3g}: %{y} pixels<extra></extra>"))
     if lo < 0 < hi:
-        fig.add_vline(x=0, line={"color": "#6b7280", "dash": "dot"})
+        fig.add_vline(x=0, line={"color": style.MUTED, "dash": "dot"})
     fig.update_xaxes(title="output value")
     fig.update_yaxes(title="pixels (log)", type="log")  # flat areas pile up at one value
     fig.update_layout(bargap=0)
-    return _layout(fig, height, "Histogram of the output")
+    return style.styled(fig, height, "Histogram of the output")
 
 
 def _grid_text(a: np.ndarray) -> list[list[str]]:
@@ -280,7 +253,7 @@ def step_figure(step: ConvStep, *, channel_names: list[str] | None = None, heigh
                 traces.append(go.Scatter(x=pad_x, y=pad_y, mode="lines", hoverinfo="skip",
                                          line={"color": PAD, "width": 2, "dash": "dot"}, **refs))
     fig = go.Figure(traces, layout=_grid(C, 3, titles, hgap=0.05, vgap=0.12 / C))
-    return _layout(fig, height or (60 + 230 * C))
+    return style.styled(fig, height or (60 + 230 * C))
 
 
 def _tap_outline(walk: KernelWalk, r: int, c: int) -> tuple[np.ndarray, np.ndarray]:
@@ -313,7 +286,7 @@ def animation_figure(walk: KernelWalk, *, height: int = 400) -> go.Figure:
     base = [
         go.Image(z=to_uint8(crop), x0=c0, y0=r0, dx=1, dy=1, hovertemplate="row %{y}, col %{x}<extra></extra>",
                  **_refs(0)),
-        go.Heatmap(z=np.zeros((n_r, n_c)), x0=p0, y0=o0, colorscale=[[0, "#f3f4f6"], [1, "#f3f4f6"]],
+        go.Heatmap(z=np.zeros((n_r, n_c)), x0=p0, y0=o0, colorscale=[[0, style.PALE_GREY], [1, style.PALE_GREY]],
                    showscale=False, xgap=1, ygap=1, hoverinfo="skip", **_refs(1)),
     ]
     first = state(0)
@@ -343,6 +316,6 @@ def animation_figure(walk: KernelWalk, *, height: int = 400) -> go.Figure:
     layout["sliders"] = [{"active": 0, "x": 0.28, "len": 0.72, "y": -0.02, "yanchor": "top",
                           "currentvalue": {"visible": False}, "steps": steps}]
     fig = go.Figure(base, layout=layout, frames=frames)
-    _layout(fig, height)
+    style.styled(fig, height)
     fig.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 80})
     return fig

@@ -5,24 +5,21 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from explainers.figures import style
+from explainers.figures.style import (
+    CLASS_COLOURS,
+    CLASS_REGIONS,
+    NEGATIVE,
+    POSITIVE,
+    REGION_SCALE,
+    RIGHT,
+)
 from explainers.perceptron import ACTIVATION_LABELS, NeuronOutput, activate
 
-POSITIVE = "#2563eb"  # blue: positive weight, class 1
-NEGATIVE = "#dc2626"  # red: negative weight, class 0
-CLASS_COLOURS = {0: "#f97316", 1: "#2563eb"}
-REGION_SCALE = [[0.0, "#fde7d3"], [1.0, "#dbe7fd"]]  # pale orange (class 0), pale blue (class 1)
 
-
-def _clean(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
-    fig.update_layout(
-        height=height,
-        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-        title=dict(text=title, x=0.01, font=dict(size=14)) if title else None,
-        plot_bgcolor="white",
-        paper_bgcolor="white",
-        showlegend=False,
-    )
-    return fig
+def _clean(fig: go.Figure, height: int, title: str | None = None, legend: str | None = None) -> go.Figure:
+    margin = {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10}
+    return style.styled(fig, height, title, margin=margin, legend=legend, **({"showlegend": True} if legend else {}))
 
 
 def activation_figure(name: str, z: float, span: float = 6.0) -> go.Figure:
@@ -30,7 +27,7 @@ def activation_figure(name: str, z: float, span: float = 6.0) -> go.Figure:
     zs = np.linspace(-span, span, 401)
     a = float(activate(z, name))
     fig = go.Figure()
-    fig.add_scatter(x=zs, y=activate(zs, name), mode="lines", line=dict(color="#374151", width=3), name="f(z)")
+    fig.add_scatter(x=zs, y=activate(zs, name), mode="lines", line=dict(color=style.CHARCOAL, width=3), name="f(z)")
     zc = float(np.clip(z, -span, span))
     fig.add_scatter(x=[zc, zc], y=[0, a], mode="lines", line=dict(color=POSITIVE, dash="dot"), hoverinfo="skip")
     fig.add_scatter(
@@ -38,8 +35,8 @@ def activation_figure(name: str, z: float, span: float = 6.0) -> go.Figure:
         text=[f"z = {z:.2f}<br>f(z) = {a:.3f}"], textposition="top left" if zc > 0 else "top right",
         name="current",
     )
-    fig.update_xaxes(title="z = w·x + b", zeroline=True, zerolinecolor="#9ca3af", gridcolor="#eef0f4")
-    fig.update_yaxes(title="f(z)", zeroline=True, zerolinecolor="#9ca3af", gridcolor="#eef0f4")
+    fig.update_xaxes(title="z = w·x + b", zeroline=True, zerolinecolor=style.GREY, gridcolor=style.GRID)
+    fig.update_yaxes(title="f(z)", zeroline=True, zerolinecolor=style.GREY, gridcolor=style.GRID)
     return _clean(fig, 320, f"{ACTIVATION_LABELS[name]} activation")
 
 
@@ -58,19 +55,19 @@ def neuron_diagram(out: NeuronOutput) -> go.Figure:
             opacity=0.35 + 0.65 * abs(w) / wmax,
         )
         fig.add_annotation(x=0.45, y=ys[i] * 0.55, text=f"w{i + 1}={w:.2f}", showarrow=False,
-                           font=dict(size=12, color=POSITIVE if w >= 0 else NEGATIVE), bgcolor="white")
-    fig.add_scatter(x=[1, 1.75], y=[0, 0], mode="lines", line=dict(width=3, color="#374151"), hoverinfo="skip")
+                           font=dict(size=12, color=POSITIVE if w >= 0 else NEGATIVE), bgcolor=style.WHITE)
+    fig.add_scatter(x=[1, 1.75], y=[0, 0], mode="lines", line=dict(width=3, color=style.CHARCOAL), hoverinfo="skip")
     fig.add_scatter(
-        x=np.zeros(n), y=ys, mode="markers+text", marker=dict(size=34, color="#f3f4f6", line=dict(width=2, color="#6b7280")),
-        text=[f"x{i + 1}<br>{v:.2f}" for i, v in enumerate(out.x)], textfont=dict(size=11, color="#111827"), hoverinfo="skip",
+        x=np.zeros(n), y=ys, mode="markers+text", marker=dict(size=34, color=style.PALE_GREY, line=dict(width=2, color=style.MUTED)),
+        text=[f"x{i + 1}<br>{v:.2f}" for i, v in enumerate(out.x)], textfont=dict(size=11, color=style.INK), hoverinfo="skip",
     )
     fig.add_scatter(
-        x=[1], y=[0], mode="markers+text", marker=dict(size=70, color="#eef3ff", line=dict(width=3, color=POSITIVE)),
-        text=[f"Σ + b<br>z={out.z:.2f}"], textfont=dict(size=12, color="#111827"), hoverinfo="skip",
+        x=[1], y=[0], mode="markers+text", marker=dict(size=70, color=style.BLUE_WASH, line=dict(width=3, color=POSITIVE)),
+        text=[f"Σ + b<br>z={out.z:.2f}"], textfont=dict(size=12, color=style.INK), hoverinfo="skip",
     )
     fig.add_scatter(
-        x=[1.75], y=[0], mode="markers+text", marker=dict(size=46, color="#ecfdf5", line=dict(width=2, color="#059669")),
-        text=[f"f(z)<br>{out.a:.3f}"], textfont=dict(size=11, color="#111827"), hoverinfo="skip",
+        x=[1.75], y=[0], mode="markers+text", marker=dict(size=46, color=style.GREEN_PALE, line=dict(width=2, color=RIGHT)),
+        text=[f"f(z)<br>{out.a:.3f}"], textfont=dict(size=11, color=style.INK), hoverinfo="skip",
     )
     fig.add_annotation(x=1, y=-0.42, text=f"bias b = {out.b:.2f}", showarrow=False, font=dict(size=12))
     fig.update_xaxes(visible=False, range=[-0.3, 2.05])
@@ -91,7 +88,7 @@ def _points(fig: go.Figure, X: np.ndarray, y: np.ndarray, highlight: int | None 
         m = y == cls
         fig.add_scatter(
             x=X[m, 0], y=X[m, 1], mode="markers", name=f"class {cls}", showlegend=True,
-            marker=dict(size=13, color=CLASS_COLOURS[cls], line=dict(width=1.5, color="white"),
+            marker=dict(size=13, color=CLASS_COLOURS[cls], line=dict(width=1.5, color=style.WHITE),
                         symbol="circle" if cls else "square"),
         )
     if wrong is not None and wrong.any():
@@ -102,12 +99,8 @@ def _points(fig: go.Figure, X: np.ndarray, y: np.ndarray, highlight: int | None 
     if highlight is not None:
         fig.add_scatter(
             x=[X[highlight, 0]], y=[X[highlight, 1]], mode="markers", name="last example", showlegend=True,
-            marker=dict(size=28, color="rgba(0,0,0,0)", line=dict(width=3, color=NEGATIVE if highlight_wrong else "#059669")),
+            marker=dict(size=28, color="rgba(0,0,0,0)", line=dict(width=3, color=NEGATIVE if highlight_wrong else RIGHT)),
         )
-
-
-def _legend(fig: go.Figure) -> None:
-    fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.18, x=0, font=dict(size=11)))
 
 
 def half_plane_polygon(w: np.ndarray, b: float, lo: float, hi: float, sign: int) -> np.ndarray:
@@ -135,25 +128,23 @@ def boundary_figure(
     lo, hi = float(min(X.min(), 0) - 0.35), float(max(X.max(), 1) + 0.35)
     fig = go.Figure()
     # Two exact polygons instead of a pixel grid: crisp at any zoom and a tiny payload.
-    for sign, colour in ((1, REGION_SCALE[1][1]), (-1, REGION_SCALE[0][1])):
+    for sign, colour in ((1, CLASS_REGIONS[1]), (-1, CLASS_REGIONS[0])):
         poly = half_plane_polygon(w, b, lo, hi, sign)
         if len(poly) >= 3:
             fig.add_scatter(x=[*poly[:, 0], poly[0, 0]], y=[*poly[:, 1], poly[0, 1]], fill="toself",
                             fillcolor=colour, line=dict(width=0), mode="lines", hoverinfo="skip", showlegend=False)
     if abs(w[1]) > 1e-12:
         xs = np.array([lo, hi])
-        fig.add_scatter(x=xs, y=-(w[0] * xs + b) / w[1], mode="lines", line=dict(color="#111827", width=3),
+        fig.add_scatter(x=xs, y=-(w[0] * xs + b) / w[1], mode="lines", line=dict(color=style.INK, width=3),
                         name="w·x+b=0", showlegend=False)
     elif abs(w[0]) > 1e-12:
-        fig.add_scatter(x=[-b / w[0]] * 2, y=[lo, hi], mode="lines", line=dict(color="#111827", width=3),
+        fig.add_scatter(x=[-b / w[0]] * 2, y=[lo, hi], mode="lines", line=dict(color=style.INK, width=3),
                         name="w·x+b=0", showlegend=False)
     wrong = (X @ w + b >= 0).astype(int) != y
     _points(fig, X, y, highlight, highlight_wrong, wrong)
     fig.update_xaxes(range=[lo, hi], title="x1", constrain="domain", showgrid=False)
     fig.update_yaxes(range=[lo, hi], title="x2", scaleanchor="x", scaleratio=1, showgrid=False)
-    _clean(fig, 440, title)
-    _legend(fig)
-    return fig
+    return _clean(fig, 440, title, legend="below")
 
 
 def output_regions_figure(X: np.ndarray, y: np.ndarray, grid_fn, title: str) -> go.Figure:
@@ -165,13 +156,11 @@ def output_regions_figure(X: np.ndarray, y: np.ndarray, grid_fn, title: str) -> 
     fig.add_heatmap(x=g, y=g, z=(out >= 0).astype(float), colorscale=REGION_SCALE, zmin=0, zmax=1,
                     showscale=False, hoverinfo="skip")
     fig.add_contour(x=g, y=g, z=out, contours=dict(start=0, end=0, size=1, coloring="none"),
-                    line=dict(color="#111827", width=3), showscale=False, hoverinfo="skip", showlegend=False)
+                    line=dict(color=style.INK, width=3), showscale=False, hoverinfo="skip", showlegend=False)
     _points(fig, X, y)
     fig.update_xaxes(range=[lo, hi], title="x1", constrain="domain")
     fig.update_yaxes(range=[lo, hi], title="x2", scaleanchor="x", scaleratio=1)
-    _clean(fig, 400, title)
-    _legend(fig)
-    return fig
+    return _clean(fig, 400, title, legend="below")
 
 
 def mistakes_figure(mistakes_per_epoch: tuple[int, ...]) -> go.Figure:
@@ -179,7 +168,7 @@ def mistakes_figure(mistakes_per_epoch: tuple[int, ...]) -> go.Figure:
     epochs = np.arange(1, len(mistakes_per_epoch) + 1)
     fig = go.Figure()
     fig.add_bar(x=epochs, y=list(mistakes_per_epoch),
-                marker_color=[NEGATIVE if m else "#059669" for m in mistakes_per_epoch])
+                marker_color=[NEGATIVE if m else RIGHT for m in mistakes_per_epoch])
     fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None)
-    fig.update_yaxes(title="mistakes", rangemode="tozero", gridcolor="#eef0f4")
+    fig.update_yaxes(title="mistakes", rangemode="tozero", gridcolor=style.GRID)
     return _clean(fig, 260, "Mistakes per epoch")

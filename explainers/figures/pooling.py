@@ -9,28 +9,15 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from explainers.figures import style
+from explainers.figures.style import DIVERGING, GREYS, PAD, layout
 from explainers.pooling import CellWindow, PoolResult
 
-WINDOW = "#f97316"  # orange: the picked window
-WINNER = "#dc2626"  # red: the max's winner
-PAD = "#9ca3af"  # grey: padding
-GREYS = "Greys_r"
-MAP = "Viridis"
-GRAD = [[0.0, "#bfdbfe"], [1.0, "#1e3a8a"]]  # light to dark blue; zero gradient is left clear
-CHANGE = [[0.0, "#ffffff"], [1.0, "#2563eb"]]  # white (no change) to blue
-DIVERGING = [[0.0, "#dc2626"], [0.5, "#ffffff"], [1.0, "#2563eb"]]
-
-
-def _layout(height: int, title: str | None = None, **extra) -> dict:
-    return {
-        "height": height,
-        "margin": {"l": 10, "r": 10, "t": 50 if title else 30, "b": 10},
-        "title": {"text": title, "x": 0.01, "font": {"size": 14}} if title else None,
-        "plot_bgcolor": "white",
-        "paper_bgcolor": "white",
-        "showlegend": False,
-        **extra,
-    }
+WINDOW = style.HIGHLIGHT  # the picked window
+WINNER = style.RED  # the max's winner
+MAP = style.SEQUENTIAL
+GRAD = [[0.0, style.BLUE_LIGHT], [1.0, style.BLUE_DARK]]  # light to dark blue; zero gradient is left clear
+CHANGE = [[0.0, style.WHITE], [1.0, style.BLUE]]  # white (no change) to blue
 
 
 def _heat(z: np.ndarray, colorscale, *, zmin=None, zmax=None, name: str = "value", text=None, **extra) -> dict:
@@ -51,7 +38,7 @@ def _grid(cells: list[list[dict]], shapes: list[tuple[int, ...]], titles: list[s
     rows = -(-len(cells) // cols)
     w = (1 - hspace * (cols - 1)) / cols
     h = (1 - vspace * (rows - 1)) / rows
-    data, layout, notes = [], _layout(height), []
+    data, lay, notes = [], layout(height), []
     for i, (traces, shape, title) in enumerate(zip(cells, shapes, titles)):
         r, c = divmod(i, cols)
         s = "" if i == 0 else str(i + 1)
@@ -59,13 +46,13 @@ def _grid(cells: list[list[dict]], shapes: list[tuple[int, ...]], titles: list[s
         for t in traces:
             data.append({**t, "xaxis": f"x{s}", "yaxis": f"y{s}"})
         axis = {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False, "constrain": "domain"}
-        layout[f"xaxis{s}"] = {**axis, "domain": [round(x0, 6), round(min(x0 + w, 1.0), 6)], "anchor": f"y{s}", "range": [-0.5, shape[1] - 0.5]}
-        layout[f"yaxis{s}"] = {**axis, "domain": [round(max(y1 - h, 0.0), 6), round(y1, 6)], "anchor": f"x{s}", "scaleanchor": f"x{s}",
+        lay[f"xaxis{s}"] = {**axis, "domain": [round(x0, 6), round(min(x0 + w, 1.0), 6)], "anchor": f"y{s}", "range": [-0.5, shape[1] - 0.5]}
+        lay[f"yaxis{s}"] = {**axis, "domain": [round(max(y1 - h, 0.0), 6), round(y1, 6)], "anchor": f"x{s}", "scaleanchor": f"x{s}",
                                "range": [shape[0] - 0.5, -0.5]}
         notes.append({"text": title, "x": x0 + w / 2, "y": y1, "xref": "paper", "yref": "paper",
                       "showarrow": False, "xanchor": "center", "yanchor": "bottom", "font": {"size": title_size}})
-    layout["annotations"] = notes
-    return go.Figure(data=data, layout=layout)
+    lay["annotations"] = notes
+    return go.Figure(data=data, layout=lay)
 
 
 def maps_row(panels: list[tuple[str, np.ndarray, str]], height: int | None = None) -> go.Figure:
@@ -117,7 +104,7 @@ def window_figure(x: np.ndarray, cw: CellWindow, padding: tuple[int, int], title
     shapes = []
     if ph or pw:  # the padding ring around the picture
         shapes.append({"type": "rect", "x0": -pw - 0.5, "x1": w - 0.5 + pw, "y0": -ph - 0.5, "y1": h - 0.5 + ph,
-                       "line": {"color": PAD, "dash": "dot"}, "fillcolor": "rgba(156,163,175,0.25)",
+                       "line": {"color": PAD, "dash": "dot"}, "fillcolor": style.rgba(PAD, 0.25),
                        "layer": "below"})
     for r, c, inside in zip(cw.rows.ravel(), cw.cols.ravel(), cw.inside.ravel()):
         shapes.append({"type": "rect", "x0": c - 0.5, "x1": c + 0.5, "y0": r - 0.5, "y1": r + 0.5,
@@ -125,12 +112,12 @@ def window_figure(x: np.ndarray, cw: CellWindow, padding: tuple[int, int], title
     data = [_heat(x, MAP)]
     if cw.winner is not None and cw.inside.any():
         data.append({"type": "scatter", "x": [cw.winner[1]], "y": [cw.winner[0]], "mode": "markers",
-                     "marker": {"symbol": "star", "size": 16, "color": WINNER, "line": {"color": "white", "width": 1}},
+                     "marker": {"symbol": "star", "size": 16, "color": WINNER, "line": {"color": style.WHITE, "width": 1}},
                      "hovertemplate": "winner: row %{y}, col %{x}<extra></extra>"})
     lo_r, hi_r = min(-ph, int(cw.rows.min())), max(h - 1 + ph, int(cw.rows.max()))
     lo_c, hi_c = min(-pw, int(cw.cols.min())), max(w - 1 + pw, int(cw.cols.max()))
     axis = {"showgrid": False, "zeroline": False, "constrain": "domain"}
-    return go.Figure(data=data, layout=_layout(
+    return go.Figure(data=data, layout=layout(
         380, title, shapes=shapes,
         xaxis={**axis, "range": [lo_c - 0.6, hi_c + 0.6]},
         yaxis={**axis, "range": [hi_r + 0.6, lo_r - 0.6], "scaleanchor": "x"},
@@ -149,7 +136,7 @@ def window_values_figure(cw: CellWindow, title: str) -> go.Figure:
         shapes.append({"type": "rect", "x0": hit[1] - 0.5, "x1": hit[1] + 0.5, "y0": hit[0] - 0.5,
                        "y1": hit[0] + 0.5, "line": {"color": WINNER, "width": 4}})
     axis = {"showgrid": False, "zeroline": False, "constrain": "domain"}
-    return go.Figure(data=[_heat(vals, MAP, text=text)], layout=_layout(
+    return go.Figure(data=[_heat(vals, MAP, text=text)], layout=layout(
         300, title, shapes=shapes,
         xaxis={**axis, "tickvals": list(range(kw)), "ticktext": [str(c) for c in cw.cols[0]],
                "title": {"text": "input column"}},
@@ -169,11 +156,11 @@ def indices_figure(result: PoolResult, offsets: np.ndarray, wins: np.ndarray, x:
             "showscale": False, "opacity": 0.55, "customdata": idx,
             "hovertemplate": "output (%{y}, %{x})<br>index %{customdata}<br>window position %{z}<extra></extra>"}
     if show_text:
-        left.update(text=idx.astype(str), texttemplate="%{text}", textfont={"size": 10, "color": "black"})
+        left.update(text=idx.astype(str), texttemplate="%{text}", textfont={"size": 10, "color": style.BLACK})
     rows, cols = np.nonzero(wins)
     counts = wins[rows, cols]
     dots = {"type": "scatter", "x": cols, "y": rows, "mode": "markers", "customdata": counts,
-            "marker": {"color": WINNER, "size": 5 + 3 * np.sqrt(counts), "line": {"color": "white", "width": 1}},
+            "marker": {"color": WINNER, "size": 5 + 3 * np.sqrt(counts), "line": {"color": style.WHITE, "width": 1}},
             "hovertemplate": "row %{y}, col %{x}: won %{customdata} window(s)<extra></extra>"}
     return _grid([[left], [_heat(x, MAP), dots]], [idx.shape, x.shape],
                  [f"indices of the {ho}×{wo} maxima (colour: position inside the window)",

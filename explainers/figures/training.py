@@ -7,28 +7,29 @@ mosaic image (one trace), so a strip of 32 digits redraws fast every second.
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image
 from plotly.subplots import make_subplots
 
-RIGHT = "#16a34a"  # green: a correct prediction
-WRONG = "#dc2626"  # red: a wrong prediction
-TRAIN = "#2563eb"
-VAL = "#f97316"
-PALETTE = ["#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777"]
-_MARGIN = {"l": 50, "r": 20, "t": 50, "b": 45}
+from explainers.figures import style
+from explainers.figures.style import (
+    PALETTE,
+    RIGHT,
+    TRAIN,
+    VAL,
+    WRONG,
+    image_data_uri,
+    tile,
+)
+
+_MARGIN = {"l": 50, "r": 20, "t": 50, "b": 45}  # room for axis titles and the legend above
 
 
-def _layout(fig: go.Figure, title: str, height: int = 320, margin: dict | None = None, **kw) -> go.Figure:
-    fig.update_layout(title={"text": title, "x": 0.0, "xanchor": "left"}, height=height, margin=margin or _MARGIN,
-                      template="plotly_white", legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right",
-                                                           "yanchor": "bottom"}, **kw)
-    return fig
+def _layout(fig: go.Figure, title: str, height: int = 320, margin: dict | None = None) -> go.Figure:
+    """The shared style with axis room and the legend above the plot (these are data charts)."""
+    return style.styled(fig, height, title or None, legend="above", grid=True, margin=margin or _MARGIN)
 
 
 def ema(values: Sequence[float], beta: float = 0.9) -> np.ndarray:
@@ -53,7 +54,7 @@ def loss_figure(step_loss: Sequence[float], beta: float = 0.9, batches_per_epoch
                         line={"color": TRAIN, "width": 2.5})
     if batches_per_epoch:
         for e in range(batches_per_epoch, int(y.size), batches_per_epoch):
-            fig.add_vline(x=e + 0.5, line={"color": "#9ca3af", "dash": "dot", "width": 1})
+            fig.add_vline(x=e + 0.5, line={"color": style.GREY, "dash": "dot", "width": 1})
     fig.update_xaxes(title="step (batch)")
     fig.update_yaxes(title="cross-entropy loss", rangemode="tozero")
     return _layout(fig, "Loss")
@@ -79,7 +80,7 @@ def epoch_figure(epochs: Sequence[Mapping], metric: str = "acc") -> go.Figure:
 def lr_figure(lrs: Sequence[float]) -> go.Figure:
     """Learning rate per step (shows the scheduler)."""
     y = np.asarray(lrs, dtype=np.float64)
-    fig = go.Figure(go.Scatter(x=np.arange(1, y.size + 1), y=y, mode="lines", line={"color": "#9333ea", "width": 2},
+    fig = go.Figure(go.Scatter(x=np.arange(1, y.size + 1), y=y, mode="lines", line={"color": style.PURPLE, "width": 2},
                                name="learning rate"))
     fig.update_xaxes(title="step (batch)")
     fig.update_yaxes(title="learning rate", exponentformat="e", rangemode="tozero")
@@ -144,26 +145,6 @@ def to_display(images: np.ndarray) -> np.ndarray:
     return a
 
 
-def tile(images: np.ndarray, cols: int, pad: int = 2, fill: float = 255) -> np.ndarray:
-    """(N, h, w[, 3]) -> (rows*(h+pad)-pad, cols*(w+pad)-pad[, 3]) mosaic, row-major."""
-    a = np.asarray(images)
-    n, h, w = a.shape[:3]
-    cols = max(1, min(cols, n))
-    rows = max(1, -(-n // cols))
-    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad, *a.shape[3:]), fill, dtype=np.result_type(a, fill))
-    for i in range(n):
-        r, c = divmod(i, cols)
-        out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = a[i]
-    return out
-
-
-def png_data_uri(rgb: np.ndarray) -> str:
-    """(H, W, 3) uint8 -> 'data:image/png;base64,...' (compact, and every plotly.js draws it)."""
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def gallery_figure(images: np.ndarray, titles: Sequence[str] | None = None, colors: Sequence[str] | None = None,
                    cols: int = 8, title: str = "", tile_px: int = 84) -> go.Figure:
     """A grid of images (one go.Image trace) with a caption above each and an optional coloured frame."""
@@ -175,7 +156,7 @@ def gallery_figure(images: np.ndarray, titles: Sequence[str] | None = None, colo
     top = max(6, h // 2)  # room for captions
     mosaic = tile(np.pad(imgs, ((0, 0), (top, 0), (0, 0), (0, 0)), constant_values=255), cols, pad) if n else \
         np.full((h, w, 3), 255, np.uint8)
-    fig = go.Figure(go.Image(source=png_data_uri(mosaic), hoverinfo="skip"))
+    fig = go.Figure(go.Image(source=image_data_uri(mosaic, lossless=True), hoverinfo="skip"))
     for i in range(n):
         r, c = divmod(i, cols)
         x0, y0 = c * (w + pad), r * (h + top + pad) + top
@@ -184,7 +165,7 @@ def gallery_figure(images: np.ndarray, titles: Sequence[str] | None = None, colo
                           line={"color": colors[i], "width": 3})
         if titles is not None:
             fig.add_annotation(x=x0 + w / 2 - 0.5, y=y0 - 1.5, text=titles[i], showarrow=False, yanchor="bottom",
-                               font={"size": 12, "color": (colors[i] if colors is not None and colors[i] else "#1f2937")})
+                               font={"size": 12, "color": (colors[i] if colors is not None and colors[i] else style.INK)})
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     height = int(rows * tile_px * (h + top + pad) / max(w + pad, 1)) + (50 if title else 10)
@@ -228,7 +209,7 @@ def filter_grid_figure(weights: np.ndarray, max_filters: int = 32, max_inputs: i
         tiles, ncols = w[:, :max_inputs].reshape(-1, kh, kw), min(i, max_inputs)
     lim = max(np.abs(tiles).max(), 1e-12)
     mosaic = tile(tiles, ncols, pad=1, fill=np.nan)
-    fig = go.Figure(go.Heatmap(z=mosaic, colorscale="RdBu", zmid=0, zmin=-lim, zmax=lim, showscale=True,
+    fig = go.Figure(go.Heatmap(z=mosaic, colorscale=style.DIVERGING, zmid=0, zmin=-lim, zmax=lim, showscale=True,
                                colorbar={"thickness": 10, "title": "weight"}, hoverongaps=False,
                                hovertemplate="%{z:.3f}<extra></extra>"))
     fig.update_xaxes(visible=False, constrain="domain")
@@ -273,7 +254,7 @@ def histograms_figure(per_epoch: Sequence[tuple[int, np.ndarray, np.ndarray]], t
         share = counts / max(counts.sum(), 1)
         t = (k + 1) / max(n, 1)
         fig.add_scatter(x=centres, y=share, mode="lines", line={"width": 2, "shape": "hvh",
-                        "color": f"rgba(37,99,235,{0.2 + 0.8 * t:.2f})"}, name=f"epoch {epoch}")
+                        "color": style.rgba(TRAIN, 0.2 + 0.8 * t)}, name=f"epoch {epoch}")
     fig.update_xaxes(title="value")
     fig.update_yaxes(title="share of values")
     return _layout(fig, title, height=280)
@@ -301,7 +282,7 @@ def probabilities_figure(probs: Sequence[float], classes: Sequence[str]) -> go.F
     top = int(np.argmax(p)) if p.size else -1
     fig = go.Figure(go.Bar(x=[str(k) for k in classes], y=p, text=[f"{v:.0f}%" for v in p], textposition="outside",
                            cliponaxis=False,
-                           marker_color=[RIGHT if k == top else "#93c5fd" for k in range(p.size)]))
+                           marker_color=[RIGHT if k == top else style.BLUE_SOFT for k in range(p.size)]))
     fig.update_xaxes(type="category", title="class")
     fig.update_yaxes(title="probability (%)", range=[0, 110])
     return _layout(fig, "What the network thinks", height=300)

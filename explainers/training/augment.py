@@ -147,17 +147,6 @@ def preview(image: torch.Tensor, config: AugmentConfig, n: int = 8, seed: int = 
     return out.permute(0, 2, 3, 1).numpy()
 
 
-def tile(images: np.ndarray, columns: int = 4, gap: int = 2) -> np.ndarray:
-    """(n, H, W, C) uint8 -> one (rows*H + gaps, columns*W + gaps, C) uint8 grid on a white background."""
-    n, h, w, c = images.shape
-    rows = math.ceil(n / columns)
-    grid = np.full((rows * h + (rows - 1) * gap, columns * w + (columns - 1) * gap, c), 255, np.uint8)
-    for i, img in enumerate(images):
-        r, col = divmod(i, columns)
-        grid[r * (h + gap): r * (h + gap) + h, col * (w + gap): col * (w + gap) + w] = img
-    return grid
-
-
 OPERATIONS = ("flip", "crop", "rotate", "jitter")  # names the trainer's config uses
 
 

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from explainers.images import heat_overlay as overlay  # noqa: F401  (the blend is pure numpy; re-exported)
+
 
 @dataclass(frozen=True)
 class GradCamResult:
@@ -100,16 +102,3 @@ def grad_cam(
         probabilities=probs.detach().cpu().numpy(),
         layer=layer,
     )
-
-
-def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.ndarray:
-    """(H, W, 3) uint8 image and (H, W) heat in [0, 1] -> (H, W, 3) uint8 blend with a red-yellow map."""
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    if image.shape[2] == 1:
-        image = np.repeat(image, 3, axis=2)
-    h = np.clip(heatmap, 0.0, 1.0)[..., None]
-    # A simple "hot" colour map: black -> red -> yellow -> white.
-    colour = np.concatenate([np.clip(3 * h, 0, 1), np.clip(3 * h - 1, 0, 1), np.clip(3 * h - 2, 0, 1)], axis=2)
-    blended = (1 - alpha) * image.astype(np.float64) / 255.0 + alpha * colour
-    return np.clip(np.round(blended * 255.0), 0, 255).astype(np.uint8)

@@ -4,6 +4,7 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from explainers import backprop as bp
+from explainers.training.oracle import mlp_gradients
 from tests.app.harness import run_page
 
 
@@ -37,8 +38,8 @@ def test_default_page_draws_the_graph_and_checks_gradients_three_ways():
     grads = table(at, "parameter")
     assert list(grads["parameter"]) == bp.param_names(2)
     assert (grads["agree"] == "✓").all()
-    params, x = bp.init_params(2, 0), bp.make_dataset("XOR")[0][1]
-    _, expected = bp.torch_gradients(params, x, 1.0, "tanh", "bce")
+    params, x = bp.init_params(2, 0), bp.make_problem("XOR")[0][1]
+    _, expected = mlp_gradients(params, x, 1.0, "tanh", "bce")
     np.testing.assert_allclose(grads["PyTorch autograd"], expected, atol=1e-6)
     assert at.latex and at.expander  # the formula and the PyTorch snippet
     assert "loss.backward()" in at.code[0].value
@@ -84,7 +85,7 @@ def test_every_setting_moves_without_error():
             widget(at.selectbox, "Hidden activation").set_value(act)
             widget(at.selectbox, "Loss").set_value(loss).run()
             assert not at.exception
-    for data in bp.DATASETS:
+    for data in bp.PROBLEMS:
         widget(at.selectbox, "Toy dataset").set_value(data).run()
         assert not at.exception
         assert any(f"whole {data} dataset" in h.value for h in at.subheader)
@@ -134,7 +135,7 @@ def test_own_weights_and_a_step_downhill():
     vec = np.array([widget(at.slider, n).value for n in bp.param_names(2)])
     np.testing.assert_allclose(step["after"], vec, atol=1e-4)
     np.testing.assert_allclose(step["after"], np.clip(step["before"] - 0.3 * step["gradient"], -5, 5), atol=2e-3)
-    x = bp.make_dataset("XOR")[0][1]
+    x = bp.make_problem("XOR")[0][1]
     loss = bp.build_mlp(bp.params_from_vector(vec, 2), x, 1.0, "tanh", "bce").loss.data
     assert f"{loss:.4f}" == f"{after:.4f}"
     assert at.query_params["bp_weights"] == "sliders"

@@ -9,6 +9,7 @@ import torchvision.transforms.v2.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from explainers.figures.style import tile
 from explainers.training.augment import (
     NONE,
     AugmentConfig,
@@ -16,7 +17,6 @@ from explainers.training.augment import (
     augment_batch,
     grayscale,
     preview,
-    tile,
 )
 
 
@@ -138,7 +138,7 @@ def test_preview_and_tile():
     assert grid.shape == (8, 16, 16, 3) and grid.dtype == np.uint8
     np.testing.assert_array_equal(grid[0], img.permute(1, 2, 0).numpy())  # the original comes first
     assert any(not np.array_equal(grid[0], g) for g in grid[1:])
-    t = tile(grid, columns=4, gap=2)
+    t = tile(grid, 4, pad=2)  # the one mosaic helper, explainers.figures.style.tile
     assert t.shape == (2 * 16 + 2, 4 * 16 + 3 * 2, 3)
     np.testing.assert_array_equal(t[18:34, 18:34], grid[5])
 

@@ -6,13 +6,14 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+from explainers import autograd as ag
 from explainers import backprop as bp
 from explainers.figures import backprop as fb
 
 
 def _graph(hidden=2, act="tanh", loss="bce"):
     net = bp.build_mlp(bp.init_params(hidden, 0), np.array([0.0, 1.0]), 1.0, act, loss)
-    return net, *bp.backward_steps(net.loss)
+    return net, *ag.backward_steps(net.loss)
 
 
 def _check_dot(dot: str) -> tuple[set[str], list[tuple[str, str]]]:
@@ -43,7 +44,7 @@ def test_op_graph_has_every_node_and_edge(hidden):
 
 def test_op_graph_before_any_step_knows_only_the_loss():
     _net, graph, _ = _graph(1)
-    grads, reached = bp.seed_state(graph)
+    grads, reached = ag.seed_state(graph)
     dot = fb.graph_dot(graph, grads, reached, current=graph.root)
     assert dot.count("grad ?") == len(graph.nodes) - 1
     assert f"grad {fb._fmt(1.0)}" in dot
@@ -86,7 +87,7 @@ def test_loss_curve_and_side_by_side():
 
 
 def test_boundary_figure_shows_probabilities_and_data():
-    X, y = bp.make_dataset("XOR")
+    X, y = bp.make_problem("XOR")
     p = bp.init_params(2, 0)
     grid = bp.probability_grid(p, "tanh", bp.data_extent(X), n=20)
     fig = fb.boundary_figure([("start", *grid), ("again", *grid)], X, y)

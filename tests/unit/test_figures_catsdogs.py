@@ -13,8 +13,8 @@ from explainers.figures.catsdogs import (
     gradcam_overlays,
     photo_gradcam_figure,
 )
+from explainers.images import heat_overlay as overlay
 from explainers.training.augment import AugmentConfig, preview
-from explainers.training.gradcam import overlay
 
 
 def test_preview_figure_captions_the_original_first():

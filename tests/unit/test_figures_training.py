@@ -76,18 +76,6 @@ def test_to_display_any_layout(shape):
         ft.to_display(np.zeros((2, 5, 5, 7)))
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.integers(1, 13), st.integers(1, 6), st.integers(0, 3))
-def test_tile_puts_every_image_in_its_cell(n, cols, pad):
-    imgs = np.random.default_rng(n).random((n, 4, 5))
-    mosaic = ft.tile(imgs, cols, pad=pad, fill=-1.0)
-    cols = min(cols, n)
-    for i in range(n):
-        r, c = divmod(i, cols)
-        np.testing.assert_array_equal(mosaic[r * (4 + pad): r * (4 + pad) + 4, c * (5 + pad): c * (5 + pad) + 5], imgs[i])
-    assert mosaic.shape == (-(-n // cols) * (4 + pad) - pad, cols * (5 + pad) - pad)
-
-
 def test_prediction_strip_colours_right_green_and_wrong_red():
     imgs = np.random.default_rng(3).integers(0, 255, (6, 1, 28, 28)).astype(np.uint8)
     labels, preds = [1, 2, 3, 4, 5, 6], [1, 0, 3, 4, 9, 6]

@@ -1,0 +1,62 @@
+"""Words and formulas for one backward step of the autograd engine, as LaTeX for st.latex."""
+
+from __future__ import annotations
+
+from explainers.autograd import BackwardStep, Graph, GraphNode
+
+_OP_TEX = {"×": r"\times", "+": "+", "−": "-", "÷": r"\div", "neg": r"\text{neg}", "sigmoid": r"\sigma",
+           "tanh": r"\tanh", "relu": r"\text{relu}", "log": r"\log", "exp": r"\exp"}
+
+
+def node_tex(node: GraphNode) -> str:
+    """A short LaTeX name for a node: the parameter's name, or its op in brackets."""
+    if node.kind != "op":
+        return r"\text{" + node.label + "}"
+    op = _OP_TEX.get(node.op, node.op.replace("×", r"\times").replace("−", "-").replace("÷", r"\div"))
+    return r"[\," + op + r"\,]"
+
+
+def local_rule_tex(node: GraphNode, child_position: int) -> str:
+    """The rule behind d(node)/d(child) in LaTeX, e.g. 1 - tanh^2."""
+    op = node.op
+    rules = {"sigmoid": r"\sigma(1-\sigma)", "tanh": r"1-\tanh^2", "relu": r"[\,z>0\,]", "log": r"1/a",
+             "exp": r"e^{a}", "neg": "-1", "+": "1", "×": r"\text{the other input}"}
+    if op in rules:
+        return rules[op]
+    if op == "−":
+        return "1" if child_position == 0 else "-1"
+    if op == "÷":
+        return "1/b" if child_position == 0 else r"-a/b^2"
+    if op.startswith("^"):
+        n = float(op[1:])
+        return f"{n:g}\\,a^{{{n - 1:g}}}"
+    if op.startswith("×"):
+        return op[1:].strip()
+    if op.startswith("÷"):
+        return f"1/{op[1:].strip()}"
+    if op.endswith("−"):
+        return "-1"
+    if op.endswith("÷"):
+        return f"-{op[:-1].strip()}/a^2"
+    return "1"  # "+ c" and "− c"
+
+
+def _tex_num(v: float) -> str:
+    s = f"{v:.4g}"
+    return f"({s})" if v < 0 else s
+
+
+def step_tex(graph: Graph, step: BackwardStep) -> list[str]:
+    """One LaTeX line per chain-rule product of a backward step."""
+    node = graph.nodes[step.node]
+    lines = []
+    for pos, t in enumerate(step.terms):
+        child = node_tex(graph.nodes[t.child])
+        lines.append(
+            r"\frac{\partial L}{\partial " + child + r"} \mathrel{+}= "
+            r"\underbrace{" + _tex_num(t.local) + r"}_{" + local_rule_tex(node, pos) + r"} \times "
+            r"\underbrace{" + _tex_num(t.upstream) + r"}_{\partial L/\partial " + node_tex(node) + r"} = "
+            + _tex_num(t.product) + r"\quad\Rightarrow\quad \frac{\partial L}{\partial " + child + "} = "
+            + _tex_num(t.grad_after)
+        )
+    return lines

@@ -1,0 +1,98 @@
+"""The one style module every figure builder shares: palette, layout, picture encoding, mosaics."""
+
+from __future__ import annotations
+
+import base64
+import io
+import pathlib
+import re
+
+import numpy as np
+import plotly.graph_objects as go
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from explainers.figures import style
+
+RNG = np.random.default_rng(11)
+FIGURES = pathlib.Path(style.__file__).parent
+
+
+def decode(uri: str) -> np.ndarray:
+    head, data = uri.split(",", 1)
+    assert head in ("data:image/png;base64", "data:image/jpeg;base64")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"))
+
+
+def test_small_pictures_travel_as_exact_png_and_big_ones_as_jpeg():
+    small = (RNG.random((20, 30, 3)) * 255).astype(np.uint8)
+    assert style.image_data_uri(small).startswith("data:image/png")
+    np.testing.assert_array_equal(decode(style.image_data_uri(small)), small)
+    smooth = np.repeat(np.linspace(0, 255, 512)[None, :, None], 512, axis=0).repeat(3, axis=2).astype(np.uint8)
+    uri = style.image_data_uri(smooth)
+    assert uri.startswith("data:image/jpeg")
+    assert np.abs(decode(uri).astype(int) - smooth).max() <= 6
+    assert len(uri) < 200_000  # compact: a 512×512 picture is not a JSON array of 786,432 numbers
+
+
+def test_lossless_pictures_stay_exact_png_at_any_size():
+    big = (RNG.random((200, 300, 3)) * 255).astype(np.uint8)
+    uri = style.image_data_uri(big, lossless=True)
+    assert uri.startswith("data:image/png")
+    np.testing.assert_array_equal(decode(uri), big)
+    grey = (RNG.random((9, 7)) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(decode(style.image_data_uri(grey))[..., 0], grey)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 13), st.integers(1, 6), st.integers(0, 3))
+def test_tile_puts_every_image_in_its_cell(n, cols, pad):
+    imgs = np.random.default_rng(n).random((n, 4, 5))
+    mosaic = style.tile(imgs, cols, pad=pad, fill=-1.0)
+    cols = min(cols, n)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        np.testing.assert_array_equal(mosaic[r * (4 + pad): r * (4 + pad) + 4, c * (5 + pad): c * (5 + pad) + 5], imgs[i])
+    assert mosaic.shape == (-(-n // cols) * (4 + pad) - pad, cols * (5 + pad) - pad)
+
+
+def test_tile_keeps_colour_channels_and_fills_gaps():
+    imgs = np.zeros((3, 2, 2, 3), np.uint8)
+    mosaic = style.tile(imgs, 2, pad=1)
+    assert mosaic.shape == (5, 5, 3) and mosaic.dtype == np.uint8
+    assert (mosaic[2] == 255).all() and (mosaic[:, 2] == 255).all()  # the gaps
+    assert (mosaic[3:, 3:] == 255).all()  # the empty last cell
+
+
+def test_colour_language():
+    assert style.CLASS_COLOURS[0] != style.CLASS_COLOURS[1]
+    assert style.POSITIVE == style.DIVERGING[-1][1] and style.NEGATIVE == style.DIVERGING[0][1]
+    assert style.DIVERGING[1] == [0.5, style.WHITE]  # white exactly at zero
+    assert style.CLASS_SCALE[0][1] == style.CLASS_COLOURS[0] and style.CLASS_SCALE[-1][1] == style.CLASS_COLOURS[1]
+    np.testing.assert_array_equal(style.rgb("#2563eb"), [37, 99, 235])
+    assert style.rgba(style.BLUE, 0.5) == "rgba(37,99,235,0.50)"
+    for name, value in vars(style).items():
+        if name.isupper() and isinstance(value, str) and value.startswith("#"):
+            assert re.fullmatch(r"#[0-9a-f]{6}", value), name
+
+
+def test_every_hex_colour_is_defined_once_in_the_style_module():
+    for path in FIGURES.glob("*.py"):
+        if path.name != "style.py":
+            found = re.findall(r"[\"']#[0-9a-fA-F]{6}[\"']", path.read_text())
+            assert not found, f"{path.name} defines colours of its own: {found}; use explainers.figures.style"
+
+
+def test_layout_is_one_validated_dict():
+    lay = style.layout(300, "A title", legend="below", margin={"l": 1, "r": 2, "t": 3, "b": 4}, bargap=0)
+    fig = go.Figure(layout=lay)  # plotly validates every key
+    assert fig.layout.height == 300 and fig.layout.title.text == "A title" and fig.layout.bargap == 0
+    assert fig.layout.margin.l == 1 and fig.layout.legend.orientation == "h"
+    assert fig.layout.showlegend is None  # plotly decides from the traces
+    hidden = go.Figure(layout=style.layout(200))
+    assert hidden.layout.showlegend is False and hidden.layout.title.text is None
+    assert hidden.layout.margin.t < go.Figure(layout=style.layout(200, "t")).layout.margin.t  # room for a title
+    assert style.styled(go.Figure(), 250, legend="above").layout.legend.yanchor == "bottom"
+    assert "template" not in style.layout(100)  # validating a template costs ~30 ms a figure: pictures skip it
+    assert style.layout(100, grid=True)["template"] == "plotly_white"  # charts of numbers get grid lines
