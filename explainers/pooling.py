@@ -392,37 +392,6 @@ def size_formula(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> str
             rf"{br[0]}\frac{{{n} + 2\cdot{p} - {d}\cdot({k}-1) - 1}}{{{s}}}{br[1]} + 1{fix} = {out}")
 
 
-def pytorch_code(size: int, kernel: np.ndarray | None, kernel_name: str, k: int, s: int, p: int, d: int,
-                 ceil_mode: bool, count_include_pad: bool) -> str:
-    """The PyTorch code that computes what the page shows, with the current numbers."""
-    lines = ["import torch", "import torch.nn as nn", "", f"x = torch.rand(1, 1, {size}, {size})  # (batch, channels, H, W)"]
-    if kernel is not None:
-        kh, kw = kernel.shape
-        rows = ",\n    ".join("[" + ", ".join(f"{v:.4g}" for v in row) + "]" for row in kernel)
-        lines += [
-            f"conv = nn.Conv2d(1, 1, kernel_size=({kh}, {kw}), padding='same', padding_mode='replicate', bias=False)",
-            "with torch.no_grad():",
-            f"    conv.weight.copy_(torch.tensor([\n    {rows}]))  # {kernel_name}",
-            "features = torch.relu(conv(x))  # conv -> ReLU, same size as x",
-        ]
-    else:
-        lines.append("features = x")
-    mx = check_pool((1, size, size), "max", k, s, p, d, ceil_mode)
-    av = check_pool((1, size, size), "avg", k, s, p, 1, ceil_mode, count_include_pad)
-    lines += [
-        "",
-        (f"max_pool = nn.MaxPool2d(kernel_size={k}, stride={s}, padding={p}, dilation={d}, "
-        f"ceil_mode={ceil_mode}, return_indices=True)"),
-        f"y, indices = max_pool(features)  # both {(1, *mx.out_shape)}",
-        (f"avg_pool = nn.AvgPool2d(kernel_size={k}, stride={s}, padding={p}, ceil_mode={ceil_mode}, "
-        f"count_include_pad={count_include_pad})"),
-        f"z = avg_pool(features)  # {(1, *av.out_shape)}",
-        "",
-        "print(sum(q.numel() for q in max_pool.parameters()))  # 0: pooling has nothing to learn",
-    ]
-    return "\n".join(lines)
-
-
 def winner_offsets(result: PoolResult) -> np.ndarray:
     """Which position of its own window each max came from, row-major 0..kh*kw-1: (C, H_out, W_out)."""
     st = result.settings

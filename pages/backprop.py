@@ -4,8 +4,12 @@ import numpy as np
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from explainers import autograd as ag
 from explainers import backprop as bp
+from explainers import snippets
+from explainers.backprop_tex import step_tex
 from explainers.figures import backprop as fb
+from explainers.training.oracle import mlp_gradients
 from pages.widgets.ui import ShareableState, pytorch_snippet, run_safely, try_this
 
 st.title("Backpropagation")
@@ -19,9 +23,9 @@ st.markdown(
 LRS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 url = ShareableState("bp")
 url.bind("bp_hidden", 2, lo=1, hi=bp.MAX_HIDDEN)
-url.bind("bp_activation", "tanh", options=bp.ACTIVATIONS)
+url.bind("bp_activation", "tanh", options=ag.ACTIVATIONS)
 url.bind("bp_loss", "bce", options=bp.LOSSES)
-url.bind("bp_dataset", "XOR", options=bp.DATASETS)
+url.bind("bp_dataset", "XOR", options=bp.PROBLEMS)
 url.bind("bp_example", 1, lo=0, hi=99)
 url.bind("bp_weights", "seed", options=("seed", "sliders"))
 url.bind("bp_seed", 0, lo=0, hi=9999)
@@ -34,11 +38,11 @@ url.bind("bp_depth", 10, lo=2, hi=20)
 
 c1, c2, c3, c4 = st.columns(4)
 hidden = c1.slider("Hidden units", 1, bp.MAX_HIDDEN, key="bp_hidden")
-activation = c2.selectbox("Hidden activation", bp.ACTIVATIONS, format_func=bp.ACTIVATION_LABELS.get,
+activation = c2.selectbox("Hidden activation", ag.ACTIVATIONS, format_func=ag.ACTIVATION_LABELS.get,
                           key="bp_activation")
 loss = c3.selectbox("Loss", bp.LOSSES, format_func=bp.LOSS_LABELS.get, key="bp_loss")
-dataset = c4.selectbox("Toy dataset", bp.DATASETS, key="bp_dataset")
-X, Y = bp.make_dataset(dataset)
+dataset = c4.selectbox("Toy dataset", bp.PROBLEMS, key="bp_dataset")
+X, Y = bp.make_problem(dataset)
 st.session_state.bp_example = min(st.session_state.bp_example, len(Y) - 1)
 c1, c2, c3 = st.columns(3)
 example = c1.number_input(f"Training example (0 to {len(Y) - 1})", 0, len(Y) - 1, key="bp_example")
@@ -72,7 +76,7 @@ st.subheader("1. Forward, then backward, one node at a time")
 
 
 @st.fragment
-def step_through(graph: bp.Graph, steps: tuple[bp.BackwardStep, ...], loss_now: float) -> None:
+def step_through(graph: ag.Graph, steps: tuple[ag.BackwardStep, ...], loss_now: float) -> None:
     """The graph and the step controls; only this part reruns while stepping, so it stays quick."""
     st.session_state.bp_step = min(st.session_state.bp_step, len(steps))
     url.publish()  # here, not at the end: a fragment rerun must update the link too
@@ -90,7 +94,7 @@ def step_through(graph: bp.Graph, steps: tuple[bp.BackwardStep, ...], loss_now: 
     view = cols[2].radio("Graph detail", ("ops", "neurons"), horizontal=True, key="bp_view",
                          format_func={"ops": "Every operation", "neurons": "One node per neuron"}.get)
     step = steps[k - 1] if k else None
-    grads, reached = (step.grads, step.reached) if step else bp.seed_state(graph)
+    grads, reached = (step.grads, step.reached) if step else ag.seed_state(graph)
     current, updated = (step.node, [t.child for t in step.terms]) if step else (graph.root, [])
     too_big = view == "ops" and hidden > 2
     if too_big:
@@ -105,18 +109,19 @@ def step_through(graph: bp.Graph, steps: tuple[bp.BackwardStep, ...], loss_now: 
                     "Backprop starts at the loss with ∂L/∂L = 1. Press **Next**.")
     else:
         st.markdown(f"**Step {k} of {len(steps)}.** Local derivative × upstream gradient, added into each input:")
-        for line in bp.step_tex(graph, step):
+        for line in step_tex(graph, step):
             st.latex(line)
     if k == len(steps):
         st.success("Every weight has its gradient. One sweep backwards gave all of them.", icon=":material/check:")
 
 
-step_through(*bp.backward_steps(net.loss), net.loss.data)
+step_through(*ag.backward_steps(net.loss), net.loss.data)
 st.latex(r"\frac{\partial L}{\partial w} = \frac{\partial L}{\partial \text{node}} \cdot "
          r"\frac{\partial\, \text{node}}{\partial w}\quad\text{(the chain rule, summed over every path)}")
 
 st.subheader("2. Three ways to the same gradient")
-check = run_safely(lambda: bp.gradient_check(params, x, y, activation, loss), what="check the gradients")
+check = run_safely(lambda: bp.gradient_check(params, x, y, activation, loss, reference=mlp_gradients),
+                   what="check the gradients")
 if check is not None:
     table = bp.gradient_table(check)
     st.dataframe(table, hide_index=True, column_config={"largest difference": st.column_config.NumberColumn(format="%.1e")})
@@ -148,7 +153,7 @@ st.subheader(f"4. Train on the whole {dataset} dataset")
 c1, c2 = st.columns(2)
 n_steps = c1.slider("Training steps", 10, 3000, step=10, key="bp_steps")
 batch = c2.slider("Batch size (0 = the whole dataset)", 0, len(Y), key="bp_batch") if len(Y) > 4 else 0
-fit = st.cache_data(max_entries=64, show_spinner=False)(bp.fit_dataset)
+fit = st.cache_data(max_entries=64, show_spinner=False)(bp.fit_problem)
 setting = (tuple(params.vector()), hidden, dataset, activation, loss)
 result = fit(*setting, lr, n_steps, batch)
 m1, m2 = st.columns(2)
@@ -181,7 +186,7 @@ if t1.open:  # only the open tab is computed and drawn
 if t2.open:
     with t2:
         depth = st.slider("Depth of the chain (layers of one neuron)", 2, 20, key="bp_depth")
-        chain = {bp.ACTIVATION_LABELS[a]: bp.chain_gradients(depth, a) for a in bp.ACTIVATIONS}
+        chain = {ag.ACTIVATION_LABELS[a]: bp.chain_gradients(depth, a) for a in ag.ACTIVATIONS}
         st.plotly_chart(fb.vanishing_figure(chain), width="stretch")
         st.markdown(f"σ′(z) ≤ 0.25, so every sigmoid layer multiplies the gradient by at most a quarter: after "
                     f"{depth} layers the first weight gets {chain['Sigmoid'][0]:.2e}, against {chain['Sigmoid'][-1]:.2e} "
@@ -198,4 +203,5 @@ if t3.open:
 
 try_this("Pick XOR with 1 hidden unit and train: stuck. Give it 2 hidden units and train again. Then step "
          "through the backward pass with ReLU and find a unit whose gradient is exactly 0.")
-pytorch_snippet(bp.pytorch_code(params, x, y, activation, loss, lr, net.loss.data))
+pytorch_snippet(snippets.backprop_snippet(params.w1, params.b1, params.w2, params.b2, x, y, activation, loss, lr,
+                                          net.loss.data))

@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from explainers import convolution as cv
+from explainers import snippets
 from explainers.figures import convolution as figs
 from explainers.images import to_grey
 from explainers.kernels import KERNELS
@@ -164,6 +165,6 @@ else:
 
 try_this("Pick **Sobel x** on *Stripes at four angles*: which stripes light up? Then set stride 2 and watch "
          "the output shrink by half, or dilation 3 and see the same kernel look further away.")
-pytorch_snippet(cv.pytorch_code(kernel, colour=colour, stride=stride, padding=pad_arg, dilation=dilation,
-                             padding_mode=mode, bias=bias, relu=relu))
+pytorch_snippet(snippets.convolution_snippet(kernel, colour=colour, stride=stride, padding=pad_arg, dilation=dilation,
+                                             padding_mode=mode, bias=bias, relu=relu))
 url.publish()

@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from explainers import perceptron as pc
+from explainers import snippets
 from explainers.figures import perceptron as fig
 from pages.widgets.catalog import LESSONS
 from pages.widgets.ui import ShareableState, pytorch_snippet, try_this
@@ -47,16 +48,7 @@ def one_neuron() -> None:
         st.plotly_chart(fig.activation_figure(activation, out.z), key="perc_activation")
     try_this("Make w1 negative and watch its edge turn red and the sum drop. With the step activation, "
              "find the bias at which the output flips from 0 to 1.")
-    act_code = {"step": "(z >= 0).float()", "sigmoid": "torch.sigmoid(z)", "tanh": "torch.tanh(z)",
-                "relu": "torch.relu(z)", "leaky_relu": "F.leaky_relu(z, 0.01)", "linear": "z"}[activation]
-    pytorch_snippet(
-        "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
-        f"neuron = nn.Linear({n}, 1)\nwith torch.no_grad():\n"
-        f"    neuron.weight.copy_(torch.tensor([{', '.join(f'{w:g}' for w in ws)}]).unsqueeze(0))\n"
-        f"    neuron.bias.fill_({bias:g})\n\n"
-        f"x = torch.tensor([{', '.join(f'{x:g}' for x in xs)}])\n"
-        f"z = neuron(x)          # tensor([{out.z:.4f}])\na = {act_code}   # {out.a:.4f}"
-    )
+    pytorch_snippet(snippets.perceptron_neuron_snippet(xs, ws, bias, activation, out.z, out.a))
     url.publish()
 
 
@@ -140,12 +132,7 @@ def linear_collapse() -> None:
         st.markdown(f"The same {hidden} hidden units with a ReLU between the layers: each unit can add a kink "
                     "where it switches on. With few units a kink may fall outside the picture; try another seed.")
     try_this("Change the seed a few times: the left boundary is always straight, the right one rarely is.")
-    pytorch_snippet(
-        "import torch.nn as nn\n\n"
-        f"linear_stack = nn.Sequential(nn.Linear(2, {hidden}), nn.Linear({hidden}, 1))        # still a line\n"
-        f"with_relu    = nn.Sequential(nn.Linear(2, {hidden}), nn.ReLU(), nn.Linear({hidden}, 1))  # can bend",
-        title="PyTorch equivalent (two layers)",
-    )
+    pytorch_snippet(snippets.perceptron_layers_snippet(hidden), title="PyTorch equivalent (two layers)")
     url.publish()
 
 

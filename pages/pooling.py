@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from explainers import pooling as pl
+from explainers import snippets
 from explainers.figures import pooling as fig
 from explainers.kernels import KERNELS
 from pages.widgets.image_input import image_input
@@ -160,5 +161,5 @@ if tab_pyr.open:
                    f"{levels['max'][-1].max():.3f} at 7×7); average pooling keeps the overall mean "
                    f"({levels['avg'][0].mean():.3f} and {levels['avg'][-1].mean():.3f}). Lost: the position inside each block.")
 
-pytorch_snippet(pl.pytorch_code(size, kernel, kname, k, s, p, d, ceil_mode, cip))
+pytorch_snippet(snippets.pooling_snippet(size, kernel, kname, k, s, p, d, ceil_mode, cip))
 url.publish()

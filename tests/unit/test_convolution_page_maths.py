@@ -1,4 +1,4 @@
-"""The page's helpers (apply_kernel, filter_bank, kernel_walk, size_formula, pytorch_code) against PyTorch."""
+"""The page's helpers (apply_kernel, filter_bank, kernel_walk, size_formula) against PyTorch."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
 
 from explainers.convolution import (
     apply_kernel,
@@ -16,10 +15,9 @@ from explainers.convolution import (
     filter_bank,
     kernel_walk,
     output_size,
-    pytorch_code,
     size_formula,
 )
-from explainers.images import sample_images, to_grey
+from explainers.images import to_grey
 from explainers.kernels import grid_from_flat, kernel, resize_kernel
 
 RNG = np.random.default_rng(7)
@@ -108,23 +106,6 @@ def test_size_formula_states_the_right_result(size, k, s, p, d):
     latex = size_formula("H", size, k, s, (p, p), d)
     assert latex.endswith(f"= {output_size(size, k, s, p, d)}")
     assert f"{size} + 2\\cdot {p}" in latex
-
-
-@pytest.mark.parametrize("colour", ["grey", "rgb", "depthwise"])
-def test_pytorch_snippet_runs_and_reproduces_the_page(tmp_path, colour, monkeypatch):
-    image = sample_images()["Shapes"][:40, :48]
-    path = tmp_path / "your_photo.png"
-    Image.fromarray((image * 255).round().astype(np.uint8)).save(path)
-    image8 = np.asarray(Image.open(path).convert("RGB"), np.float32) / 255
-    k = kernel("Emboss")
-    settings_ = {"stride": 2, "padding": 1, "dilation": 1, "padding_mode": "replicate", "bias": 0.3, "relu": True}
-    code = pytorch_code(k, colour=colour, **settings_)
-    monkeypatch.chdir(tmp_path)
-    scope: dict = {}
-    exec(code, scope)  # noqa: S102 - our own generated snippet, meant to be pasted and run as is
-    demo = apply_kernel(image8, k, colour=colour, **settings_)
-    # Pillow's "L" conversion rounds to 8 bits, hence the looser tolerance for greyscale.
-    np.testing.assert_allclose(scope["y"][0].numpy(), demo.output, atol=0.02 if colour == "grey" else 1e-5)
 
 
 def test_resize_kernel_keeps_the_middle_and_grid_from_flat_pads():

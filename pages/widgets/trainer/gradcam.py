@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
+from explainers import snippets
 from explainers.figures import catsdogs as fcd
 from explainers.figures import training as ft
 from explainers.images import ImageError, load_image
@@ -61,18 +62,7 @@ def gradcam_tab(state: TrainerState, rec: RunRecord, ds: ImageDataset) -> None:
                                                    title=f"{KINDS[kind]}: up to four per class"), key="trainer_cd_cam_fig")
     _photo_cam(rec, ds, layer)
     S = ds.image_size
-    pytorch_snippet(
-        "import torch\nimport torch.nn.functional as F\n\nfeats = {}\n"
-        f"hook = model.get_submodule({layer!r}).register_forward_hook(\n"
-        "    lambda module, inputs, out: feats.update(A=out))\n"
-        f"model.eval()\nlogits = model(x.requires_grad_())  # x: (B, 3, {S}, {S}), normalised\nhook.remove()\n"
-        "score = logits.gather(1, logits.argmax(1, keepdim=True)).sum()  # y^c of the predicted class\n"
-        "(grad,) = torch.autograd.grad(score, feats['A'])  # (B, K, h, w)\n"
-        "alpha = grad.mean(dim=(2, 3), keepdim=True)  # (B, K, 1, 1): how much each map matters\n"
-        "cam = F.relu((alpha * feats['A']).sum(1))  # (B, h, w)\n"
-        f"cam = F.interpolate(cam[:, None], size=({S}, {S}), mode='bilinear')[:, 0]\n"
-        "cam = cam / cam.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)  # 0..1 per picture",
-        title="PyTorch equivalent: Grad-CAM")
+    pytorch_snippet(snippets.gradcam_snippet(layer, S), title="PyTorch equivalent: Grad-CAM")
 
 
 def _photo_cam(rec: RunRecord, ds: ImageDataset, layer: str) -> None:

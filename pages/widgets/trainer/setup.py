@@ -10,6 +10,7 @@ import math
 
 import streamlit as st
 
+from explainers import snippets
 from explainers.training import DEVICES, OPTIMIZERS, SCHEDULERS, TrainConfig, actions
 from explainers.training.data import datasets as dsets
 from models import MODELS
@@ -188,33 +189,9 @@ def model_card(model: str, channels: int, image_size: int, num_classes: int) -> 
 
 
 def snippet(config: TrainConfig, ds: dsets.ImageDataset) -> str:
-    """The plain PyTorch training loop equivalent to the current settings."""
-    k = {"lr": config.lr, "weight_decay": config.weight_decay, "optimizer": config.optimizer, "epochs": config.epochs,
-         "scheduler": config.scheduler, "l1": config.l1, "model": config.model, "dropout": config.dropout or 0.0,
-         "batch_size": config.batch_size}
-    opt = {"sgd": f"torch.optim.SGD(model.parameters(), lr={k['lr']:g}, weight_decay={k['weight_decay']:g})",
-           "sgd_momentum": f"torch.optim.SGD(model.parameters(), lr={k['lr']:g}, momentum=0.9, "
-                           f"weight_decay={k['weight_decay']:g})",
-           "adam": f"torch.optim.Adam(model.parameters(), lr={k['lr']:g}, weight_decay={k['weight_decay']:g})",
-           "adamw": f"torch.optim.AdamW(model.parameters(), lr={k['lr']:g}, weight_decay={k['weight_decay']:g})",
-           }[k["optimizer"]]
-    steps = f"{k['epochs']} * len(train_loader)"
-    sched = {"none": "None", "step": f"torch.optim.lr_scheduler.StepLR(optimizer, step_size={steps} // 3, gamma=0.1)",
-             "onecycle": f"torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr={k['lr']:g}, total_steps={steps})",
-             "cosine": f"torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max={steps})"}[k["scheduler"]]
-    l1 = (f"\n        loss = loss + {k['l1']:g} * sum(p.abs().sum() for n, p in model.named_parameters() "
-          "if n.endswith('weight'))") if k["l1"] else ""
-    mean, std = ", ".join(f"{m:.4f}" for m in ds.mean), ", ".join(f"{s:.4f}" for s in ds.std)
-    return (
-        "import torch\nimport torch.nn.functional as F\nfrom models import build_model\n\n"
-        f"# images: uint8 (N, {ds.channels}, {ds.image_size}, {ds.image_size}), normalised per batch\n"
-        f"mean = torch.tensor([{mean}]).view(1, -1, 1, 1)\nstd = torch.tensor([{std}]).view(1, -1, 1, 1)\n"
-        f"model = build_model({k['model']!r}, {ds.channels}, {ds.image_size}, {ds.num_classes}, dropout={k['dropout']:g})\n"
-        f"optimizer = {opt}\nscheduler = {sched}\n\n"
-        f"for epoch in range({k['epochs']}):\n    model.train()\n"
-        f"    for x, y in train_loader:  # batches of {k['batch_size']}\n"
-        "        x = (x.float() / 255 - mean) / std\n"
-        "        loss = F.cross_entropy(model(x), y)" + l1 + "\n"
-        "        optimizer.zero_grad()\n        loss.backward()\n        optimizer.step()\n"
-        + ("        scheduler.step()\n" if k["scheduler"] != "none" else "")
-    )
+    """The plain PyTorch training script equivalent to the current settings (built by explainers.snippets)."""
+    dropout = config.dropout if config.dropout is not None else MODELS[config.model].default_dropout
+    return snippets.trainer_snippet(
+        dataset=ds.name, channels=ds.channels, image_size=ds.image_size, num_classes=ds.num_classes, mean=ds.mean,
+        std=ds.std, model=config.model, optimizer=config.optimizer, lr=config.lr, weight_decay=config.weight_decay,
+        scheduler=config.scheduler, epochs=config.epochs, batch_size=config.batch_size, l1=config.l1, dropout=dropout)
