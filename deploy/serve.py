@@ -8,12 +8,19 @@ N app processes on 127.0.0.1 (ports --app-port, --app-port+1, ...), all with the
 until each answers /_stcore/health, then runs HAProxy on --host:--port in front of them. A cookie
 keeps each browser on the process that holds its session (uploads and media live in that process's
 memory). A process that dies is started again; Ctrl-C (or SIGTERM) stops the proxy and every app.
+
+Several machines: on each extra machine start apps only, listening on the network and with the
+same secret; on the machine students open, start the proxy with those apps added:
+
+    NEURAL_LENS_COOKIE_SECRET=... python -m deploy.serve --apps 2 --no-proxy --app-address 0.0.0.0   # host B
+    NEURAL_LENS_COOKIE_SECRET=... python -m deploy.serve --apps 2 --remote hostB:8601 --remote hostB:8602
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -45,9 +52,11 @@ def new_cookie_secret() -> str:
     return os.environ.get("NEURAL_LENS_COOKIE_SECRET") or secrets.token_urlsafe(32)
 
 
-def render_local_config(app_ports: Sequence[int], bind: str) -> str:
-    """HAProxy config for apps on 127.0.0.1:app_ports behind `bind` ("host:port")."""
-    servers = "\n".join(f"    server app{i + 1} 127.0.0.1:{p} cookie app{i + 1}" for i, p in enumerate(app_ports))
+def render_local_config(app_ports: Sequence[int], bind: str, remote: Sequence[str] = ()) -> str:
+    """HAProxy config for apps on 127.0.0.1:app_ports (and "host:port" apps elsewhere) behind `bind`."""
+    lines = [f"    server app{i + 1} 127.0.0.1:{p} cookie app{i + 1}" for i, p in enumerate(app_ports)]
+    lines += [f"    server remote{i + 1} {hp} cookie remote{i + 1}" for i, hp in enumerate(remote)]
+    servers = "\n".join(lines)
     return string.Template(TEMPLATE.read_text()).substitute(
         bind=bind, resolvers="", cookie=f"cookie {COOKIE} insert indirect nocache httponly", servers=servers
     )
@@ -131,29 +140,32 @@ def _tail(path: Path, n: int = 2000) -> str:
 
 @dataclass
 class App:
-    """One `streamlit run` process on 127.0.0.1:port."""
+    """One `streamlit run` process listening on address:port."""
 
     port: int
     log: Path
+    address: str = "127.0.0.1"
     proc: subprocess.Popen | None = None
     restarts: int = 0
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{'127.0.0.1' if self.address in ('0.0.0.0', '') else self.address}:{self.port}"
 
 
 @dataclass
 class Classroom:
     """N app processes, optionally behind HAProxy; a context manager that stops everything on exit.
 
-    With proxy=False there must be one app and `url` is that app (the direct set-up the benchmark
-    compares against).
+    Without a proxy (port=None) `url` is the first app (the direct set-up the benchmark compares
+    against, or the apps of a machine whose proxy runs elsewhere).
     """
 
     app_ports: Sequence[int]
     port: int | None = None  # the proxy's port (None: no proxy)
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # the proxy's address
+    app_address: str = "127.0.0.1"  # where the apps listen (0.0.0.0: reachable by a proxy on another host)
+    remote: Sequence[str] = ()  # "host:port" of apps on other machines, added to the proxy
     script: str = "app.py"
     secret: str = field(default_factory=new_cookie_secret)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="neural-lens-serve-")))
@@ -162,12 +174,15 @@ class Classroom:
     proxy: subprocess.Popen | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        if not 1 <= len(self.app_ports) <= MAX_APPS:
-            raise ServeError(f"between 1 and {MAX_APPS} app processes, not {len(self.app_ports)}")
-        if self.port is None and len(self.app_ports) != 1:
-            raise ServeError("several app processes need the proxy (give it a port)")
+        if not 0 <= len(self.app_ports) <= MAX_APPS or not (self.app_ports or self.remote):
+            raise ServeError(f"between 1 and {MAX_APPS} app processes here (or only --remote ones)")
+        if self.port is None and (self.remote or not self.app_ports):
+            raise ServeError("apps on other machines are served through the proxy (give it a port)")
+        bad = [r for r in self.remote if not re.fullmatch(r"[A-Za-z0-9.-]+:\d{1,5}", r)]
+        if bad:
+            raise ServeError(f"--remote takes HOST:PORT, not {bad[0]!r}")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.apps = [App(p, self.workdir / f"app-{p}.log") for p in self.app_ports]
+        self.apps = [App(p, self.workdir / f"app-{p}.log", self.app_address) for p in self.app_ports]
 
     @property
     def url(self) -> str:
@@ -182,14 +197,14 @@ class Classroom:
 
     def _app_env(self) -> dict[str, str]:
         # Each process gets its share of the cores for torch, so N processes do not oversubscribe them.
-        threads = str(max(1, (os.cpu_count() or 1) // len(self.apps)))
+        threads = str(max(1, (os.cpu_count() or 1) // max(1, len(self.apps))))
         return {**os.environ, "PYTHONUNBUFFERED": "1", "NEURAL_LENS_TORCH_THREADS": threads,
                 **self.extra_env, "STREAMLIT_SERVER_COOKIE_SECRET": self.secret}
 
     def _start_app(self, app: App) -> None:
         app.proc = _spawn([
             sys.executable, "-m", "streamlit", "run", self.script,
-            "--server.port", str(app.port), "--server.address", "127.0.0.1",
+            "--server.port", str(app.port), "--server.address", app.address,
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
             # A served class does not edit the code; watching files costs every process CPU.
             "--server.fileWatcherType", "none",
@@ -213,7 +228,8 @@ class Classroom:
         """Start every app, wait until healthy, then the proxy; ServeError (everything stopped) on failure."""
         try:
             if self.port is not None:  # fail before starting anything if the proxy cannot run
-                self.config_path.write_text(render_local_config(self.app_ports, f"{self.host}:{self.port}"))
+                self.config_path.write_text(
+                    render_local_config(self.app_ports, f"{self.host}:{self.port}", self.remote))
                 check_config(self.config_path)
             for app in self.apps:
                 self._start_app(app)
@@ -275,17 +291,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=8501, help="the proxy's port: what students open")
     ap.add_argument("--host", default="0.0.0.0", help="the proxy's address (0.0.0.0: every network interface)")
     ap.add_argument("--app-port", type=int, default=None, help="first app port (default: --port + 100)")
+    ap.add_argument("--app-address", default="127.0.0.1",
+                    help="where the apps listen (0.0.0.0 when a proxy on another machine serves them)")
+    ap.add_argument("--remote", action="append", default=[], metavar="HOST:PORT",
+                    help="an app on another machine (same NEURAL_LENS_COOKIE_SECRET) to serve too; repeatable")
+    ap.add_argument("--no-proxy", action="store_true", help="start the apps only (their proxy runs elsewhere)")
     ap.add_argument("--render-compose", action="store_true",
                     help="print the HAProxy config compose.yaml uses (deploy/haproxy-compose.cfg) and exit")
     args = ap.parse_args(argv)
     if args.render_compose:
         sys.stdout.write(render_compose_config())
         return 0
-    if not 1 <= args.apps <= MAX_APPS:
-        ap.error(f"--apps must be between 1 and {MAX_APPS}")
+    if not (1 if not args.remote else 0) <= args.apps <= MAX_APPS:
+        ap.error(f"--apps must be between 1 and {MAX_APPS} (0 only with --remote)")
+    if args.no_proxy and (args.remote or not args.apps):
+        ap.error("--no-proxy starts apps here; --remote needs the proxy")
+    if args.no_proxy and args.app_address == "127.0.0.1":
+        print("serve: --no-proxy with --app-address 127.0.0.1: only this machine can reach the apps", file=sys.stderr)
     first = args.app_port or args.port + 100
     ports = list(range(first, first + args.apps))
-    busy = [p for p in [args.port, *ports] if not _port_free("127.0.0.1" if p != args.port else args.host, p)]
+    wanted = [(args.app_address, p) for p in ports] + ([] if args.no_proxy else [(args.host, args.port)])
+    busy = [p for h, p in wanted if not _port_free(h, p)]
     if busy:
         ap.error(f"port(s) {', '.join(map(str, busy))} already in use; choose --port / --app-port")
 
@@ -293,13 +319,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
-    room = Classroom(ports, port=args.port, host=args.host)
-    print(f"Starting {args.apps} app process(es) on 127.0.0.1:{ports[0]}-{ports[-1]} (logs in {room.workdir}) ...",
-          flush=True)
+    try:
+        room = Classroom(ports, port=None if args.no_proxy else args.port, host=args.host,
+                         app_address=args.app_address, remote=args.remote)
+    except ServeError as err:
+        ap.error(str(err))
+    if ports:
+        print(f"Starting {args.apps} app process(es) on {args.app_address}:{ports[0]}-{ports[-1]} "
+              f"(logs in {room.workdir}) ...", flush=True)
     try:
         room.start()
-        print(f"Neural Lens is served on http://{args.host}:{args.port} by {args.apps} processes behind HAProxy. "
-              "Ctrl-C stops everything.", flush=True)
+        if args.no_proxy:
+            print(f"{args.apps} app process(es) listen on {args.app_address}:{ports[0]}-{ports[-1]} for a proxy "
+                  "elsewhere. Ctrl-C stops everything.", flush=True)
+        else:
+            extra = f" and {len(args.remote)} on other machines" if args.remote else ""
+            print(f"Neural Lens is served on http://{args.host}:{args.port} by {args.apps} processes here{extra} "
+                  "behind HAProxy. Ctrl-C stops everything.", flush=True)
         while True:
             time.sleep(1)
             for line in room.watch_once():

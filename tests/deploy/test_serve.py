@@ -104,11 +104,37 @@ def test_a_dead_app_is_started_again_and_its_browsers_go_elsewhere_meanwhile():
 
 
 def test_refuses_impossible_set_ups_before_starting_anything():
-    with pytest.raises(ServeError, match="need the proxy"):
-        Classroom([free_port(), free_port()])
+    with pytest.raises(ServeError, match="between 1 and 64"):
+        Classroom([])
+    with pytest.raises(ServeError, match="through the proxy"):
+        Classroom([free_port()], remote=["hostb:8601"])
+    with pytest.raises(ServeError, match="HOST:PORT"):
+        Classroom([free_port()], port=free_port(), remote=["hostb 8601; rm -rf /"])
     out = subprocess.run([sys.executable, "-m", "deploy.serve", "--apps", "0"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "--apps must be between 1 and 64" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "deploy.serve", "--no-proxy", "--remote", "hostb:8601"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "--remote needs the proxy" in out.stderr
+
+
+def test_apps_on_other_machines_join_the_proxy_with_their_own_cookies(tmp_path):
+    require_haproxy()
+    cfg = render_local_config([8601], "*:8501", remote=["10.0.0.12:8601", "hostb.lan:8602"])
+    assert "server remote1 10.0.0.12:8601 cookie remote1" in cfg and "server remote2 hostb.lan:8602 cookie remote2" in cfg
+    path = tmp_path / "cluster.cfg"
+    path.write_text(cfg.replace("hostb.lan", "127.0.0.2"))  # haproxy -c resolves names; this one must exist
+    check_config(path)
+
+
+def test_a_proxy_serves_apps_started_elsewhere():
+    require_haproxy()
+    with Classroom([free_port()]) as elsewhere:  # stands for host B: apps only, no proxy
+        remote = elsewhere.url.removeprefix("http://")
+        with proxied_room(1, remote=[remote]) as room:
+            assert {sticky_value(room.url) for _ in range(4)} == {"app1", "remote1"}
+            status, jar = get(room.url + "/_stcore/health", cookie=f"{COOKIE}=remote1")
+            assert status == 200 and COOKIE not in jar
 
 
 def test_the_command_line_serves_until_ctrl_c_then_leaves_nothing_running():
