@@ -1,6 +1,6 @@
 """Plotly figures for the trainer page: live curves, results, filters, feature maps, drawings.
 
-Builders take plain numpy arrays / lists (what ``TrainRun.snapshot()`` and ``TrainResult``
+Builders take plain numpy arrays / lists (what ``TrainRun.snapshot()`` and ``EvalResult``
 hold) and return ``go.Figure``; no torch, no streamlit. Image galleries are drawn as ONE
 mosaic image (one trace), so a strip of 32 digits redraws fast every second.
 """

@@ -28,7 +28,7 @@ def test_mlp_gradients_match_torch_nn(case):
     params = bp.init_params(hidden, seed)
     x = np.array([x1, x2])
     value, grads = bp.engine_gradients(params, x, y, act, loss)
-    # The oracle: torch.nn layers, not our own torch_gradients.
+    # The oracle: torch.nn layers, not our own oracle.mlp_gradients.
     l1, l2 = torch.nn.Linear(2, hidden).double(), torch.nn.Linear(hidden, 1).double()
     with torch.no_grad():
         l1.weight.copy_(torch.tensor(params.w1))
@@ -163,7 +163,7 @@ def test_huge_learning_rate_is_reported_not_crashing():
         bp.train(bp.init_params(2, 0), X, y, "relu", "mse", lr=0.0, steps=3)
 
 
-def test_fit_dataset_is_train_with_snapshots():
+def test_fit_problem_is_train_with_snapshots():
     r = bp.fit_problem(tuple(bp.init_params(2, 0).vector()), 2, "OR", "sigmoid", "mse", 1.0, 30, 0)
     assert [s for s, _ in r.snapshots] == [0, 3, 10, 30]
     X, y = bp.make_problem("OR")

@@ -114,7 +114,7 @@ def test_pytorch_snippet_runs_and_reproduces_the_convolution_page(tmp_path, colo
 
 @pytest.mark.parametrize("with_kernel", [True, False])
 @pytest.mark.parametrize("size, k, s, p, d, ceil, cip", [(16, 3, 2, 1, 2, True, False), (32, 2, 2, 0, 1, False, True)])
-def test_pytorch_code_runs_and_matches_our_maths(with_kernel, size, k, s, p, d, ceil, cip):
+def test_pooling_snippet_runs_and_matches_our_maths(with_kernel, size, k, s, p, d, ceil, cip):
     kern = kernel("Sobel y") if with_kernel else None
     code = snippets.pooling_snippet(size, kern, "Sobel y", k, s, p, d, ceil, cip)
     ns = run(code)
