@@ -2,27 +2,28 @@
 
 The page (pages/trainer.py and pages/widgets/trainer/) imports no torch: it keeps models and
 datasets as opaque values and asks this module to look inside them. Every function here is
-a thin, tested wrapper over the engine (explainers.training), models and Grad-CAM.
+a thin, tested wrapper over the engine (explainers.training), models and Grad-CAM. Like the
+engine, this module imports torch only when a function runs, so the page's first lines draw at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
-import torch
-from torch import nn
-
-from explainers.training import augment
 
 if TYPE_CHECKING:
-    from explainers.training import TrainConfig, TrainRun
+    import torch
+    from torch import nn
+
+    from explainers.training import EvalResult, TrainConfig, TrainRun
     from explainers.training.data.datasets import ImageDataset
     from explainers.training.gradcam import GradCamResult
 
-Network = nn.Module  # what a RunRecord holds: the page only passes it back here
+    Network: TypeAlias = nn.Module  # what a RunRecord holds: the page only passes it back here
+
 RESNETS = ("resnet18_transfer", "resnet18_frozen")  # the transfer-learning models of the race
 SCRATCH = "catsdogs_cnn"  # the race's from-scratch model
 
@@ -32,6 +33,8 @@ SCRATCH = "catsdogs_cnn"  # the race's from-scratch model
 
 def images(dataset: ImageDataset, indices: Sequence[int] | None = None, *, split: str = "test") -> np.ndarray:
     """The dataset's uint8 pictures (N, C, H, W) as numpy: all of a split, or those at ``indices``."""
+    import torch
+
     x = dataset.test_x if split == "test" else dataset.train_x
     if indices is not None:
         x = x[torch.as_tensor(list(indices), dtype=torch.long)]
@@ -52,35 +55,39 @@ def labels(dataset: ImageDataset, indices: Sequence[int] | None = None) -> np.nd
 def augment_preview(dataset: ImageDataset, index: int, operations: Sequence[str], *, n: int = 8,
                     seed: int = 0) -> np.ndarray:
     """Training picture ``index`` and n - 1 random augmentations of it -> (n, H, W, C) uint8."""
+    from explainers.training import augment
+
     return augment.preview(dataset.train_x[index], augment.config_from_names(tuple(operations)), n=n, seed=seed)
 
 
 def describe_augmentations(operations: Sequence[str]) -> str:
     """("flip", "crop") -> "flip + crop" ("none" for no operation)."""
+    from explainers.training import augment
+
     return augment.config_from_names(tuple(operations)).describe()
 
 
 # ----------------------------------------------------------------------------- one model
 
 
-def _device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
+def _tensor(image_uint8: np.ndarray) -> torch.Tensor:
+    """A numpy picture -> a tensor of its own (the page's arrays may be read-only views)."""
+    import torch
+
+    return torch.from_numpy(np.array(image_uint8, copy=True))
 
 
 def predict(model: nn.Module, dataset: ImageDataset, image_uint8: np.ndarray) -> np.ndarray:
     """One uint8 image (C, H, W) -> (K,) class probabilities, in eval mode (the model's mode is restored)."""
-    x = dataset.normalize(torch.from_numpy(np.array(image_uint8, copy=True))[None].to(_device(model)))  # (1, C, H, W)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            return torch.softmax(model(x).float(), dim=1)[0].cpu().numpy()
-    finally:
-        model.train(was_training)
+    from explainers.training import predict as probabilities
+
+    return probabilities(model, _tensor(image_uint8), dataset)[0]
 
 
 def conv_filters(model: nn.Module) -> dict[str, np.ndarray]:
     """Every Conv2d's weights, in definition order: {name: (F, C, kh, kw) float32}."""
+    from torch import nn
+
     return {name: m.weight.detach().float().cpu().numpy()
             for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}
 
@@ -89,7 +96,7 @@ def feature_maps(model: nn.Module, dataset: ImageDataset, image_uint8: np.ndarra
     """One uint8 image (C, H, W) -> [(layer, activations (C', H', W'))] for every 2-D layer."""
     from explainers.training import feature_maps as maps
 
-    return maps(model, torch.from_numpy(np.array(image_uint8, copy=True)), dataset)
+    return maps(model, _tensor(image_uint8), dataset)
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,7 @@ def model_card(model_key: str, channels: int, image_size: int, num_classes: int)
     return CardTable(rows, card.total_parameters, card.total_mult_adds)
 
 
-def load_uploaded_weights(config: TrainConfig, dataset: ImageDataset, data: bytes):
+def load_uploaded_weights(config: TrainConfig, dataset: ImageDataset, data: bytes) -> tuple[nn.Module, EvalResult]:
     """Weights file bytes -> (a model of ``config.model`` holding them, its EvalResult on the test set).
 
     ValueError (a one-line reason) when the bytes are not weights or do not fit the model.
@@ -150,17 +157,19 @@ def cam_layers(model: nn.Module) -> list[str]:
 def _cam(model: nn.Module, dataset: ImageDataset, x_uint8: torch.Tensor, layer: str | None) -> GradCamResult:
     from explainers.training.gradcam import grad_cam
 
-    return grad_cam(model, dataset.normalize(x_uint8.to(_device(model))), layer)
+    return grad_cam(model, dataset.normalize(x_uint8.to(next(model.parameters()).device)), layer)
 
 
 def grad_cam_test(model: nn.Module, dataset: ImageDataset, indices: Sequence[int], layer: str | None) -> GradCamResult:
     """Grad-CAM of test pictures ``indices`` at ``layer`` -> heatmaps (N, H, W), probabilities (N, K), ..."""
+    import torch
+
     return _cam(model, dataset, dataset.test_x[torch.as_tensor(list(indices), dtype=torch.long)], layer)
 
 
 def grad_cam_picture(model: nn.Module, dataset: ImageDataset, picture: np.ndarray, layer: str | None) -> GradCamResult:
     """Grad-CAM of one (S, S, 3) uint8 picture, prepared like the training pictures -> a result with N = 1."""
-    x = torch.from_numpy(np.array(picture, copy=True)).permute(2, 0, 1)[None]  # (1, 3, S, S)
+    x = _tensor(picture).permute(2, 0, 1)[None]  # (S, S, 3) -> (1, 3, S, S)
     return _cam(model, dataset, x, layer)
 
 

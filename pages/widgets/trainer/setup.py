@@ -25,14 +25,6 @@ BATCHES = [16, 32, 64, 128, 256, 512]
 SUBSETS = [200, 500, 1000, 2000, 5000, 10000, 20000, 0]  # 0 = the whole training set
 
 
-def _labelled(choices: dict[str, str] | tuple[str, ...]) -> dict[str, str]:
-    """The engine's choices as key -> label (a plain tuple of keys labels each key with itself)."""
-    return dict(choices) if isinstance(choices, dict) else {c: c for c in choices}
-
-
-OPTIMIZER_CHOICES = _labelled(OPTIMIZERS)  # exactly the engine's keys and labels
-SCHEDULER_CHOICES = _labelled(SCHEDULERS)
-DEVICE_CHOICES = _labelled(DEVICES)
 
 DEFAULTS = {  # the recommended, fast and accurate starting point
     Keys.MODEL: "fast_cnn", Keys.OPTIMIZER: "adam", Keys.LR: 2e-3, Keys.BATCH: 128,
@@ -40,9 +32,10 @@ DEFAULTS = {  # the recommended, fast and accurate starting point
     Keys.SCHEDULER: "onecycle", Keys.PATIENCE: 0, Keys.AUGMENT: False, Keys.SUBSET: 0,
     Keys.SEED: 0, Keys.DEVICE: "auto", Keys.VAL: 0.1,
 }
-OPTIONS = {Keys.OPTIMIZER: list(OPTIMIZER_CHOICES), Keys.SCHEDULER: list(SCHEDULER_CHOICES),
-           Keys.DEVICE: list(DEVICE_CHOICES), Keys.LR: LRS, Keys.BATCH: BATCHES, Keys.WEIGHT_DECAY: WEIGHT_DECAYS,
-           Keys.L1: L1S, Keys.SUBSET: SUBSETS}  # what a URL value must be one of
+# what a URL value must be one of; the optimizer, schedule and device boxes offer exactly the engine's keys
+OPTIONS = {Keys.OPTIMIZER: list(OPTIMIZERS), Keys.SCHEDULER: list(SCHEDULERS),
+           Keys.DEVICE: list(DEVICES), Keys.LR: LRS, Keys.BATCH: BATCHES, Keys.WEIGHT_DECAY: WEIGHT_DECAYS,
+           Keys.L1: L1S, Keys.SUBSET: SUBSETS}
 PRESETS = {
     "recommended": DEFAULTS,
     # Overfit on purpose: few images, a network with far more weights than images, many epochs and
@@ -143,12 +136,12 @@ def settings_form(url: ShareableState, state: TrainerState, ds: dsets.ImageDatas
                         help="Held out from the training images to watch for overfitting.")
     with c2:
         st.markdown("**Optimisation**")
-        optimizer = st.selectbox("Optimizer", list(OPTIMIZER_CHOICES), format_func=OPTIMIZER_CHOICES.get,
+        optimizer = st.selectbox("Optimizer", list(OPTIMIZERS), format_func=OPTIMIZERS.get,
                                  key=Keys.OPTIMIZER)
         lr = st.select_slider("Learning rate", LRS, key=Keys.LR, format_func=lambda v: f"{v:g}")
         batch = st.select_slider("Batch size", BATCHES, key=Keys.BATCH)
         epochs = st.slider("Epochs", 1, 30, key=Keys.EPOCHS)
-        scheduler = st.selectbox("Schedule", list(SCHEDULER_CHOICES), format_func=SCHEDULER_CHOICES.get,
+        scheduler = st.selectbox("Schedule", list(SCHEDULERS), format_func=SCHEDULERS.get,
                                  key=Keys.SCHEDULER)
     with c3:
         st.markdown("**Regularisation**")
@@ -163,7 +156,7 @@ def settings_form(url: ShareableState, state: TrainerState, ds: dsets.ImageDatas
         augment = st.toggle("Augment (small shifts and rotations)", key=Keys.AUGMENT)
         a, b = st.columns(2)
         seed = a.number_input("Seed", 0, 10_000, key=Keys.SEED)
-        device = b.selectbox("Device", list(DEVICE_CHOICES), format_func=DEVICE_CHOICES.get, key=Keys.DEVICE)
+        device = b.selectbox("Device", list(DEVICES), format_func=DEVICES.get, key=Keys.DEVICE)
     return TrainConfig(
         dataset=ds.name, model=model, optimizer=optimizer, lr=float(lr), batch_size=int(batch), epochs=int(epochs),
         weight_decay=float(wd), l1=float(l1), dropout=float(dropout), scheduler=scheduler, patience=int(patience),
