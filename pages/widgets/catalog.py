@@ -46,4 +46,9 @@ LESSONS = [
         "Train a real PyTorch network on digits while you watch: live loss, predictions and filters, "
         "then its confusions, feature maps, your own handwriting, and overfitting on purpose.",
     ),
+    PageInfo(
+        "pages/scaling_out.py", "Scaling out", ":material/hub:", "scaling-out", "Training",
+        "When one device is not enough: data parallel with DistributedDataParallel, a model split across "
+        "two devices, and pipelining, run for real on worker processes.",
+    ),
 ]

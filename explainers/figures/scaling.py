@@ -1,0 +1,197 @@
+"""Plotly figures for the Scaling out page: gradients per rank, the ring all-reduce, loss per rank,
+where each layer lives, and the pipeline timeline with its bubble. Plotly + numpy only.
+
+Builders take the plain results of ``explainers.scaling`` (numpy arrays, lists of slots) and
+return ``go.Figure``. Colours follow the app's palette: blue positive, red negative (diverging
+scale white at zero), one palette colour per rank or micro-batch, grey for idle time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+BLUE, RED, ORANGE, GREEN, PURPLE, CYAN, YELLOW, PINK = (
+    "#2563eb", "#dc2626", "#f97316", "#16a34a", "#9333ea", "#0891b2", "#ca8a04", "#db2777")
+PALETTE = (BLUE, ORANGE, GREEN, PURPLE, RED, CYAN, YELLOW, PINK)  # rank r / micro-batch m: PALETTE[r % 8]
+GREY, PALE_GREY, INK, MUTED = "#9ca3af", "#f3f4f6", "#111827", "#6b7280"
+DIVERGING = [[0.0, RED], [0.5, "#ffffff"], [1.0, BLUE]]
+_MARGIN = {"l": 60, "r": 20, "t": 50, "b": 45}
+
+
+def _layout(fig: go.Figure, title: str, height: int = 320, **kw) -> go.Figure:
+    fig.update_layout(title={"text": title, "x": 0.0, "xanchor": "left"}, height=height, margin=_MARGIN,
+                      template="plotly_white", **kw)
+    return fig
+
+
+def _colour(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def gradient_rows(local: np.ndarray, reduced: np.ndarray, max_cols: int = 48) -> tuple[np.ndarray, list[str]]:
+    """(N, K) local and reduced gradients -> (2N+1, min(K, max_cols)) rows to draw and their labels.
+
+    Rows: each rank's own gradient, the mean of those rows (computed here), then p.grad on each
+    rank after DDP's all-reduce. Only the first ``max_cols`` entries are kept (a wide layer
+    would be a grey smear).
+    """
+    local, reduced = np.asarray(local, float), np.asarray(reduced, float)
+    n, k = local.shape
+    cols = min(k, max_cols)
+    rows = [*local[:, :cols], local[:, :cols].mean(axis=0), *reduced[:, :cols]]
+    labels = [f"rank {r}: own gradient" for r in range(n)] + ["mean of the rows above"]
+    labels += [f"rank {r}: p.grad after all-reduce" for r in range(n)]
+    return np.stack(rows), labels
+
+
+def gradients_figure(local: np.ndarray, reduced: np.ndarray, layer: str, max_cols: int = 48) -> go.Figure:
+    """Heatmap: each rank's local gradient of ``layer``, their mean, and the all-reduced gradient on every rank."""
+    z, labels = gradient_rows(local, reduced, max_cols)
+    lim = float(np.abs(z).max()) or 1.0
+    n = local.shape[0]
+    fig = go.Figure(go.Heatmap(
+        z=z[::-1], y=labels[::-1], colorscale=DIVERGING, zmin=-lim, zmax=lim, xgap=1, ygap=1,
+        colorbar={"title": "∂L/∂w", "thickness": 12},
+        hovertemplate="%{y}<br>entry %{x}: %{z:.3e}<extra></extra>"))
+    fig.add_hline(y=n - 0.5, line={"color": INK, "width": 2})  # between the reduced rows and the mean
+    fig.add_hline(y=n + 0.5, line={"color": INK, "width": 2})
+    fig.update_xaxes(title=f"the first {z.shape[1]} entries of {layer}'s gradient (flattened)")
+    return _layout(fig, f"Step 1, {layer}: different gradients in, one average out", height=90 + 34 * z.shape[0])
+
+
+def ring_figure(counts: Sequence[np.ndarray], captions: Sequence[str], contributors: Sequence[np.ndarray]) -> go.Figure:
+    """Animated ring all-reduce: per frame an (N ranks, N chunks) grid coloured by how many ranks each chunk sums."""
+    n = counts[0].shape[0]
+    x = [f"chunk {c}" for c in range(n)]
+    y = [f"rank {r}" for r in range(n)]
+
+    def text(who: np.ndarray) -> list[list[str]]:
+        return [["+".join(f"g{s}" for s in np.flatnonzero(who[r, c])) for c in range(n)] for r in range(n)]
+
+    def heat(i: int) -> go.Heatmap:
+        return go.Heatmap(z=counts[i], x=x, y=y, zmin=1, zmax=n, text=text(contributors[i]),
+                          texttemplate="%{text}", colorscale=[[0, "#eff6ff"], [1, BLUE]], showscale=False,
+                          xgap=3, ygap=3, hovertemplate="%{y}, %{x}: sum of %{z} rank(s)<extra></extra>")
+
+    frames = [go.Frame(data=[heat(i)], name=str(i), layout={"title": {"text": captions[i]}})
+              for i in range(len(counts))]
+    fig = go.Figure(data=[heat(0)], frames=frames)
+    steps = [{"args": [[str(i)], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate"}],
+              "label": str(i), "method": "animate"} for i in range(len(counts))]
+    fig.update_layout(
+        sliders=[{"steps": steps, "currentvalue": {"prefix": "step "}, "pad": {"t": 30}}],
+        updatemenus=[{"type": "buttons", "showactive": False, "x": 0, "y": -0.25, "xanchor": "left",
+                      "buttons": [{"label": "▶ play", "method": "animate",
+                                   "args": [None, {"frame": {"duration": 900, "redraw": True}, "fromcurrent": True}]}]}])
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, captions[0], height=170 + 45 * n)
+
+
+def loss_per_rank_figure(losses: np.ndarray) -> go.Figure:
+    """(steps, N) each rank's loss on its own slice, and their mean (the loss of the global batch)."""
+    losses = np.asarray(losses, float)
+    steps = np.arange(1, losses.shape[0] + 1)
+    fig = go.Figure()
+    for r in range(losses.shape[1]):
+        fig.add_scatter(x=steps, y=losses[:, r], mode="lines+markers", name=f"rank {r}",
+                        line={"color": _colour(r), "width": 1.5})
+    fig.add_scatter(x=steps, y=losses.mean(axis=1), mode="lines", name="mean over ranks",
+                    line={"color": INK, "width": 3, "dash": "dot"})
+    fig.update_xaxes(title="step", dtick=1)
+    fig.update_yaxes(title="cross-entropy on the rank's own slice")
+    return _layout(fig, "Loss per rank: different data, one shared model", legend={"orientation": "h", "y": -0.25})
+
+
+def placement_figure(placements: Sequence[tuple[str, str, int]], messages: Sequence[tuple[str, str, str, str]]) -> go.Figure:
+    """Where each layer lives: one column per device; arrows for (what, from, to, label) messages."""
+    places: list[str] = []
+    for _, where, _ in placements:
+        if where not in places:
+            places.append(where)
+    fig = go.Figure()
+    rows: dict[str, int] = {}
+    for layer, where, params in placements:
+        col = places.index(where)
+        row = rows.get(where, 0)
+        rows[where] = row + 1
+        x0, y0 = col * 3.0, -row * 1.2
+        fig.add_shape(type="rect", x0=x0, x1=x0 + 2, y0=y0 - 0.45, y1=y0 + 0.45, line={"color": _colour(col)},
+                      fillcolor=_colour(col), opacity=0.18)
+        fig.add_annotation(x=x0 + 1, y=y0, text=f"<b>{layer}</b><br>{params} parameters", showarrow=False)
+    for col, where in enumerate(places):
+        fig.add_annotation(x=col * 3.0 + 1, y=0.95, text=f"<b>{where}</b>", showarrow=False,
+                           font={"color": _colour(col)})
+    depth = max(rows.values(), default=1)
+    for i, (what, src, dst, label) in enumerate(messages):
+        if src not in places or dst not in places:
+            continue
+        forward = places.index(src) < places.index(dst)
+        y = -0.3 - 1.2 * (depth - 1) * (i + 1) / (len(messages) + 1)
+        xs, xd = places.index(src) * 3.0 + (2 if forward else 0), places.index(dst) * 3.0 + (0 if forward else 2)
+        colour = BLUE if what == "activation" else RED
+        fig.add_annotation(x=xd, y=y, ax=xs, ay=y, xref="x", yref="y", axref="x", ayref="y", showarrow=True,
+                           arrowhead=3, arrowwidth=2, arrowcolor=colour, text="")
+        fig.add_annotation(x=(xs + xd) / 2, y=y + 0.18, text=f"{what}: {label}", showarrow=False,
+                           font={"color": colour, "size": 11})
+    fig.update_xaxes(visible=False, range=[-0.3, 3.0 * len(places) - 0.7])
+    fig.update_yaxes(visible=False, range=[-1.2 * depth + 0.5, 1.25])
+    return _layout(fig, "Where each layer lives, and what crosses between devices", height=140 + 95 * depth)
+
+
+def gantt_figure(slots: Sequence, title: str, unit: str = "s", note: str = "") -> go.Figure:
+    """Pipeline timeline: one row per stage, a bar per (micro-batch, phase); the gaps are the bubble."""
+    scale = 1e3 if unit == "ms" else 1.0
+    fig = go.Figure()
+    stages = sorted({s.stage for s in slots})
+    end = max((s.end for s in slots), default=0.0) * scale
+    for s in stages:  # the idle background: whatever the bars do not cover is waiting
+        fig.add_bar(y=[f"stage {s}"], x=[end], base=[0], orientation="h", marker={"color": PALE_GREY},
+                    hoverinfo="skip", showlegend=False, width=0.8)
+    for phase in ("forward", "backward"):
+        mine = [s for s in slots if s.phase == phase]
+        if not mine:
+            continue
+        fig.add_bar(
+            y=[f"stage {s.stage}" for s in mine], x=[(s.end - s.start) * scale for s in mine],
+            base=[s.start * scale for s in mine], orientation="h", name=phase, width=0.8,
+            marker={"color": [_colour(s.micro_batch) for s in mine], "line": {"color": "white", "width": 1},
+                    "pattern": {"shape": "" if phase == "forward" else "/", "fgcolor": "white"}},
+            text=[f"{'F' if phase == 'forward' else 'B'}{s.micro_batch}" for s in mine], textposition="inside",
+            insidetextanchor="middle", customdata=[[s.micro_batch, s.start * scale, s.end * scale] for s in mine],
+            hovertemplate=f"{phase} of micro-batch %{{customdata[0]}}<br>%{{customdata[1]:.3g}} → "
+                          f"%{{customdata[2]:.3g}} {unit}<extra></extra>")
+    fig.update_layout(barmode="overlay", showlegend=False)
+    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=[f"stage {s}" for s in stages])
+    fig.update_xaxes(title=f"time ({unit}); grey = idle", range=[0, end * 1.02 if end else 1])
+    if note:
+        fig.add_annotation(x=1, y=1.12, xref="paper", yref="paper", text=note, showarrow=False, xanchor="right",
+                           font={"color": MUTED, "size": 11})
+    return _layout(fig, title, height=150 + 45 * len(stages))
+
+
+def bubble_figure(stages: int, max_micro_batches: int, measured: Sequence[tuple[int, float]] = ()) -> go.Figure:
+    """The computed bubble (S-1)/(M+S-1) against M, with measured idle shares as points."""
+    m = np.arange(1, max_micro_batches + 1)
+    fig = go.Figure()
+    fig.add_scatter(x=m, y=(stages - 1) / (m + stages - 1), mode="lines+markers", name=f"computed, S = {stages}",
+                    line={"color": BLUE, "width": 2.5})
+    if measured:
+        mx, my = zip(*measured)
+        fig.add_scatter(x=list(mx), y=list(my), mode="markers", name="measured, 2 stages (this machine)",
+                        marker={"color": ORANGE, "size": 12, "symbol": "diamond"})
+    fig.update_xaxes(title="micro-batches M")
+    fig.update_yaxes(title="idle share of the step", range=[0, 1], tickformat=".0%")
+    return _layout(fig, "The bubble shrinks as M grows", legend={"orientation": "h", "y": -0.3})
+
+
+def slices_image(images: np.ndarray, gap: int = 2) -> np.ndarray:
+    """(N, b, 28, 28) uint8 -> one (N*(28+gap), b*(28+gap)) uint8 mosaic: a row of digits per rank."""
+    n, b, h, w = images.shape
+    out = np.full((n * (h + gap) - gap, b * (w + gap) - gap), 255, dtype=np.uint8)
+    for r in range(n):
+        for i in range(b):
+            out[r * (h + gap):r * (h + gap) + h, i * (w + gap):i * (w + gap) + w] = images[r, i]
+    return out

@@ -1,0 +1,133 @@
+"""Scaling out: data parallel (DDP), model parallel and pipelining, run for real on worker processes."""
+
+import streamlit as st
+
+from explainers import scaling as sc
+from explainers.figures import scaling as fig
+from explainers.scaling import report, snippets
+from pages.widgets.scaling import job_panel, results
+from pages.widgets.ui import ShareableState, pytorch_snippet, try_this
+
+TABS = ["Data parallel", "Model parallel", "Pipelining", "When to use what"]
+MICRO = [1, 2, 4, 8, 16, 32]
+
+url = ShareableState("scale")
+st.title("Scaling out")
+st.markdown(
+    "When one device is not enough there are two ways out. **Data parallel**: every worker holds a whole "
+    "copy of the model and a different slice of each batch, and the workers average their gradients "
+    "(an *all-reduce*) so every copy takes the same step. **Model parallel**: the model itself is cut "
+    "across devices and the activations travel between them; **pipelining** keeps those devices busy at "
+    "once. Everything below runs for real: separate worker processes joined by `torch.distributed`."
+)
+machine = sc.machine()
+st.caption(f"This machine: {machine.describe()} Each worker is its own Python process with one torch thread.")
+tab_dp, tab_mp, tab_pp, tab_when = st.tabs(TABS, key=url.bind("scale_tab", TABS[0], options=TABS), on_change="rerun")
+
+if tab_dp.open:
+    with tab_dp:
+        st.latex(r"g = \frac{1}{N}\sum_{r=0}^{N-1} g_r \qquad g_r = \nabla_w \frac{1}{B}\sum_{i \in \text{slice}_r}"
+                 r" \ell(x_i, y_i) \quad\Rightarrow\quad g = \nabla_w \frac{1}{NB}\sum_{i=1}^{NB} \ell(x_i, y_i)")
+        c1, c2, c3, c4, c5 = st.columns(5)
+        world = c1.slider("World size N (processes)", 2, 4, key=url.bind("scale_world", 2, lo=2, hi=4),
+                          help=f"This machine allows up to {machine.max_world_size}.")
+        batch = c2.select_slider("Batch per rank B", [4, 8, 16, 32, 64], key=url.bind("scale_batch", 16, options=[4, 8, 16, 32, 64]))
+        steps = c3.slider("Steps", 1, 20, key=url.bind("scale_steps", 5, lo=1, hi=20))
+        lr = c4.select_slider("Learning rate", [0.01, 0.05, 0.1, 0.5], key=url.bind("scale_lr", 0.1, options=[0.01, 0.05, 0.1, 0.5]))
+        model = c5.radio("Model", list(sc.MODEL_LABELS), format_func=sc.MODEL_LABELS.get,
+                         key=url.bind("scale_model", "mlp", options=list(sc.MODEL_LABELS)))
+        if world > machine.max_world_size:
+            st.warning(f"World size {world} is more than this machine can run (one CPU core or GPU per rank: "
+                       f"at most {machine.max_world_size}).", icon=":material/memory:")
+        dp = job_panel("dp", sc.DataParallelPlan(world, batch, steps, lr, model), f"Train with DDP on {world} processes")
+        if dp is not None:
+            n = dp.world_size
+            st.markdown(f"**The run** ({n} ranks × {dp.plan.batch_per_rank} images, {dp.plan.steps} steps, "
+                        f"{sc.MODEL_LABELS[dp.plan.model]}, {dp.backend} on {dp.device}). Each rank's first images:")
+            st.image(fig.slices_image(dp.images), caption=[f"ranks 0 … {n - 1}, top to bottom: labels "
+                     + " | ".join(" ".join(map(str, row[:8])) for row in dp.labels)], width=360)
+            key = url.bind("scale_layer", dp.param_names[-2])  # default: the last weight matrix
+            if st.session_state[key] not in dp.param_names:  # a link from the other model
+                st.session_state[key] = dp.param_names[-2]
+            layer = st.selectbox("Layer to look inside", dp.param_names, key=key)
+            st.plotly_chart(fig.gradients_figure(dp.flat_local(layer), dp.reduced_grads[layer].reshape(n, -1), layer),
+                            key="scale_grads")
+            agree = float(abs(dp.reduced_grads[layer] - dp.reduced_grads[layer][0]).max())
+            m1, m2, m3 = st.columns(3)
+            m1.metric("Ranks' p.grad after all-reduce differ by", f"{agree:.1e}")
+            m2.metric("DDP weights vs one process with batch N·B", f"{dp.reference_max_diff:.1e}",
+                      help="Largest |difference| after the last step; float rounding only.")
+            m3.metric("Ranks' weights after the last step differ by", f"{dp.ranks_max_diff:.1e}")
+            st.caption(f"DDP packed the {len(dp.param_names)} gradient tensors into {len(dp.buckets)} bucket(s) "
+                       f"({', '.join(f'{t} tensors, {b / 1e3:.0f} kB' for t, b in dp.buckets)}); "
+                       "one all-reduce per bucket, started while backward is still running.")
+            st.markdown("**How the all-reduce works: a ring**, replayed with these gradients (DDP divides by N first).")
+            trace = sc.ring_allreduce(dp.flat_local(layer) / n)
+            st.plotly_chart(fig.ring_figure([f.counts for f in trace.frames], report.ring_captions(trace),
+                                            [f.contributors for f in trace.frames]), key="scale_ring")
+            st.caption(f"The ring's result matches the real `all_reduce` to {report.ring_matches(trace, dp.reduced_grads[layer].reshape(n, -1)):.1e}; "
+                       f"each rank sent {trace.bytes_per_rank / 1e3:.1f} kB of this layer's {trace.result[0].size * 4 / 1e3:.1f} kB.")
+            st.plotly_chart(fig.loss_per_rank_figure(dp.losses), key="scale_loss")
+        try_this("Set the world size to 4 with batch 4, then 2 with batch 8: the global batch is 16 both times, and "
+                 "the weights land on the same numbers as one process with 16 images.")
+        pytorch_snippet(snippets.ddp_script(world, batch, steps, lr, model))
+
+if tab_mp.open:
+    with tab_mp:
+        st.markdown("The tutorial's `ToyModel`: `net1 = Linear(10, 10)` and a ReLU on the first device, "
+                    "`net2 = Linear(10, 5)` on the second. "
+                    + ("Here: `cuda:0` and `cuda:1`." if machine.gpus >= 2 else
+                       "Without two GPUs the two devices are two processes, and `.to(dev1)` becomes a "
+                       "`dist.send` of the activation; backward sends its gradient back the other way."))
+        mb = st.slider("Batch", 1, 256, key=url.bind("scale_mp_batch", 20, lo=1, hi=256))
+        mp = job_panel("mp", sc.ModelParallelPlan(batch=mb), "Run one training step of the split model")
+        if mp is not None:
+            st.plotly_chart(fig.placement_figure(mp.placements, [(m.what, m.src, m.dst, f"{tuple(m.shape)}, {m.nbytes} bytes")
+                                                                 for m in mp.messages]), key="scale_place")
+            st.dataframe(report.model_parallel_rows(mp), hide_index=True)
+            st.metric("Split model vs the whole model on one device (output, loss, every gradient)", f"{mp.max_diff:.1e}")
+        try_this("Raise the batch: the activation sent forward grows with it (batch × 10 × 4 bytes), the weights do not move.")
+        pytorch_snippet(snippets.toy_model_script(mb, 0.001), title="PyTorch equivalent: the two-device ToyModel")
+        pytorch_snippet(snippets.two_process_script(mb, 0.001), title="PyTorch equivalent: two processes, send/recv")
+
+if tab_pp.open:
+    with tab_pp:
+        st.markdown("Split the model in stages and the first stage idles while the last works. Cutting the batch into "
+                    "M micro-batches lets the stages overlap; what stays idle is the **bubble**.")
+        st.latex(r"\text{bubble} = \frac{S-1}{M+S-1}")
+        p1, p2 = st.columns(2)
+        micro = p1.select_slider("Micro-batches M", MICRO, key=url.bind("scale_micro", 4, options=MICRO))
+        stages = p2.slider("Stages S (computed timeline)", 2, 8, key=url.bind("scale_stages", 2, lo=2, hi=8))
+        slots = sc.gpipe_schedule(stages, micro)
+        st.plotly_chart(fig.gantt_figure(slots, f"Computed: GPipe, S = {stages}, M = {micro} (backward = 2 × forward)",
+                                         unit="time units", note=f"computed · bubble {sc.bubble_fraction(stages, micro):.0%}"),
+                        key="scale_gantt_computed")
+        pp = job_panel("pp", sc.PipelinePlan(micro_batches=micro), f"Measure it: 2 stages on 2 processes, M = {micro}")
+        if pp is not None:
+            st.plotly_chart(fig.gantt_figure(pp.run.slots, f"Measured: 2 stages, M = {pp.run.micro_batches}, batch {pp.plan.batch}",
+                                             unit="ms", note=f"measured · idle {pp.run.bubble:.0%}"), key="scale_gantt_measured")
+            st.caption(f"Each micro-batch's activation is {pp.activation_bytes / 1e3:.0f} kB. Gradients accumulated over the "
+                       f"micro-batches equal the whole batch's to {pp.grad_max_diff:.1e}: pipelining changes the timing, "
+                       "not the maths. Measured idle time includes waiting for messages, so it sits above the formula.")
+        measured = [(r.micro_batches, r.bubble) for r in pp.sweep] if pp is not None else []
+        st.plotly_chart(fig.bubble_figure(stages, 32, measured if stages == 2 else []), key="scale_bubble")
+        try_this("Move M from 1 to 16: the computed bubble falls from (S-1)/S towards zero. Then add stages.")
+        pytorch_snippet(snippets.pipeline_script(micro, 256, 512))
+
+if tab_when.open:
+    with tab_when:
+        done = results()
+        st.markdown("**Data parallel pays** when each rank's compute is large next to the all-reduce of the gradients "
+                    "(big batches, compute-heavy layers, fast links). **Split the model** when its weights, gradients "
+                    "and optimizer state do not fit one device; pipeline it so the devices work at the same time.")
+        if "dp" in done:
+            st.dataframe(report.data_parallel_rows(done["dp"]), hide_index=True)
+            st.markdown(report.verdict(done["dp"]))
+            st.dataframe(report.memory_rows(done["dp"].grad_bytes // 4), hide_index=True)
+        if "mp" in done:
+            st.dataframe(report.model_parallel_rows(done["mp"]), hide_index=True)
+        if "pp" in done:
+            st.dataframe(report.pipeline_rows(done["pp"]), hide_index=True)
+        if not done:
+            st.info("Run the other tabs first: this table is built from what they measure.", icon=":material/table:")
+url.publish()

@@ -1,0 +1,70 @@
+"""Scaling out page: a Run / Stop panel for a job of worker processes, polled by a fragment.
+
+The job belongs to the learner's session (``st.session_state``), never to a global cache. Its
+monitor thread owns the processes; this script thread only reads ``job.snapshot()``. A token
+kept in the session is the job's owner: when the session ends and the token is collected,
+the job kills its workers.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explainers import scaling as sc
+
+
+class SessionToken:
+    """Kept in st.session_state; its garbage collection tells running jobs the session has ended."""
+
+
+def _jobs() -> dict:
+    return st.session_state.setdefault("scale_jobs", {})
+
+
+def results() -> dict:
+    """The latest finished result of each part in this session: key -> Result."""
+    return st.session_state.setdefault("scale_results", {})
+
+
+def job_panel(key: str, plan: sc.Plan, label: str, *, port: int | None = None) -> sc.Result | None:
+    """A Run button for ``plan``, live progress and Stop while it runs; returns the part's latest result."""
+    token = st.session_state.setdefault("scale_owner", SessionToken())
+    job = _jobs().get(key)
+    running = job is not None and not job.snapshot().done
+    problems = plan.problems()
+    if st.button(label, key=f"{key}_run", type="primary", disabled=running or bool(problems),
+                 icon=":material/play_arrow:"):
+        try:
+            job = _jobs()[key] = sc.start(plan, owner=token, port=port)
+            running = True
+        except (ValueError, sc.ScalingError) as exc:
+            st.error(str(exc), icon=":material/error:")
+    for p in problems:
+        st.warning(p, icon=":material/tune:")
+    if job is not None:
+        _status(key, job, running)
+    return results().get(key)
+
+
+def _status(key: str, job: sc.Job, was_running: bool) -> None:
+    @st.fragment(run_every=1.0 if was_running else None)
+    def poll() -> None:
+        snap = job.snapshot()
+        if not snap.done:
+            st.progress(snap.progress, text=f"{snap.message} ({snap.elapsed_s:.0f} s, {snap.world_size} "
+                                            f"process{'es' * (snap.world_size > 1)}, {snap.backend})")
+            if st.button("Stop", key=f"{key}_stop", icon=":material/stop:"):
+                job.stop()
+            return
+        if snap.status == "finished" and results().get(key) is not snap.result:
+            results()[key] = snap.result
+            st.rerun(scope="app")  # draw the new result outside this fragment
+        if snap.status == "finished":
+            st.caption(f"Ran in {snap.elapsed_s:.1f} s on {snap.world_size} process{'es' * (snap.world_size > 1)} "
+                       f"({snap.backend}, rendezvous port {snap.port}); all worker processes have exited.")
+        elif snap.status == "stopped":
+            st.info(snap.message, icon=":material/stop_circle:")
+        else:
+            st.error(snap.message, icon=":material/error:")
+
+    poll()
