@@ -28,6 +28,22 @@ class ToyModel(nn.Module):
         return self.net2(x.to(self.dev1))  # (B, 5) on dev1: the activation crossed devices here
 
 
+def toy_batch(batch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ToyModel's input and target, like the tutorial's randn(20, 10) and randn(20, 5): (B, 10), (B, 5)."""
+    gen = torch.Generator().manual_seed(seed + 1)
+    return torch.randn(batch, 10, generator=gen), torch.randn(batch, 5, generator=gen)
+
+
+def toy_model(seed: int, dev0: str | torch.device = "cpu", dev1: str | torch.device = "cpu") -> ToyModel:
+    """A ToyModel whose weights are drawn from ``seed`` (the same on every rank and in the tests)."""
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        return ToyModel(dev0, dev1)
+    finally:
+        torch.random.set_rng_state(state)
+
+
 class DigitMLP(nn.Module):
     """A small MNIST MLP: (B, 1, 28, 28) -> flatten -> 784-hidden-hidden-10 logits."""
 
@@ -62,8 +78,18 @@ class DigitCNN(nn.Module):
         return self.fc(x.flatten(1))  # (B, 10)
 
 
-def pipeline_stages(width: int = 512) -> tuple[nn.Sequential, nn.Sequential]:
-    """A wide digit MLP cut in two: stage 0 (B, 1, 28, 28) -> (B, width); stage 1 (B, width) -> (B, 10)."""
+def pipeline_stages(width: int = 512, seed: int | None = None) -> tuple[nn.Sequential, nn.Sequential]:
+    """A wide digit MLP cut in two: stage 0 (B, 1, 28, 28) -> (B, width); stage 1 (B, width) -> (B, 10).
+
+    With ``seed`` the weights are drawn from it without touching torch's global random state.
+    """
+    if seed is not None:
+        state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+        try:
+            return pipeline_stages(width)
+        finally:
+            torch.random.set_rng_state(state)
     stage0 = nn.Sequential(nn.Flatten(), nn.Linear(IMAGE_SIZE * IMAGE_SIZE, width), nn.ReLU(),
                            nn.Linear(width, width), nn.ReLU())
     stage1 = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, NUM_CLASSES))

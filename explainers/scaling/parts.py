@@ -24,7 +24,7 @@ from explainers.scaling.plans import (
     ModelParallelPlan,
     PipelinePlan,
 )
-from models.scaling import ToyModel, build_scaling_model, pipeline_stages
+from models.scaling import build_scaling_model, pipeline_stages, toy_batch, toy_model
 
 Progress = Callable[[int, int, str], None]  # (done, total, message)
 
@@ -177,24 +177,10 @@ def data_parallel(rank: int, world: int, plan: DataParallelPlan, device: torch.d
 # ----------------------------------------------------------------------------- model parallel
 
 
-def _toy_inputs(plan: ModelParallelPlan) -> tuple[torch.Tensor, torch.Tensor]:
-    gen = torch.Generator().manual_seed(plan.seed + 1)
-    return torch.randn(plan.batch, 10, generator=gen), torch.randn(plan.batch, 5, generator=gen)  # (B, 10), (B, 5)
-
-
-def _toy_model(plan: ModelParallelPlan, dev0: str = "cpu", dev1: str = "cpu") -> ToyModel:
-    state = torch.random.get_rng_state()
-    torch.manual_seed(plan.seed)
-    try:
-        return ToyModel(dev0, dev1)
-    finally:
-        torch.random.set_rng_state(state)
-
-
 def _toy_reference(plan: ModelParallelPlan) -> dict:
     """The whole ToyModel on one CPU: the oracle for the split run."""
-    x, labels = _toy_inputs(plan)
-    model = _toy_model(plan)
+    x, labels = toy_batch(plan.batch, plan.seed)
+    model = toy_model(plan.seed)
     out = model(x)
     loss = F.mse_loss(out, labels)
     loss.backward()
@@ -213,11 +199,11 @@ def _message(what: str, src: str, dst: str, t: torch.Tensor, seconds: float) -> 
 
 def model_parallel(rank: int, world: int, plan: ModelParallelPlan, device: torch.device, progress: Progress) -> dict:
     """One SGD step of the ToyModel split in two: on cuda:0/cuda:1, or on two ranks with send/recv."""
-    x, labels = _toy_inputs(plan)
+    x, labels = toy_batch(plan.batch, plan.seed)
     if plan.use_gpus:
         return _model_parallel_gpus(plan, x, labels)
     where = f"rank {rank} (CPU process {rank})"
-    full = _toy_model(plan)  # both ranks draw the same weights, each keeps its half
+    full = toy_model(plan.seed)  # both ranks draw the same weights, each keeps its half
     h_shape = (plan.batch, full.net1.out_features)
     out: dict[str, Any] = {"mode": "two processes", "messages": []}
     dist.barrier()  # both sides ready: the times below are the step's, not the other process's start-up
@@ -265,7 +251,7 @@ def model_parallel(rank: int, world: int, plan: ModelParallelPlan, device: torch
 
 def _model_parallel_gpus(plan: ModelParallelPlan, x: torch.Tensor, labels: torch.Tensor) -> dict:
     """The tutorial exactly: one process, net1 on cuda:0, net2 on cuda:1, .to() between them."""
-    model = _toy_model(plan, "cuda:0", "cuda:1")
+    model = toy_model(plan.seed, "cuda:0", "cuda:1")
     opt = torch.optim.SGD(model.parameters(), lr=plan.lr)
     seen: dict[str, torch.Tensor] = {}
 
@@ -308,10 +294,7 @@ def _model_parallel_gpus(plan: ModelParallelPlan, x: torch.Tensor, labels: torch
 
 def pipeline(rank: int, world: int, plan: PipelinePlan, device: torch.device, progress: Progress) -> dict:
     """GPipe on two ranks: stage 0 (rank 0) sends activations on, stage 1 (rank 1) sends gradients back."""
-    state = torch.random.get_rng_state()
-    torch.manual_seed(plan.seed)
-    stage0, stage1 = pipeline_stages(plan.width)
-    torch.random.set_rng_state(state)
+    stage0, stage1 = pipeline_stages(plan.width, plan.seed)
     stage = (stage0 if rank == 0 else stage1).to(device)
     x_np, y_np = synthetic_digits(plan.batch, plan.seed)
     x, y = torch.from_numpy(x_np).to(device), torch.from_numpy(y_np).to(device)
@@ -369,10 +352,7 @@ def pipeline(rank: int, world: int, plan: PipelinePlan, device: torch.device, pr
     grads = {n: p.grad.detach().clone() for n, p in stage.named_parameters()}
 
     # The check: the full batch through the whole model on one process, same weights.
-    torch.manual_seed(plan.seed)
-    ref0, ref1 = pipeline_stages(plan.width)
-    torch.random.set_rng_state(state)
-    ref0, ref1 = ref0.to(device), ref1.to(device)
+    ref0, ref1 = (m.to(device) for m in pipeline_stages(plan.width, plan.seed))
     F.cross_entropy(ref1(ref0(x)), y).backward()
     ref = ref0 if rank == 0 else ref1
     diff = max(float((grads[n] - p.grad).abs().max()) for n, p in ref.named_parameters())

@@ -132,6 +132,7 @@ class DataParallelResult:
     grad_bytes: int  # all gradients of one replica, in bytes
     labels: np.ndarray  # (N, B) labels of each rank's step-1 slice
     images: np.ndarray  # (N, b, 28, 28) uint8, the first few images of each rank's step-1 slice
+    weights: np.ndarray  # (P,) rank 0's parameters after the last step, flattened in named_parameters order
 
     @property
     def world_size(self) -> int:
@@ -225,7 +226,7 @@ def assemble(plan: Plan, per_rank: list[dict], backend: str) -> Result:
             float(np.abs(finals - finals[0]).max()), float(r0["reference_max_diff"]),
             float(r0["reference_grad_max_diff"]), [tuple(b) for b in r0["buckets"]],
             [Timing(**r["timing"]) for r in per_rank], int(r0["grad_bytes"]),
-            np.stack([r["labels"] for r in per_rank]), np.stack([r["images"] for r in per_rank]))
+            np.stack([r["labels"] for r in per_rank]), np.stack([r["images"] for r in per_rank]), finals[0])
     if isinstance(plan, ModelParallelPlan):
         grads = {k: v for r in per_rank for k, v in r["grads"].items()}
         last = per_rank[-1]

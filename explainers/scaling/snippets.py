@@ -200,6 +200,8 @@ def worker(rank, port):
     stage0 = nn.Sequential(nn.Flatten(), nn.Linear(784, WIDTH), nn.ReLU(), nn.Linear(WIDTH, WIDTH), nn.ReLU())
     stage1 = nn.Sequential(nn.Linear(WIDTH, WIDTH), nn.ReLU(), nn.Linear(WIDTH, 10))
     stage = stage0 if rank == 0 else stage1
+    stage(torch.zeros(BATCH // M, 784 if rank == 0 else WIDTH)).sum().backward()  # warm-up: first calls allocate
+    stage.zero_grad()
     gen = torch.Generator().manual_seed(0)
     x, y = torch.rand(BATCH, 1, 28, 28, generator=gen), torch.randint(0, 10, (BATCH,), generator=gen)
     xs, ys = x.chunk(M), y.chunk(M)
