@@ -47,7 +47,7 @@ LESSONS = [
         "then its confusions, feature maps, your own handwriting, and overfitting on purpose.",
     ),
     PageInfo(
-        "pages/scaling_out.py", "Scaling out", ":material/hub:", "scaling-out", "Training",
+        "pages/scaling_out.py", "Scaling out", ":material/hub:", "scaling_out", "Training",
         "When one device is not enough: data parallel with DistributedDataParallel, a model split across "
         "two devices, and pipelining, run for real on worker processes.",
     ),

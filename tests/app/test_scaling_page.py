@@ -1,0 +1,123 @@
+"""The Scaling out page in AppTest: settings from the link, runs started by the button (real worker
+processes), results drawn, Stop, a world size too big for the machine, and no workers left behind."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explainers import scaling as sc
+from explainers.scaling import launch
+from tests.app.harness import run_page, slider
+from tests.unit.scaling_procs import live_children
+
+
+@pytest.fixture(autouse=True)
+def _no_leftovers():
+    yield
+    sc.stop_all_jobs()
+    assert live_children() == []
+
+
+def run(query: dict | None = None) -> AppTest:
+    return run_page("scaling_out.py", query, timeout=120)
+
+
+def finish(at: AppTest, key: str) -> sc.JobSnapshot:
+    """Wait for the part's job as the page's poller would, then rerun the page twice (poll, then draw)."""
+    job = at.session_state["scale_jobs"][key]
+    assert job.join(300)
+    at.run()
+    at.run()
+    assert not at.exception, at.exception
+    return job.snapshot()
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(label))
+
+
+def test_default_page_explains_the_machine_and_offers_each_part():
+    at = run()
+    assert at.title[0].value == "Scaling out"
+    assert len(at.tabs) == 4
+    assert "This machine:" in at.caption[0].value and "rank" in at.caption[0].value
+    assert at.button(key="dp_run").label.startswith("Train with DDP on 2 processes")
+    assert slider(at, "World size N (processes)").value == 2
+    code = at.code[0].value
+    assert "DistributedDataParallel" in code and "init_process_group" in code and "WORLD_SIZE = 2" in code
+
+
+def test_settings_come_from_the_link_and_bad_values_are_reset():
+    at = run({"scale_tab": "Pipelining", "scale_micro": "8", "scale_stages": "3"})
+    assert at.button(key="pp_run").label == "Measure it: 2 stages on 2 processes, M = 8"
+    assert any(r"\frac{S-1}{M+S-1}" in lx.value for lx in at.latex)
+    assert len(at.get("plotly_chart")) == 2  # the computed timeline and the bubble curve, before any run
+    assert "M, BATCH, WIDTH = 8, 256, 512" in at.code[0].value
+    at = run({"scale_world": "banana", "scale_micro": "7"})
+    assert any("not understood" in c.value for c in at.caption)
+    assert slider(at, "World size N (processes)").value == 2
+
+
+def test_a_world_size_beyond_the_machine_gets_a_message_not_a_run(monkeypatch):
+    laptop = launch.Machine(cpus=2, gpus=0)
+    monkeypatch.setattr(launch, "machine", lambda: laptop)
+    monkeypatch.setattr(sc, "machine", lambda: laptop)
+    at = run({"scale_world": "4"})
+    assert any("World size 4 is more than this machine can run" in w.value for w in at.warning)
+    at.button(key="dp_run").click().run()
+    assert not at.exception
+    assert any("World size 4 needs one CPU core per rank" in e.value for e in at.error)
+    assert "dp" not in at.session_state["scale_jobs"]
+
+
+def test_data_parallel_run_draws_gradients_ring_and_losses():
+    at = run({"scale_batch": "8", "scale_steps": "2"})
+    at.button(key="dp_run").click().run()
+    assert not at.exception
+    snap = finish(at, "dp")
+    assert snap.status == "finished", snap.message
+    assert metric(at, "Ranks' p.grad after all-reduce") == "0.0e+00"
+    assert float(metric(at, "DDP weights vs one process")) < 1e-5
+    assert len(at.get("plotly_chart")) == 3  # gradients, ring, loss per rank
+    assert any("matches the real `all_reduce`" in c.value for c in at.caption)
+    at.selectbox(key="scale_layer").set_value("fc1.weight").run()
+    assert not at.exception and at.query_params["scale_layer"] == "fc1.weight"
+    at.session_state["scale_tab"] = "When to use what"  # built from the same result
+    at.run()
+    assert not at.exception
+    rows = at.dataframe[0].value
+    assert set(rows["how"]) == {"measured", "computed"} and rows["what"].str.contains("all-reduce").any()
+    assert any("ranks were" in m.value for m in at.markdown)
+    assert live_children() == []
+
+
+def test_stop_from_the_page_ends_the_workers():
+    at = run({"scale_steps": "20"})
+    at.button(key="dp_run").click().run()
+    assert not at.exception
+    at.button(key="dp_stop").click().run()
+    snap = finish(at, "dp")
+    assert snap.status == "stopped"
+    assert any("every worker process has been ended" in i.value for i in at.info)
+    assert live_children() == []
+
+
+def test_model_parallel_and_pipeline_runs_and_the_summary_table():
+    at = run({"scale_tab": "Model parallel"})
+    at.button(key="mp_run").click().run()
+    assert finish(at, "mp").status == "finished"
+    assert float(metric(at, "Split model vs the whole model")) < 1e-6
+    table = at.dataframe[0].value
+    assert list(table["what"].str.split().str[0]) == ["activation", "gradient", "compute", "compute"]
+    assert len(at.code) == 2 and "nn.Linear(10, 10).to(dev0)" in at.code[0].value
+    at.session_state["scale_tab"] = "Pipelining"  # same session: each part's result is kept
+    at.run()
+    at.button(key="pp_run").click().run()
+    assert finish(at, "pp").status == "finished"
+    assert len(at.get("plotly_chart")) == 3  # computed, measured, bubble
+    assert any("equal the whole batch's" in c.value for c in at.caption)
+    at.session_state["scale_tab"] = "When to use what"
+    at.run()
+    assert not at.exception
+    assert len(at.dataframe) == 2  # model parallel and pipeline (no data-parallel run in this session)
