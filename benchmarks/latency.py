@@ -59,6 +59,7 @@ CONTROLS: dict[str, tuple[Control, ...]] = {
     "convolution": (Control("Stride"), Control("Bias"), Control("Output row")),
     "pooling": (Control("Kernel size k"), Control("Output row"), Control("Stride s")),
     "trainer": (Control("Epochs"), Control("Learning rate"), Control("Batch size")),
+    "scaling_out": (Control("Steps"), Control("Batch per rank B"), Control("Micro-batches M", tab="Pipelining")),
 }
 
 # Resolves with the ms from now until the app has gone running -> notRunning and painted twice.

@@ -26,8 +26,8 @@ tab_dp, tab_mp, tab_pp, tab_when = st.tabs(TABS, key=url.bind("scale_tab", TABS[
 
 if tab_dp.open:
     with tab_dp:
-        st.latex(r"g = \frac{1}{N}\sum_{r=0}^{N-1} g_r \qquad g_r = \nabla_w \frac{1}{B}\sum_{i \in \text{slice}_r}"
-                 r" \ell(x_i, y_i) \quad\Rightarrow\quad g = \nabla_w \frac{1}{NB}\sum_{i=1}^{NB} \ell(x_i, y_i)")
+        st.latex(r"g_r = \nabla_w \frac{1}{B}\sum_{i \in \text{slice}_r} \ell_i \qquad "
+                 r"g = \frac{1}{N}\sum_{r=0}^{N-1} g_r = \nabla_w \frac{1}{NB}\sum_{i=1}^{NB} \ell_i\;")  # \; keeps the italic subscript inside the box
         c1, c2, c3, c4, c5 = st.columns(5)
         world = c1.slider("World size N (processes)", 2, 4, key=url.bind("scale_world", 2, lo=2, hi=4),
                           help=f"This machine allows up to {machine.max_world_size}.")
