@@ -65,8 +65,8 @@ class Machine:
     gpus: int
 
     def backend(self, ranks: int) -> str:
-        """NCCL when every rank can have its own GPU, else gloo on the CPU."""
-        return "nccl" if ranks >= 2 and self.gpus >= ranks else "gloo"
+        """NCCL when every rank can have its own GPU (rank r on cuda:r), else gloo on the CPU."""
+        return "nccl" if 1 <= ranks <= self.gpus else "gloo"
 
     @property
     def max_world_size(self) -> int:

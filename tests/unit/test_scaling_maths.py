@@ -136,6 +136,7 @@ def test_world_size_beyond_the_machine_is_refused_with_a_clear_message():
     assert Machine(16, 0).max_world_size == 8
     assert Machine(2, 4).max_world_size == 4 and Machine(2, 4).backend(4) == "nccl"
     assert Machine(2, 1).backend(2) == "gloo" and Machine(64, 0).backend(2) == "gloo"
+    assert Machine(2, 1).backend(1) == "nccl"  # one rank on the one GPU
     with pytest.raises(sc.WorldSizeError, match="GPU per rank"):
         sc.check_world_size(5, Machine(8, 4))
     with pytest.raises(sc.WorldSizeError):
