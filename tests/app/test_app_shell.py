@@ -62,3 +62,12 @@ def test_config_is_safe_for_a_classroom():
     assert cfg["server"]["enableXsrfProtection"] is True
     assert cfg["browser"]["gatherUsageStats"] is False
     assert cfg["theme"]["base"] == "light"
+
+
+def test_visitors_see_no_error_details():
+    """A shared server shows visitors no traceback, exception type or server path."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] == "none"
+    assert config["server"]["enableXsrfProtection"] is True

@@ -40,6 +40,8 @@ def start_streamlit(script: str, port: int, log_path: Path, extra_env: dict | No
             "--server.port", str(port), "--server.address", "127.0.0.1",
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none",
+            # Tests read the error they assert against; visitors get "none" from .streamlit/config.toml.
+            "--client.showErrorDetails", "full",
         ],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
     )
