@@ -59,14 +59,14 @@ def images_per_second(model_name: str, size: int, device: str, steps: int = 10, 
     import torch
     import torch.nn.functional as F
 
-    import models.catsdogs as cd
+    import models.registry as cd
     from explainers.training.augment import augmenter
     from explainers.training.batches import Batches
-    from explainers.training.data import pets
+    from explainers.training.data import catsdogs
     from explainers.training.loop import FitState, fit
     from models import MODELS as SPECS
 
-    ds = pets.synthetic_pets(n_train=batch * 4, n_test=8, size=size, seed=seed)
+    ds = catsdogs.synthetic_pets(n_train=batch * 4, n_test=8, size=size, seed=seed)
     torch.manual_seed(seed)
     if model_name.startswith("resnet"):
         build = functools.partial(cd.build_resnet18_transfer, pretrained=False,

@@ -82,7 +82,7 @@ def classic_epoch(model_name: str, root: Path, device: str, batch_size: int, see
 def ours_epoch(model_name: str, root: Path, device: str, batch_size: int, seed: int) -> tuple[float, float, float]:
     """(wall seconds of the training epoch, with the test evaluation, process CPU seconds of it all) for TrainRun."""
     from explainers.training import TrainConfig, TrainRun
-    from explainers.training.data.datasets import load_dataset
+    from explainers.training.data import load_dataset
 
     ds = load_dataset("mnist", root, download=False)
     warm = TrainConfig(dataset="mnist", model=model_name, optimizer="sgd_momentum", lr=0.01, batch_size=batch_size,
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from explainers.training import configure_threads, resolve_device
-    from explainers.training.data.datasets import synthetic_digits, write_idx_dataset
+    from explainers.training.data import synthetic_digits, write_idx_dataset
 
     p = argparse.ArgumentParser(prog="python -m benchmarks.trainer_speed", description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=60000, help="training images (default 60000, like MNIST)")

@@ -24,7 +24,6 @@ st.latex(r"\mathcal{L} = -\frac{1}{B}\sum_{i=1}^{B}\log p_\theta(y_i \mid x_i) \
          r" \;+\; \lambda_1\lVert\theta\rVert_1 \qquad \theta \leftarrow \theta - \eta\,\nabla_\theta\mathcal{L}")
 
 with st.container(border=True):
-    cd.prepare(state)  # cats vs dogs: deep links to folders and picture sizes
     ds = setup.choose_dataset(url, state)
     cd.data_panel(state, state.get(Keys.DATASET, ""))
     config = setup.settings_form(url, state, ds) if ds is not None else None

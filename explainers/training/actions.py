@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from explainers.training import EvalResult, TrainConfig, TrainRun
-    from explainers.training.data.datasets import ImageDataset
+    from explainers.training.data import ImageDataset
     from explainers.training.gradcam import GradCamResult
 
     Network: TypeAlias = nn.Module  # what a RunRecord holds: the page only passes it back here
@@ -178,14 +178,14 @@ def grad_cam_picture(model: nn.Module, dataset: ImageDataset, picture: np.ndarra
 
 def resnet_weights_ready() -> bool:
     """True when ResNet-18's ImageNet weights are in torch's cache (no download needed)."""
-    from models.catsdogs import resnet18_weights_cached
+    from explainers.training.data import resnet18_weights_cached
 
     return resnet18_weights_cached()
 
 
 def fetch_resnet_weights(progress: Callable[[float, str], None] | None = None) -> None:
     """Download ResNet-18's ImageNet weights into torch's cache; ValueError (WeightsUnavailable) when offline."""
-    from models.catsdogs import fetch_resnet18_weights
+    from explainers.training.data import fetch_resnet18_weights
 
     fetch_resnet18_weights(progress)
 

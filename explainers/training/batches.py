@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import torch
 
     from explainers.training.config import TrainConfig
-    from explainers.training.data.datasets import ImageDataset
+    from explainers.training.data import ImageDataset
 
 Augmenter = Callable[["torch.Tensor", "torch.Generator"], "torch.Tensor"]
 

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from explainers.training.config import TrainConfig
-    from explainers.training.data.datasets import ImageDataset
+    from explainers.training.data import ImageDataset
 
 
 def build_model(config: TrainConfig, dataset: ImageDataset) -> nn.Module:

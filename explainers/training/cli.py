@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from explainers.training.config import DEVICES, OPTIMIZERS, SCHEDULERS, TrainConfig
+from explainers.training.data import DOWNLOADS
 from explainers.training.run import TrainRun
 from explainers.training.runtime import configure_threads
 
 if TYPE_CHECKING:
-    from explainers.training.data.datasets import ImageDataset
+    from explainers.training.data import ImageDataset
 
-DOWNLOADS = ("mnist", "fashion-mnist", "cifar-catsdog", "oxford-pets", "resnet18")
 DATA_DIR_HELP = "default: $NEURAL_LENS_DATA or ./data"
 
 
@@ -88,20 +88,7 @@ def _data() -> Any:
     """explainers.training.data's API: parse_spec, load_dataset, download, data_dir, DatasetUnavailable."""
     from explainers.training import data
 
-    if hasattr(data, "load_dataset"):
-        return data
-    # Interim, until the data package's API lands: the same calls on the old modules.
-    import types
-
-    from explainers.training.data import datasets, pets
-
-    def download_names(names: list[str], root: Path, progress: Any) -> int:
-        extras = {"resnet18": pets._fetch_resnet18}
-        return datasets.download_cli(["download", *names, "--data-dir", str(root)], prog="download",
-                                     description="", names=list(DOWNLOADS[:4]), extras=extras, errors=(RuntimeError,))
-
-    return types.SimpleNamespace(load_dataset=datasets.load_dataset, DatasetUnavailable=datasets.DatasetUnavailable,
-                                 data_dir=datasets.data_dir, download=download_names)
+    return data
 
 
 def _load(config: TrainConfig, data_dir: str | None, download: bool) -> ImageDataset:
@@ -177,8 +164,6 @@ def download(a: argparse.Namespace) -> int:
     data = _data()
     root = Path(a.data_dir) if a.data_dir else data.data_dir()
     results = data.download(list(a.names), root, _named_progress)
-    if isinstance(results, int):  # interim: the old download command printed its own lines
-        return results
     for r in results:
         print(f"\n{r.name}: {r.message}", file=sys.stderr)
     return 0 if all(r.ok for r in results) else 1

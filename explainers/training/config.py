@@ -63,14 +63,8 @@ class TrainConfig:
 
 def dataset_problem(key: str) -> str | None:
     """Why a dataset key cannot name a dataset (None when it can): the data package's grammar decides."""
-    from explainers.training import data
+    from explainers.training.data import parse_spec
 
-    parse_spec = getattr(data, "parse_spec", None)
-    if parse_spec is None:  # until the data package's parse_spec lands: the old registry and key grammar
-        from explainers.training.data import pets
-        from explainers.training.data.datasets import DATASETS
-
-        return None if key in DATASETS or pets.ensure_registered(key) else f"Unknown dataset {key!r}."
     try:
         parse_spec(key)
     except ValueError as exc:

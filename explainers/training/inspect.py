@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from explainers.training.data.datasets import ImageDataset
+    from explainers.training.data import ImageDataset
 
 
 def _as_model_input(images: torch.Tensor, device: torch.device, dataset: ImageDataset | None) -> torch.Tensor:

@@ -52,7 +52,7 @@ from explainers.training.runtime import (
 if TYPE_CHECKING:
     from torch import nn
 
-    from explainers.training.data.datasets import ImageDataset
+    from explainers.training.data import ImageDataset
 
 
 class _RunGate:

@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-import models.catsdogs as cd
 from explainers import training as tr
+from explainers.training.data import weights as cd
 from pages.widgets.trainer.state import STATE_KEY
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "trainer.py")

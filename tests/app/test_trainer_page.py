@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from explainers import training
-from explainers.training.data import datasets as dsets
+from explainers.training import data as dsets
 from pages.widgets.trainer import setup as setup
 from pages.widgets.trainer.state import STATE_KEY, Keys, TrainerState
 

@@ -7,13 +7,15 @@ import torch
 from torch import nn
 from torchvision.models import resnet18
 
-import models.catsdogs as cd
-import models.catsdogs_nets as nets
+import models.registry as cd
+import models.resnet as nets
+from explainers.training.data import weights
+from models.catsdogs import CatsDogsCNN
 
 
 @pytest.mark.parametrize("size", [32, 64, 96, 128])
 def test_tutorial_cnn_shapes_and_parameter_count(size):
-    model = nets.CatsDogsCNN(3, size, 2, dropout=0.5)
+    model = CatsDogsCNN(3, size, 2, dropout=0.5)
     out = model(torch.zeros(2, 3, size, size))
     assert out.shape == (2, 2)
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
@@ -28,7 +30,7 @@ def test_tutorial_cnn_shapes_and_parameter_count(size):
 
 def test_tutorial_cnn_refuses_sizes_it_cannot_pool():
     with pytest.raises(ValueError, match="multiple of 16"):
-        nets.CatsDogsCNN(3, 50)
+        CatsDogsCNN(3, 50)
     assert cd.supports_catsdogs_cnn(3, 64) and not cd.supports_catsdogs_cnn(3, 28)
 
 
@@ -89,20 +91,24 @@ def hub(tmp_path, monkeypatch):
 def test_pretrained_weights_load_from_torch_cache(hub):
     """A weights file in torch's cache is used as is: no network needed."""
     source = resnet18(weights=None)
-    path = cd.weights_path()
+    path = weights.weights_path()
     path.parent.mkdir(parents=True)
     torch.save(source.state_dict(), path)
-    assert cd.resnet18_weights_cached()
+    assert weights.resnet18_weights_cached()
     calls = []
-    model = nets.ResNet18Transfer(2, pretrained=True, progress=lambda f, m: calls.append((f, m)))
-    torch.testing.assert_close(model.backbone.conv1.weight, source.conv1.weight)
-    assert calls and calls[-1][0] == 1.0
+    found = weights.fetch_resnet18_weights(lambda f, m: calls.append((f, m)))
+    assert found == path and calls and calls[-1][0] == 1.0
+    for model in (cd.build_resnet18_transfer(3, 32, 2),  # torch's cache by default
+                  cd.build_resnet18_transfer(3, 32, 2, weights=found),  # a path
+                  nets.ResNet18Transfer(2, backbone_state=source.state_dict())):  # a state dict
+        torch.testing.assert_close(model.backbone.conv1.weight, source.conv1.weight)
+        assert not model.weights_missing
 
 
 def test_offline_download_fails_with_a_clear_message_and_leaves_nothing(hub):
-    with pytest.raises(cd.WeightsUnavailable, match="could not be downloaded.*from scratch works offline"):
-        cd.fetch_resnet18_weights(url="http://127.0.0.1:9/resnet18.pth", timeout=2)
-    assert not any((hub / "hub").rglob("*.part")) and not cd.resnet18_weights_cached()
+    with pytest.raises(weights.WeightsUnavailable, match="could not be downloaded.*from scratch works offline"):
+        weights.fetch_resnet18_weights(url="http://127.0.0.1:9/resnet18.pth", timeout=2)
+    assert not any((hub / "hub").rglob("*.part")) and not weights.resnet18_weights_cached()
 
 
 def test_download_reports_progress_and_rejects_truncated_files(hub):
@@ -111,11 +117,11 @@ def test_download_reports_progress_and_rejects_truncated_files(hub):
     torch.save(resnet18(weights=None).state_dict(), good)
     bad = hub / "bad.pth"
     bad.write_bytes(good.read_bytes()[:1000])
-    with pytest.raises(cd.WeightsUnavailable):
-        cd.fetch_resnet18_weights(url=bad.as_uri())
-    assert not cd.resnet18_weights_cached()
+    with pytest.raises(weights.WeightsUnavailable):
+        weights.fetch_resnet18_weights(url=bad.as_uri())
+    assert not weights.resnet18_weights_cached() and not any((hub / "hub").rglob("*.part"))
     seen = []
-    path = cd.fetch_resnet18_weights(lambda f, m: seen.append(f), url=good.as_uri())
+    path = weights.fetch_resnet18_weights(lambda f, m: seen.append(f), url=good.as_uri())
     assert path.is_file() and seen and seen[-1] == 1.0
 
 
@@ -125,7 +131,7 @@ def test_own_weights_replace_missing_imagenet_weights(hub):
     model.eval()
     assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 2)  # evaluation works
     model.train()
-    with pytest.raises(cd.WeightsUnavailable):
+    with pytest.raises(weights.WeightsUnavailable):
         model(torch.zeros(2, 3, 32, 32))
-    model.load_state_dict(nets.ResNet18Transfer(2, pretrained=False).state_dict())
+    model.load_state_dict(nets.ResNet18Transfer(2).state_dict())
     assert not model.weights_missing and model(torch.zeros(2, 3, 32, 32)).shape == (2, 2)

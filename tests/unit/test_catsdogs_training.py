@@ -8,17 +8,22 @@ import functools
 import pytest
 import torch
 
-import models.catsdogs as cd
+import models.registry as cd
 from explainers import training as tr
 from explainers.training import TrainConfig, TrainRun
-from explainers.training.data import pets
-from explainers.training.data.datasets import DATASETS, is_available
+from explainers.training.data import (
+    BUILTIN_DATASETS,
+    catsdogs,
+    downloader,
+    is_available,
+    weights,
+)
 from models import MODELS
 
 
 @pytest.fixture(scope="module")
 def drawn():
-    return pets.synthetic_pets(n_train=320, n_test=120, size=32, seed=5)
+    return catsdogs.synthetic_pets(n_train=320, n_test=120, size=32, seed=5)
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +42,7 @@ def _config(**kw) -> TrainConfig:
 
 def test_registries_know_the_cats_vs_dogs_parts(tmp_path):
     assert {"catsdogs_cnn", "resnet18_transfer", "resnet18_frozen"} <= set(MODELS)
-    assert {"synthetic-pets", "cifar-catsdog", "oxford-pets"} <= set(DATASETS)
+    assert {"synthetic-pets", "cifar-catsdog", "oxford-pets"} <= set(BUILTIN_DATASETS)
     assert MODELS["catsdogs_cnn"].supports(3, 64) and not MODELS["catsdogs_cnn"].supports(1, 28)
     assert MODELS["resnet18_frozen"].supports(3, 96) and not MODELS["resnet18_frozen"].supports(1, 28)
     assert is_available("synthetic-pets", tmp_path)
@@ -80,7 +85,7 @@ def test_missing_weights_stop_the_run_with_a_friendly_error(drawn, monkeypatch, 
     from models import build_model, model_card
 
     monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
-    monkeypatch.setattr(cd.urllib.request, "urlopen", lambda *a, **k: pytest.fail("build must not download"))
+    monkeypatch.setattr(downloader.urllib.request, "urlopen", lambda *a, **k: pytest.fail("build must not download"))
     card = model_card(build_model("resnet18_transfer", 3, 32, 2), (3, 32, 32))
     assert card.output_shape == (2,)
     run = TrainRun(_config(model="resnet18_transfer", epochs=1, subset=64), drawn).start()
@@ -89,7 +94,7 @@ def test_missing_weights_stop_the_run_with_a_friendly_error(drawn, monkeypatch, 
     assert snap.status == "failed"
     assert "not downloaded yet" in snap.message and "Download the weights" in snap.message
     with pytest.raises(ValueError, match="from scratch works offline"):  # what the race and the CLI see
-        cd.fetch_resnet18_weights(download=False)
+        weights.fetch_resnet18_weights(download=False)
 
 
 def test_the_speed_benchmark_times_the_engine_loop(tmp_path):

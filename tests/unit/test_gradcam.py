@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from explainers.training.gradcam import conv_layers, default_layer, grad_cam, overlay
-from models.catsdogs import build_resnet18_transfer
-from models.catsdogs_nets import CatsDogsCNN
+from models import build_resnet18_transfer
+from models.catsdogs import CatsDogsCNN
 
 
 def _oracle(model: CatsDogsCNN, x: torch.Tensor, k: int, target: torch.Tensor) -> np.ndarray:

@@ -16,10 +16,10 @@ from explainers.training import (
     feature_maps,
     save_weights,
 )
-from explainers.training.data.datasets import ImageDataset
+from explainers.training.data import ImageDataset
 from explainers.training.gradcam import grad_cam
 from models import build_model
-from models.catsdogs_nets import CatsDogsCNN
+from models.catsdogs import CatsDogsCNN
 
 
 def _dataset(channels: int, size: int, classes: tuple[str, ...], n: int = 24, seed: int = 0) -> ImageDataset:

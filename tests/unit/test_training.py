@@ -25,7 +25,7 @@ from explainers.training import (
     save_weights,
 )
 from explainers.training.augment import augmenter, shift_rotate
-from explainers.training.data.datasets import synthetic_digits
+from explainers.training.data import synthetic_digits
 from models import build_model, model_card
 
 

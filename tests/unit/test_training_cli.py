@@ -12,7 +12,7 @@ from PIL import Image
 from explainers import training as tr
 from explainers.training import cli
 from explainers.training.cli import main as cli_main
-from explainers.training.data.datasets import synthetic_digits, write_idx_dataset
+from explainers.training.data import synthetic_digits, write_idx_dataset
 
 
 @pytest.fixture(autouse=True)

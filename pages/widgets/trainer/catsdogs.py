@@ -18,15 +18,15 @@ import streamlit as st
 
 from explainers.figures import catsdogs as fcd
 from explainers.training import TrainConfig, actions, augment
-from explainers.training.data import datasets as dsets
-from explainers.training.data import pets
+from explainers.training import data as dsets
+from explainers.training.data import catsdogs as pets
 from pages.widgets.trainer import gradcam as cam
 from pages.widgets.trainer import race as race
 from pages.widgets.trainer.state import Keys, Notice, RunRecord, TrainerState
 from pages.widgets.ui import ShareableState, run_safely
 
 if TYPE_CHECKING:
-    from explainers.training.data.datasets import ImageDataset
+    from explainers.training.data import ImageDataset
 
 LABELS = {"flip": "Flip", "crop": "Crop", "rotate": "Rotate", "jitter": "Colours"}
 HELP = {"flip": "Mirror left-right at random.", "crop": "Zoom into a random 60-100% of the picture.",
@@ -37,31 +37,23 @@ def _is_pets(ds: ImageDataset | None) -> bool:
     return ds is not None and tuple(ds.classes) == pets.CLASSES
 
 
-def prepare(state: TrainerState) -> None:
-    """Register a cats-vs-dogs key named in the link or the session, so the dataset box can offer it."""
-    for raw in (st.query_params.get(Keys.DATASET), state.get(Keys.DATASET)):
-        if isinstance(raw, str):
-            pets.ensure_registered(raw)
-
-
 # ----------------------------------------------------------------------------- data
 
 
 def _switch_size(state: TrainerState, key: str) -> None:
     """Size callback: the same pictures at the newly chosen size."""
-    source, _, folder = pets.parse_key(key)
-    state.put(Keys.DATASET, pets.dataset_key(source, int(state.get(Keys.CD_SIZE)), folder))
+    state.put(Keys.DATASET, dsets.parse_spec(key).with_size(int(state.get(Keys.CD_SIZE))).key)
 
 
 def _size_of(key: str) -> int:
     """The picture size of a cats-vs-dogs key (64 for CIFAR's 32 px or a digits set)."""
-    size = pets.parse_key(key)[1] if pets.is_catsdogs(key) else 64
+    size = dsets.parse_spec(key).size if dsets.is_catsdogs_key(key) else 64
     return size if size in pets.SIZES else 64
 
 
 def _use_folder(state: TrainerState, key: str) -> None:
     """"Use it" callback: the chosen folder, at the current picture size."""
-    state.put(Keys.DATASET, pets.dataset_key("folder", _size_of(key), state.get(Keys.CD_FOLDER)))
+    state.put(Keys.DATASET, dsets.folder_spec(state.get(Keys.CD_FOLDER), _size_of(key)).key)
 
 
 def _import_zip(state: TrainerState, key: str) -> None:
@@ -81,22 +73,23 @@ def _import_zip(state: TrainerState, key: str) -> None:
     note = f" ({imp.ignored} system files ignored)" if imp.ignored else ""
     state.zip_notice = Notice(
         "success", f"**{up.name}**: {counts['cat']} cats and {counts['dog']} dogs ({imp.files.layout}){note}.")
-    state.put(Keys.DATASET, pets.dataset_key("folder", _size_of(key), imp.relative))
+    state.put(Keys.DATASET, dsets.folder_spec(imp.relative, _size_of(key)).key)
 
 
 def data_panel(state: TrainerState, key: str) -> None:
     """Below the dataset box (``key`` is its value), for cats vs dogs: picture size and your own pictures."""
-    if not pets.is_catsdogs(key):
+    if not dsets.is_catsdogs_key(key):
         st.button("Try cats vs dogs", key="trainer_cd_try", icon=":material/pets:", on_click=state.put,
                   args=(Keys.DATASET, "synthetic-pets"),
                   help="Colour photos, two classes, transfer learning and Grad-CAM.")
         return
-    source, size, _ = pets.parse_key(key)
-    if source == "synthetic":
+    spec = dsets.parse_spec(key)
+    source, size = spec.source, spec.size
+    if source == "synthetic-pets":
         st.caption(":orange-badge[synthetic] Cartoon cats (pointed ears, whiskers) and dogs (floppy ears, snout) "
                    "drawn by code: good for learning offline; real photos are much harder.")
     left, right = st.columns([1, 2])
-    if source == "cifar":
+    if source == "cifar-catsdog":
         left.caption("CIFAR-10 pictures are 32×32 pixels: tiny, so training is quick.")
     else:
         state.put(Keys.CD_SIZE, size)

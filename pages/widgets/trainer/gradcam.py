@@ -16,12 +16,12 @@ from explainers.figures import catsdogs as fcd
 from explainers.figures import training as ft
 from explainers.images import ImageError, load_image
 from explainers.training import actions
-from explainers.training.data import pets
+from explainers.training.data import catsdogs as pets
 from pages.widgets.trainer.state import Keys, RunRecord, TrainerState
 from pages.widgets.ui import pytorch_snippet
 
 if TYPE_CHECKING:
-    from explainers.training.data.datasets import ImageDataset
+    from explainers.training.data import ImageDataset
 
 KINDS = {"confident_right": "Confident right", "confident_wrong": "Confident wrong",
          "uncertain": "Unsure (near 50/50)"}

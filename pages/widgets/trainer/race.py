@@ -15,7 +15,7 @@ from explainers.training import TrainConfig, actions
 from pages.widgets.trainer.state import TrainerState
 
 if TYPE_CHECKING:
-    from explainers.training.data.datasets import ImageDataset
+    from explainers.training.data import ImageDataset
 
 
 def start_race(state: TrainerState, config: TrainConfig, ds: ImageDataset) -> None:

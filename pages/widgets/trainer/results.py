@@ -18,7 +18,7 @@ from explainers.training import TrainConfig, actions, save_weights
 from pages.widgets.trainer.state import Keys, RunRecord, TrainerState, describe
 
 if TYPE_CHECKING:
-    from explainers.training.data.datasets import ImageDataset
+    from explainers.training.data import ImageDataset
 
 _METRICS = {"val_acc": "validation accuracy", "train_acc": "training accuracy", "val_loss": "validation loss",
             "train_loss": "training loss"}

@@ -16,7 +16,7 @@ from explainers.training import TrainConfig, TrainRun, actions
 from pages.widgets.trainer.state import TrainerState
 
 if TYPE_CHECKING:
-    from explainers.training.data.datasets import ImageDataset
+    from explainers.training.data import ImageDataset
 
 
 def start(state: TrainerState, config: TrainConfig, dataset: ImageDataset) -> None:

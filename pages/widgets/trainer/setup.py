@@ -12,7 +12,7 @@ import streamlit as st
 
 from explainers import snippets
 from explainers.training import DEVICES, OPTIMIZERS, SCHEDULERS, TrainConfig, actions
-from explainers.training.data import datasets as dsets
+from explainers.training import data as dsets
 from models import MODELS
 from pages.widgets.trainer.state import Keys, TrainerState
 from pages.widgets.ui import ShareableState
@@ -78,11 +78,13 @@ def cached_dataset(name: str) -> dsets.ImageDataset:
 
 def choose_dataset(url: ShareableState, state: TrainerState) -> dsets.ImageDataset | None:
     """Dataset selectbox; loads it (with a progress bar) or explains why it can't and offers the offline set."""
-    names = list(dsets.DATASETS)
+    # the static menu, plus a well-formed key this visitor's link or session names (e.g. a folder)
+    menu = dsets.dataset_menu(st.query_params.get(Keys.DATASET), state.get(Keys.DATASET))
+    names = list(menu)
     default = "mnist" if dsets.is_available("mnist") else SYNTHETIC
-    key = st.selectbox("Dataset", names, format_func=dsets.DATASETS.get,
+    key = st.selectbox("Dataset", names, format_func=menu.get,
                        key=url.bind(Keys.DATASET, default, options=names))
-    label = dsets.DATASETS[key]
+    label = menu[key]
     if key != SYNTHETIC and not dsets.is_available(key) and key not in state.fetch_requested:
         st.warning(f"**{label}** is not in the data folder `{dsets.data_dir()}` yet.",
                    icon=":material/cloud_download:")

@@ -13,8 +13,25 @@ import pytest
 import torch
 from PIL import Image
 
-from explainers.training.data import pets
-from explainers.training.data.datasets import DATASETS, DatasetUnavailable, load_dataset
+from explainers.training.data import (
+    BUILTIN_DATASETS,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    PREFETCH_COMMAND,
+    DatasetSpec,
+    DatasetUnavailable,
+    catsdogs,
+    clear_cache,
+    dataset_menu,
+    download,
+    downloader,
+    folder_spec,
+    is_available,
+    load_dataset,
+    parse_spec,
+)
+from explainers.training.data.cache import cache_dir
+from explainers.training.data.catsdogs import decode, zips
 
 
 def _png(colour: tuple[int, int, int], size: tuple[int, int] = (40, 30), fmt: str = "PNG") -> bytes:
@@ -67,9 +84,9 @@ def _good_entries(n: int = 3) -> dict[str, bytes]:
 
 @pytest.fixture(autouse=True)
 def _fresh_memory():
-    pets.clear_memory_cache()
+    clear_cache()
     yield
-    pets.clear_memory_cache()
+    clear_cache()
 
 
 def _all_files(root: Path) -> list[Path]:
@@ -80,16 +97,16 @@ def _all_files(root: Path) -> list[Path]:
 
 
 def test_label_paths_understands_both_layouts():
-    files = pets.label_paths(["train/cat.1.jpg", "train/dog.2.jpg", "train/Cat.3.JPG", "test1/4.jpg", "readme.png"])
+    files = catsdogs.label_paths(["train/cat.1.jpg", "train/dog.2.jpg", "train/Cat.3.JPG", "test1/4.jpg", "readme.png"])
     assert files.layout == "Kaggle file names"
     assert files.train == (("train/Cat.3.JPG", 0), ("train/cat.1.jpg", 0), ("train/dog.2.jpg", 1))
     assert files.unlabelled == 2 and files.test == ()
-    files = pets.label_paths(["x/Cats/a.png", "x/DOGS/b.png", "x/test/cat/c.png", "x/test/dog/d.png"])
+    files = catsdogs.label_paths(["x/Cats/a.png", "x/DOGS/b.png", "x/test/cat/c.png", "x/test/dog/d.png"])
     assert files.layout == "class folders"
     assert files.train == (("x/Cats/a.png", 0), ("x/DOGS/b.png", 1))
     assert files.test == (("x/test/cat/c.png", 0), ("x/test/dog/d.png", 1))
     # A "test" split with one class only is not a split: its files are training data.
-    assert pets.label_paths(["cat/a.png", "dog/b.png", "test/cat/c.png"]).test == ()
+    assert catsdogs.label_paths(["cat/a.png", "dog/b.png", "test/cat/c.png"]).test == ()
 
 
 @pytest.mark.parametrize("layout", ["kaggle", "cat/dog", "cats/dogs", "split"])
@@ -101,7 +118,7 @@ def test_load_folder_in_every_layout(tmp_path, layout):
     else:
         root = _class_folders(tmp_path / "classes", names=tuple(layout.split("/")))
     seen = []
-    ds = pets.load_folder(root, 64, data_root=tmp_path, progress=lambda f, m: seen.append(f))
+    ds = catsdogs.load_folder(root, 64, data_root=tmp_path, progress=lambda f, m: seen.append(f))
     assert ds.classes == ("cat", "dog") and ds.channels == 3 and ds.image_size == 64
     assert ds.train_x.dtype == torch.uint8 and ds.train_y.dtype == torch.int64
     n = len(ds.train_y) + len(ds.test_y)
@@ -114,35 +131,35 @@ def test_load_folder_in_every_layout(tmp_path, layout):
         red_minus_blue = x[:, 0].float().mean((1, 2)) - x[:, 2].float().mean((1, 2))
         assert torch.equal(red_minus_blue < 0, y == 1)
     assert seen and seen[-1] == 1.0
-    assert ds.mean == pets.IMAGENET_MEAN and ds.std == pets.IMAGENET_STD
+    assert ds.mean == IMAGENET_MEAN and ds.std == IMAGENET_STD
 
 
 def test_decoded_once_then_cached_on_disk(tmp_path, monkeypatch):
     root = _class_folders(tmp_path / "pics")
-    first = pets.load_folder(root, 64, data_root=tmp_path)
-    assert list(pets.cache_dir(tmp_path).glob("*.pt"))
-    pets.clear_memory_cache()
-    monkeypatch.setattr(pets, "decode_to_square", lambda *a: pytest.fail("decoded again"))
-    again = pets.load_folder(root, 64, data_root=tmp_path)
+    first = catsdogs.load_folder(root, 64, data_root=tmp_path)
+    assert list(cache_dir(tmp_path).glob("*.pt"))
+    clear_cache()
+    monkeypatch.setattr(decode, "decode_to_square", lambda *a: pytest.fail("decoded again"))
+    again = catsdogs.load_folder(root, 64, data_root=tmp_path)
     assert torch.equal(first.train_x, again.train_x) and torch.equal(first.test_y, again.test_y)
-    assert pets.load_folder(root, 64, data_root=tmp_path) is again  # memory cache
+    assert catsdogs.load_folder(root, 64, data_root=tmp_path) is again  # memory cache
 
 
 def test_cache_notices_new_files(tmp_path):
     root = _class_folders(tmp_path / "pics")
-    first = pets.load_folder(root, 64, data_root=tmp_path)
+    first = catsdogs.load_folder(root, 64, data_root=tmp_path)
     assert len(first.train_y) + len(first.test_y) == 10
     (root / "cats" / "extra.png").write_bytes(_png(CAT))
     (root / "dogs" / "extra.png").write_bytes(_png(DOG))
-    pets.clear_memory_cache()
-    ds = pets.load_folder(root, 64, data_root=tmp_path)
+    clear_cache()
+    ds = catsdogs.load_folder(root, 64, data_root=tmp_path)
     assert len(ds.train_y) + len(ds.test_y) == 12
 
 
 def test_broken_files_in_a_folder_are_skipped(tmp_path):
     root = _class_folders(tmp_path / "pics")
     (root / "cats" / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
-    ds = pets.load_folder(root, 64, data_root=tmp_path)
+    ds = catsdogs.load_folder(root, 64, data_root=tmp_path)
     assert len(ds.train_y) + len(ds.test_y) == 10
 
 
@@ -152,7 +169,7 @@ def test_centre_crop_and_resize(size):
     img[:, 30:90] = 255  # a white square in the middle of a wide black picture
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format="PNG")
-    out = pets.decode_to_square(buf.getvalue(), size)
+    out = catsdogs.decode_to_square(buf.getvalue(), size)
     assert out.shape == (size, size, 3) and out.dtype == np.uint8
     assert out[size // 2, 2:-2].min() > 240  # the crop kept exactly the white middle
 
@@ -161,19 +178,19 @@ def test_folders_with_too_few_pictures_are_refused(tmp_path):
     (tmp_path / "cats").mkdir()
     (tmp_path / "cats" / "a.png").write_bytes(_png(CAT))
     with pytest.raises(ValueError, match="at least 2 pictures of each class"):
-        pets.scan_folder(tmp_path)
+        catsdogs.scan_folder(tmp_path)
     with pytest.raises(ValueError, match="no folder"):
-        pets.scan_folder(tmp_path / "missing")
+        catsdogs.scan_folder(tmp_path / "missing")
 
 
 def test_resolve_under_and_listing(tmp_path):
     _class_folders(tmp_path / "mine" / "pets")
     _kaggle(tmp_path / "kaggle")
-    assert pets.resolve_under(tmp_path, "mine/pets") == (tmp_path / "mine" / "pets").resolve()
+    assert catsdogs.resolve_under(tmp_path, "mine/pets") == (tmp_path / "mine" / "pets").resolve()
     for bad in ("../etc", "/etc", "mine/../../x"):
         with pytest.raises(ValueError):
-            pets.resolve_under(tmp_path, bad)
-    assert pets.list_folders(tmp_path) == ["kaggle", "mine/pets"]
+            catsdogs.resolve_under(tmp_path, bad)
+    assert catsdogs.list_folders(tmp_path) == ["kaggle", "mine/pets"]
 
 
 # ----------------------------------------------------------------------------- zips
@@ -181,14 +198,14 @@ def test_resolve_under_and_listing(tmp_path):
 
 def test_good_zip_is_unpacked_and_loads(tmp_path):
     data = _zip(_good_entries())
-    imp = pets.import_zip(data, tmp_path)
+    imp = catsdogs.import_zip(data, tmp_path)
     assert imp.folder.is_dir() and imp.relative.startswith("uploads/") and imp.ignored == 1
     assert imp.files.counts() == {"cat": 3, "dog": 3}
     assert not (imp.folder / "__MACOSX").exists()
-    key = pets.dataset_key("folder", 64, imp.relative)
-    ds = load_dataset(key, tmp_path)
+    spec = folder_spec(imp.relative, 64)
+    ds = load_dataset(spec, tmp_path)
     assert len(ds.train_y) + len(ds.test_y) == 6
-    assert pets.import_zip(data, tmp_path).folder == imp.folder  # the same upload again is reused
+    assert catsdogs.import_zip(data, tmp_path).folder == imp.folder  # the same upload again is reused
     assert not list((tmp_path / "uploads").glob(".incoming-*"))
 
 
@@ -209,8 +226,8 @@ def test_good_zip_is_unpacked_and_loads(tmp_path):
     ],
 )
 def test_hostile_or_unusable_zips_are_refused_and_leave_nothing(tmp_path, entries, symlinks, message):
-    with pytest.raises(pets.ZipRefused, match=message) as err:
-        pets.import_zip(_zip(entries, symlinks), tmp_path)
+    with pytest.raises(catsdogs.ZipRefused, match=message) as err:
+        catsdogs.import_zip(_zip(entries, symlinks), tmp_path)
     assert "Nothing was saved" in str(err.value)
     assert _all_files(tmp_path) == []
     assert not (tmp_path.parent / "evil.png").exists()
@@ -218,14 +235,14 @@ def test_hostile_or_unusable_zips_are_refused_and_leave_nothing(tmp_path, entrie
 
 def test_zip_caps(tmp_path):
     data = _zip(_good_entries(3))
-    with pytest.raises(pets.ZipRefused, match="holds 7 files; the limit is 5"):
-        pets.import_zip(data, tmp_path, max_files=5)
-    with pytest.raises(pets.ZipRefused, match="the limit is"):
-        pets.import_zip(data, tmp_path, max_bytes=len(data) - 1)
-    with pytest.raises(pets.ZipRefused, match="unpacks to more than"):
-        pets.import_zip(data, tmp_path, max_unpacked=1024 * 1024 // 4096)
-    with pytest.raises(pets.ZipRefused, match="not a zip"):
-        pets.import_zip(b"PK\x03\x04 but broken", tmp_path)
+    with pytest.raises(catsdogs.ZipRefused, match="holds 7 files; the limit is 5"):
+        catsdogs.import_zip(data, tmp_path, max_files=5)
+    with pytest.raises(catsdogs.ZipRefused, match="the limit is"):
+        catsdogs.import_zip(data, tmp_path, max_bytes=len(data) - 1)
+    with pytest.raises(catsdogs.ZipRefused, match="unpacks to more than"):
+        catsdogs.import_zip(data, tmp_path, max_unpacked=1024 * 1024 // 4096)
+    with pytest.raises(catsdogs.ZipRefused, match="not a zip"):
+        catsdogs.import_zip(b"PK\x03\x04 but broken", tmp_path)
     assert _all_files(tmp_path) == []
 
 
@@ -245,53 +262,54 @@ def test_a_bomb_with_a_lying_size_header_is_refused(tmp_path):
             break
         pos = bytes(data).find(b"PK\x01\x02", pos + 4)
     assert pos != -1 and info.file_size > 100
-    with pytest.raises(pets.ZipRefused, match="big.png"):
-        pets.import_zip(bytes(data), tmp_path)
+    with pytest.raises(catsdogs.ZipRefused, match="big.png"):
+        catsdogs.import_zip(bytes(data), tmp_path)
     assert _all_files(tmp_path) == []
 
 
 def test_failure_while_writing_removes_the_partial_folder(tmp_path, monkeypatch):
     calls = {"n": 0}
-    real = pets.load_image
+    real = zips.load_image
 
     def flaky(data, **kw):
         calls["n"] += 1
         if calls["n"] == 4:
-            raise pets.ImageError("This image could not be decoded (it is damaged).")
+            raise zips.ImageError("This image could not be decoded (it is damaged).")
         return real(data, **kw)
 
-    monkeypatch.setattr(pets, "load_image", flaky)
-    with pytest.raises(pets.ZipRefused, match="damaged"):
-        pets.import_zip(_zip(_good_entries()), tmp_path)
+    monkeypatch.setattr(zips, "load_image", flaky)
+    with pytest.raises(catsdogs.ZipRefused, match="damaged"):
+        catsdogs.import_zip(_zip(_good_entries()), tmp_path)
     assert _all_files(tmp_path) == [] and not list((tmp_path / "uploads").iterdir())
 
 
 # ----------------------------------------------------------------------------- registry, downloads, drawn pets
 
 
-def test_keys_register_and_parse(tmp_path):
-    assert pets.dataset_key("cifar") == "cifar-catsdog"
-    assert pets.dataset_key("oxford", 96) == "oxford-pets@96" and "oxford-pets@96" in DATASETS
-    assert pets.dataset_key("synthetic", 64) == "synthetic-pets"
-    assert pets.dataset_key("folder", 128, "mine/pets") == "folder:mine/pets@128"
-    assert pets.ensure_registered("folder:other@64") and "folder:other@64" in DATASETS
-    assert not pets.ensure_registered("folder:x@65") and not pets.ensure_registered("nonsense")
+def test_keys_parse_into_values_and_register_nothing(tmp_path):
+    """The former registry assertions, now on values: every key parses, and nothing becomes a menu entry."""
+    assert parse_spec("cifar-catsdog").key == "cifar-catsdog"
+    assert DatasetSpec("oxford-pets", 96).key == "oxford-pets@96" and "oxford-pets@96" not in BUILTIN_DATASETS
+    assert dataset_menu("oxford-pets@96")["oxford-pets@96"] == "Oxford-IIIT Pet (96 px)"
+    assert DatasetSpec("synthetic-pets", 64).key == "synthetic-pets"
+    assert folder_spec("mine/pets", 128).key == "folder:mine/pets@128"
+    assert parse_spec("folder:other@64") == folder_spec("other", 64) and "folder:other@64" not in BUILTIN_DATASETS
+    for bad in ("folder:x@65", "nonsense"):
+        with pytest.raises(ValueError):
+            parse_spec(bad)
     with pytest.raises(ValueError):
-        pets.dataset_key("folder", 64, "../up")
+        folder_spec("../up", 64)
     with pytest.raises(ValueError):
-        pets.dataset_key("oxford", 50)
-    assert pets.is_catsdogs("oxford-pets@128") and not pets.is_catsdogs("mnist")
-    for source, size, folder in [("cifar", 32, None), ("oxford", 96, None), ("synthetic", 64, None),
-                                 ("folder", 128, "a/b c")]:
-        assert pets.parse_key(pets.dataset_key(source, size, folder)) == (source, size, folder)
-    with pytest.raises(ValueError):
-        pets.parse_key("mnist")
+        DatasetSpec("oxford-pets", 50)
+    assert parse_spec("oxford-pets@128").is_catsdogs and not parse_spec("mnist").is_catsdogs
+    for spec in [DatasetSpec("cifar-catsdog"), DatasetSpec("oxford-pets", 96), DatasetSpec("synthetic-pets", 64),
+                 folder_spec("a/b c", 128)]:
+        assert parse_spec(spec.key) == spec
 
 
 def test_folder_key_outside_or_missing_gives_a_clear_error(tmp_path):
-    key = pets.dataset_key("folder", 64, "not/there")
     with pytest.raises(DatasetUnavailable, match="no folder"):
-        load_dataset(key, tmp_path)
+        load_dataset(folder_spec("not/there", 64), tmp_path)
 
 
 @pytest.mark.parametrize("key", ["cifar-catsdog", "oxford-pets"])
@@ -299,12 +317,12 @@ def test_offline_downloads_fail_with_instructions(tmp_path, monkeypatch, key):
     def offline(*a, **kw):
         raise OSError("Temporary failure in name resolution")
 
-    monkeypatch.setattr(pets.urllib.request, "urlopen", offline)
-    assert not pets.is_downloaded(key, tmp_path)
+    monkeypatch.setattr(downloader.urllib.request, "urlopen", offline)
+    assert not is_available(key, tmp_path)
     with pytest.raises(DatasetUnavailable) as err:
         load_dataset(key, tmp_path)
     msg = str(err.value)
-    assert "could not be downloaded" in msg and pets.PREFETCH_COMMAND in msg and "Drawn cats & dogs" in msg
+    assert "could not be downloaded" in msg and PREFETCH_COMMAND in msg and "Drawn cats & dogs" in msg
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
     with pytest.raises(DatasetUnavailable, match="downloads are switched off"):
         load_dataset(key, tmp_path, download=False)
@@ -325,8 +343,8 @@ def test_cifar_subset_from_a_local_copy(tmp_path, monkeypatch):
     import torchvision.datasets.cifar as tv_cifar
 
     monkeypatch.setattr(tv_cifar, "check_integrity", lambda *a, **k: True)  # md5s of the real files
-    assert pets.is_downloaded("cifar-catsdog", tmp_path)
-    ds = pets.load_cifar_catsdog(tmp_path, download=False)
+    assert is_available("cifar-catsdog", tmp_path)
+    ds = catsdogs.load_cifar_catsdog(tmp_path, download=False)
     assert ds.train_x.shape == (5 * 5, 3, 32, 32) and ds.test_x.shape == (5, 3, 32, 32)
     assert ds.test_y.tolist() == [0, 1, 0, 1, 1]
     np.testing.assert_array_equal(ds.test_x[0].permute(1, 2, 0).numpy(), batch["data"][0].reshape(3, 32, 32).transpose(1, 2, 0))
@@ -344,25 +362,27 @@ def test_oxford_from_a_local_copy(tmp_path):
             (base / "images" / f"{name}.jpg").write_bytes(_png(CAT if binary == 1 else DOG, size=(50, 40), fmt="JPEG"))
             lines.append(f"{name} {cls} {binary} 1")
         (base / "annotations" / f"{split}.txt").write_text("\n".join(lines) + "\n")
-    assert pets.is_downloaded("oxford-pets", tmp_path)
-    ds = pets.load_oxford_pets(tmp_path, download=False, size=64)
+    assert is_available("oxford-pets", tmp_path)
+    ds = catsdogs.load_oxford_pets(tmp_path, download=False, size=64)
     assert ds.train_y.tolist() == [0, 1, 0] and ds.test_y.tolist() == [0, 1]
     assert ds.train_x.shape == (3, 3, 64, 64)
     assert ds.train_x[1, 2].float().mean() > ds.train_x[1, 0].float().mean()  # the dog is blue
 
 
 def test_synthetic_pets_are_balanced_and_reproducible():
-    a = pets.synthetic_pets(n_train=40, n_test=10, size=64, seed=3)
-    b = pets.synthetic_pets(n_train=40, n_test=10, size=64, seed=3)
+    a = catsdogs.synthetic_pets(n_train=40, n_test=10, size=64, seed=3)
+    b = catsdogs.synthetic_pets(n_train=40, n_test=10, size=64, seed=3)
     assert torch.equal(a.train_x, b.train_x) and a.train_x.shape == (40, 3, 64, 64)
     assert a.train_y.sum() == 20 and a.synthetic
     assert not torch.equal(a.train_x[:10], a.test_x)
 
 
-def test_cli_reports_offline_failures(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(pets.urllib.request, "urlopen", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
-    assert pets.main(["download", "cifar-catsdog", "--data-dir", str(tmp_path)]) == 1
-    assert "could not be downloaded" in capsys.readouterr().err
+def test_prefetch_reports_offline_failures(tmp_path, monkeypatch):
+    """What the CLI's download command prints: a failed result per name, with the pre-fetch command."""
+    monkeypatch.setattr(downloader.urllib.request, "urlopen", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    (result,) = download(["cifar-catsdog"], tmp_path)
+    assert not result.ok and "could not be downloaded" in result.message
+    assert PREFETCH_COMMAND in result.message
     assert os.listdir(tmp_path) == []
 
 
@@ -389,13 +409,13 @@ def test_cifar_download_unpack_and_progress_from_a_local_mirror(tmp_path, monkey
     monkeypatch.setattr(tv_cifar, "check_integrity", lambda *a, **k: True)
     data = tmp_path / "data"
     seen = []
-    ds = pets.load_cifar_catsdog(data, download=True, progress=lambda f, m: seen.append((f, m)))
+    ds = catsdogs.load_cifar_catsdog(data, download=True, progress=lambda f, m: seen.append((f, m)))
     assert ds.train_y.tolist() == [0, 1, 1] * 5 and ds.test_y.tolist() == [0, 1, 1]
     assert any("downloading" in m for _, m in seen) and seen[-1][0] == 1.0
     assert all(0.0 <= f <= 1.0 for f, _ in seen)
-    assert pets.cifar_available(data) and not list(data.glob("*.part"))
+    assert catsdogs.cifar_available(data) and not list(data.glob("*.part"))
     # A damaged download (wrong checksum) is refused and not kept.
     monkeypatch.setattr(CIFAR10, "tgz_md5", "0" * 32)
     with pytest.raises(DatasetUnavailable, match="checksum"):
-        pets.load_cifar_catsdog(tmp_path / "other", download=True)
+        catsdogs.load_cifar_catsdog(tmp_path / "other", download=True)
     assert not [p for p in (tmp_path / "other").rglob("*") if p.is_file()]

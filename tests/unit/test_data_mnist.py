@@ -1,5 +1,5 @@
-"""Datasets: MNIST-format files written byte by byte and read through the real torchvision path,
-the offline failure path, a local-HTTP download, and the synthetic digits."""
+"""MNIST family: idx files written byte by byte and read through the real torchvision path,
+the offline failure path, a local-HTTP download, the static menu."""
 
 from __future__ import annotations
 
@@ -17,13 +17,19 @@ import torch
 import torchvision
 from torchvision import transforms
 
-from explainers.training.data import datasets as dsm
-from explainers.training.data.datasets import (
-    DATASETS,
+from explainers.training.data import (
+    BUILTIN_DATASETS,
+    PREFETCH_COMMAND,
+    DatasetSpec,
     DatasetUnavailable,
     ImageDataset,
+    clear_cache,
+    data_dir,
+    digits,
+    download,
+    is_available,
     load_dataset,
-    synthetic_digits,
+    write_idx_dataset,
 )
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -57,9 +63,9 @@ def write_by_hand(raw: Path, arrays: tuple[np.ndarray, ...], gz: bool) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    dsm.clear_cache()
+    clear_cache()
     yield
-    dsm.clear_cache()
+    clear_cache()
 
 
 @pytest.mark.parametrize("gz", [True, False])
@@ -87,7 +93,7 @@ def test_idx_files_load_through_torchvision_layout(tmp_path, gz, key, folder):
 
 def test_writer_matches_the_documented_format(tmp_path):
     arrays = random_split(np.random.default_rng(2), 5, 3)
-    raw = dsm.write_idx_dataset(tmp_path, *arrays, gz=True)
+    raw = write_idx_dataset(tmp_path, *arrays, gz=True)
     for name, a in zip(FILES, arrays, strict=True):
         assert gzip.decompress((raw / (name + ".gz")).read_bytes()) == idx_by_hand(a)
 
@@ -107,7 +113,7 @@ def test_missing_files_without_download_explain_what_to_do(tmp_path):
     msg = str(err.value)
     assert str((tmp_path / "MNIST" / "raw").resolve()) in msg
     assert "train-images-idx3-ubyte.gz" in msg and "t10k-labels-idx1-ubyte.gz" in msg
-    assert dsm.PREFETCH_COMMAND in msg and "Synthetic digits" in msg
+    assert PREFETCH_COMMAND in msg and "Synthetic digits" in msg
 
 
 def test_failed_download_is_fast_and_clear(tmp_path, monkeypatch):
@@ -147,7 +153,7 @@ def test_download_from_a_local_mirror_with_progress_and_checksums(tmp_path, monk
         fractions = [f for f, _ in seen]
         assert fractions == sorted(fractions) and fractions[-1] == 1.0
         # a corrupted mirror fails the checksum instead of being used
-        dsm.clear_cache()
+        clear_cache()
         monkeypatch.setattr(torchvision.datasets.MNIST, "resources", [(n, "0" * 32) for n, _ in resources])
         with pytest.raises(DatasetUnavailable, match="checksum"):
             load_dataset("mnist", tmp_path / "data2", download=True)
@@ -167,70 +173,29 @@ def test_corrupt_files_are_reported_not_raised_raw(tmp_path):
         load_dataset("mnist", tmp_path, download=False)
 
 
-def test_cli_download_offline_exits_nonzero_with_message(tmp_path, monkeypatch, capsys):
+def test_prefetch_offline_fails_with_message(tmp_path, monkeypatch):
+    """What the CLI's download command reports (it exits 1 on any failed result)."""
     monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])
-    assert dsm.main(["download", "mnist", "--data-dir", str(tmp_path)]) == 1
-    assert "could not be downloaded" in capsys.readouterr().err
+    (result,) = download(["mnist"], tmp_path)
+    assert result.name == "mnist" and not result.ok
+    assert "could not be downloaded" in result.message
 
 
 def test_is_available_and_data_dir(tmp_path, monkeypatch):
-    assert not dsm.is_available("mnist", tmp_path)
+    assert not is_available("mnist", tmp_path)
     write_by_hand(tmp_path / "MNIST" / "raw", random_split(np.random.default_rng(6), 3, 3), gz=True)
-    assert dsm.is_available("mnist", tmp_path) and dsm.is_available("synthetic-digits")
+    assert is_available("mnist", tmp_path) and is_available("synthetic-digits")
     monkeypatch.setenv("NEURAL_LENS_DATA", str(tmp_path))
-    assert dsm.data_dir() == tmp_path
+    assert data_dir() == tmp_path
     monkeypatch.delenv("NEURAL_LENS_DATA")
-    assert dsm.data_dir() == Path("data")
+    assert data_dir() == Path("data")
 
 
-def test_registry_names_and_plugins():
-    assert {"synthetic-digits", "mnist", "fashion-mnist"} <= set(DATASETS)
-    tiny = synthetic_digits(20, 10, seed=9)
-    dsm.register_dataset("test-tiny", "Tiny", lambda root, download, progress: tiny)
-    try:
-        assert load_dataset("test-tiny") is tiny and DATASETS["test-tiny"] == "Tiny"
-    finally:
-        DATASETS.pop("test-tiny")
-        dsm._LOADERS.pop("test-tiny")
-    with pytest.raises(KeyError):
+def test_builtin_menu_and_loading_by_spec_or_key(tmp_path, monkeypatch):
+    """The static menu names the digit sets; a spec and its key load the same cached dataset."""
+    assert {"synthetic-digits", "mnist", "fashion-mnist"} <= set(BUILTIN_DATASETS)
+    monkeypatch.setattr(digits, "SYNTHETIC_DEFAULT", (50, 20, 1))
+    by_key = load_dataset("synthetic-digits", tmp_path)
+    assert load_dataset(DatasetSpec("synthetic-digits"), tmp_path) is by_key and BUILTIN_DATASETS["synthetic-digits"] == by_key.label
+    with pytest.raises(ValueError, match="Unknown dataset 'no-such-set'"):
         load_dataset("no-such-set")
-
-
-def test_synthetic_digits_are_deterministic_balanced_and_distinct():
-    a = synthetic_digits(300, 100, seed=5)
-    b = dsm._render_digits(*dsm._digit_templates(), 300, torch.Generator().manual_seed(5))
-    np.testing.assert_array_equal(a.train_x.numpy(), b[0].numpy())  # same seed, same pixels
-    np.testing.assert_array_equal(a.train_y.numpy(), b[1].numpy())
-    c = synthetic_digits(300, 100, seed=6)
-    assert not torch.equal(a.train_x, c.train_x)
-    assert a.synthetic and a.label.startswith("Synthetic")
-    assert a.train_x.shape == (300, 1, 28, 28) and a.train_x.dtype == torch.uint8
-    assert a.test_x.shape == (100, 1, 28, 28) and a.train_y.dtype == torch.int64
-    np.testing.assert_array_equal(np.bincount(a.train_y.numpy(), minlength=10), np.full(10, 30))
-    # test images are not copies of training images
-    flat_train = {bytes(x) for x in a.train_x.flatten(1).numpy()}
-    assert not any(bytes(x) in flat_train for x in a.test_x.flatten(1).numpy())
-    # ink sits in the middle, background is dark, like MNIST
-    img = a.train_x.float()
-    assert img[:, :, 10:18, 10:18].mean() > 3 * img[:, :, :3, :].mean()
-    assert 0.05 < a.mean[0] < 0.4 and a.std[0] > 0.1
-    np.testing.assert_allclose(a.mean[0], a.train_x.double().mean().item() / 255, rtol=1e-6)
-
-
-def test_synthetic_set_is_cached_on_disk(tmp_path, monkeypatch):
-    monkeypatch.setattr(dsm, "SYNTHETIC_DEFAULT", (120, 30, 2))
-    first = load_dataset("synthetic-digits", tmp_path)
-    files = list((tmp_path / "cache").glob("synthetic-digits-*.pt"))
-    assert len(files) == 1 and first.train_x.shape == (120, 1, 28, 28)
-    dsm.clear_cache()
-    dsm._SYNTH_CACHE.clear()
-    monkeypatch.setattr(dsm, "synthetic_digits", lambda *a: pytest.fail("should come from the disk cache"))
-    again = load_dataset("synthetic-digits", tmp_path)
-    assert again.synthetic and again.mean == pytest.approx(first.mean)
-    for name in ("train_x", "train_y", "test_x", "test_y"):
-        assert torch.equal(getattr(again, name), getattr(first, name))
-    files[0].write_bytes(b"garbage")  # a broken cache is redrawn, not an error
-    dsm.clear_cache()
-    monkeypatch.undo()
-    monkeypatch.setattr(dsm, "SYNTHETIC_DEFAULT", (120, 30, 2))
-    assert torch.equal(load_dataset("synthetic-digits", tmp_path).train_x, first.train_x)
