@@ -24,8 +24,8 @@ st.latex(r"\mathcal{L} = -\frac{1}{B}\sum_{i=1}^{B}\log p_\theta(y_i \mid x_i) \
          r" \;+\; \lambda_1\lVert\theta\rVert_1 \qquad \theta \leftarrow \theta - \eta\,\nabla_\theta\mathcal{L}")
 
 with st.container(border=True):
-    ds = setup.choose_dataset(url, state)
-    cd.data_panel(state, state.get(Keys.DATASET, ""))
+    spec, ds = setup.choose_dataset(url, state)
+    cd.data_panel(state, spec)
     config = setup.settings_form(url, state, ds) if ds is not None else None
 config = cd.refine(url, state, ds, config)  # augmentation preview, transfer learning, race
 url.publish()

@@ -15,6 +15,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from explainers import training as tr
+from explainers.training.data import BUILTIN_DATASETS
 from explainers.training.data import weights as cd
 from pages.widgets.trainer.state import STATE_KEY
 
@@ -139,6 +140,18 @@ def test_a_folder_in_the_data_folder_can_be_chosen(offline):
     # A deep link to a folder that is not there explains itself.
     at = run({"trainer_dataset": "folder:missing@64"})
     assert "no folder" in texts(at.error)
+
+
+def test_a_folder_in_one_link_is_offered_to_that_visitor_only():
+    """A deep link's dataset is parsed into a spec for its session; nothing process-wide changes."""
+    builtin = dict(BUILTIN_DATASETS)
+    label = "Your pictures: someone-elses (96 px)"
+    linked = run({"trainer_dataset": "folder:someone-elses@96"})
+    assert label in linked.selectbox(key="trainer_dataset").options
+    assert "no folder" in texts(linked.error)
+    other = run()  # another visitor, same server process
+    assert label not in other.selectbox(key="trainer_dataset").options
+    assert dict(BUILTIN_DATASETS) == builtin
 
 
 def test_transfer_learning_offline_says_why_and_the_race_refuses():

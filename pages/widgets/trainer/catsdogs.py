@@ -1,7 +1,7 @@
 """Trainer page, cats vs dogs (issue 7): picture source and size, augmentation preview, transfer learning,
 the scratch-vs-transfer race and Grad-CAM. pages/trainer.py uses them like this:
 
-    cd.data_panel(state, key)                         # picture size, your own folder or zip (any dataset key)
+    cd.data_panel(state, spec)                        # picture size, your own folder or zip (any DatasetSpec)
     config = cd.refine(url, state, ds, config)        # augmentations, freeze, race -> a refined TrainConfig
     names = [...] + cd.tab_names(ds)                  # and, with a finished run, cd.render_tabs(tabs, state, rec, ds)
 
@@ -19,7 +19,7 @@ import streamlit as st
 from explainers.figures import catsdogs as fcd
 from explainers.training import TrainConfig, actions, augment
 from explainers.training import data as dsets
-from explainers.training.data import catsdogs as pets
+from explainers.training.data import catsdogs as cd_data
 from pages.widgets.trainer import gradcam as cam
 from pages.widgets.trainer import race as race
 from pages.widgets.trainer.state import Keys, Notice, RunRecord, TrainerState
@@ -34,36 +34,35 @@ HELP = {"flip": "Mirror left-right at random.", "crop": "Zoom into a random 60-1
 
 
 def _is_pets(ds: ImageDataset | None) -> bool:
-    return ds is not None and tuple(ds.classes) == pets.CLASSES
+    return ds is not None and tuple(ds.classes) == cd_data.CLASSES
 
 
 # ----------------------------------------------------------------------------- data
 
 
-def _switch_size(state: TrainerState, key: str) -> None:
+def _switch_size(state: TrainerState, spec: dsets.DatasetSpec) -> None:
     """Size callback: the same pictures at the newly chosen size."""
-    state.put(Keys.DATASET, dsets.parse_spec(key).with_size(int(state.get(Keys.CD_SIZE))).key)
+    state.put(Keys.DATASET, spec.with_size(int(state.get(Keys.CD_SIZE))).key)
 
 
-def _size_of(key: str) -> int:
-    """The picture size of a cats-vs-dogs key (64 for CIFAR's 32 px or a digits set)."""
-    size = dsets.parse_spec(key).size if dsets.is_catsdogs_key(key) else 64
-    return size if size in pets.SIZES else 64
+def _size_of(spec: dsets.DatasetSpec) -> int:
+    """The picture size of a cats-vs-dogs source (64 for CIFAR's 32 px or a digits set)."""
+    return spec.size if spec.is_catsdogs and spec.size in dsets.SIZES else 64
 
 
-def _use_folder(state: TrainerState, key: str) -> None:
+def _use_folder(state: TrainerState, spec: dsets.DatasetSpec) -> None:
     """"Use it" callback: the chosen folder, at the current picture size."""
-    state.put(Keys.DATASET, dsets.folder_spec(state.get(Keys.CD_FOLDER), _size_of(key)).key)
+    state.put(Keys.DATASET, dsets.folder_spec(state.get(Keys.CD_FOLDER), _size_of(spec)).key)
 
 
-def _import_zip(state: TrainerState, key: str) -> None:
+def _import_zip(state: TrainerState, spec: dsets.DatasetSpec) -> None:
     """Uploader callback: check and unpack the zip, then switch the dataset to it (or say why not)."""
     up = state.get(Keys.CD_ZIP)
     if up is None:
         return
     try:
-        imp = pets.import_zip(up.getvalue(), dsets.data_dir())
-    except pets.ZipRefused as exc:
+        imp = cd_data.import_zip(up.getvalue(), dsets.data_dir())
+    except cd_data.ZipRefused as exc:
         state.zip_notice = Notice("error", f"**{up.name}** was not used: {exc}")
         return
     except OSError as exc:
@@ -73,17 +72,16 @@ def _import_zip(state: TrainerState, key: str) -> None:
     note = f" ({imp.ignored} system files ignored)" if imp.ignored else ""
     state.zip_notice = Notice(
         "success", f"**{up.name}**: {counts['cat']} cats and {counts['dog']} dogs ({imp.files.layout}){note}.")
-    state.put(Keys.DATASET, dsets.folder_spec(imp.relative, _size_of(key)).key)
+    state.put(Keys.DATASET, dsets.folder_spec(imp.relative, _size_of(spec)).key)
 
 
-def data_panel(state: TrainerState, key: str) -> None:
-    """Below the dataset box (``key`` is its value), for cats vs dogs: picture size and your own pictures."""
-    if not dsets.is_catsdogs_key(key):
+def data_panel(state: TrainerState, spec: dsets.DatasetSpec) -> None:
+    """Below the dataset box (``spec`` is its choice), for cats vs dogs: picture size and your own pictures."""
+    if not spec.is_catsdogs:
         st.button("Try cats vs dogs", key="trainer_cd_try", icon=":material/pets:", on_click=state.put,
                   args=(Keys.DATASET, "synthetic-pets"),
                   help="Colour photos, two classes, transfer learning and Grad-CAM.")
         return
-    spec = dsets.parse_spec(key)
     source, size = spec.source, spec.size
     if source == "synthetic-pets":
         st.caption(":orange-badge[synthetic] Cartoon cats (pointed ears, whiskers) and dogs (floppy ears, snout) "
@@ -93,22 +91,22 @@ def data_panel(state: TrainerState, key: str) -> None:
         left.caption("CIFAR-10 pictures are 32×32 pixels: tiny, so training is quick.")
     else:
         state.put(Keys.CD_SIZE, size)
-        left.segmented_control("Picture size", pets.SIZES, key=Keys.CD_SIZE, required=True,
-                               format_func=lambda s: f"{s} px", on_change=_switch_size, args=(state, key),
+        left.segmented_control("Picture size", dsets.SIZES, key=Keys.CD_SIZE, required=True,
+                               format_func=lambda s: f"{s} px", on_change=_switch_size, args=(state, spec),
                                help="Pictures are decoded once to this size and kept in memory; bigger "
                                     "pictures show more detail but train more slowly.")
     with right.expander("Use your own cat and dog photos", icon=":material/photo_library:"):
         st.markdown("A folder in the data folder (`" + str(dsets.data_dir()) + "`) or a zip, in either layout: "
                     "class folders `cat/` and `dog/` (or `cats/`, `dogs/`), or Kaggle's names "
                     "`train/cat.0.jpg`, `train/dog.0.jpg`.")
-        folders = pets.list_folders(dsets.data_dir())
+        folders = cd_data.list_folders(dsets.data_dir())
         if folders:
             a, b = st.columns([3, 1], vertical_alignment="bottom")
             a.selectbox("Folder", folders, key=Keys.CD_FOLDER)
-            b.button("Use it", key="trainer_cd_use_folder", on_click=_use_folder, args=(state, key), width="stretch")
+            b.button("Use it", key="trainer_cd_use_folder", on_click=_use_folder, args=(state, spec), width="stretch")
         st.file_uploader("…or upload a zip of pictures" if folders else "Upload a zip of pictures", type=["zip"],
-                         key=Keys.CD_ZIP, on_change=_import_zip, args=(state, key),
-                         help=f"At most {pets.MAX_ZIP_FILES:,} pictures; only images inside; checked before use.")
+                         key=Keys.CD_ZIP, on_change=_import_zip, args=(state, spec),
+                         help=f"At most {cd_data.MAX_ZIP_FILES:,} pictures; only images inside; checked before use.")
         notice, state.zip_notice = state.zip_notice, None  # shown once
         if notice is not None:
             (st.error if notice.kind == "error" else st.success)(notice.text)

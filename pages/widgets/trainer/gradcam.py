@@ -16,7 +16,7 @@ from explainers.figures import catsdogs as fcd
 from explainers.figures import training as ft
 from explainers.images import ImageError, load_image
 from explainers.training import actions
-from explainers.training.data import catsdogs as pets
+from explainers.training.data import catsdogs as cd_data
 from pages.widgets.trainer.state import Keys, RunRecord, TrainerState
 from pages.widgets.ui import pytorch_snippet
 
@@ -80,7 +80,7 @@ def _photo_cam(rec: RunRecord, ds: ImageDataset, layer: str) -> None:
     except ImageError as exc:
         st.error(str(exc), icon=":material/broken_image:")
         return
-    square = pets.square_uint8(img, ds.image_size)  # (S, S, 3) uint8, as the training pictures
+    square = cd_data.square_uint8(img, ds.image_size)  # (S, S, 3) uint8, as the training pictures
     cam = actions.grad_cam_picture(rec.model, ds, square, layer)
     p = cam.probabilities[0]
     top = int(p.argmax())

@@ -71,21 +71,26 @@ def use_dataset(state: TrainerState, key: str) -> None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)
-def cached_dataset(name: str) -> dsets.ImageDataset:
-    """Shared, read-only dataset tensors (one copy per server process)."""
-    return dsets.load_dataset(name)
+def cached_dataset(key: str) -> dsets.ImageDataset:
+    """Shared, read-only dataset tensors (one copy per server process), by canonical key."""
+    return dsets.load_dataset(dsets.parse_spec(key))
 
 
-def choose_dataset(url: ShareableState, state: TrainerState) -> dsets.ImageDataset | None:
-    """Dataset selectbox; loads it (with a progress bar) or explains why it can't and offers the offline set."""
+def choose_dataset(url: ShareableState, state: TrainerState) -> tuple[dsets.DatasetSpec, dsets.ImageDataset | None]:
+    """Dataset selectbox -> (the chosen source as a spec, its pictures or None when they can't be loaded yet).
+
+    Loads the pictures with a progress bar, or explains why it can't and offers the offline set. A key
+    from the link (say a folder) is parsed into a spec for this visitor only; nothing is registered.
+    """
     # the static menu, plus a well-formed key this visitor's link or session names (e.g. a folder)
     menu = dsets.dataset_menu(st.query_params.get(Keys.DATASET), state.get(Keys.DATASET))
     names = list(menu)
     default = "mnist" if dsets.is_available("mnist") else SYNTHETIC
     key = st.selectbox("Dataset", names, format_func=menu.get,
                        key=url.bind(Keys.DATASET, default, options=names))
-    label = menu[key]
-    if key != SYNTHETIC and not dsets.is_available(key) and key not in state.fetch_requested:
+    spec = dsets.parse_spec(key)  # every menu key parses
+    label = spec.label
+    if spec.downloads and not dsets.is_available(spec) and key not in state.fetch_requested:
         st.warning(f"**{label}** is not in the data folder `{dsets.data_dir()}` yet.",
                    icon=":material/cloud_download:")
         c1, c2 = st.columns(2)
@@ -94,7 +99,7 @@ def choose_dataset(url: ShareableState, state: TrainerState) -> dsets.ImageDatas
             st.rerun()
         c2.button("Use Synthetic digits (offline)", key="trainer_use_synth1", on_click=use_dataset,
                   args=(state, SYNTHETIC))
-        return None
+        return spec, None
     bar = st.empty()
 
     def progress(fraction: float, message: str) -> None:
@@ -102,20 +107,20 @@ def choose_dataset(url: ShareableState, state: TrainerState) -> dsets.ImageDatas
 
     try:
         with st.spinner(f"Loading {label}…"):
-            dsets.load_dataset(key, progress=progress)  # downloads/decodes with a progress bar, once
-            ds = cached_dataset(key)
+            dsets.load_dataset(spec, progress=progress)  # downloads/decodes with a progress bar, once
+            ds = cached_dataset(spec.key)
     except dsets.DatasetUnavailable as exc:
         bar.empty()
         state.fetch_requested.discard(key)
         st.error(f"**{label} is not available.** {exc}", icon=":material/cloud_off:")
         st.button("Use Synthetic digits (offline) instead", key="trainer_use_synth2", on_click=use_dataset,
                   args=(state, SYNTHETIC))
-        return None
+        return spec, None
     bar.empty()
-    if ds.synthetic and ds.classes != ("cat", "dog"):  # drawn pets: the cats-vs-dogs panel says so
+    if ds.synthetic and not spec.is_catsdogs:  # drawn pets: the cats-vs-dogs panel says so
         st.caption(":orange-badge[synthetic] These digits are drawn by code, not handwritten: good for "
                    "learning offline, but scores on them are not MNIST scores.")
-    return ds
+    return spec, ds
 
 
 def settings_form(url: ShareableState, state: TrainerState, ds: dsets.ImageDataset) -> TrainConfig:
