@@ -16,7 +16,7 @@ import warnings
 from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF")
 MAX_PIXELS = 40_000_000  # about a 40-megapixel photo; above that we refuse before decoding
@@ -73,47 +73,120 @@ def _too_big_message(w: int | None = None, h: int | None = None) -> str:
 
 
 def _broken_message(exc: BaseException) -> str:
-    why = "it is cut short" if "truncated" in str(exc).lower() else "it is damaged"
+    text = str(exc).lower()
+    if "out of memory" in text:  # Pillow's decoder ran out of memory: the picture is too big, not broken
+        return _too_big_message()
+    why = "it is cut short" if "truncated" in text else "it is damaged"
     return (
         f"This image could not be decoded ({why}). Please save it again or choose another picture."
     )
 
 
-def _to_float_image(im: Image.Image) -> np.ndarray:
-    """A decoded frame -> (H, W, 3) or (H, W) float32 in [0, 1], alpha composited on white."""
-    m = im.mode
-    if m in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        arr = np.asarray(im, dtype=np.float64)
-        # 16-bit PNG/TIFF greyscale: 0..65535. A 32-bit "I" image with small values is 8-bit.
-        scale = 65535.0 if m != "I" or arr.max(initial=0) > 255 else 255.0
-        return np.clip(arr / scale, 0.0, 1.0).astype(np.float32)
-    if m == "F":
-        arr = np.asarray(im, dtype=np.float64)
-        top = arr.max(initial=0)
-        scale = 1.0 if top <= 1.0 else (255.0 if top <= 255.0 else 65535.0)
-        return np.clip(arr / scale, 0.0, 1.0).astype(np.float32)
-    has_alpha = m in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
-    if has_alpha:
-        rgba = im.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(white, rgba).convert("RGB")
-    elif m == "1":
+# EXIF orientation -> the transpose that shows the picture upright (as ImageOps.exif_transpose).
+_ORIENTATIONS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_FLOAT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+
+
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation tag (1 = upright); odd or missing tags count as upright."""
+    try:
+        value = int(im.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not stop the picture
+        return 1
+    return value if value in _ORIENTATIONS else 1
+
+
+def _target_size(w: int, h: int, max_side: int) -> tuple[int, int]:
+    """(w, h) shrunk so the longer side is at most max_side, aspect kept; never enlarged."""
+    if max(w, h) <= max_side:
+        return w, h
+    s = max_side / max(w, h)
+    return max(1, round(w * s)), max(1, round(h * s))
+
+
+def _range_message(lo: float, hi: float) -> str:
+    return (
+        f"This image stores pixel values from {lo:.4g} to {hi:.4g}; a picture needs values from 0 "
+        "to 1, 255 or 65535. Please export it as an ordinary 8- or 16-bit image."
+    )
+
+
+def _decode_small(im: Image.Image, max_side: int) -> np.ndarray:
+    """An opened image -> (H, W, 3) or (H, W) float32 in [0, 1], upright, longer side <= max_side.
+
+    Large pictures are shrunk in Pillow's integer domain (JPEG draft, then an integer box
+    ``reduce``) before any float copy, so a 40-megapixel PNG costs its 8-bit decode (about
+    160 MB) and not several float copies of itself (over a gigabyte).
+    """
+    if getattr(im, "n_frames", 1) > 1:
+        im.seek(0)  # first frame of an animation
+    orientation = _orientation(im)
+    if im.format == "JPEG":
+        im.draft("RGB" if im.mode != "L" else "L", (max_side, max_side))  # fast shrink-on-load
+    im.load()
+    w, h = im.size
+    target = _target_size(*((h, w) if orientation in (5, 6, 7, 8) else (w, h)), max_side)
+    mode = im.mode
+    lo = hi = 0.0
+    premultiplied = False
+    if mode in _FLOAT_MODES:
+        if mode.startswith("I;16"):
+            im = im.convert("I")
+        lo, hi = (float(v) for v in im.getextrema())
+    elif mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
+        # Premultiplied alpha, so the box average below does not bleed hidden colours.
+        im = im.convert("RGBA").convert("RGBa")
+        premultiplied = True
+    elif mode == "1":
         im = im.convert("L")
-    elif m not in ("L", "RGB"):
+    elif mode not in ("L", "RGB"):
         im = im.convert("RGB")  # CMYK, YCbCr, P, LAB, HSV, ...
-    return np.asarray(im, dtype=np.float32) / 255.0
+    factor = max(im.size) // (2 * max_side)  # keep at least twice the target for Lanczos below
+    if factor >= 2:
+        im = im.reduce(factor)
+    if orientation != 1:
+        im = im.transpose(_ORIENTATIONS[orientation])
+    arr = np.asarray(im, dtype=np.float32)
+    if mode in _FLOAT_MODES:
+        if not np.isfinite(arr).all() or not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ImageError(
+                "This image holds pixel values that are not numbers (NaN or infinity), so it "
+                "cannot be shown or filtered. Please export it again as an ordinary picture."
+            )
+        if lo < 0.0 or hi > 65535.0:
+            raise ImageError(_range_message(lo, hi))
+        if mode.startswith("I;16"):
+            scale = 65535.0
+        elif mode == "I":
+            scale = 65535.0 if hi > 255 else 255.0  # a 32-bit "I" image with small values is 8-bit
+        else:
+            scale = 1.0 if hi <= 1.0 else (255.0 if hi <= 255.0 else 65535.0)
+        arr = arr / scale
+    elif premultiplied:
+        # Composite on white: C*a + 1*(1 - a), with C*a already stored in the colour planes.
+        arr = arr / 255.0
+        arr = arr[..., :3] + (1.0 - arr[..., 3:4])
+    else:
+        arr = arr / 255.0
+    return _resize(np.clip(arr, 0.0, 1.0).astype(np.float32), target)
 
 
-def _resize(arr: np.ndarray, max_side: int) -> np.ndarray:
-    """Shrink so the longer side is at most max_side (Lanczos on float data); never enlarge."""
+def _resize(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W[, C]) float -> (size[1], size[0][, C]) with Lanczos on float data (no-op at that size)."""
     h, w = arr.shape[:2]
-    if max(h, w) <= max_side:
+    if (w, h) == size:
         return arr
-    s = max_side / max(h, w)
-    size = (max(1, round(w * s)), max(1, round(h * s)))
     planes = [arr] if arr.ndim == 2 else [arr[..., c] for c in range(arr.shape[2])]
     out = [
-        np.asarray(Image.fromarray(p, mode="F").resize(size, Image.Resampling.LANCZOS))
+        np.asarray(Image.fromarray(np.ascontiguousarray(p), mode="F").resize(size, Image.Resampling.LANCZOS))
         for p in planes
     ]
     res = out[0] if arr.ndim == 2 else np.stack(out, axis=-1)
@@ -121,7 +194,11 @@ def _resize(arr: np.ndarray, max_side: int) -> np.ndarray:
 
 
 def load_image(data: bytes, *, max_side: int = 512, mode: str = "RGB") -> np.ndarray:
-    """bytes -> (H, W, 3) for mode "RGB" or (H, W) for "L", float32 in [0, 1], max(H, W) <= max_side."""
+    """bytes -> (H, W, 3) for mode "RGB" or (H, W) for "L", float32 in [0, 1], max(H, W) <= max_side.
+
+    Every value returned is finite and in [0, 1]; anything else raises ImageError with a
+    message for the learner (never a traceback, never an absolute path).
+    """
     if mode not in ("RGB", "L"):
         raise ValueError(f"mode must be 'RGB' or 'L', not {mode!r}")
     if max_side < 1:
@@ -137,26 +214,20 @@ def load_image(data: bytes, *, max_side: int = 512, mode: str = "RGB") -> np.nda
             f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB. Please use a smaller picture."
         )
     im = _open(data)
+    size = im.size
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's chatter about odd tags
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            if getattr(im, "n_frames", 1) > 1:
-                im.seek(0)  # first frame of an animation
-            if im.format == "JPEG":
-                im.draft("RGB" if im.mode != "L" else "L", (max_side, max_side))  # fast shrink-on-load
-            im.load()
-            im = ImageOps.exif_transpose(im)
-            arr = _to_float_image(im)
+            arr = _decode_small(im, max_side)
     except ImageError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(_too_big_message(*im.size)) from None
-    except MemoryError:
-        raise ImageError(_too_big_message(*im.size)) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
+        raise ImageError(_too_big_message(*size)) from None
     except Exception as exc:  # noqa: BLE001 - Pillow plugins raise many types on odd files
         raise ImageError(_broken_message(exc)) from None
-    arr = _resize(arr, max_side)
+    if not np.isfinite(arr).all():  # belt and braces: the maths downstream assumes finite pixels
+        raise ImageError("This image could not be decoded (it is damaged). Please choose another picture.")
     if mode == "L":
         return to_grey(arr) if arr.ndim == 3 else arr
     return arr if arr.ndim == 3 else np.repeat(arr[..., None], 3, axis=2)
