@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,12 +75,11 @@ def _config(a: argparse.Namespace) -> TrainConfig:
     )
 
 
-def _progress(name: str):  # -> a data Progress callback that prints to stderr
-    def report(*args: Any) -> None:
-        if len(args) == 2 and isinstance(args[0], float):  # (fraction, message)
-            print(f"\r{name}: {args[0]:5.0%} {args[1]:<60}", end="", file=sys.stderr, flush=True)
-        else:  # (done, total)
-            print(f"\r{name}: {' / '.join(map(str, args))}", end="", file=sys.stderr, flush=True)
+def _progress(name: str) -> Callable[[float, str], None]:
+    """A data Progress callback (fraction 0..1, message) that prints one updating line to stderr."""
+
+    def report(fraction: float, message: str) -> None:
+        print(f"\r{name}: {fraction:5.0%} {message:<60}", end="", file=sys.stderr, flush=True)
 
     return report
 
