@@ -10,6 +10,7 @@ from pages.widgets.ui import ShareableState, pytorch_snippet, try_this
 
 TABS = ["Data parallel", "Model parallel", "Pipelining", "When to use what"]
 MICRO = [1, 2, 4, 8, 16, 32]
+LRS = [0.05, 0.1, 0.5, 1.0]  # plain SGD: its update is the same maths on N ranks and on one process
 
 url = ShareableState("scale")
 st.title("Scaling out")
@@ -32,8 +33,8 @@ if tab_dp.open:
         world = c1.slider("World size N (processes)", 2, 4, key=url.bind("scale_world", 2, lo=2, hi=4),
                           help=f"This machine allows up to {machine.max_world_size}.")
         batch = c2.select_slider("Batch per rank B", [4, 8, 16, 32, 64], key=url.bind("scale_batch", 16, options=[4, 8, 16, 32, 64]))
-        steps = c3.slider("Steps", 1, 20, key=url.bind("scale_steps", 5, lo=1, hi=20))
-        lr = c4.select_slider("Learning rate", [0.01, 0.05, 0.1, 0.5], key=url.bind("scale_lr", 0.1, options=[0.01, 0.05, 0.1, 0.5]))
+        steps = c3.slider("Steps", 1, 30, key=url.bind("scale_steps", 10, lo=1, hi=30))
+        lr = c4.select_slider("Learning rate", LRS, key=url.bind("scale_lr", 0.5, options=LRS))
         model = c5.radio("Model", list(sc.MODEL_LABELS), format_func=sc.MODEL_LABELS.get,
                          key=url.bind("scale_model", "mlp", options=list(sc.MODEL_LABELS)))
         if world > machine.max_world_size:
@@ -44,8 +45,8 @@ if tab_dp.open:
             n = dp.world_size
             st.markdown(f"**The run** ({n} ranks × {dp.plan.batch_per_rank} images, {dp.plan.steps} steps, "
                         f"{sc.MODEL_LABELS[dp.plan.model]}, {dp.backend} on {dp.device}). Each rank's first images:")
-            st.image(fig.slices_image(dp.images), caption=[f"ranks 0 … {n - 1}, top to bottom: labels "
-                     + " | ".join(" ".join(map(str, row[:8])) for row in dp.labels)], width=360)
+            st.image(fig.slices_image(dp.images), width=480, caption="One row per rank, rank 0 on top. Labels: "
+                     + "; ".join(f"rank {r}: {' '.join(map(str, row[:8]))}" for r, row in enumerate(dp.labels)))
             key = url.bind("scale_layer", dp.param_names[-2])  # default: the last weight matrix
             if st.session_state[key] not in dp.param_names:  # a link from the other model
                 st.session_state[key] = dp.param_names[-2]
@@ -54,10 +55,11 @@ if tab_dp.open:
                             key="scale_grads")
             agree = float(abs(dp.reduced_grads[layer] - dp.reduced_grads[layer][0]).max())
             m1, m2, m3 = st.columns(3)
-            m1.metric("Ranks' p.grad after all-reduce differ by", f"{agree:.1e}")
-            m2.metric("DDP weights vs one process with batch N·B", f"{dp.reference_max_diff:.1e}",
-                      help="Largest |difference| after the last step; float rounding only.")
-            m3.metric("Ranks' weights after the last step differ by", f"{dp.ranks_max_diff:.1e}")
+            m1.metric("Ranks' p.grad differ by", f"{agree:.1e}", help="After the all-reduce, step 1, this layer.")
+            m2.metric("DDP vs one process, batch N·B", f"{dp.reference_max_diff:.1e}",
+                      help="Largest |weight difference| after the last step against one process that saw all "
+                           "N·B images per step; float rounding only.")
+            m3.metric("Ranks' weights differ by", f"{dp.ranks_max_diff:.1e}", help="After the last step.")
             st.caption(f"DDP packed the {len(dp.param_names)} gradient tensors into {len(dp.buckets)} bucket(s) "
                        f"({', '.join(f'{t} tensors, {b / 1e3:.0f} kB' for t, b in dp.buckets)}); "
                        "one all-reduce per bucket, started while backward is still running.")
@@ -121,12 +123,15 @@ if tab_when.open:
                     "(big batches, compute-heavy layers, fast links). **Split the model** when its weights, gradients "
                     "and optimizer state do not fit one device; pipeline it so the devices work at the same time.")
         if "dp" in done:
+            st.markdown(f"**Data parallel**, your last run ({done['dp'].world_size} ranks, slowest rank, medians):")
             st.dataframe(report.data_parallel_rows(done["dp"]), hide_index=True)
             st.markdown(report.verdict(done["dp"]))
             st.dataframe(report.memory_rows(done["dp"].grad_bytes // 4), hide_index=True)
         if "mp" in done:
+            st.markdown("**Model parallel**, your last run: what crossed between the devices.")
             st.dataframe(report.model_parallel_rows(done["mp"]), hide_index=True)
         if "pp" in done:
+            st.markdown("**Pipelining**, your last run: GPipe's formula next to the measured idle share.")
             st.dataframe(report.pipeline_rows(done["pp"]), hide_index=True)
         if not done:
             st.info("Run the other tabs first: this table is built from what they measure.", icon=":material/table:")

@@ -163,7 +163,7 @@ def gantt_figure(slots: Sequence, title: str, unit: str = "s", note: str = "") -
             insidetextanchor="middle", customdata=[[s.micro_batch, s.start * scale, s.end * scale] for s in mine],
             hovertemplate=f"{phase} of micro-batch %{{customdata[0]}}<br>%{{customdata[1]:.3g}} → "
                           f"%{{customdata[2]:.3g}} {unit}<extra></extra>")
-    fig.update_layout(barmode="overlay", showlegend=False)
+    fig.update_layout(barmode="overlay", showlegend=False, uniformtext={"minsize": 10, "mode": "hide"})  # no tiny labels
     fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=[f"stage {s}" for s in stages])
     fig.update_xaxes(title=f"time ({unit}); grey = idle", range=[0, end * 1.02 if end else 1])
     if note:

@@ -171,7 +171,7 @@ class Job:
         self._lock = threading.Lock()
         self._procs: list[subprocess.Popen] = []
         self._t0 = time.monotonic()
-        self._state: dict[str, Any] = {"status": "queued", "message": "Waiting for a free slot.", "progress": 0.0,
+        self._state: dict[str, Any] = {"status": "queued", "message": "Queued: one run at a time on this server", "progress": 0.0,
                                        "result": None, "error": None, "port": None, "ended": None}
         self._thread = threading.Thread(target=self._main, name=f"scaling-{plan.kind}", daemon=True)
         with _LIVE_LOCK:

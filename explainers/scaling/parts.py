@@ -206,6 +206,9 @@ def model_parallel(rank: int, world: int, plan: ModelParallelPlan, device: torch
     full = toy_model(plan.seed)  # both ranks draw the same weights, each keeps its half
     h_shape = (plan.batch, full.net1.out_features)
     out: dict[str, Any] = {"mode": "two processes", "messages": []}
+    half = full.net1 if rank == 0 else full.net2
+    half(torch.zeros(plan.batch, 10)).sum().backward()  # warm-up: a process's first matmul is slow; not timed
+    half.zero_grad(set_to_none=True)
     dist.barrier()  # both sides ready: the times below are the step's, not the other process's start-up
     if rank == 0:
         opt = torch.optim.SGD(full.net1.parameters(), lr=plan.lr)

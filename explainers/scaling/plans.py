@@ -23,8 +23,8 @@ class DataParallelPlan:
 
     world_size: int = 2  # processes (ranks)
     batch_per_rank: int = 16  # images per rank per step; the global batch is world_size * this
-    steps: int = 5  # SGD steps
-    lr: float = 0.1  # plain SGD, so one process with the global batch must land on the same weights
+    steps: int = 10  # SGD steps
+    lr: float = 0.5  # plain SGD, so one process with the global batch must land on the same weights
     model: str = "mlp"  # key of MODEL_LABELS
     seed: int = 0  # data, sampler shuffle and initial weights
     timing_repeats: int = 5  # repeats of each timed operation (the median is reported)

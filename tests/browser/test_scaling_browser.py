@@ -11,7 +11,7 @@ def test_ddp_run_shows_results_and_the_pipeline_tab_draws(server, page):
     assert page.get_by_text("This machine:").count() == 1
     page.get_by_role("button", name="Train with DDP on 2 processes").click()
     # The page stays usable while the workers run; the poller redraws it when they finish.
-    page.get_by_text("Ranks' p.grad after all-reduce differ by").wait_for(timeout=180_000)
+    page.get_by_text("Ranks' p.grad differ by").wait_for(timeout=180_000)
     wait_settled(page)
     assert page.locator("[data-testid='stPlotlyChart']").count() >= 3
     assert page.get_by_text("all worker processes have exited").count() == 1
