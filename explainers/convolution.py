@@ -274,6 +274,58 @@ def normalise_kernel(k: np.ndarray) -> np.ndarray:
     return k / s if abs(s) > 1e-12 else k.copy()
 
 
+@dataclass(frozen=True)
+class Normalised:
+    """A kernel divided by a number, and which number it was (for the page to say so)."""
+
+    kernel: np.ndarray  # (kH, kW) float64
+    divisor: float
+    by: str  # "sum": the weights' sum; "abs": the sum of their absolute values (the sum is 0); "none": all zero
+
+
+def normalise(k: np.ndarray) -> Normalised:
+    """(kH, kW) -> Normalised: divide by the sum, or by the sum of |w| when the sum is ~0 (edge detectors).
+
+    Dividing by the sum keeps a flat area's brightness; a zero-sum kernel (Sobel, Laplacian) maps a flat
+    area to 0 whatever it is divided by, so it is scaled by sum |w| instead: its output then lies in
+    [-1, 1] for a picture in [0, 1].
+    """
+    k = np.asarray(k, dtype=np.float64)
+    s, a = float(k.sum()), float(np.abs(k).sum())
+    if abs(s) > 1e-9 * max(a, 1.0):
+        return Normalised(k / s, s, "sum")
+    if a > 0:
+        return Normalised(k / a, a, "abs")
+    return Normalised(k.copy(), 1.0, "none")
+
+
+def fmt(value: float, decimals: int = 4) -> str:
+    """A number at fixed decimals, never "-0.00" (a negative zero reads like a sign error)."""
+    text = f"{float(value):.{decimals}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def rounded_terms(values: np.ndarray, decimals: int = 2) -> tuple[list[str], str]:
+    """(n,) terms -> (n shown terms, shown sum) at `decimals` places that add up exactly as shown.
+
+    The sum is the exact sum rounded; each term is rounded down or up (never further than one unit in
+    the last place), the ones with the largest remainders up, until the shown terms add up to the
+    shown sum (the largest-remainder method). Plain rounding of each term would not add up.
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    scale = 10.0 ** decimals
+    total = int(round(float(v.sum()) * scale))
+    scaled = v * scale
+    units = np.floor(scaled)
+    missing = int(total - units.sum())  # 0 <= missing <= n, up to float noise
+    order = np.argsort(-(scaled - units), kind="stable")
+    if missing > 0:
+        units[order[:missing]] += 1
+    elif missing < 0:  # float noise only
+        units[order[::-1][:-missing]] -= 1
+    return [fmt(u / scale, decimals) for u in units], fmt(total / scale, decimals)
+
+
 COLOUR_MODES = ("grey", "rgb", "depthwise")
 
 

@@ -101,41 +101,61 @@ optimizer.step()   # w <- w - lr * w.grad
 
 def convolution_snippet(kernel: np.ndarray, *, colour: str, stride: int | tuple[int, int],
                         padding: int | tuple[int, int] | str, dilation: int | tuple[int, int], padding_mode: str,
-                        bias: float, relu: bool) -> str:
-    """The nn.Conv2d code that reproduces the page's picture from a (kh, kw) kernel and the page's settings."""
+                        bias: float, relu: bool, pixel: tuple[int, int] | None = None,
+                        photo: str = "your_photo.png", max_side: int = 512) -> str:
+    """The nn.Conv2d code that reproduces the page's picture from a (kh, kw) kernel and the page's settings.
+
+    It reads a photo exactly as the page does (shrink-on-decode for JPEG, EXIF rotation, transparency on
+    white, float32 in [0, 1], Lanczos shrink to `max_side` in float, ITU-R 601 grey in float32, never
+    Pillow's 8-bit "L"), so it prints the page's value at `pixel` (output row, column).
+    """
     c_in, c_out, groups = {"grey": (1, 1, 1), "rgb": (3, 1, 1), "depthwise": (3, 3, 3)}[colour]
     kh, kw = np.asarray(kernel).shape
+    load = [
+        f'im = Image.open("{photo}")',
+        f'im.draft("RGB", ({max_side}, {max_side}))  # JPEG: decode at a smaller scale, as the page does',
+        "im = ImageOps.exif_transpose(im)  # phones store the rotation in EXIF",
+        'white = Image.new("RGBA", im.size, (255, 255, 255, 255))',
+        'im = Image.alpha_composite(white, im.convert("RGBA")).convert("RGB")  # transparency on white',
+        "img = np.asarray(im, dtype=np.float32) / 255  # (H, W, 3) in [0, 1]",
+        f"if max(img.shape[:2]) > {max_side}:  # the page shrinks big photos, in float, channel by channel",
+        f"    scale = {max_side} / max(img.shape[:2])",
+        "    size = (max(1, round(img.shape[1] * scale)), max(1, round(img.shape[0] * scale)))",
+        '    img = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(img[..., c]), mode="F")',
+        "                               .resize(size, Image.Resampling.LANCZOS)) for c in range(3)], axis=-1)",
+        "    img = np.clip(img, 0, 1).astype(np.float32)",
+    ]
     if colour == "grey":
-        load = [
-            'img = np.asarray(Image.open("your_photo.png").convert("L"), dtype=np.float32) / 255  # (H, W)',
-            "x = torch.from_numpy(img)[None, None]  # (1, 1, H, W) in [0, 1]",
+        load += [
+            "grey = img @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # (H, W), float: no 8-bit rounding",
+            "x = torch.from_numpy(grey)[None, None]  # (1, 1, H, W)",
         ]
     else:
-        load = [
-            'img = np.asarray(Image.open("your_photo.png").convert("RGB"), dtype=np.float32) / 255  # (H, W, 3)',
-            "x = torch.from_numpy(img).permute(2, 0, 1)[None]  # (1, 3, H, W) in [0, 1]",
-        ]
+        load.append("x = torch.from_numpy(img).permute(2, 0, 1)[None]  # (1, 3, H, W)")
     pad_arg = f'"{padding}"' if isinstance(padding, str) else str(padding)
     lines = [
         "import numpy as np",
         "import torch",
         "import torch.nn as nn",
-        "from PIL import Image",
+        "from PIL import Image, ImageOps",
         "",
         *load,
         "kernel = torch.tensor([",
-        f"    {_matrix(kernel, '.4g', '    ')[1:-1]},",
-        f"])  # ({kh}, {kw})",
+        f"    {_matrix(kernel, '.9g', '    ')[1:-1]},",
+        f"], dtype=torch.float32)  # ({kh}, {kw})",
         f"conv = nn.Conv2d({c_in}, {c_out}, kernel_size=({kh}, {kw}), stride={stride}, padding={pad_arg},",
         f'                 dilation={dilation}, groups={groups}, bias=True, padding_mode="{padding_mode}")',
         "with torch.no_grad():",
         f"    conv.weight.copy_(kernel.expand({c_out}, {c_in // groups}, {kh}, {kw}))  # the same kernel on every channel",
-        f"    conv.bias.fill_({_f(bias, '.4g')})",
+        f"    conv.bias.fill_({_f(bias, '.6g')})",
         f"    y = conv(x)  # (1, {c_out}, H_out, W_out)",
     ]
     if relu:
         lines.append("    y = torch.relu(y)  # negative values become 0")
-    lines.append("print(y.shape)")
+    lines.append("print(tuple(y.shape))")
+    if pixel is not None:
+        r, c = pixel
+        lines.append(f"print([round(v, 4) for v in y[0, :, {r}, {c}].tolist()])  # the page's pixel (row {r}, column {c})")
     return "\n".join(lines)
 
 

@@ -319,3 +319,147 @@ def animation_figure(walk: KernelWalk, *, height: int = 400) -> go.Figure:
     style.styled(fig, height)
     fig.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 80})
     return fig
+
+
+# ----------------------------------------------------------------------------- compact pictures (no plotly)
+# Pictures that need no hover travel as one PNG (st.image or the click-to-pick component): the browser
+# draws an <img> instead of laying out a plotly figure, which is most of a slider's round trip.
+
+
+def upscale(picture: np.ndarray, min_side: int) -> tuple[np.ndarray, int]:
+    """(H, W, 3) uint8 -> (H*f, W*f, 3) with square nearest-neighbour pixels, f so that max side >= min_side."""
+    f = max(1, int(np.ceil(min_side / max(picture.shape[0], picture.shape[1]))))
+    f = min(f, max(1, 2048 // max(picture.shape[:2])))  # never a huge picture
+    return (np.repeat(np.repeat(picture, f, axis=0), f, axis=1) if f > 1 else picture), f
+
+
+def _outline(picture: np.ndarray, r0: int, r1: int, c0: int, c1: int, colour: str, width: int) -> None:
+    """Draw a rectangle's border (rows r0..r1-1, cols c0..c1-1, clipped to the picture) in place."""
+    h, w = picture.shape[:2]
+    rgb = style.rgb(colour).astype(np.uint8)
+    for a0, a1, b0, b1 in ((r0, r0 + width, c0, c1), (r1 - width, r1, c0, c1),
+                           (r0, r1, c0, c0 + width), (r0, r1, c1 - width, c1)):
+        a0, a1, b0, b1 = max(a0, 0), min(a1, h), max(b0, 0), min(b1, w)
+        if a0 < a1 and b0 < b1:
+            picture[a0:a1, b0:b1] = rgb
+
+
+def map_picture(values: np.ndarray, *, limits: tuple[float, float] | None = None,
+                pixel: tuple[int, int] | None = None, min_side: int = 384) -> tuple[np.ndarray, int]:
+    """(H, W) map -> (uint8 RGB picture, scale factor): diverging red-white-blue (white = 0) or grey for
+    non-negative maps, upscaled with square pixels, the picked pixel outlined in the highlight colour."""
+    pic, f = upscale(colourise(values, limits), min_side)
+    if pixel is not None:
+        r, c = pixel
+        width = max(2, f // 3)
+        pad = width if f < 6 else 0  # a tiny pixel gets a ring around it, a big one an outline inside
+        _outline(pic, r * f - pad, (r + 1) * f + pad, c * f - pad, (c + 1) * f + pad, WINDOW, width)
+    return pic, f
+
+
+def window_picture(image: np.ndarray, window: tuple[int, int, int, int] | None, *, min_side: int = 384) -> np.ndarray:
+    """(H, W) or (H, W, 3) in [0, 1], window (first row, last row, first col, last col) -> uint8 RGB picture
+    with that receptive window outlined (clipped at the border: taps in the padding are the dotted cells
+    of the step's table)."""
+    pic, f = upscale(to_uint8(image), min_side)
+    if window is not None:
+        width = max(2, f // 2)
+        r0, r1, c0, c1 = window
+        _outline(pic, r0 * f - width, (r1 + 1) * f + width, c0 * f - width, (c1 + 1) * f + width, WINDOW, width)
+    return pic
+
+
+def window_of(step: ConvStep) -> tuple[int, int, int, int]:
+    """ConvStep -> (first row, last row, first col, last col) of the input it reads (may reach into padding)."""
+    return int(step.rows.min()), int(step.rows.max()), int(step.cols.min()), int(step.cols.max())
+
+
+def colour_key_html(limits: tuple[float, float], label: str = "value") -> str:
+    """A colour bar as HTML: the map's scale from its minimum to its maximum, 0 marked on signed maps."""
+    lo, hi = limits
+    if lo < 0:
+        stops, ticks = f"{style.NEGATIVE}, {style.WHITE}, {style.POSITIVE}", (f"{lo:.3g}", "0", f"{hi:.3g}")
+    else:
+        stops, ticks = f"{style.BLACK}, {style.WHITE}", (f"{lo:.3g}", "", f"{hi:.3g}")
+    ticks = tuple(t.replace("-", "−") for t in ticks)
+    return (
+        f'<div style="font-size:0.8rem;line-height:1.2;margin:2px 0 6px 0">'
+        f'<div style="height:10px;border:1px solid {style.GREY};background:linear-gradient(to right, {stops})"></div>'
+        f'<div style="display:flex;justify-content:space-between"><span>{ticks[0]}</span>'
+        f"<span>{ticks[1]}{' (white)' if ticks[1] else ''}</span><span>{ticks[2]}</span></div>"
+        f'<div style="text-align:center;color:{style.SLATE}">colour bar: {label}</div></div>'
+    )
+
+
+def _cell_colour(v: float, lim: float, signed: bool) -> tuple[str, str]:
+    """Background and text colour of one table cell on the page's scales."""
+    if signed:
+        t = max(-1.0, min(1.0, v / lim)) if lim > 0 else 0.0
+        end = _NEG if t < 0 else _POS
+        rgb = _MID + (end - _MID) * abs(t)
+    else:
+        g = max(0.0, min(1.0, v)) * 255.0
+        rgb = np.array([g, g, g])
+    bright = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+    r, g, b = (int(round(x)) for x in rgb)
+    return f"rgb({r},{g},{b})", (style.BLACK if bright > 140 else style.WHITE)
+
+
+def _table(values: list[list[str]], numbers: np.ndarray, padding: np.ndarray, *, signed: bool, lim: float,
+           title: str) -> str:
+    rows = []
+    for i, row in enumerate(values):
+        cells = []
+        for j, text in enumerate(row):
+            bg, fg = _cell_colour(float(numbers[i, j]), lim, signed)
+            border = f"2px dotted {style.GREY}" if padding[i, j] else f"1px solid {style.PALE_GREY}"
+            cells.append(f'<td style="background:{bg};color:{fg};border:{border};padding:1px 3px;'
+                         f'text-align:right">{text.replace("-", "−")}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (f'<div style="display:inline-block;vertical-align:top;margin:0 6px 6px 0">'
+            f'<div style="font-size:0.8rem;color:{style.SLATE}">{title}</div>'
+            f'<table style="border-collapse:collapse;font-size:0.8rem;font-variant-numeric:tabular-nums;margin:0">'
+            + "".join(rows) + "</table></div>")
+
+
+def step_html(step: ConvStep, *, channel_names: list[str] | None = None, decimals: int = 2) -> str:
+    """ConvStep -> HTML tables per input channel: window values, kernel, products (rounded so they add up).
+
+    Products are rounded with the largest-remainder method (explainers.convolution.rounded_terms), so
+    the shown products of each channel add up to that channel's shown sum, and the channel sums to
+    the shown total; dotted cells read padding, not the picture.
+    """
+    from explainers.convolution import fmt, rounded_terms
+
+    C, kh, kw = step.window.shape
+    names = channel_names or ([""] if C == 1 else [f"channel {c}" for c in range(C)])
+    wlim = max(1e-9, float(np.abs(step.kernel).max()))
+    plim = max(1e-9, float(np.abs(step.products).max()))
+    none = np.zeros((kh, kw), dtype=bool)
+    parts = []
+    for c, name in enumerate(names):
+        pre = f"{name}: " if name else ""
+        shown, total = rounded_terms(step.products[c], decimals)
+        grid = [shown[i * kw:(i + 1) * kw] for i in range(kh)]
+        window = [[fmt(v, decimals) for v in row] for row in step.window[c]]
+        weights = [[fmt(v, decimals) for v in row] for row in step.kernel[c]]
+        parts.append(
+            "<div>"
+            + _table(window, step.window[c], step.is_padding, signed=False, lim=1.0, title=f"{pre}input under the kernel")
+            + _table(weights, step.kernel[c], none, signed=True, lim=wlim, title="× kernel")
+            + _table(grid, step.products[c], step.is_padding, signed=True, lim=plim,
+                     title=f"= products, sum {total.replace('-', '−')}")
+            + "</div>"
+        )
+    return "".join(parts)
+
+
+def png_bytes(picture: np.ndarray) -> bytes:
+    """(H, W, 3) uint8 -> PNG file bytes (fast zlib level: these pictures are re-made on every change)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(picture, dtype=np.uint8)).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()

@@ -28,6 +28,8 @@ class ImageChoice:
     image: np.ndarray  # (H, W, 3) float32 in [0, 1] ((H, W) for mode "L")
     label: str  # what the learner is looking at, for captions
     source: str  # "Sample", "Upload" or "Camera" (the one actually shown)
+    key: str = ""  # identifies the picture for caches ("sample:NAME" or "upload:FILE_ID")
+    file_name: str = ""  # the uploaded file's name, for the PyTorch snippet ("" for samples)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -62,7 +64,8 @@ def image_input(prefix: str, url: ShareableState, *, mode: str = "RGB", max_side
         "Sample picture" if source == "Sample" else "Sample picture (used until yours arrives)",
         names, key=sample_key,
     )
-    fallback = ImageChoice(_as_mode(samples[sample_name], mode), f"sample “{sample_name}”", "Sample")
+    fallback = ImageChoice(_as_mode(samples[sample_name], mode), f"sample “{sample_name}”", "Sample",
+                           f"sample:{sample_name}:{mode}")
     if source == "Sample":
         return fallback
     if source == "Upload":
@@ -81,7 +84,36 @@ def image_input(prefix: str, url: ShareableState, *, mode: str = "RGB", max_side
         st.error(f"{exc} Showing the sample “{sample_name}” instead.", icon=":material/broken_image:")
         return fallback
     name = getattr(file, "name", "") or "photo"
-    label = f"your photo ({image.shape[1]}×{image.shape[0]})" if source == "Camera" else (
-        f"“{name}” ({image.shape[1]}×{image.shape[0]})"
-    )
-    return ImageChoice(image, label, source)
+    # Sizes read height × width everywhere, as in PyTorch's (C, H, W) shapes.
+    size = f"{image.shape[0]}×{image.shape[1]}"
+    label = f"your photo ({size})" if source == "Camera" else f"“{name}” ({size})"
+    key = f"{source}:{getattr(file, 'file_id', '') or hash(file.getvalue())}:{mode}:{max_side}"
+    return ImageChoice(image, label, source, key, name if source == "Upload" else "photo.jpg")
+
+
+class _EncodedPNG:
+    """PNG bytes that look like a PIL image to streamlit-image-coordinates (it calls .save), so a
+    cached encoding is sent as is instead of being re-encoded uncompressed on every run."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def save(self, buffer, **_ignored) -> None:
+        buffer.write(self.data)
+
+
+def clickable_picture(png: bytes, key: str, on_click=None) -> dict | None:
+    """Show a PNG that reports where it was clicked: {"x", "y", "width", "height", "unix_time"} or None."""
+    from streamlit_image_coordinates import streamlit_image_coordinates
+
+    return streamlit_image_coordinates(_EncodedPNG(png), key=key, width="stretch", image_format="PNG",
+                                       on_click=on_click, cursor="crosshair")
+
+
+def clicked_cell(click: dict | None, rows: int, cols: int) -> tuple[int, int] | None:
+    """A click on a picture of a rows x cols map (shown at any size) -> (row, col) of the cell, or None."""
+    if not click or not click.get("width") or not click.get("height"):
+        return None
+    r = int(click["y"] * rows / click["height"])
+    c = int(click["x"] * cols / click["width"])
+    return min(max(r, 0), rows - 1), min(max(c, 0), cols - 1)

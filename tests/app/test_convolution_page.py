@@ -53,7 +53,13 @@ def upload(at: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppT
 def test_default_page_has_every_part():
     at = run()
     assert at.title[0].value == "Convolution"
-    assert len(at.get("plotly_chart")) >= 6  # input, output, histogram, step, animation, bank
+    # Input and feature map go as pictures (the map is clickable), the step as tables beside them;
+    # histogram, animation and filter bank are lazy tabs, each drawn when open.
+    assert len(at.get("image")) == 1
+    assert any("products, sum" in h.proto.body for h in at.get("html"))
+    assert [c.key for c in at.get("plotly_chart")] == ["conv_fig_hist"]
+    for tab, chart in (("Animate the kernel", "conv_fig_walk"), ("Filter bank", "conv_fig_bank")):
+        assert chart in [c.key for c in run({"conv_tab": tab}).get("plotly_chart")]
     assert len(at.latex) == 3
     assert "(1, 1, 256, 256)" in shapes(at)
     assert any("PyTorch" in e.label for e in at.expander)
@@ -109,7 +115,7 @@ def test_bias_relu_normalise_and_colour_modes():
 
 
 def test_every_preset_runs():
-    at = run({"conv_bank": "Sobel x"})
+    at = run({"conv_bank": "Sobel x", "conv_tab": "Filter bank"})
     for name in at.selectbox(key="conv_kernel").options:
         at.selectbox(key="conv_kernel").set_value(name).run()
         assert not at.exception, name
@@ -144,7 +150,7 @@ def test_step_sliders_move_the_pixel_and_stay_inside_a_smaller_output():
 
 
 def test_filter_bank_and_empty_bank():
-    at = run({"conv_bank": "Sobel x,Prewitt y,Outline"})
+    at = run({"conv_bank": "Sobel x,Prewitt y,Outline", "conv_tab": "Filter bank"})
     assert "Conv2d(1, 3)" in next(c.value for c in at.caption if "filters give" in c.value)
     at.multiselect(key="conv_bank").set_value([]).run()
     assert any("at least one" in c.value for c in at.caption) and not at.exception
@@ -188,7 +194,7 @@ def test_url_reproduces_the_demo_and_survives_nonsense():
 
 def test_depthwise_step_reports_each_channel_like_torch():
     at = run({"conv_colour": "depthwise", "conv_kernel": "Sharpen", "conv_bias": "0.1", "conv_row": "120",
-              "conv_col": "60", "conv_padding": "same"})
+              "conv_col": "60", "conv_padding": "same", "conv_tab": "Animate the kernel"})
     text = markdown_with(at, "Depthwise: each channel")
     held = re.search(r"hold \*\*([-\d., ]+)\*\* at row 120, column 60", text).group(1)
     values = [float(v) for v in held.split(",")]
@@ -209,3 +215,75 @@ def test_camera_photo_is_convolved():
     assert "(1, 1, 384, 512)" in shapes(at)
     at.camera_input(key="conv_camera").set_value(("shot.jpg", b"\xff\xd8\xff broken", "image/jpeg")).run()
     assert at.error and "Showing the sample" in at.error[0].value and not at.exception
+
+
+# --- Issue 12: every number a learner checks adds up -----------------------------------------------------
+
+
+def photo_jpeg(w: int, h: int, seed: int = 0) -> bytes:
+    """A photo-like JPEG: smooth gradients, an edge and noise (so 8-bit greying would show)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    rgb = np.stack([xx / w, yy / h, 0.5 + 0.3 * np.sin(xx / 9.0)], axis=-1) * 200
+    rgb[:, w // 2:] += 40
+    rgb += rng.normal(0, 12, rgb.shape)
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def all_text(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [img.caption for i in at.get("image") for img in i.proto.imgs]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_sizes_read_height_by_width_everywhere():
+    at = upload(run(), "wide.png", png(480, 318))
+    text = all_text(at)
+    assert "(318×480)" in text and "480×318" not in text, text
+    assert "(1, 1, 318, 480)" in shapes(at)
+
+
+def test_normalise_says_what_it_divides_by_even_for_a_zero_sum_kernel():
+    x = torch.from_numpy(to_grey(sample_images()["Scene with edges"])).double()[None, None]
+    edges = F.conv2d(x, torch.from_numpy(kernel("Sobel x"))[None, None], padding=1)[0, 0].abs()
+    r, c = np.unravel_index(int(edges.argmax()), edges.shape)  # a pixel on a strong edge
+    at = run({"conv_row": str(r), "conv_col": str(c)})
+    before, _, _ = held_value(at)
+    at.toggle(key="conv_normalise").set_value(True).run()
+    after, _, _ = held_value(at)
+    assert before != 0 and after == pytest.approx(before / 8, abs=2e-4)  # Sobel x: sum 0, sum |w| = 8
+    assert any("add up to 0" in c.value and "8.0000" in c.value for c in at.caption)
+    at.selectbox(key="conv_kernel").set_value("Box blur 3×3").run()
+    assert any("Divided by the sum of the weights" in c.value for c in at.caption)
+
+
+def test_snippet_reproduces_the_pages_pixel_for_an_uploaded_photo(tmp_path):
+    import subprocess
+    import sys
+
+    data = photo_jpeg(900, 600)  # bigger than 512: the page shrinks it, and so must the snippet
+    at = upload(run({"conv_padding": "same", "conv_row": "127", "conv_col": "50"}), "holiday.jpg", data,
+                "image/jpeg")
+    value, r, c = held_value(at)
+    assert (r, c) == (127, 50)
+    (tmp_path / "holiday.jpg").write_bytes(data)
+    code = next(c.value for c in at.code if "nn.Conv2d" in c.value)
+    assert 'Image.open("holiday.jpg")' in code and '"L"' not in code
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    printed = [float(v) for v in out.stdout.strip().splitlines()[-1].strip("[]").split(",")]
+    assert printed[0] == pytest.approx(value, abs=1.5e-4)  # both shown to 4 decimals
+
+
+def test_shown_products_add_up_to_the_shown_sum_and_no_negative_zero():
+    for query in ({"conv_row": "100", "conv_col": "60"}, {"conv_kernel": "Gaussian blur 5×5", "conv_colour": "rgb"}):
+        at = run(query)
+        html = next(h.proto.body for h in at.get("html") if "products, sum" in h.proto.body)
+        for table in html.split("= products, sum ")[1:]:
+            total = float(table.split("<")[0].replace("−", "-"))
+            cells = re.findall(r">([−\d.]+)</td>", table.split("</table>")[0])
+            assert sum(float(v.replace("−", "-")) for v in cells) == pytest.approx(total, abs=1e-9)
+        text = all_text(at) + html
+        assert not re.search(r"[-−]0\.0+(?!\d*[1-9])", text), "negative zero shown"

@@ -178,3 +178,33 @@ def test_normalise_kernel():
     np.testing.assert_allclose(normalise_kernel(k).sum(), 1.0)
     edge = np.array([[-1.0, 0.0, 1.0]])
     np.testing.assert_array_equal(normalise_kernel(edge), edge)  # zero sum: left alone
+
+
+# --- Issue 12: normalising zero-sum kernels, numbers that add up as shown ------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as hs  # noqa: E402
+
+from explainers.convolution import fmt, normalise, rounded_terms  # noqa: E402
+
+
+def test_normalise_divides_by_the_sum_or_by_the_absolute_sum_and_says_which():
+    box = normalise(np.ones((3, 3)))
+    assert box.by == "sum" and box.divisor == 9 and box.kernel.sum() == pytest.approx(1)
+    sobel = normalise(np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]))
+    assert sobel.by == "abs" and sobel.divisor == 8 and np.abs(sobel.kernel).sum() == pytest.approx(1)
+    assert normalise(np.zeros((2, 2))).by == "none"
+
+
+def test_fmt_never_shows_negative_zero():
+    assert fmt(-0.00001, 2) == "0.00" and fmt(-0.0, 4) == "0.0000" and fmt(-0.006, 2) == "-0.01"
+
+
+@given(hs.lists(hs.floats(-5, 5, allow_nan=False), min_size=1, max_size=49), hs.integers(1, 4))
+def test_rounded_terms_add_up_to_the_shown_sum_and_stay_within_one_unit(values, decimals):
+    shown, total = rounded_terms(np.array(values), decimals)
+    unit = 10.0 ** -decimals
+    assert float(total) == pytest.approx(round(sum(values), decimals), abs=unit / 2 + 1e-9)
+    assert sum(round(float(s) / unit) for s in shown) == round(float(total) / unit)
+    assert all(abs(float(s) - v) < unit + 1e-9 for s, v in zip(shown, values))
+    assert not any(s.startswith("-") and float(s) == 0 for s in [*shown, total])

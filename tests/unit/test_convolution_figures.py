@@ -114,3 +114,47 @@ def test_animation_frames_walk_the_block_and_fill_in_the_output(block):
     centres = np.nanmean(xs.reshape(-1, 6)[:, :4], axis=1)
     np.testing.assert_allclose(np.unique(np.round(centres)), np.unique(cols))
     assert fig.layout.updatemenus[0].buttons[0].label.endswith("Animate")
+
+
+# --- compact pictures and the step's tables (issue 11 and 13) ---------------------------------------------
+
+
+def test_map_picture_is_diverging_with_white_at_zero_and_marks_the_pixel():
+    from explainers.figures import style
+    from explainers.figures.convolution import map_picture
+
+    values = np.array([[-2.0, 0.0], [1.0, 2.0]])
+    pic, f = map_picture(values, min_side=64)
+    assert pic.shape == (64, 64, 3) and f == 32
+    assert tuple(pic[16, 48]) == (255, 255, 255)  # zero is white
+    assert tuple(pic[16, 16]) == tuple(style.rgb(style.NEGATIVE).astype(int))  # the most negative is red
+    assert tuple(pic[48, 48]) == tuple(style.rgb(style.POSITIVE).astype(int))
+    marked, _ = map_picture(values, pixel=(1, 0), min_side=64)
+    assert tuple(marked[32, 16]) == tuple(style.rgb(style.HIGHLIGHT).astype(int))  # the outline of (1, 0)
+    assert (marked[16:31, 16:31] == pic[16:31, 16:31]).all()  # other pixels untouched
+
+
+def test_window_picture_outlines_the_window_and_step_html_adds_up():
+    from explainers.convolution import conv_step
+    from explainers.figures.convolution import step_html, window_of, window_picture
+
+    x = np.random.default_rng(0).random((1, 8, 8))
+    step = conv_step(x, np.array([[[1.0, -2.0], [0.5, 0.25]]]), 3, 4, padding=1)
+    assert window_of(step) == (2, 3, 3, 4)
+    pic = window_picture(x[0], window_of(step), min_side=8)
+    from explainers.figures import style
+
+    orange = tuple(style.rgb(style.HIGHLIGHT).astype(int))
+    assert pic.shape == (8, 8, 3) and tuple(pic[1, 3]) == orange  # a ring just outside the window
+    assert tuple(pic[2, 3]) != orange  # the pixels inside stay visible
+    html = step_html(step)
+    assert html.count("<table") == 3 and "products, sum" in html
+
+
+def test_clicked_cell_maps_a_click_at_any_display_size_to_the_map():
+    from pages.widgets.image_input import clicked_cell
+
+    assert clicked_cell({"x": 0, "y": 0, "width": 300, "height": 200}, 64, 96) == (0, 0)
+    assert clicked_cell({"x": 299, "y": 199, "width": 300, "height": 200}, 64, 96) == (63, 95)
+    assert clicked_cell({"x": 150, "y": 50, "width": 300, "height": 200}, 64, 96) == (16, 48)
+    assert clicked_cell(None, 5, 5) is None
