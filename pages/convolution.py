@@ -73,7 +73,9 @@ url.bind("conv_col", 50, lo=0)
 url.bind("conv_bank", BANK, options=list(KERNELS))
 state = st.session_state
 
-picture_col, kernel_col, settings_col = st.columns([1, 1, 1], gap="medium")
+# Two columns, not three: at 1024 px (a projector) three would cut the toggles' labels.
+picture_col, settings_col = st.columns(2, gap="medium")
+kernel_col = picture_col
 with picture_col:
     st.markdown("**1. Picture**")
     picked = image_input("conv", url)
@@ -150,9 +152,8 @@ def pixel_panel(demo: cv.KernelDemo, run_key: str) -> None:
             if figs.is_signed(demo.output):
                 st.caption("Negative **red**, zero **white**, positive **blue**; turn on ReLU to clip negatives to 0.")
     with right:
-        a, b = st.columns(2)
-        a.slider("Output row", 0, max(ho - 1, 1), key="conv_row", disabled=ho == 1)
-        b.slider("Output column", 0, max(wo - 1, 1), key="conv_col", disabled=wo == 1)
+        st.slider("Output row", 0, max(ho - 1, 1), key="conv_row", disabled=ho == 1)
+        st.slider("Output column", 0, max(wo - 1, 1), key="conv_col", disabled=wo == 1)
         st.html(figs.step_html(step, channel_names=None if colour == "grey" else ["R", "G", "B"]))
         if colour == "depthwise":
             sums = ", ".join(f"{n} {cv.fmt(step.products[i].sum() + bias)}" for i, n in enumerate("RGB"))
@@ -178,14 +179,11 @@ def pixel_panel(demo: cv.KernelDemo, run_key: str) -> None:
 
 pixel_panel(demo, run_key)
 
-size_col, formula_col = st.columns(2)
-with size_col:
-    st.markdown("**Output size**, per axis (p = padding, k = kernel size, d = dilation, s = stride):")
-    st.latex(cv.size_formula("H", g.in_size[0], g.kernel[0], g.stride[0], g.padding[:2], g.dilation[0]))
-    st.latex(cv.size_formula("W", g.in_size[1], g.kernel[1], g.stride[1], g.padding[2:], g.dilation[1]))
-with formula_col:
-    st.markdown("**Each output value** (no flipping of the kernel: this is what PyTorch calls convolution):")
-    st.latex(r"y_{i,j} = b + \sum_{c}\sum_{m}\sum_{n} x_{c,\; s i + d m - p,\; s j + d n - p}\; w_{c,m,n}")
+st.markdown("**Output size**, per axis (p = padding, k = kernel size, d = dilation, s = stride), and **each output "
+            "value** (no flipping of the kernel: this is what PyTorch calls convolution):")
+st.latex(cv.size_formula("H", g.in_size[0], g.kernel[0], g.stride[0], g.padding[:2], g.dilation[0]))
+st.latex(cv.size_formula("W", g.in_size[1], g.kernel[1], g.stride[1], g.padding[2:], g.dilation[1]))
+st.latex(r"y_{i,j} = b + \sum_{c}\sum_{m}\sum_{n} x_{c,\, s i + d m - p,\, s j + d n - p} \cdot w_{c,m,n}\;\;")
 
 if colour != "grey":
     st.subheader("Three colour channels, one feature map" if colour == "rgb" else "Three channels, three maps")

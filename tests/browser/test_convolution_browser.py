@@ -11,16 +11,32 @@ from PIL import Image
 
 from tests.browser.helpers import assert_no_exception, open_page, wait_settled
 
-CHART = "[data-testid='stPlotlyChart'] .js-plotly-plot"
+MAP = "iframe[title*='image_coordinates']"  # the clickable feature map (streamlit-image-coordinates)
+PICTURE = "[data-testid='stImage'] img"  # the input picture with the kernel's window
 
 
 def _out_size(n: int, k: int = 3, s: int = 1, p: int = 1) -> int:
     return F.conv2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k), stride=s, padding=p).shape[-1]
 
 
+def _map_img(page):
+    page.wait_for_selector(MAP, timeout=30_000)
+    img = page.frame_locator(MAP).first.locator("img#image")
+    img.wait_for(timeout=30_000)
+    return img
+
+
 def _output_picture(page) -> str:
-    """The data URI of the output feature map (the second chart's image)."""
-    return page.locator(CHART).nth(1).locator("image").first.get_attribute("href") or ""
+    """The data URI of the output feature map (the clickable picture)."""
+    return _map_img(page).get_attribute("src") or ""
+
+
+def _wait_new_picture(page, old: str) -> None:
+    for _ in range(100):
+        if _output_picture(page) != old:
+            return
+        page.wait_for_timeout(200)
+    raise AssertionError("the feature map did not change")
 
 
 def _wait_text(page, text: str) -> None:
@@ -29,8 +45,7 @@ def _wait_text(page, text: str) -> None:
 
 def test_first_slider_is_the_stride_and_moving_it_reconvolves(server, page):
     open_page(page, server, "convolution")
-    page.wait_for_selector(CHART, timeout=30_000)
-    assert page.locator(CHART).count() >= 5
+    page.wait_for_selector(PICTURE, timeout=30_000)
     n = _out_size(256)
     _wait_text(page, f"(1, 1, {n}, {n})")
     src = _output_picture(page)
@@ -41,10 +56,7 @@ def test_first_slider_is_the_stride_and_moving_it_reconvolves(server, page):
     wait_settled(page)
     n2 = _out_size(256, s=2)
     _wait_text(page, f"(1, 1, {n2}, {n2})")
-    page.wait_for_function(
-        "old => { const c = document.querySelectorAll(\"[data-testid='stPlotlyChart'] .js-plotly-plot\")[1];"
-        " const i = c && c.querySelector('image'); return i && i.getAttribute('href') !== old; }",
-        arg=src, timeout=20_000)
+    _wait_new_picture(page, src)
     assert "conv_stride=2" in page.url
     assert_no_exception(page)
     assert not page.js_errors
@@ -60,7 +72,6 @@ def test_upload_a_photo_then_change_the_kernel(server, page, tmp_path):
     page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(photo))
     _wait_text(page, "(1, 1, 60, 90)")
     wait_settled(page)
-    page.wait_for_selector(CHART, timeout=30_000)
     before = _output_picture(page)
     box = page.locator("[data-testid='stSelectbox']", has_text="Preset")
     box.click()
@@ -68,10 +79,7 @@ def test_upload_a_photo_then_change_the_kernel(server, page, tmp_path):
     page.keyboard.press("Enter")
     wait_settled(page)
     _wait_text(page, "Weighted average, heavier in the middle.")
-    page.wait_for_function(
-        "old => { const c = document.querySelectorAll(\"[data-testid='stPlotlyChart'] .js-plotly-plot\")[1];"
-        " const i = c && c.querySelector('image'); return i && i.getAttribute('href') !== old; }",
-        arg=before, timeout=20_000)
+    _wait_new_picture(page, before)
     assert "Gaussian+blur+3" in page.url or "Gaussian%20blur%203" in page.url
     assert page.locator("[data-testid='stAlertContentError']").count() == 0
     assert_no_exception(page)
@@ -87,4 +95,22 @@ def test_a_bad_upload_shows_a_message_and_the_page_carries_on(server, page, tmp_
     assert page.locator("[data-testid='stAlertContentError']").count() >= 1
     n = _out_size(256)
     _wait_text(page, f"(1, 1, {n}, {n})")  # the sample is still convolved
+    assert_no_exception(page)
+
+
+def test_clicking_the_feature_map_picks_the_pixel_and_shows_its_sum_beside_it(server, page):
+    open_page(page, server, "convolution")
+    img = _map_img(page)
+    page.wait_for_function("() => document.body.innerText.includes('at row 150, column 50')", timeout=20_000)
+    box = img.bounding_box()
+    assert box and box["width"] > 150  # big enough to aim at
+    img.click(position={"x": box["width"] * 0.25 + 0.5, "y": box["height"] * 0.75 + 0.5})
+    wait_settled(page)
+    row, col = int(0.75 * 256 + 0.5 * 256 / box["height"]), int(0.25 * 256 + 0.5 * 256 / box["width"])
+    _wait_text(page, f"at row {row}, column {col}")
+    assert f"conv_row={row}" in page.url and f"conv_col={col}" in page.url
+    # The arithmetic sits beside the picture: its tables start above the map's bottom edge.
+    table = page.locator("table").first.bounding_box()
+    frame = page.locator(MAP).first.bounding_box()
+    assert table["y"] < frame["y"] + frame["height"] and table["x"] > frame["x"] + frame["width"] - 1
     assert_no_exception(page)
