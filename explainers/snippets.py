@@ -105,20 +105,25 @@ def convolution_snippet(kernel: np.ndarray, *, colour: str, stride: int | tuple[
                         photo: str = "your_photo.png", max_side: int = 512) -> str:
     """The nn.Conv2d code that reproduces the page's picture from a (kh, kw) kernel and the page's settings.
 
-    It reads a photo exactly as the page does (shrink-on-decode for JPEG, EXIF rotation, transparency on
-    white, float32 in [0, 1], Lanczos shrink to `max_side` in float, ITU-R 601 grey in float32, never
-    Pillow's 8-bit "L"), so it prints the page's value at `pixel` (output row, column).
+    It reads a photo as explainers.images.load_image does (JPEG shrink-on-decode, whole-block shrink of
+    huge pictures, EXIF rotation, float32 in [0, 1], Lanczos to `max_side` in float, ITU-R 601 grey in
+    float32, never Pillow's 8-bit "L"), so it prints the page's value at `pixel` (output row, column) for
+    an opaque photo (semi-transparent pixels may differ by about 1/255: the page composites in float).
     """
     c_in, c_out, groups = {"grey": (1, 1, 1), "rgb": (3, 1, 1), "depthwise": (3, 3, 3)}[colour]
     kh, kw = np.asarray(kernel).shape
     load = [
         f'im = Image.open("{photo}")',
         f'im.draft("RGB", ({max_side}, {max_side}))  # JPEG: decode at a smaller scale, as the page does',
+        'if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:  # transparency goes on white',
+        '    im = Image.alpha_composite(Image.new("RGBA", im.size, "white"), im.convert("RGBA"))',
+        'im = im.convert("RGB")',
+        f"factor = max(im.size) // (2 * {max_side})  # a huge picture is first shrunk by whole blocks",
+        "if factor >= 2:",
+        "    im = im.reduce(factor)",
         "im = ImageOps.exif_transpose(im)  # phones store the rotation in EXIF",
-        'white = Image.new("RGBA", im.size, (255, 255, 255, 255))',
-        'im = Image.alpha_composite(white, im.convert("RGBA")).convert("RGB")  # transparency on white',
         "img = np.asarray(im, dtype=np.float32) / 255  # (H, W, 3) in [0, 1]",
-        f"if max(img.shape[:2]) > {max_side}:  # the page shrinks big photos, in float, channel by channel",
+        f"if max(img.shape[:2]) > {max_side}:  # then to {max_side} px on the long side, in float, channel by channel",
         f"    scale = {max_side} / max(img.shape[:2])",
         "    size = (max(1, round(img.shape[1] * scale)), max(1, round(img.shape[0] * scale)))",
         '    img = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(img[..., c]), mode="F")',

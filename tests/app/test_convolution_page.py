@@ -220,7 +220,7 @@ def test_camera_photo_is_convolved():
 # --- Issue 12: every number a learner checks adds up -----------------------------------------------------
 
 
-def photo_jpeg(w: int, h: int, seed: int = 0) -> bytes:
+def photo_jpeg(w: int, h: int, seed: int = 0, orientation: int = 1) -> bytes:
     """A photo-like JPEG: smooth gradients, an edge and noise (so 8-bit greying would show)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:h, 0:w]
@@ -228,7 +228,9 @@ def photo_jpeg(w: int, h: int, seed: int = 0) -> bytes:
     rgb[:, w // 2:] += 40
     rgb += rng.normal(0, 12, rgb.shape)
     buf = io.BytesIO()
-    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=90)
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # how a phone says "rotate me"
+    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=90, exif=exif)
     return buf.getvalue()
 
 
@@ -259,11 +261,12 @@ def test_normalise_says_what_it_divides_by_even_for_a_zero_sum_kernel():
     assert any("Divided by the sum of the weights" in c.value for c in at.caption)
 
 
-def test_snippet_reproduces_the_pages_pixel_for_an_uploaded_photo(tmp_path):
+@pytest.mark.parametrize("w, h, orientation", [(900, 600, 1), (2300, 1500, 6)], ids=["photo", "huge-rotated"])
+def test_snippet_reproduces_the_pages_pixel_for_an_uploaded_photo(tmp_path, w, h, orientation):
     import subprocess
     import sys
 
-    data = photo_jpeg(900, 600)  # bigger than 512: the page shrinks it, and so must the snippet
+    data = photo_jpeg(w, h, orientation=orientation)  # over 512 px: the page shrinks it, so must the snippet
     at = upload(run({"conv_padding": "same", "conv_row": "127", "conv_col": "50"}), "holiday.jpg", data,
                 "image/jpeg")
     value, r, c = held_value(at)
