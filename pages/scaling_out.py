@@ -40,7 +40,13 @@ if tab_dp.open:
         if world > machine.max_world_size:
             st.warning(f"World size {world} is more than this machine can run (one CPU core or GPU per rank: "
                        f"at most {machine.max_world_size}).", icon=":material/memory:")
-        dp = job_panel("dp", sc.DataParallelPlan(world, batch, steps, lr, model), f"Train with DDP on {world} processes")
+        with st.expander("Rendezvous (where the ranks meet)", icon=":material/lan:"):
+            port = st.number_input("Port (0 = let the OS pick a free one)", 0, 65535, step=1,
+                                   key=url.bind("scale_port", 0, lo=0, hi=65535))
+            st.caption("Rank 0 listens on 127.0.0.1 at this port (MASTER_PORT); the other ranks connect to it. "
+                       "Two runs on one port collide, so the lesson picks a free port for each run.")
+        dp = job_panel("dp", sc.DataParallelPlan(world, batch, steps, lr, model), f"Train with DDP on {world} processes",
+                       port=int(port) or None)
         if dp is not None:
             n = dp.world_size
             st.markdown(f"**The run** ({n} ranks × {dp.plan.batch_per_rank} images, {dp.plan.steps} steps, "
@@ -70,8 +76,9 @@ if tab_dp.open:
             st.caption(f"The ring's result matches the real `all_reduce` to {report.ring_matches(trace, dp.reduced_grads[layer].reshape(n, -1)):.1e}; "
                        f"each rank sent {trace.bytes_per_rank / 1e3:.1f} kB of this layer's {trace.result[0].size * 4 / 1e3:.1f} kB.")
             st.plotly_chart(fig.loss_per_rank_figure(dp.losses), key="scale_loss")
-        try_this("Set the world size to 4 with batch 4, then 2 with batch 8: the global batch is 16 both times, and "
-                 "the weights land on the same numbers as one process with 16 images.")
+        try_this("Change the batch, the steps or the learning rate and run again: 'DDP vs one process' stays at float "
+                 "rounding, because N ranks with B images each take exactly the step of one process with N·B. "
+                 "Then look inside fc1.weight: each rank's own gradient differs, every rank applies the same average.")
         pytorch_snippet(snippets.ddp_script(world, batch, steps, lr, model))
 
 if tab_mp.open:

@@ -3,6 +3,8 @@ processes), results drawn, Stop, a world size too big for the machine, and no wo
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -69,6 +71,21 @@ def test_a_world_size_beyond_the_machine_gets_a_message_not_a_run(monkeypatch):
     assert not at.exception
     assert any("World size 4 needs one CPU core per rank" in e.value for e in at.error)
     assert "dp" not in at.session_state["scale_jobs"]
+
+
+def test_a_rendezvous_port_in_use_gets_a_message_not_a_run():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        at = run({"scale_port": str(port)})
+        at.button(key="dp_run").click().run()
+    assert not at.exception
+    assert any(f"Port {port} is already in use" in e.value for e in at.error)
+    assert "dp" not in at.session_state["scale_jobs"]
+    at = run({"scale_port": "80"})
+    at.button(key="dp_run").click().run()
+    assert any("outside 1024-65535" in e.value for e in at.error)
 
 
 def test_data_parallel_run_draws_gradients_ring_and_losses():
