@@ -42,6 +42,11 @@ LESSONS = [
         "flows back, why small shifts matter less, and the 28 → 14 → 7 pyramid.",
     ),
     PageInfo(
+        "pages/cnn.py", "A whole CNN", ":material/stacked_line_chart:", "cnn", "Convolutional nets",
+        "One digit through a small trained CNN: every feature map, flatten, the fully connected layer and softmax "
+        "on one screen; click any unit to see its window and its sum; where the parameters are.",
+    ),
+    PageInfo(
         "pages/trainer.py", "Trainer", ":material/model_training:", "trainer", "Training",
         "Train a real PyTorch network on digits while you watch: live loss, predictions and filters, "
         "then its confusions, feature maps, your own handwriting, and overfitting on purpose.",

@@ -1,0 +1,412 @@
+"""A whole small CNN in numpy: its layers, shapes, receptive windows, one unit's weighted sum, softmax, parameter counts.
+
+No torch here: the trained network's activations and weights arrive as numpy arrays (from
+``explainers.training.cnn``), and everything the page explains about them is computed from those
+numbers alone. The tests check each result against the torch model's own activations.
+
+The network (LeNet's shape, shrunk so every feature map stays readable and it trains in seconds)::
+
+    input 1×28×28 -> conv 4@3×3 -> ReLU -> maxpool 2 -> conv 8@3×3 -> ReLU -> maxpool 2
+          -> flatten 200 -> fully connected 10 -> softmax
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+KINDS = ("input", "conv", "relu", "maxpool", "flatten", "linear", "softmax")
+SPATIAL = ("input", "conv", "relu", "maxpool")  # kinds whose output is a (C, H, W) stack of maps
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer of the network: what it does and its knobs (no weights)."""
+
+    name: str  # "conv1"; also the name of the torch module that computes it
+    kind: str  # one of KINDS
+    kernel: int = 1  # window side (conv, maxpool)
+    stride: int = 1
+    padding: int = 0
+    out_channels: int = 0  # conv: output channels; linear: output units
+
+    @property
+    def spatial(self) -> bool:
+        """True when the layer's output is a stack of maps (C, H, W)."""
+        return self.kind in SPATIAL
+
+
+INPUT_SHAPE = (1, 28, 28)  # (C, H, W): one grey MNIST-sized digit, ink 1 on background 0
+ARCH: tuple[LayerSpec, ...] = (
+    LayerSpec("input", "input"),
+    LayerSpec("conv1", "conv", kernel=3, out_channels=4),
+    LayerSpec("relu1", "relu"),
+    LayerSpec("pool1", "maxpool", kernel=2, stride=2),
+    LayerSpec("conv2", "conv", kernel=3, out_channels=8),
+    LayerSpec("relu2", "relu"),
+    LayerSpec("pool2", "maxpool", kernel=2, stride=2),
+    LayerSpec("flatten", "flatten"),
+    LayerSpec("fc", "linear", out_channels=10),
+    LayerSpec("softmax", "softmax"),
+)
+LAYER_NAMES = tuple(spec.name for spec in ARCH)
+
+KIND_LABELS = {
+    "input": "input", "conv": "convolution", "relu": "ReLU", "maxpool": "max pooling",
+    "flatten": "flatten", "linear": "fully connected", "softmax": "softmax",
+}
+
+
+def _side(n: int, spec: LayerSpec) -> int:
+    """One side after a conv or pooling window: floor((n + 2p - k) / s) + 1 (no dilation here)."""
+    return (n + 2 * spec.padding - spec.kernel) // spec.stride + 1
+
+
+def layer_shapes(arch: Sequence[LayerSpec] = ARCH, input_shape: tuple[int, ...] = INPUT_SHAPE) -> list[tuple[int, ...]]:
+    """The output shape of every layer: (C, H, W) for maps, (N,) for vectors; ValueError if a map vanishes."""
+    shapes: list[tuple[int, ...]] = []
+    shape = tuple(input_shape)
+    for spec in arch:
+        if spec.kind == "conv":
+            shape = (spec.out_channels, _side(shape[1], spec), _side(shape[2], spec))
+        elif spec.kind == "maxpool":
+            shape = (shape[0], _side(shape[1], spec), _side(shape[2], spec))
+        elif spec.kind == "flatten":
+            shape = (int(np.prod(shape)),)
+        elif spec.kind == "linear":
+            shape = (spec.out_channels,)
+        if len(shape) == 3 and min(shape[1:]) < 1:
+            raise ValueError(f"{spec.name} would have no pixels left ({shape}).")
+        shapes.append(shape)
+    return shapes
+
+
+# ----------------------------------------------------------------------------- receptive windows
+
+
+@dataclass(frozen=True)
+class Window:
+    """Rows top..bottom-1 and columns left..right-1 of one layer's maps, in the channels listed."""
+
+    layer: int  # index into ARCH
+    top: int
+    bottom: int  # exclusive
+    left: int
+    right: int  # exclusive
+    channels: tuple[int, ...]  # the maps of this layer the unit depends on
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) of the window."""
+        return self.bottom - self.top, self.right - self.left
+
+
+def receptive_windows(layer: int, channel: int, row: int, col: int, arch: Sequence[LayerSpec] = ARCH,
+                      input_shape: tuple[int, ...] = INPUT_SHAPE) -> list[Window]:
+    """Every map region unit (channel, row, col) of ``layer`` depends on, from the input up to itself.
+
+    For a vector layer (flatten, fully connected, softmax) ``channel`` is the unit's index and
+    ``row``/``col`` are ignored. Returns one Window per spatial layer 0..min(layer, last map),
+    the unit's own layer last when it is a map. Windows are clipped to the maps: padding has no input.
+    """
+    shapes = layer_shapes(arch, input_shape)
+    spec = arch[layer]
+    if not spec.spatial:
+        last = max(i for i, s in enumerate(arch) if s.spatial)
+        if spec.kind == "flatten":
+            # A flattened unit is one pixel of the last map stack, in C, H, W order (row-major).
+            c, r, q = np.unravel_index(channel, shapes[last])
+            return receptive_windows(last, int(c), int(r), int(q), arch, input_shape)
+        # A fully connected unit (and softmax, which mixes all logits) sees every pixel of every last map,
+        # which is not every input pixel: pooling's floor drops a last row and column that fit no window.
+        c, h, w = shapes[last]
+        return _back(Window(last, 0, h, 0, w, tuple(range(c))), arch, shapes)
+    c, h, w = shapes[layer]
+    if not (0 <= channel < c and 0 <= row < h and 0 <= col < w):
+        raise ValueError(f"{spec.name} has {c} maps of {h}×{w}; unit ({channel}, {row}, {col}) is outside.")
+    return _back(Window(layer, row, row + 1, col, col + 1, (channel,)), arch, shapes)
+
+
+def _back(here: Window, arch: Sequence[LayerSpec], shapes: list[tuple[int, ...]]) -> list[Window]:
+    """A region of one layer's maps -> the regions of every earlier layer that feed it, input first."""
+    out = [here]
+    for i in range(here.layer, 0, -1):
+        s, here = arch[i], out[0]
+        _, h_in, w_in = shapes[i - 1]
+        if s.kind in ("conv", "maxpool"):
+            top, bottom = here.top * s.stride - s.padding, (here.bottom - 1) * s.stride - s.padding + s.kernel
+            left, right = here.left * s.stride - s.padding, (here.right - 1) * s.stride - s.padding + s.kernel
+        else:  # ReLU: one pixel from one pixel
+            top, bottom, left, right = here.top, here.bottom, here.left, here.right
+        # A convolution sums over all its input maps; ReLU and pooling keep each map to itself.
+        channels = tuple(range(shapes[i - 1][0])) if s.kind == "conv" else here.channels
+        out.insert(0, Window(i - 1, max(top, 0), min(bottom, h_in), max(left, 0), min(right, w_in), channels))
+    return out
+
+
+# ----------------------------------------------------------------------------- one unit's arithmetic
+
+
+@dataclass(frozen=True)
+class WeightedSum:
+    """What one conv or fully connected unit computes: sum(inputs * weights) + bias."""
+
+    inputs: np.ndarray  # (C, k, k) window of the previous layer, or (N,) the previous vector
+    weights: np.ndarray  # same shape as inputs: the kernel, or one row of the weight matrix
+    products: np.ndarray  # inputs * weights, term by term
+    bias: float
+    total: float  # products.sum() + bias, before any activation
+
+    @property
+    def terms(self) -> int:
+        """How many multiplications the unit does."""
+        return int(self.products.size)
+
+
+def _weighted(inputs: np.ndarray, weights: np.ndarray, bias: float) -> WeightedSum:
+    inputs, weights = np.asarray(inputs, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+    products = inputs * weights
+    return WeightedSum(inputs, weights, products, float(bias), float(products.sum() + bias))
+
+
+def conv_unit(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, channel: int, row: int, col: int,
+              stride: int = 1, padding: int = 0) -> WeightedSum:
+    """x (C, H, W), weight (O, C, k, k), bias (O,) -> the sum behind output (channel, row, col) of the conv."""
+    _, c_in, k, _ = weight.shape
+    xp = np.pad(np.asarray(x, dtype=np.float64), ((0, 0), (padding, padding), (padding, padding)))
+    top, left = row * stride, col * stride
+    window = xp[:, top:top + k, left:left + k]
+    if window.shape != (c_in, k, k):
+        raise ValueError(f"unit ({row}, {col}) has no full {k}×{k} window in a {x.shape[1]}×{x.shape[2]} map.")
+    return _weighted(window, weight[channel], bias[channel])
+
+
+def linear_unit(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, unit: int) -> WeightedSum:
+    """x (N,), weight (M, N), bias (M,) -> the sum behind output ``unit`` of the fully connected layer."""
+    return _weighted(np.asarray(x).reshape(-1), weight[unit], bias[unit])
+
+
+def maxpool_unit(x: np.ndarray, channel: int, row: int, col: int, kernel: int = 2, stride: int = 2) -> np.ndarray:
+    """x (C, H, W) -> the (k, k) window that max pooling reduces to output (channel, row, col)."""
+    top, left = row * stride, col * stride
+    return np.asarray(x, dtype=np.float64)[channel, top:top + kernel, left:left + kernel]
+
+
+def top_terms(ws: WeightedSum, n: int = 8) -> np.ndarray:
+    """Indices (into ws.products.ravel()) of the n terms with the largest |product|, largest first."""
+    flat = np.abs(ws.products.ravel())
+    order = np.argsort(-flat, kind="stable")
+    return order[:n]
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    """max(0, x) element-wise."""
+    return np.maximum(np.asarray(x, dtype=np.float64), 0.0)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Logits (K,) -> probabilities (K,): exp(z - max z) / sum(...), the max subtracted so exp never overflows."""
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+# ----------------------------------------------------------------------------- parameter counts
+
+
+@dataclass(frozen=True)
+class ParamCount:
+    """A layer's learnable numbers, and what the same job would cost without sharing or locality."""
+
+    name: str
+    kind: str
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    params: int  # this network's layer: weights + biases
+    local: int  # every output pixel with its own kernel and bias (locally connected: no sharing)
+    dense: int  # a fully connected layer from the same input to the same output
+    fan_in: int  # inputs each output unit looks at
+
+
+def parameter_counts(arch: Sequence[LayerSpec] = ARCH, input_shape: tuple[int, ...] = INPUT_SHAPE) -> list[ParamCount]:
+    """One ParamCount per layer (input included, with zeros), in network order."""
+    shapes = layer_shapes(arch, input_shape)
+    rows = []
+    prev = tuple(input_shape)
+    for spec, out in zip(arch, shapes):
+        n_in, n_out = int(np.prod(prev)), int(np.prod(out))
+        if spec.kind == "conv":
+            c_in, (o, h, w) = prev[0], out
+            fan_in = c_in * spec.kernel ** 2
+            params, local, dense = o * fan_in + o, h * w * (o * fan_in + o), n_in * n_out + n_out
+        elif spec.kind == "linear":
+            fan_in = n_in
+            params = local = dense = n_in * n_out + n_out
+        else:
+            fan_in = spec.kernel ** 2 if spec.kind == "maxpool" else (n_in if spec.kind == "softmax" else 1)
+            params = local = dense = 0
+        rows.append(ParamCount(spec.name, spec.kind, prev if spec.kind != "input" else out, out,
+                               params, local, dense, fan_in))
+        prev = out
+    return rows
+
+
+def parameter_rows(arch: Sequence[LayerSpec] = ARCH, input_shape: tuple[int, ...] = INPUT_SHAPE) -> list[dict]:
+    """The parameter table the page shows: one dict per layer that has an output worth counting."""
+    rows = []
+    for pc in parameter_counts(arch, input_shape)[1:]:
+        rows.append({
+            "layer": pc.name, "does": KIND_LABELS[pc.kind], "output": "×".join(map(str, pc.out_shape)),
+            "inputs per unit": pc.fan_in, "parameters": pc.params,
+            # Only layers that learn have a "same job without sharing" to compare with.
+            "no sharing (own kernel per pixel)": pc.local if pc.params else None,
+            "fully connected, same shapes": pc.dense if pc.params else None,
+        })
+    return rows
+
+
+def sharing_sentence(arch: Sequence[LayerSpec] = ARCH, input_shape: tuple[int, ...] = INPUT_SHAPE) -> str:
+    """One sentence with the first conv layer's three counts (Markdown)."""
+    pc = next(p for p in parameter_counts(arch, input_shape) if p.kind == "conv")
+    positions = pc.out_shape[1] * pc.out_shape[2]
+    return (f"**{pc.name}** learns **{pc.params:,}** numbers. A fully connected layer mapping the same "
+            f"{'×'.join(map(str, pc.in_shape))} input to the same {'×'.join(map(str, pc.out_shape))} output would "
+            f"need **{pc.dense:,}** (every pixel wired to every output: no locality). Keeping the small windows but "
+            f"giving each of the {positions:,} positions its own kernel would still need **{pc.local:,}** "
+            f"(no sharing). One kernel per map, reused at every position, is what makes a CNN small.")
+
+
+# ----------------------------------------------------------------------------- one unit, in words and LaTeX
+
+
+def _n(v: float) -> str:
+    """A number for LaTeX, 3 decimals."""
+    return f"{v:.3f}"
+
+
+def _plus(v: float) -> str:
+    return f"+ {_n(v)}" if v >= 0 else f"- {_n(-v)}"
+
+
+def conv_latex(ws: WeightedSum, name: str, channel: int, row: int, col: int) -> str:
+    """The conv unit's sum with its real numbers: y = sum of C·k·k products + b = total."""
+    return (rf"\text{{{name}}}[{channel},{row},{col}] = \sum_{{c,i,j}} x_{{c,\,{row}+i,\,{col}+j}}\, w_{{{channel},c,i,j}}"
+            rf" + b_{{{channel}}} = \underbrace{{{_n(ws.products.sum())}}}_{{{ws.terms}\text{{ products}}}}"
+            rf" {_plus(ws.bias)} = \mathbf{{{_n(ws.total)}}}")
+
+
+def linear_latex(ws: WeightedSum, unit: int, shown: np.ndarray) -> str:
+    """The fully connected unit's sum: the shown terms, the rest, the bias, the total."""
+    rest = ws.products.sum() - ws.products.ravel()[shown].sum()
+    return (rf"z_{{{unit}}} = \sum_{{i=0}}^{{{ws.terms - 1}}} x_i\, w_{{{unit},i}} + b_{{{unit}}} = "
+            rf"\underbrace{{{_n(ws.products.ravel()[shown].sum())}}}_{{\text{{{len(shown)} largest}}}}"
+            rf" \underbrace{{{_plus(rest)}}}_{{\text{{other {ws.terms - len(shown)}}}}} {_plus(ws.bias)} = \mathbf{{{_n(ws.total)}}}")
+
+
+def relu_latex(name: str, prev: str, unit: tuple[int, int, int], x: float) -> str:
+    """max(0, x) with the number."""
+    c, r, q = unit
+    return rf"\text{{{name}}}[{c},{r},{q}] = \max(0,\ \text{{{prev}}}[{c},{r},{q}]) = \max(0,\ {_n(x)}) = \mathbf{{{_n(max(x, 0.0))}}}"
+
+
+def pool_latex(name: str, window: np.ndarray) -> str:
+    """max of the window's numbers."""
+    values = ",\ ".join(_n(v) for v in window.ravel())
+    return rf"\text{{{name}}} = \max({values}) = \mathbf{{{_n(window.max())}}}"
+
+
+def softmax_latex(logits: np.ndarray, unit: int) -> str:
+    """p_k = e^{z_k} / sum_j e^{z_j} with the numbers."""
+    z = np.asarray(logits, dtype=np.float64)
+    p = softmax(z)
+    return (rf"p_{{{unit}}} = \frac{{e^{{z_{{{unit}}}}}}}{{\sum_{{j=0}}^{{{len(z) - 1}}} e^{{z_j}}}} = "
+            rf"\frac{{e^{{{_n(z[unit])}}}}}{{{np.exp(z).sum():.4g}}} = \mathbf{{{p[unit]:.3f}}}")
+
+
+def flatten_index(index: int, shape: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Flattened position -> (channel, row, col) of the (C, H, W) stack it was read from, row-major."""
+    c, r, q = np.unravel_index(index, shape)
+    return int(c), int(r), int(q)
+
+
+# ----------------------------------------------------------------------------- the PyTorch snippet
+
+
+def _unit_check(layer: str, channel: int, row: int, col: int) -> list[str]:
+    """Lines of the snippet that redo one unit's arithmetic by hand and compare it with PyTorch's value."""
+    i = LAYER_NAMES.index(layer)
+    spec, prev = ARCH[i], LAYER_NAMES[i - 1] if i else ""
+    here = f"acts[{layer!r}][0, {channel}, {row}, {col}]" if spec.spatial else f"acts[{layer!r}][0, {channel}]"
+    if spec.kind == "conv":
+        k, s = spec.kernel, spec.stride
+        by_hand = [f"window = acts[{prev!r}][0, :, {row * s}:{row * s + k}, {col * s}:{col * s + k}]  # (C, {k}, {k})",
+                   f"by_hand = (window * model.{layer}.weight[{channel}]).sum() + model.{layer}.bias[{channel}]"]
+    elif spec.kind == "linear":
+        by_hand = [f"by_hand = (model.{layer}.weight[{channel}] * acts[{prev!r}][0]).sum() + model.{layer}.bias[{channel}]"]
+    elif spec.kind == "relu":
+        by_hand = [f"by_hand = acts[{prev!r}][0, {channel}, {row}, {col}].clamp(min=0)  # max(0, x)"]
+    elif spec.kind == "maxpool":
+        k, s = spec.kernel, spec.stride
+        by_hand = [f"by_hand = acts[{prev!r}][0, {channel}, {row * s}:{row * s + k}, {col * s}:{col * s + k}].max()"]
+    elif spec.kind == "flatten":
+        by_hand = [f"by_hand = acts[{prev!r}][0].reshape(-1)[{channel}]  # channel by channel, row by row"]
+    elif spec.kind == "softmax":
+        by_hand = [f"by_hand = acts[{prev!r}][0, {channel}].exp() / acts[{prev!r}][0].exp().sum()"]
+    else:
+        by_hand = [f"by_hand = image[0, {row}, {col}]"]
+    return [
+        f"# {layer} unit {(channel, row, col) if spec.spatial else channel}, by hand and by PyTorch",
+        *by_hand,
+        f"print('by hand', by_hand.item(), 'PyTorch', {here}.item())",
+        f"assert torch.allclose(by_hand, {here}, atol=1e-5)",
+    ]
+
+
+def pytorch_code(layer: str, channel: int, row: int, col: int, seed: int = 0, epochs: int = 2, index: int = 0) -> str:
+    """A complete script: train this CNN on MNIST, run test digit ``index`` through it, redo one unit by hand."""
+    return "\n".join([
+        "import torch",
+        "import torch.nn as nn",
+        "from torchvision import datasets, transforms",
+        "",
+        f"torch.manual_seed({seed})",
+        "model = nn.Sequential()",
+        "model.add_module('conv1', nn.Conv2d(1, 4, kernel_size=3))  # (B, 4, 26, 26)",
+        "model.add_module('relu1', nn.ReLU())",
+        "model.add_module('pool1', nn.MaxPool2d(2))  # (B, 4, 13, 13)",
+        "model.add_module('conv2', nn.Conv2d(4, 8, kernel_size=3))  # (B, 8, 11, 11)",
+        "model.add_module('relu2', nn.ReLU())",
+        "model.add_module('pool2', nn.MaxPool2d(2))  # (B, 8, 5, 5)",
+        "model.add_module('flatten', nn.Flatten())  # (B, 200)",
+        "model.add_module('fc', nn.Linear(200, 10))  # (B, 10) logits",
+        "print(sum(p.numel() for p in model.parameters()), 'parameters')",
+        "",
+        "to_tensor = transforms.ToTensor()  # pixels in [0, 1], ink bright",
+        "train = datasets.MNIST('data', train=True, download=True, transform=to_tensor)",
+        "test = datasets.MNIST('data', train=False, download=True, transform=to_tensor)",
+        "loader = torch.utils.data.DataLoader(train, batch_size=128, shuffle=True)",
+        "opt = torch.optim.Adam(model.parameters(), lr=5e-3)",
+        f"for epoch in range({epochs}):",
+        "    for x, y in loader:",
+        "        loss = nn.functional.cross_entropy(model(x), y)  # softmax + negative log-likelihood",
+        "        opt.zero_grad()",
+        "        loss.backward()",
+        "        opt.step()",
+        "    print('epoch', epoch, 'loss', round(loss.item(), 3))",
+        "",
+        "# Every layer's output for one test digit, caught by forward hooks.",
+        "model.eval()",
+        f"image, label = test[{index}]  # (1, 28, 28)",
+        "acts = {'input': image[None]}",
+        "for name, module in model.named_children():",
+        "    module.register_forward_hook(lambda m, inp, out, name=name: acts.__setitem__(name, out))",
+        "with torch.no_grad():",
+        "    acts['softmax'] = torch.softmax(model(image[None]), dim=1)  # (1, 10) probabilities",
+        "    for name, a in acts.items():",
+        "        print(f'{name:8s} {tuple(a.shape)}')",
+        "    print('label', label, 'prediction', acts['softmax'].argmax().item())",
+        "",
+        *("    " + line for line in _unit_check(layer, channel, row, col)),
+    ]) + "\n"

@@ -1,0 +1,366 @@
+"""Pictures for the "A whole CNN" page: the whole network on one image, and one unit's arithmetic.
+
+``network_picture`` draws every feature map of every layer, the flattened vector, the logits and
+the class probabilities into one Pillow image (one element for the browser to paint, and one
+click target): ``picture.unit_at(x, y)`` turns a click back into the unit under it. The unit's
+arithmetic is a plotly figure with the real numbers printed in the cells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image, ImageDraw, ImageFont
+
+from explainers.cnn import ARCH, WeightedSum, Window
+
+POSITIVE = np.array([37, 99, 235], dtype=np.float64)  # blue, as on the Pooling page: > 0
+NEGATIVE = np.array([220, 38, 38], dtype=np.float64)  # red: < 0
+WHITE = np.array([255, 255, 255], dtype=np.float64)
+INK = (17, 24, 39)
+MUTED = (75, 85, 99)
+EDGE = (209, 213, 219)  # a thin frame, so an all-zero map still shows where it is
+PICK = (249, 115, 22)  # orange: the picked unit and what it sees (the Pooling page's window colour)
+DIVERGING = [[0.0, "#dc2626"], [0.5, "#ffffff"], [1.0, "#2563eb"]]
+
+# Pixels per map cell, chosen so each column is about as tall as the tallest (8 maps of conv2).
+SCALE = {"input": 4, "conv1": 4, "relu1": 4, "pool1": 8, "conv2": 5, "relu2": 5, "pool2": 10}
+GAP = 8  # between maps of one layer
+SLOT = 66  # minimum column width, so every heading fits
+COLUMN_GAP = 14
+HEAD = 48  # heading band: name, then shape
+FLAT_CELL = 2  # px per flattened value (25 values of one pool2 map = one 50 px pool2 tile)
+FC_CELL = 30
+BAR = 96  # px of a 100% probability bar
+MARGIN = 8
+
+
+@lru_cache(maxsize=4)
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def colour(values: np.ndarray, limit: float) -> np.ndarray:
+    """values (...) -> RGB uint8 (..., 3): white at 0, blue for positive, red for negative, full at |v| = limit."""
+    t = np.clip(np.asarray(values, dtype=np.float64) / max(limit, 1e-12), -1.0, 1.0)[..., None]
+    rgb = np.where(t >= 0, WHITE + t * (POSITIVE - WHITE), WHITE - t * (NEGATIVE - WHITE))
+    return np.round(rgb).astype(np.uint8)
+
+
+def grey(values: np.ndarray) -> np.ndarray:
+    """Pixels in [0, 1] -> RGB uint8: ink (1) black on white paper (0)."""
+    v = np.round(255 * (1 - np.clip(np.asarray(values, dtype=np.float64), 0, 1))).astype(np.uint8)
+    return np.repeat(v[..., None], 3, axis=-1)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A clickable rectangle of the network picture and the units it holds."""
+
+    x0: int
+    y0: int
+    x1: int  # exclusive
+    y1: int  # exclusive
+    layer: int  # index into ARCH
+    channel: int  # map index (maps), or the first unit index (vectors)
+    cell_h: int  # px per row (maps) or per unit (vectors)
+    cell_w: int  # px per column (maps); 0 for vectors
+
+
+@dataclass(frozen=True)
+class NetworkPicture:
+    """The whole network as one RGB image, with the rectangles that map a click to a unit."""
+
+    image: np.ndarray  # (H, W, 3) uint8
+    hits: tuple[Hit, ...]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        return int(self.image.shape[1]), int(self.image.shape[0])
+
+    def unit_at(self, x: float, y: float) -> tuple[int, int, int, int] | None:
+        """Picture pixel (x, y) -> (layer, channel or unit, row, col) of the unit drawn there, or None."""
+        for h in self.hits:
+            if h.x0 <= x < h.x1 and h.y0 <= y < h.y1:
+                if h.cell_w:
+                    return h.layer, h.channel, int((y - h.y0) // h.cell_h), int((x - h.x0) // h.cell_w)
+                return h.layer, h.channel + int((y - h.y0) // h.cell_h), 0, 0
+        return None
+
+
+def _limits(layers: Sequence) -> dict[str, float]:
+    """One colour scale per conv block (conv, its ReLU and its pool), so the three can be compared by eye."""
+    limits: dict[str, float] = {}
+    current = 1.0
+    for layer in layers:
+        if layer.kind == "conv":
+            current = float(np.abs(layer.activation).max()) or 1.0
+        if layer.kind in ("linear",):
+            limits[layer.name] = float(np.abs(layer.activation).max()) or 1.0
+        else:
+            limits[layer.name] = current
+    return limits
+
+
+def _heading(draw: ImageDraw.ImageDraw, cx: float, name: str, shape: str) -> None:
+    draw.text((cx, MARGIN), name, fill=INK, font=_font(15), anchor="mt")
+    draw.text((cx, MARGIN + 20), shape, fill=MUTED, font=_font(13), anchor="mt")
+
+
+def _outline(draw: ImageDraw.ImageDraw, box: tuple[float, float, float, float], width: int = 2) -> None:
+    x0, y0, x1, y1 = box
+    draw.rectangle((x0 - 1, y0 - 1, x1, y1), outline=PICK, width=width)
+
+
+def network_picture(layers: Sequence, picked: tuple[int, int, int, int] | None = None,
+                    windows: Sequence[Window] = (), classes: Sequence[str] = tuple("0123456789")) -> NetworkPicture:
+    """Every layer's output for one image (LayerActivation-like: name, kind, shape, activation) on one picture.
+
+    ``picked`` (layer, channel or unit, row, col) gets a thick orange frame; each Window (from
+    ``explainers.cnn.receptive_windows``) is framed in orange in its layer's maps.
+    """
+    layers = list(layers)
+    limits = _limits(layers)
+    # Column widths and the body height, from the map sizes.
+    widths, heights = [], []
+    for layer in layers:
+        if len(layer.shape) == 3:
+            c, h, w = layer.shape
+            s = SCALE.get(layer.name, 4)
+            widths.append(max(SLOT, w * s))
+            heights.append(c * h * s + (c - 1) * GAP)
+        elif layer.kind == "flatten":
+            widths.append(SLOT)
+        elif layer.kind == "linear":
+            widths.append(SLOT)
+        else:
+            widths.append(BAR + 80)
+    body = max(heights)
+    width = 2 * MARGIN + sum(widths) + COLUMN_GAP * (len(widths) - 1)
+    height = HEAD + body + 2 * MARGIN
+    img = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(img)
+    hits: list[Hit] = []
+    boxes: dict[tuple[int, int], tuple[int, int, int]] = {}  # (layer, channel) -> (x0, y0, scale) of maps
+    windows_by_layer = {w.layer: w for w in windows}
+    x = MARGIN
+    pool_pitch = None
+    for i, (layer, col_w) in enumerate(zip(layers, widths)):
+        cx = x + col_w / 2
+        shape = "×".join(str(n) for n in layer.shape)
+        title = {"flatten": "flatten", "linear": "fc", "softmax": "softmax"}.get(layer.kind, layer.name)
+        _heading(draw, cx, title, shape if layer.kind != "softmax" else "probabilities")
+        if len(layer.shape) == 3:
+            c, h, w = layer.shape
+            s = SCALE.get(layer.name, 4)
+            col_h = c * h * s + (c - 1) * GAP
+            y = HEAD + MARGIN + (body - col_h) // 2
+            x0 = int(cx - w * s / 2)
+            if layer.kind == "input":
+                rgb = grey(layer.activation[0])[None]
+            else:
+                rgb = colour(layer.activation, limits[layer.name])
+            for ch in range(c):
+                y0 = y + ch * (h * s + GAP)
+                tile = Image.fromarray(rgb[ch]).resize((w * s, h * s), Image.Resampling.NEAREST)
+                img.paste(tile, (x0, y0))
+                draw.rectangle((x0 - 1, y0 - 1, x0 + w * s, y0 + h * s), outline=EDGE)
+                hits.append(Hit(x0, y0, x0 + w * s, y0 + h * s, i, ch, s, s))
+                boxes[(i, ch)] = (x0, y0, s)
+            if i == max(j for j, lay in enumerate(layers) if len(lay.shape) == 3):
+                pool_pitch = (y, h * s + GAP, w * h)  # the flattened column lines up with these maps
+        elif layer.kind == "flatten":
+            n = layer.shape[0]
+            top, pitch, per = pool_pitch if pool_pitch else (HEAD + MARGIN, 0, n)
+            rgb = colour(layer.activation, limits[layer.name])
+            x0 = int(cx - 7)
+            for g in range(-(-n // per)):
+                y0 = top + g * pitch
+                seg = rgb[g * per:(g + 1) * per]
+                tile = Image.fromarray(seg[:, None, :]).resize((14, len(seg) * FLAT_CELL), Image.Resampling.NEAREST)
+                img.paste(tile, (x0, y0))
+                draw.rectangle((x0 - 1, y0 - 1, x0 + 14, y0 + len(seg) * FLAT_CELL), outline=EDGE)
+                hits.append(Hit(x0, y0, x0 + 14, y0 + len(seg) * FLAT_CELL, i, g * per, FLAT_CELL, 0))
+                boxes[(i, g)] = (x0, y0, FLAT_CELL)
+        else:
+            n = layer.shape[0]
+            col_h = n * FC_CELL + (n - 1) * 4
+            y = HEAD + MARGIN + (body - col_h) // 2
+            if layer.kind == "linear":
+                rgb = colour(layer.activation, limits[layer.name])
+                x0 = int(cx - FC_CELL / 2)
+                for u in range(n):
+                    y0 = y + u * (FC_CELL + 4)
+                    draw.rectangle((x0, y0, x0 + FC_CELL - 1, y0 + FC_CELL - 1), fill=tuple(int(v) for v in rgb[u]),
+                                   outline=EDGE)
+                    hits.append(Hit(x0, y0, x0 + FC_CELL, y0 + FC_CELL, i, u, FC_CELL, 0))
+                    boxes[(i, u)] = (x0, y0, FC_CELL)
+            else:
+                best = int(np.argmax(layer.activation))
+                x0 = x + 4
+                for u in range(n):
+                    y0 = y + u * (FC_CELL + 4)
+                    p = float(layer.activation[u])
+                    bold = u == best
+                    draw.text((x0, y0 + FC_CELL / 2), str(classes[u]), fill=INK, font=_font(16 if bold else 14),
+                              anchor="lm")
+                    bx = x0 + 16
+                    draw.rectangle((bx, y0 + 6, bx + BAR, y0 + FC_CELL - 6), fill=(243, 244, 246))
+                    draw.rectangle((bx, y0 + 6, bx + max(1, round(BAR * p)), y0 + FC_CELL - 6),
+                                   fill=tuple(int(v) for v in (POSITIVE if bold else POSITIVE * 0.4 + WHITE * 0.6)))
+                    draw.text((bx + BAR + 4, y0 + FC_CELL / 2), f"{p:.0%}", fill=INK if bold else MUTED,
+                              font=_font(14), anchor="lm")
+                    hits.append(Hit(x, y0, x + col_w, y0 + FC_CELL, i, u, FC_CELL, 0))
+                    boxes[(i, u)] = (bx, y0 + 6, FC_CELL)
+        x += col_w + COLUMN_GAP
+    _draw_picks(draw, layers, boxes, picked, windows_by_layer)
+    return NetworkPicture(np.asarray(img), tuple(hits))
+
+
+def _draw_picks(draw, layers, boxes, picked, windows_by_layer) -> None:
+    """Orange frames: each window in its maps, then the picked unit itself (thicker)."""
+    for li, win in windows_by_layer.items():
+        if picked is not None and li == picked[0]:
+            continue
+        for ch in win.channels:
+            x0, y0, s = boxes[(li, ch)]
+            _outline(draw, (x0 + win.left * s, y0 + win.top * s, x0 + win.right * s, y0 + win.bottom * s))
+    if picked is None:
+        return
+    li, ch, r, q = picked
+    kind = layers[li].kind
+    if len(layers[li].shape) == 3:
+        x0, y0, s = boxes[(li, ch)]
+        _outline(draw, (x0 + q * s - 1, y0 + r * s - 1, x0 + (q + 1) * s + 1, y0 + (r + 1) * s + 1), width=3)
+        return
+    if kind == "flatten":
+        per = layers[li - 1].shape[1] * layers[li - 1].shape[2] if li and len(layers[li - 1].shape) == 3 else layers[li].shape[0]
+        x0, y0, s = boxes[(li, ch // per)]
+        y = y0 + (ch % per) * s
+        _outline(draw, (x0 - 3, y - 1, x0 + 17, y + s + 1), width=2)
+        return
+    # A fully connected unit reads the whole flattened vector; softmax reads every logit.
+    feeders = [key for key in boxes if key[0] == li - 1]
+    if kind == "linear":
+        for key in feeders:
+            x0, y0, s = boxes[key]
+            n = layers[li - 1].shape[0] // max(1, len(feeders))
+            _outline(draw, (x0 - 1, y0 - 1, x0 + 15, y0 + n * s + 1))
+        x0, y0, s = boxes[(li, ch)]
+        _outline(draw, (x0 - 2, y0 - 2, x0 + s + 2, y0 + s + 2), width=3)
+    else:
+        for key in feeders:
+            x0, y0, s = boxes[key]
+            _outline(draw, (x0, y0, x0 + s, y0 + s))
+        x0, y0, _ = boxes[(li, ch)]
+        _outline(draw, (x0 - 20, y0 - 7, x0 + BAR + 48, y0 + FC_CELL - 5), width=3)
+
+
+# ----------------------------------------------------------------------------- one unit's arithmetic
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.2f}" if abs(v) >= 0.005 or v == 0 else f"{v:.0e}"
+
+
+def _cells(z: np.ndarray, limit: float, name: str, xaxis: str, yaxis: str) -> dict:
+    return {
+        "type": "heatmap", "z": np.asarray(z, dtype=float), "colorscale": DIVERGING, "zmin": -limit, "zmax": limit,
+        "showscale": False, "xaxis": xaxis, "yaxis": yaxis, "xgap": 2, "ygap": 2,
+        "text": [[_fmt(v) for v in row] for row in np.asarray(z, dtype=float)], "texttemplate": "%{text}",
+        "textfont": {"size": 13}, "hovertemplate": f"{name}<br>row %{{y}}, col %{{x}}: %{{z:.4f}}<extra></extra>",
+    }
+
+
+def conv_sum_figure(ws: WeightedSum, prev_name: str, channels: Sequence[int] | None = None) -> go.Figure:
+    """A conv unit's sum: per input map, its window (C, k, k) | the kernel slice | their products, numbers printed."""
+    c = ws.inputs.shape[0]
+    channels = list(range(c)) if channels is None else list(channels)
+    cols = [("window of " + prev_name, ws.inputs), ("× kernel", ws.weights), ("= products", ws.products)]
+    data, layout, notes = [], {}, []
+    hgap, vgap = 0.06, 0.05 if len(channels) > 1 else 0.0
+    w = (1 - 2 * hgap) / 3
+    h = (1 - vgap * (len(channels) - 1)) / len(channels)
+    for r, ch in enumerate(channels):
+        for q, (title, values) in enumerate(cols):
+            n = r * 3 + q + 1
+            s = "" if n == 1 else str(n)
+            limit = float(np.abs(values).max()) or 1.0
+            data.append(_cells(values[ch], limit, f"{title}, map {ch}", f"x{s}", f"y{s}"))
+            x0, y1 = q * (w + hgap), 1 - r * (h + vgap)
+            k = values.shape[-1]
+            axis = {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False, "constrain": "domain"}
+            layout[f"xaxis{s}"] = {**axis, "domain": [x0, x0 + w], "anchor": f"y{s}", "range": [-0.5, k - 0.5]}
+            layout[f"yaxis{s}"] = {**axis, "domain": [max(y1 - h, 0), y1], "anchor": f"x{s}", "range": [k - 0.5, -0.5],
+                                   "scaleanchor": f"x{s}"}
+            if q == 0:
+                notes.append({"text": f"map {ch}", "x": -0.01, "y": y1 - h / 2, "xref": "paper", "yref": "paper",
+                              "showarrow": False, "xanchor": "right", "textangle": -90, "font": {"size": 13}})
+            if r == 0:
+                notes.append({"text": title, "x": x0 + w / 2, "y": 1.0, "xref": "paper", "yref": "paper",
+                              "showarrow": False, "yanchor": "bottom", "font": {"size": 14}})
+    per_row = 130 if len(channels) > 1 else 200
+    layout.update(height=40 + per_row * len(channels), margin={"l": 28, "r": 6, "t": 34, "b": 6},
+                  annotations=notes, plot_bgcolor="white", paper_bgcolor="white", showlegend=False)
+    return go.Figure(data=data, layout=layout)
+
+
+def linear_sum_figure(ws: WeightedSum, top: np.ndarray, labels: Sequence[str]) -> go.Figure:
+    """A fully connected unit's biggest terms x_i · w_i as horizontal bars (largest |term| on top)."""
+    terms = ws.products.ravel()[top]
+    ticks = [f"{labels[i]}: {ws.inputs.ravel()[i]:.2f} × {ws.weights.ravel()[i]:.2f}" for i in top]
+    colours = ["#2563eb" if t >= 0 else "#dc2626" for t in terms]
+    fig = go.Figure(
+        data=[{"type": "bar", "orientation": "h", "x": terms, "y": ticks, "marker": {"color": colours},
+               "text": [f"{t:+.2f}" for t in terms], "textposition": "outside", "textfont": {"size": 13},
+               "hovertemplate": "%{y} = %{x:.4f}<extra></extra>", "cliponaxis": False}],
+        layout={"height": 60 + 26 * len(top), "margin": {"l": 10, "r": 50, "t": 36, "b": 30},
+                "title": {"text": f"the {len(top)} largest of {ws.terms} terms", "font": {"size": 14}, "x": 0.01},
+                "yaxis": {"autorange": "reversed", "tickfont": {"size": 13}, "automargin": True},
+                "xaxis": {"zeroline": True, "zerolinecolor": "#6b7280", "tickfont": {"size": 12}},
+                "plot_bgcolor": "white", "paper_bgcolor": "white", "showlegend": False},
+    )
+    return fig
+
+
+def window_figure(values: np.ndarray, title: str, winner: tuple[int, int] | None = None) -> go.Figure:
+    """A small (k, k) window of numbers (max pooling's input), the winner framed."""
+    limit = float(np.abs(values).max()) or 1.0
+    k_h, k_w = values.shape
+    shapes = []
+    if winner is not None:
+        r, q = winner
+        shapes.append({"type": "rect", "x0": q - 0.5, "x1": q + 0.5, "y0": r - 0.5, "y1": r + 0.5,
+                       "line": {"color": "#f97316", "width": 4}})
+    return go.Figure(
+        data=[_cells(values, limit, title, "x", "y")],
+        layout={"height": 230, "margin": {"l": 6, "r": 6, "t": 36, "b": 6}, "shapes": shapes,
+                "title": {"text": title, "font": {"size": 14}, "x": 0.01},
+                "xaxis": {"visible": False, "range": [-0.5, k_w - 0.5], "constrain": "domain"},
+                "yaxis": {"visible": False, "range": [k_h - 0.5, -0.5], "scaleanchor": "x", "constrain": "domain"},
+                "plot_bgcolor": "white", "paper_bgcolor": "white"},
+    )
+
+
+def zoom_image(values: np.ndarray, window: Window | None, *, scale: int = 10, signed: bool = True,
+               limit: float | None = None) -> np.ndarray:
+    """One (H, W) map enlarged ``scale`` times, the window framed in orange -> RGB uint8 for st.image."""
+    values = np.asarray(values, dtype=np.float64)
+    rgb = colour(values, limit or float(np.abs(values).max()) or 1.0) if signed else grey(values)
+    img = Image.fromarray(rgb).resize((values.shape[1] * scale, values.shape[0] * scale), Image.Resampling.NEAREST)
+    draw = ImageDraw.Draw(img)
+    if window is not None:
+        draw.rectangle((window.left * scale, window.top * scale, window.right * scale - 1, window.bottom * scale - 1),
+                       outline=PICK, width=3)
+    return np.asarray(img)
+
+
+NAMES = tuple(spec.name for spec in ARCH)

@@ -1,0 +1,79 @@
+"""A whole CNN: one digit through conv, ReLU, pooling, flatten, a fully connected layer and softmax."""
+
+import streamlit as st
+
+from explainers import cnn
+from explainers.figures import cnn as fig
+from explainers.training.cnn import digit_datasets, run_layers, train_cnn
+from pages.widgets.cnn_parts import digit_input, unit_panel, unit_sliders
+from pages.widgets.ui import ShareableState, pytorch_snippet, try_this
+
+SEEDS = list(range(10))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def trained_cnn(dataset: str, seed: int):
+    """One small CNN per (dataset, seed) for the whole server.
+
+    Shared on purpose: a trained, frozen model (eval mode, no gradients, never trained again) is read-only,
+    so every session may run images through the same copy. Nothing ever writes to it.
+    """
+    return train_cnn(dataset, seed)
+
+
+url = ShareableState("cnn")
+st.title("A whole CNN")
+st.markdown(
+    "A convolutional network is a few simple layers in a row. Here is a small one, trained on digits by this app "
+    "a moment ago: **conv → ReLU → max pool**, twice, then **flatten** the maps into one long vector, a **fully "
+    "connected** layer gives one score per digit, and **softmax** turns the scores into probabilities. Every number "
+    "it computes for your digit is on screen: click any square (or use the sliders) to see where it comes from."
+)
+
+left, right = st.columns([3, 2], gap="large")
+sets = digit_datasets()
+with right:
+    dataset = st.selectbox("Trained on", list(sets), format_func=sets.get,
+                           key=url.bind("cnn_data", "synthetic-digits", options=list(sets)),
+                           help="MNIST appears here once it is in the data folder (the Trainer downloads it).")
+    seed = st.selectbox("Training seed", SEEDS, key=url.bind("cnn_seed", 0, options=SEEDS),
+                        help="Another seed starts from other random weights: the network learns other filters.")
+    with st.spinner(f"Training the small CNN on {sets[dataset].lower()} (a few seconds, once per server)…"):
+        trained = trained_cnn(dataset, seed)
+    st.caption(f"{trained.n_train:,} training digits × {trained.epochs} epochs in {trained.seconds:.1f} s; "
+               f"{trained.test_accuracy:.1%} right on {len(trained.test_labels):,} test digits it never saw.")
+with left:
+    picked = digit_input(url, trained)
+
+layers = run_layers(trained.model, picked.image)
+probs = layers[-1].activation
+best = int(probs.argmax())
+right.metric("The network says", f"{trained.classes[best]}  ({probs[best]:.0%})",
+             help="The class with the highest softmax probability.")
+if picked.label is not None:
+    right.caption(f"The right answer is {trained.classes[picked.label]}." if picked.label != best
+                  else "That is the right answer.")
+
+
+@st.fragment
+def network() -> None:
+    """The whole network on one picture plus the picked unit's arithmetic; its controls rerun only this part."""
+    pick = unit_sliders(url, layers)
+    windows = cnn.receptive_windows(*pick)
+    picture = fig.network_picture(layers, pick, windows, trained.classes)
+    unit_panel(layers, pick, windows, picture)
+    pytorch_snippet(cnn.pytorch_code(cnn.LAYER_NAMES[pick[0]], *pick[1:], seed=seed,
+                                     index=st.session_state.cnn_index))
+    url.publish()  # here too: a fragment rerun must update the link
+
+
+network()
+st.latex(r"\text{conv: } y_{o,r,c} = b_o + \sum_{i}\sum_{u,v} w_{o,i,u,v}\, x_{i,\,r+u,\,c+v} \qquad "
+         r"\text{ReLU: } \max(0, y) \qquad \text{softmax: } p_k = \frac{e^{z_k}}{\sum_j e^{z_j}}")
+
+st.subheader("Where the parameters are")
+st.dataframe(cnn.parameter_rows(), hide_index=True, width="stretch")
+st.markdown(cnn.sharing_sentence())
+try_this("Pick conv2 and a bright unit, then look at its orange window on the input: 8×8 pixels. Now pick pool2: "
+         "10×10. Each layer sees a bigger part of the digit. Then draw a digit badly and watch which maps go quiet.")
+url.publish()

@@ -1,0 +1,249 @@
+"""The "A whole CNN" page's widgets: the digit picker (test digit, drawing, upload), the unit picker, the unit's sums.
+
+Usage on the page (after ``url = ShareableState("cnn")``)::
+
+    picked = digit_input(url, trained)              # DigitChoice: a (28, 28) image in [0, 1]
+    pick = unit_sliders(url, layers)                # (layer, channel or unit, row, col)
+    unit_panel(layers, pick, windows, picture)      # the clickable network and the unit's arithmetic
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+import streamlit as st
+
+from explainers import cnn
+from explainers.drawing import preprocess_drawing
+from explainers.figures import cnn as fig
+from explainers.images import ImageError, load_image
+from pages.widgets.ui import ShareableState
+
+SOURCES = ("Test digit", "Draw", "Upload")
+NAMES = list(cnn.LAYER_NAMES)
+KIND_HELP = {
+    "input": "the digit itself: 28×28 pixels, ink 1, paper 0",
+    "conv": "a convolution: each map slides its own small kernel over all the maps before it",
+    "relu": "ReLU: negative numbers become 0, the rest pass unchanged",
+    "maxpool": "max pooling: keeps the largest number of each 2×2 block",
+    "flatten": "flatten: the 8 maps of 5×5 laid end to end, 200 numbers",
+    "linear": "fully connected: each of the 10 outputs weighs all 200 numbers (one score per digit)",
+    "softmax": "softmax: turns the 10 scores into probabilities that add up to 1",
+}
+
+
+@dataclass(frozen=True)
+class DigitChoice:
+    image: np.ndarray  # (28, 28) float32 in [0, 1], ink 1: what the network reads
+    label: int | None  # the true class, for a test digit
+    what: str  # for captions
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _decode(data: bytes) -> np.ndarray:
+    return load_image(data, max_side=512, mode="L")
+
+
+def _canvas() -> np.ndarray | None:
+    """The drawable canvas -> RGBA array, or None when the component is unavailable."""
+    try:
+        from streamlit_drawable_canvas import st_canvas
+
+        res = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=224,
+                        width=224, return_image_data=True, key="cnn_canvas")
+        return res.image_data
+    except Exception as exc:  # noqa: BLE001 - a broken component must not break the page
+        st.caption(f"The drawing canvas is unavailable here ({type(exc).__name__}); upload a picture instead.")
+        return None
+
+
+def digit_input(url: ShareableState, trained) -> DigitChoice:
+    """Test digit / drawing / upload -> DigitChoice (falls back to the test digit, with a one-line reason)."""
+    n = len(trained.test_labels)
+    source = st.segmented_control("Digit", SOURCES, key=url.bind("cnn_source", SOURCES[0], options=SOURCES),
+                                  required=True) or SOURCES[0]
+    index = st.slider("Test image", 0, n - 1, key=url.bind("cnn_index", 0, lo=0, hi=n - 1),
+                      help="A digit from the test set: the network never saw it while training.")
+    label = int(trained.test_labels[index])
+    fallback = DigitChoice(trained.test_images[index], label, f"test digit #{index} (a {trained.classes[label]})")
+    if source == "Test digit":
+        return fallback
+    if source == "Draw":
+        st.caption("Draw one digit, large, in the middle of the box. It is prepared like MNIST's digits: "
+                   "cropped, fitted into 20×20 and centred in 28×28.")
+        raw = _canvas()
+    else:
+        file = st.file_uploader("A picture of one digit (PNG, JPEG, …)", key="cnn_upload",
+                                help="Dark ink on light paper or light on dark both work. It stays on this computer.")
+        raw = None
+        if file is not None:
+            try:
+                raw = _decode(file.getvalue())
+            except ImageError as exc:
+                st.error(f"{exc} Showing the test digit instead.", icon=":material/broken_image:")
+                return fallback
+    if raw is None:
+        st.caption("Showing the test digit until there is something to read.")
+        return fallback
+    try:
+        steps = preprocess_drawing(raw)
+    except ValueError as exc:
+        st.caption(f"Nothing to read yet ({exc}); showing the test digit.")
+        return fallback
+    return DigitChoice(steps.final, None, "your drawing" if source == "Draw" else "your picture")
+
+
+# ----------------------------------------------------------------------------- picking a unit
+
+
+def _spatial(layer: int, layers) -> bool:
+    return len(layers[layer].shape) == 3
+
+
+def _clamp(layers) -> tuple[int, int, int, int]:
+    """Clamp the unit in session state to the chosen layer's shape (the layer may have just changed)."""
+    s = st.session_state
+    li = NAMES.index(s.cnn_layer)
+    shape = layers[li].shape
+    if len(shape) == 3:
+        s.cnn_ch = min(int(s.cnn_ch), shape[0] - 1)
+        s.cnn_row = min(int(s.cnn_row), shape[1] - 1)
+        s.cnn_col = min(int(s.cnn_col), shape[2] - 1)
+    else:
+        s.cnn_unit = min(int(s.cnn_unit), shape[0] - 1)
+    return _current()
+
+
+def _current() -> tuple[int, int, int, int]:
+    """(layer, channel or unit, row, col) from session state."""
+    s = st.session_state
+    li = NAMES.index(s.cnn_layer)
+    if cnn.ARCH[li].spatial:
+        return li, int(s.cnn_ch), int(s.cnn_row), int(s.cnn_col)
+    return li, int(s.cnn_unit), 0, 0
+
+
+def _clicked(picture: fig.NetworkPicture) -> None:
+    """Widget callback: a click on the network picture picks the unit under it (before the sliders are drawn)."""
+    click = st.session_state.get("cnn_click")
+    if not click or not click.get("width"):
+        return
+    w, h = picture.size
+    hit = picture.unit_at(click["x"] * w / click["width"], click["y"] * h / click["height"])
+    if hit is None:
+        return
+    li, ch, r, q = hit
+    st.session_state.cnn_layer = NAMES[li]
+    if cnn.ARCH[li].spatial:
+        st.session_state.cnn_ch, st.session_state.cnn_row, st.session_state.cnn_col = ch, r, q
+    else:
+        st.session_state.cnn_unit = ch
+
+
+def unit_sliders(url: ShareableState, layers) -> tuple[int, int, int, int]:
+    """Layer / channel (or unit) / row / column controls -> (layer, channel or unit, row, col)."""
+    url.bind("cnn_layer", "conv1", options=NAMES)
+    url.bind("cnn_ch", 0, lo=0, hi=63)
+    url.bind("cnn_row", 12, lo=0, hi=63)
+    url.bind("cnn_col", 12, lo=0, hi=63)
+    url.bind("cnn_unit", 0, lo=0, hi=999)
+    li, *_ = _clamp(layers)
+    shape = layers[li].shape
+    c1, c2, c3, c4 = st.columns([2.4, 1, 1, 1], gap="medium")
+    c1.select_slider("Layer", NAMES, key="cnn_layer", help=KIND_HELP[layers[li].kind])
+    li, *_ = _clamp(layers)
+    shape = layers[li].shape
+    if len(shape) == 3:
+        c2.slider("Channel", 0, max(shape[0] - 1, 1), key="cnn_ch", disabled=shape[0] == 1,
+                  help="Which map of this layer (each is one kernel's answer).")
+        c3.slider("Row", 0, shape[1] - 1, key="cnn_row")
+        c4.slider("Column", 0, shape[2] - 1, key="cnn_col")
+    else:
+        c2.slider("Unit", 0, shape[0] - 1, key="cnn_unit",
+                  help="Which number of this vector." if layers[li].kind == "flatten" else "Which digit's output.")
+    return _current()
+
+
+# ----------------------------------------------------------------------------- the network and the unit's sums
+
+
+def _input_zoom(layers, windows, caption: str) -> None:
+    first = windows[0]
+    st.image(fig.zoom_image(layers[0].activation[0], first, scale=8, signed=False), caption=caption, width="content")
+
+
+def unit_panel(layers, pick: tuple[int, int, int, int], windows, picture: fig.NetworkPicture) -> None:
+    """The clickable whole-network picture, then what the picked unit computes, with its real numbers."""
+    from streamlit_image_coordinates import streamlit_image_coordinates
+
+    streamlit_image_coordinates(picture.image, key="cnn_click", width="stretch", cursor="crosshair",
+                                on_click=partial(_clicked, picture))
+    st.caption("Blue: positive, red: negative, white: 0 (one colour scale per conv → ReLU → pool block). "
+               "Orange: the picked unit, and everything it depends on in the layers before it.")
+    li, ch, r, q = pick
+    layer, kind = layers[li], layers[li].kind
+    prev = layers[li - 1] if li else None
+    what = f"{layer.name}[{ch}, {r}, {q}]" if _spatial(li, layers) else f"{layer.name}[{ch}]"
+    st.markdown(f"**{what}** = {float(layer.activation[(ch, r, q)] if _spatial(li, layers) else layer.activation[ch]):.3f}"
+                f" — {KIND_HELP[kind]}.")
+    first = windows[0] if windows else None
+    sees = f"Its window on the input: {first.size[0]}×{first.size[1]} pixels" if first else ""
+    left, right = st.columns([1, 2.6], gap="medium")
+    if kind == "input":
+        with left:
+            _input_zoom(layers, windows, "The pixel, on the input")
+        right.markdown(f"A pixel of the digit: {float(layer.activation[0, r, q]):.3f} (0 is paper, 1 is ink). "
+                       "Every unit whose orange window covers it reads this number.")
+    elif kind == "conv":
+        ws = cnn.conv_unit(prev.activation, layer.weight, layer.bias, ch, r, q)
+        with left:
+            _input_zoom(layers, windows, sees)
+        with right:
+            st.plotly_chart(fig.conv_sum_figure(ws, prev.name), key="cnn_conv_sum")
+            st.latex(cnn.conv_latex(ws, layer.name, ch, r, q))
+            st.caption(f"{ws.terms} multiplications: a 3×3 window in each of the {ws.inputs.shape[0]} map(s) of "
+                       f"{prev.name}, times the kernel of map {ch}, plus its bias. The same kernel is used at every "
+                       "position of the map: that is parameter sharing.")
+    elif kind == "relu":
+        with left:
+            _input_zoom(layers, windows, sees)
+        right.latex(cnn.relu_latex(layer.name, prev.name, (ch, r, q), float(prev.activation[ch, r, q])))
+    elif kind == "maxpool":
+        window = cnn.maxpool_unit(prev.activation, ch, r, q)
+        with left:
+            _input_zoom(layers, windows, sees)
+        with right:
+            a, b = st.columns([1, 1.6])
+            a.plotly_chart(fig.window_figure(window, f"the 2×2 block of {prev.name}",
+                                             np.unravel_index(int(np.argmax(window)), window.shape)), key="cnn_pool")
+            b.latex(cnn.pool_latex(what, window))
+            b.caption("No weights: pooling only keeps the strongest answer of each block, so a feature that moves by "
+                      "a pixel inside its block gives the same output.")
+    elif kind == "flatten":
+        c, rr, qq = cnn.flatten_index(ch, prev.shape)
+        with left:
+            _input_zoom(layers, windows, sees)
+        right.latex(rf"\text{{flatten}}[{ch}] = \text{{{prev.name}}}[{c},{rr},{qq}] \quad "
+                    rf"({ch} = {c}\cdot {prev.shape[1] * prev.shape[2]} + {rr}\cdot {prev.shape[2]} + {qq})")
+        right.caption("Nothing is computed: the maps are read channel by channel, row by row, into one vector, "
+                      "so a fully connected layer can weigh every number.")
+    elif kind == "linear":
+        ws = cnn.linear_unit(prev.activation, layer.weight, layer.bias, ch)
+        top = cnn.top_terms(ws, 10)
+        labels = [f"x{i} = pool2{list(cnn.flatten_index(int(i), layers[li - 2].shape))}" for i in range(ws.terms)]
+        with left:
+            _input_zoom(layers, windows, sees + " (every pixel a pool2 map can reach)")
+        with right:
+            st.plotly_chart(fig.linear_sum_figure(ws, top, labels), key="cnn_fc_sum")
+            st.latex(cnn.linear_latex(ws, ch, top))
+            zeros = int((ws.inputs == 0).sum())
+            st.caption(f"{zeros} of the {ws.terms} inputs are exactly 0 (ReLU switched them off), so their terms add "
+                       f"nothing. This score is the logit of digit {ch}; softmax compares it with the other nine.")
+    else:
+        with left:
+            _input_zoom(layers, windows, sees)
+        right.latex(cnn.softmax_latex(prev.activation, ch))
+        right.caption("Softmax makes every score positive (e to the power) and divides by the total, "
+                      "so the ten probabilities add up to 1. A bigger score gets exponentially more of the share.")
