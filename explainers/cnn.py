@@ -83,6 +83,11 @@ def layer_shapes(arch: Sequence[LayerSpec] = ARCH, input_shape: tuple[int, ...] 
     return shapes
 
 
+def shape_flow(arch: Sequence[LayerSpec] = ARCH, input_shape: tuple[int, ...] = INPUT_SHAPE) -> str:
+    """"input 1×28×28 → conv1 4×26×26 → …": every layer's name and output shape, in order."""
+    return " → ".join(f"{spec.name} {'×'.join(map(str, shape))}" for spec, shape in zip(arch, layer_shapes(arch, input_shape)))
+
+
 # ----------------------------------------------------------------------------- receptive windows
 
 
@@ -253,16 +258,16 @@ def parameter_counts(arch: Sequence[LayerSpec] = ARCH, input_shape: tuple[int, .
     return rows
 
 
-def parameter_rows(arch: Sequence[LayerSpec] = ARCH, input_shape: tuple[int, ...] = INPUT_SHAPE) -> list[dict]:
-    """The parameter table the page shows: one dict per layer that has an output worth counting."""
+def parameter_rows(arch: Sequence[LayerSpec] = ARCH, input_shape: tuple[int, ...] = INPUT_SHAPE) -> list[dict[str, str]]:
+    """The parameter table the page shows, one row of display strings per layer after the input."""
     rows = []
     for pc in parameter_counts(arch, input_shape)[1:]:
+        # Only layers that learn have a "same job without sharing" to compare with.
         rows.append({
             "layer": pc.name, "does": KIND_LABELS[pc.kind], "output": "×".join(map(str, pc.out_shape)),
-            "inputs per unit": pc.fan_in, "parameters": pc.params,
-            # Only layers that learn have a "same job without sharing" to compare with.
-            "no sharing (own kernel per pixel)": pc.local if pc.params else None,
-            "fully connected, same shapes": pc.dense if pc.params else None,
+            "inputs per unit": f"{pc.fan_in:,}", "parameters": f"{pc.params:,}",
+            "without sharing": f"{pc.local:,}" if pc.params else "",
+            "fully connected": f"{pc.dense:,}" if pc.params else "",
         })
     return rows
 
@@ -292,15 +297,15 @@ def _plus(v: float) -> str:
 
 def conv_latex(ws: WeightedSum, name: str, channel: int, row: int, col: int) -> str:
     """The conv unit's sum with its real numbers: y = sum of C·k·k products + b = total."""
-    return (rf"\text{{{name}}}[{channel},{row},{col}] = \sum_{{c,i,j}} x_{{c,\,{row}+i,\,{col}+j}}\, w_{{{channel},c,i,j}}"
-            rf" + b_{{{channel}}} = \underbrace{{{_n(ws.products.sum())}}}_{{{ws.terms}\text{{ products}}}}"
+    return (rf"\text{{{name}}}[{channel},{row},{col}] = \sum x \cdot w + b"
+            rf" = \underbrace{{{_n(ws.products.sum())}}}_{{{ws.terms}\text{{ products}}}}"
             rf" {_plus(ws.bias)} = \mathbf{{{_n(ws.total)}}}")
 
 
 def linear_latex(ws: WeightedSum, unit: int, shown: np.ndarray) -> str:
     """The fully connected unit's sum: the shown terms, the rest, the bias, the total."""
     rest = ws.products.sum() - ws.products.ravel()[shown].sum()
-    return (rf"z_{{{unit}}} = \sum_{{i=0}}^{{{ws.terms - 1}}} x_i\, w_{{{unit},i}} + b_{{{unit}}} = "
+    return (rf"z_{{{unit}}} = \sum_i x_i w_{{{unit},i}} + b = "
             rf"\underbrace{{{_n(ws.products.ravel()[shown].sum())}}}_{{\text{{{len(shown)} largest}}}}"
             rf" \underbrace{{{_plus(rest)}}}_{{\text{{other {ws.terms - len(shown)}}}}} {_plus(ws.bias)} = \mathbf{{{_n(ws.total)}}}")
 
@@ -313,7 +318,7 @@ def relu_latex(name: str, prev: str, unit: tuple[int, int, int], x: float) -> st
 
 def pool_latex(name: str, window: np.ndarray) -> str:
     """max of the window's numbers."""
-    values = ",\ ".join(_n(v) for v in window.ravel())
+    values = ",\\ ".join(_n(v) for v in window.ravel())
     return rf"\text{{{name}}} = \max({values}) = \mathbf{{{_n(window.max())}}}"
 
 
@@ -398,7 +403,7 @@ def pytorch_code(layer: str, channel: int, row: int, col: int, seed: int = 0, ep
         "",
         "# Every layer's output for one test digit, caught by forward hooks.",
         "model.eval()",
-        f"image, label = test[{index}]  # (1, 28, 28)",
+        f"image, label = test[{index}]  # (1, 28, 28): MNIST's test digit #{index}",
         "acts = {'input': image[None]}",
         "for name, module in model.named_children():",
         "    module.register_forward_hook(lambda m, inp, out, name=name: acts.__setitem__(name, out))",

@@ -30,7 +30,7 @@ st.markdown(
     "it computes for your digit is on screen: click any square (or use the sliders) to see where it comes from."
 )
 
-left, right = st.columns([3, 2], gap="large")
+left, middle, right = st.columns([2, 1.2, 1.2], gap="medium")
 sets = digit_datasets()
 with right:
     dataset = st.selectbox("Trained on", list(sets), format_func=sets.get,
@@ -38,21 +38,22 @@ with right:
                            help="MNIST appears here once it is in the data folder (the Trainer downloads it).")
     seed = st.selectbox("Training seed", SEEDS, key=url.bind("cnn_seed", 0, options=SEEDS),
                         help="Another seed starts from other random weights: the network learns other filters.")
-    with st.spinner(f"Training the small CNN on {sets[dataset].lower()} (a few seconds, once per server)…"):
-        trained = trained_cnn(dataset, seed)
-    st.caption(f"{trained.n_train:,} training digits × {trained.epochs} epochs in {trained.seconds:.1f} s; "
-               f"{trained.test_accuracy:.1%} right on {len(trained.test_labels):,} test digits it never saw.")
+with st.spinner(f"Training the small CNN on {sets[dataset]} (a few seconds, once per server)…"):
+    trained = trained_cnn(dataset, seed)
 with left:
     picked = digit_input(url, trained)
 
 layers = run_layers(trained.model, picked.image)
 probs = layers[-1].activation
 best = int(probs.argmax())
-right.metric("The network says", f"{trained.classes[best]}  ({probs[best]:.0%})",
-             help="The class with the highest softmax probability.")
-if picked.label is not None:
-    right.caption(f"The right answer is {trained.classes[picked.label]}." if picked.label != best
-                  else "That is the right answer.")
+with middle:
+    st.metric("The network says", f"{trained.classes[best]}  ({probs[best]:.0%})",
+              help="The digit with the highest softmax probability.")
+    verdict = "" if picked.label is None else (
+        "Right. " if picked.label == best else f"Wrong: it is a {trained.classes[picked.label]}. ")
+    st.caption(f"{verdict}Trained here on {trained.n_train:,} digits × {trained.epochs} epochs in "
+               f"{trained.seconds:.0f} s; {trained.test_accuracy:.0%} right on {len(trained.test_labels):,} "
+               "test digits it never saw.")
 
 
 @st.fragment
@@ -68,11 +69,9 @@ def network() -> None:
 
 
 network()
-st.latex(r"\text{conv: } y_{o,r,c} = b_o + \sum_{i}\sum_{u,v} w_{o,i,u,v}\, x_{i,\,r+u,\,c+v} \qquad "
-         r"\text{ReLU: } \max(0, y) \qquad \text{softmax: } p_k = \frac{e^{z_k}}{\sum_j e^{z_j}}")
 
 st.subheader("Where the parameters are")
-st.dataframe(cnn.parameter_rows(), hide_index=True, width="stretch")
+st.table(cnn.parameter_rows(), border="horizontal")
 st.markdown(cnn.sharing_sentence())
 try_this("Pick conv2 and a bright unit, then look at its orange window on the input: 8×8 pixels. Now pick pool2: "
          "10×10. Each layer sees a bigger part of the digit. Then draw a digit badly and watch which maps go quiet.")

@@ -16,7 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 
-from explainers.cnn import ARCH, WeightedSum, Window
+from explainers.cnn import WeightedSum, Window
 
 POSITIVE = np.array([37, 99, 235], dtype=np.float64)  # blue, as on the Pooling page: > 0
 NEGATIVE = np.array([220, 38, 38], dtype=np.float64)  # red: < 0
@@ -28,11 +28,11 @@ PICK = (249, 115, 22)  # orange: the picked unit and what it sees (the Pooling p
 DIVERGING = [[0.0, "#dc2626"], [0.5, "#ffffff"], [1.0, "#2563eb"]]
 
 # Pixels per map cell, chosen so each column is about as tall as the tallest (8 maps of conv2).
-SCALE = {"input": 4, "conv1": 4, "relu1": 4, "pool1": 8, "conv2": 5, "relu2": 5, "pool2": 10}
-GAP = 8  # between maps of one layer
-SLOT = 66  # minimum column width, so every heading fits
-COLUMN_GAP = 14
-HEAD = 48  # heading band: name, then shape
+SCALE = {"input": 4, "conv1": 4, "relu1": 4, "pool1": 8, "conv2": 4, "relu2": 4, "pool2": 10}
+GAP = 6  # between maps of one layer
+SLOT = 70  # minimum column width, so every heading fits
+COLUMN_GAP = 12
+HEAD = 54  # heading band: name, then shape
 FLAT_CELL = 2  # px per flattened value (25 values of one pool2 map = one 50 px pool2 tile)
 FC_CELL = 30
 BAR = 96  # px of a 100% probability bar
@@ -41,10 +41,22 @@ MARGIN = 8
 
 @lru_cache(maxsize=4)
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """DejaVu Sans when the system has it (it has a × sign), else Pillow's own font."""
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", size)
+    except OSError:
+        pass
     try:
         return ImageFont.load_default(size=size)
     except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
         return ImageFont.load_default()
+
+
+def _text(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, size: int, **kw) -> None:
+    font = _font(size)
+    if "DejaVu" not in str(getattr(font, "path", "")):
+        text = text.replace("×", "x")  # Pillow's bundled font has no × sign
+    draw.text(xy, text, font=font, **kw)
 
 
 def colour(values: np.ndarray, limit: float) -> np.ndarray:
@@ -111,8 +123,8 @@ def _limits(layers: Sequence) -> dict[str, float]:
 
 
 def _heading(draw: ImageDraw.ImageDraw, cx: float, name: str, shape: str) -> None:
-    draw.text((cx, MARGIN), name, fill=INK, font=_font(15), anchor="mt")
-    draw.text((cx, MARGIN + 20), shape, fill=MUTED, font=_font(13), anchor="mt")
+    _text(draw, (cx, MARGIN - 2), name, 20, fill=INK, anchor="mt")
+    _text(draw, (cx, MARGIN + 23), shape, 15, fill=MUTED, anchor="mt")
 
 
 def _outline(draw: ImageDraw.ImageDraw, box: tuple[float, float, float, float], width: int = 2) -> None:
@@ -210,14 +222,13 @@ def network_picture(layers: Sequence, picked: tuple[int, int, int, int] | None =
                     y0 = y + u * (FC_CELL + 4)
                     p = float(layer.activation[u])
                     bold = u == best
-                    draw.text((x0, y0 + FC_CELL / 2), str(classes[u]), fill=INK, font=_font(16 if bold else 14),
-                              anchor="lm")
+                    _text(draw, (x0, y0 + FC_CELL / 2), str(classes[u]), 18 if bold else 16, fill=INK, anchor="lm")
                     bx = x0 + 16
                     draw.rectangle((bx, y0 + 6, bx + BAR, y0 + FC_CELL - 6), fill=(243, 244, 246))
                     draw.rectangle((bx, y0 + 6, bx + max(1, round(BAR * p)), y0 + FC_CELL - 6),
                                    fill=tuple(int(v) for v in (POSITIVE if bold else POSITIVE * 0.4 + WHITE * 0.6)))
-                    draw.text((bx + BAR + 4, y0 + FC_CELL / 2), f"{p:.0%}", fill=INK if bold else MUTED,
-                              font=_font(14), anchor="lm")
+                    _text(draw, (bx + BAR + 4, y0 + FC_CELL / 2), f"{p:.0%}", 16, fill=INK if bold else MUTED,
+                          anchor="lm")
                     hits.append(Hit(x, y0, x + col_w, y0 + FC_CELL, i, u, FC_CELL, 0))
                     boxes[(i, u)] = (bx, y0 + 6, FC_CELL)
         x += col_w + COLUMN_GAP
@@ -362,5 +373,3 @@ def zoom_image(values: np.ndarray, window: Window | None, *, scale: int = 10, si
                        outline=PICK, width=3)
     return np.asarray(img)
 
-
-NAMES = tuple(spec.name for spec in ARCH)

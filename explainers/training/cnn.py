@@ -108,7 +108,7 @@ def _digits(dataset: str):
     return load_dataset(dataset, download=False)
 
 
-DIGIT_SETS = {"synthetic-digits": "Synthetic digits (drawn offline)", "mnist": "MNIST (handwritten)"}
+DIGIT_SETS = {"synthetic-digits": "Synthetic digits", "mnist": "MNIST"}
 
 
 def digit_datasets() -> dict[str, str]:

@@ -169,9 +169,48 @@ def unit_sliders(url: ShareableState, layers) -> tuple[int, int, int, int]:
 # ----------------------------------------------------------------------------- the network and the unit's sums
 
 
-def _input_zoom(layers, windows, caption: str) -> None:
-    first = windows[0]
-    st.image(fig.zoom_image(layers[0].activation[0], first, scale=8, signed=False), caption=caption, width="content")
+def _explain(layers, pick: tuple[int, int, int, int], windows) -> tuple[object | None, str, str]:
+    """(plotly figure or None, LaTeX, caption) for the picked unit, computed from the numbers on screen."""
+    li, ch, r, q = pick
+    layer, prev = layers[li], layers[li - 1] if li else None
+    kind = layer.kind
+    if kind == "input":
+        return None, rf"x_{{{r},{q}}} = {float(layer.activation[0, r, q]):.3f}", (
+            "A pixel of the digit (0 is paper, 1 is ink). Every unit whose orange window covers it reads this number.")
+    if kind == "conv":
+        ws = cnn.conv_unit(prev.activation, layer.weight, layer.bias, ch, r, q)
+        return fig.conv_sum_figure(ws, prev.name), cnn.conv_latex(ws, layer.name, ch, r, q), (
+            f"{ws.terms} multiplications: a 3×3 window in each of the {ws.inputs.shape[0]} map(s) of {prev.name}, "
+            f"times map {ch}'s kernel, plus its bias. The same kernel is used at every position of the map: "
+            "parameter sharing.")
+    if kind == "relu":
+        return None, cnn.relu_latex(layer.name, prev.name, (ch, r, q), float(prev.activation[ch, r, q])), (
+            "ReLU has no weights. It keeps what a kernel found (positive) and silences the rest.")
+    if kind == "maxpool":
+        window = cnn.maxpool_unit(prev.activation, ch, r, q)
+        winner = np.unravel_index(int(np.argmax(window)), window.shape)
+        return fig.window_figure(window, f"the 2×2 block of {prev.name}", winner), cnn.pool_latex(
+            f"{layer.name}[{ch},{r},{q}]", window), (
+            "No weights: pooling keeps the strongest answer of each block, so a feature that moves by a pixel "
+            "inside its block gives the same output.")
+    if kind == "flatten":
+        c, rr, qq = cnn.flatten_index(ch, prev.shape)
+        hw, w = prev.shape[1] * prev.shape[2], prev.shape[2]
+        return None, (rf"\text{{flatten}}[{ch}] = \text{{{prev.name}}}[{c},{rr},{qq}] \quad "
+                      rf"({ch} = {c}\cdot {hw} + {rr}\cdot {w} + {qq})"), (
+            "Nothing is computed: the maps are read channel by channel, row by row, into one vector, so the "
+            "fully connected layer can weigh every number.")
+    if kind == "linear":
+        ws = cnn.linear_unit(prev.activation, layer.weight, layer.bias, ch)
+        top = cnn.top_terms(ws, 10)
+        labels = [f"x{i} = pool2{list(cnn.flatten_index(int(i), layers[li - 2].shape))}" for i in range(ws.terms)]
+        zeros = int((ws.inputs == 0).sum())
+        return fig.linear_sum_figure(ws, top, labels), cnn.linear_latex(ws, ch, top), (
+            f"{zeros} of the {ws.terms} inputs are exactly 0 (ReLU switched them off), so their terms add nothing. "
+            f"This score is the logit of digit {ch}; softmax compares it with the other nine.")
+    return None, cnn.softmax_latex(prev.activation, ch), (
+        "Softmax makes every score positive (e to the power) and divides by the total, so the ten probabilities "
+        "add up to 1. A bigger score gets exponentially more of the share.")
 
 
 def unit_panel(layers, pick: tuple[int, int, int, int], windows, picture: fig.NetworkPicture) -> None:
@@ -180,70 +219,22 @@ def unit_panel(layers, pick: tuple[int, int, int, int], windows, picture: fig.Ne
 
     streamlit_image_coordinates(picture.image, key="cnn_click", width="stretch", cursor="crosshair",
                                 on_click=partial(_clicked, picture))
-    st.caption("Blue: positive, red: negative, white: 0 (one colour scale per conv → ReLU → pool block). "
-               "Orange: the picked unit, and everything it depends on in the layers before it.")
+    st.caption(f"{cnn.shape_flow()}. Blue: positive, red: negative, white: 0 (one colour scale per conv → ReLU → "
+               "pool block). Orange: the picked unit, and everything it depends on in the layers before it.")
     li, ch, r, q = pick
-    layer, kind = layers[li], layers[li].kind
-    prev = layers[li - 1] if li else None
-    what = f"{layer.name}[{ch}, {r}, {q}]" if _spatial(li, layers) else f"{layer.name}[{ch}]"
-    st.markdown(f"**{what}** = {float(layer.activation[(ch, r, q)] if _spatial(li, layers) else layer.activation[ch]):.3f}"
-                f" — {KIND_HELP[kind]}.")
-    first = windows[0] if windows else None
-    sees = f"Its window on the input: {first.size[0]}×{first.size[1]} pixels" if first else ""
+    layer = layers[li]
+    spatial = len(layer.shape) == 3
+    what = f"{layer.name}[{ch}, {r}, {q}]" if spatial else f"{layer.name}[{ch}]"
+    value = float(layer.activation[ch, r, q] if spatial else layer.activation[ch])
+    st.markdown(f"**{what} = {value:.3f}**: {KIND_HELP[layer.kind]}.")
+    figure, latex, caption = _explain(layers, pick, windows)
+    first = windows[0]
     left, right = st.columns([1, 2.6], gap="medium")
-    if kind == "input":
-        with left:
-            _input_zoom(layers, windows, "The pixel, on the input")
-        right.markdown(f"A pixel of the digit: {float(layer.activation[0, r, q]):.3f} (0 is paper, 1 is ink). "
-                       "Every unit whose orange window covers it reads this number.")
-    elif kind == "conv":
-        ws = cnn.conv_unit(prev.activation, layer.weight, layer.bias, ch, r, q)
-        with left:
-            _input_zoom(layers, windows, sees)
-        with right:
-            st.plotly_chart(fig.conv_sum_figure(ws, prev.name), key="cnn_conv_sum")
-            st.latex(cnn.conv_latex(ws, layer.name, ch, r, q))
-            st.caption(f"{ws.terms} multiplications: a 3×3 window in each of the {ws.inputs.shape[0]} map(s) of "
-                       f"{prev.name}, times the kernel of map {ch}, plus its bias. The same kernel is used at every "
-                       "position of the map: that is parameter sharing.")
-    elif kind == "relu":
-        with left:
-            _input_zoom(layers, windows, sees)
-        right.latex(cnn.relu_latex(layer.name, prev.name, (ch, r, q), float(prev.activation[ch, r, q])))
-    elif kind == "maxpool":
-        window = cnn.maxpool_unit(prev.activation, ch, r, q)
-        with left:
-            _input_zoom(layers, windows, sees)
-        with right:
-            a, b = st.columns([1, 1.6])
-            a.plotly_chart(fig.window_figure(window, f"the 2×2 block of {prev.name}",
-                                             np.unravel_index(int(np.argmax(window)), window.shape)), key="cnn_pool")
-            b.latex(cnn.pool_latex(what, window))
-            b.caption("No weights: pooling only keeps the strongest answer of each block, so a feature that moves by "
-                      "a pixel inside its block gives the same output.")
-    elif kind == "flatten":
-        c, rr, qq = cnn.flatten_index(ch, prev.shape)
-        with left:
-            _input_zoom(layers, windows, sees)
-        right.latex(rf"\text{{flatten}}[{ch}] = \text{{{prev.name}}}[{c},{rr},{qq}] \quad "
-                    rf"({ch} = {c}\cdot {prev.shape[1] * prev.shape[2]} + {rr}\cdot {prev.shape[2]} + {qq})")
-        right.caption("Nothing is computed: the maps are read channel by channel, row by row, into one vector, "
-                      "so a fully connected layer can weigh every number.")
-    elif kind == "linear":
-        ws = cnn.linear_unit(prev.activation, layer.weight, layer.bias, ch)
-        top = cnn.top_terms(ws, 10)
-        labels = [f"x{i} = pool2{list(cnn.flatten_index(int(i), layers[li - 2].shape))}" for i in range(ws.terms)]
-        with left:
-            _input_zoom(layers, windows, sees + " (every pixel a pool2 map can reach)")
-        with right:
-            st.plotly_chart(fig.linear_sum_figure(ws, top, labels), key="cnn_fc_sum")
-            st.latex(cnn.linear_latex(ws, ch, top))
-            zeros = int((ws.inputs == 0).sum())
-            st.caption(f"{zeros} of the {ws.terms} inputs are exactly 0 (ReLU switched them off), so their terms add "
-                       f"nothing. This score is the logit of digit {ch}; softmax compares it with the other nine.")
-    else:
-        with left:
-            _input_zoom(layers, windows, sees)
-        right.latex(cnn.softmax_latex(prev.activation, ch))
-        right.caption("Softmax makes every score positive (e to the power) and divides by the total, "
-                      "so the ten probabilities add up to 1. A bigger score gets exponentially more of the share.")
+    seen = "every input pixel a pool2 map can reach" if layer.kind in ("linear", "softmax") else "its window"
+    left.image(fig.zoom_image(layers[0].activation[0], first, scale=8, signed=False), width="content",
+               caption=f"On the input, {seen}: {first.size[0]}×{first.size[1]} pixels")
+    with right:
+        if figure is not None:
+            st.plotly_chart(figure, key="cnn_unit_figure")
+        st.caption(caption)
+    st.latex(latex)

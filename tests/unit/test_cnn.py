@@ -23,7 +23,6 @@ from explainers.training.cnn import (
 )
 
 
-
 @pytest.fixture(scope="module")
 def trained():
     return train_cnn("synthetic-digits", seed=0)

@@ -1,0 +1,109 @@
+"""The "A whole CNN" page in AppTest: defaults, every layer picked, links with settings, uploads good and bad."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+from explainers import cnn
+from tests.app.harness import run_page, slider
+
+TIMEOUT = 300  # the first run trains the small CNN (seconds; more on a busy machine)
+
+
+def run(query: dict | None = None) -> AppTest:
+    return run_page("cnn.py", query, timeout=TIMEOUT)
+
+
+def latex(at: AppTest) -> str:
+    return "\n".join(x.value for x in at.latex)
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def digit_png(invert: bool = False) -> bytes:
+    """A drawn '1': a thick vertical stroke (dark on white, or light on dark)."""
+    im = Image.new("L", (120, 160), 0 if invert else 255)
+    ImageDraw.Draw(im).line([(60, 20), (60, 140)], fill=255 if invert else 0, width=16)
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_default_page_shows_the_network_the_unit_and_the_parameters():
+    at = run()
+    assert at.title[0].value == "A whole CNN"
+    assert [s.label for s in at.slider][:4] == ["Test image", "Channel", "Row", "Column"]
+    assert at.select_slider[0].label == "Layer" and at.select_slider[0].value == "conv1"
+    assert metric(at, "The network says").split()[0] in "0123456789"
+    assert r"\text{conv1}[0,12,12]" in latex(at) and "9\\text{ products}" in latex(at)
+    assert len(at.get("plotly_chart")) == 1  # the multiply-and-sum figure
+    table = at.table[0].value
+    assert list(table["parameters"]) == ["40", "0", "0", "296", "0", "0", "0", "2,010", "0"]
+    assert any("2,122,640" in m.value for m in at.markdown)  # conv1 as a dense layer
+    assert "nn.Conv2d(1, 4, kernel_size=3)" in at.code[0].value
+    assert "acts['conv1'][0, 0, 12, 12]" in at.code[0].value  # the snippet redoes the picked unit
+
+
+def test_every_layer_can_be_picked_and_its_sum_is_the_torch_value():
+    at = run()
+    for name in cnn.LAYER_NAMES:
+        at.select_slider[0].set_value(name).run()
+        assert not at.exception, (name, at.exception)
+        heading = next(m.value for m in at.markdown if m.value.startswith(f"**{name}["))
+        assert " = " in heading
+        assert f"{name} unit" in at.code[0].value  # the snippet checks this very unit
+    assert [s.label for s in at.slider] == ["Test image", "Unit"]
+    assert at.query_params["cnn_layer"] == "softmax"
+
+
+def test_sliders_clamp_when_the_layer_shrinks():
+    at = run({"cnn_layer": "conv1", "cnn_row": "25", "cnn_col": "25", "cnn_ch": "3"})
+    assert slider(at, "Row").value == 25
+    at.select_slider[0].set_value("pool2").run()
+    assert not at.exception
+    assert (slider(at, "Channel").value, slider(at, "Row").value, slider(at, "Column").value) == (3, 4, 4)
+    assert r"\text{pool2[3,4,4]}" in latex(at)
+
+
+def test_a_link_with_settings_opens_that_unit_of_that_digit():
+    at = run({"cnn_layer": "fc", "cnn_unit": "3", "cnn_index": "5", "cnn_seed": "0"})
+    assert slider(at, "Test image").value == 5
+    assert slider(at, "Unit").value == 3
+    assert "z_{3} = " in latex(at)
+    assert "largest" in latex(at) and "other 190" in latex(at)
+
+
+@pytest.mark.parametrize("query", [{"cnn_layer": "bogus"}, {"cnn_index": "nan"}, {"cnn_seed": "99"}])
+def test_bad_link_values_are_reset_with_a_note(query):
+    at = run(query)
+    assert any("not understood" in c.value for c in at.caption)
+    assert at.select_slider[0].value == "conv1"
+
+
+def test_bad_upload_says_so_in_one_line_and_keeps_the_test_digit():
+    at = run({"cnn_source": "Upload"})
+    at.file_uploader(key="cnn_upload").upload("notes.txt", b"this is not a picture", "text/plain").run()
+    assert not at.exception
+    assert len(at.error) == 1 and "not an image" in at.error[0].value and "test digit" in at.error[0].value
+    assert "Traceback" not in at.error[0].value
+
+
+@pytest.mark.parametrize("invert", [False, True])
+def test_uploaded_digit_goes_through_the_network(invert):
+    at = run({"cnn_source": "Upload"})
+    at.file_uploader(key="cnn_upload").upload("one.png", digit_png(invert), "image/png").run()
+    assert not at.exception and not at.error
+    assert metric(at, "The network says").split()[0] in "0123456789"
+    assert not any("Showing the test digit" in c.value for c in at.caption)
+
+
+def test_drawing_tab_without_a_drawing_falls_back_to_the_test_digit():
+    at = run({"cnn_source": "Draw"})
+    assert not at.exception
+    assert any("test digit" in c.value for c in at.caption)

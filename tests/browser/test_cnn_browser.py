@@ -1,0 +1,79 @@
+"""The "A whole CNN" page in a real browser: the network picture draws, sliders and clicks pick units, nothing is cut."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS
+from tests.browser.helpers import assert_no_exception, open_page, wait_settled
+
+TRUNCATED_LABELS = """() => [...document.querySelectorAll("[data-testid='stWidgetLabel']")]
+  .filter((el) => el.offsetParent && el.scrollWidth > el.clientWidth + 1)
+  .map((el) => el.textContent.trim().slice(0, 60))"""
+
+
+def _network_frame(page):
+    """The clickable network picture (a component iframe) once its image has loaded."""
+    frame = page.frame_locator("iframe[title='streamlit_image_coordinates.streamlit_image_coordinates']")
+    image = frame.locator("img#image")
+    image.wait_for(timeout=60_000)
+    page.wait_for_function(
+        """() => { const f = document.querySelector("iframe[title*='streamlit_image_coordinates']");
+                   const img = f && f.contentDocument && f.contentDocument.querySelector('img');
+                   return img && img.complete && img.naturalWidth > 0 && f.getBoundingClientRect().height > 100; }""",
+        timeout=60_000)
+    return image
+
+
+def _slider(page, label: str):
+    box = page.locator("[data-testid='stSlider']", has_text=label).first
+    return box.get_by_role("slider")
+
+
+@pytest.mark.parametrize("size", [(1440, 900), (1024, 768)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_page_draws_the_network_and_a_slider_moves_the_unit(server, browser, size):
+    width, height = size
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        open_page(page, server, "cnn")
+        page.get_by_text("right on 1,000 test digits").first.wait_for(timeout=120_000)  # trained at first use
+        _network_frame(page)
+        assert page.locator("[data-testid='stPlotlyChart']").count() >= 1  # the conv unit's multiply-and-sum
+        row = _slider(page, "Row")
+        row.focus()
+        page.keyboard.press("ArrowRight")
+        wait_settled(page)
+        page.wait_for_function("() => location.search.includes('cnn_row=')", timeout=15_000)
+        assert "cnn_row=13" in page.url  # 12 by default
+        page.wait_for_timeout(400)  # the picture and the figure finish drawing
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"cnn-{width}x{height}.png"), full_page=True)
+        truncated = page.evaluate(TRUNCATED_LABELS)
+        assert not truncated, f"labels cut at {width}x{height}: {truncated}"
+        assert_no_exception(page)
+        assert not errors
+    finally:
+        ctx.close()
+
+
+def test_clicking_the_picture_picks_the_unit_under_the_pointer(server, page):
+    open_page(page, server, "cnn?cnn_layer=conv1&cnn_ch=0&cnn_row=0&cnn_col=0")
+    image = _network_frame(page)
+    box = image.bounding_box()
+    # The fully connected column sits at about 78% of the picture's width, its cells in the middle band.
+    page.mouse.click(box["x"] + box["width"] * 0.783, box["y"] + box["height"] * 0.5)
+    wait_settled(page)
+    page.wait_for_function("() => location.search.includes('cnn_layer=fc')", timeout=15_000)
+    page.get_by_text("largest of 200 terms").first.wait_for(timeout=15_000)
+    assert_no_exception(page)
+
+
+def test_a_link_with_settings_opens_that_unit(server, page):
+    open_page(page, server, "cnn?cnn_layer=pool2&cnn_ch=3&cnn_row=2&cnn_col=4&cnn_index=7")
+    _network_frame(page)
+    page.get_by_text("pool2[3, 2, 4]").first.wait_for(timeout=15_000)
+    assert "7" in page.locator("[data-testid='stSlider']", has_text="Test image").first.inner_text()
+    assert_no_exception(page)

@@ -1,0 +1,114 @@
+"""Figures of the whole-CNN page: the clickable network picture maps clicks back to units; sums show real numbers."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from explainers import cnn
+from explainers.figures import cnn as fig
+from explainers.training.cnn import build_cnn, run_layers
+
+ORANGE = np.array(fig.PICK, dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def layers():
+    rng = np.random.default_rng(0)
+    return run_layers(build_cnn(0), rng.uniform(0, 1, (28, 28)).astype(np.float32))
+
+
+def _units(layers):
+    for li, layer in enumerate(layers):
+        if len(layer.shape) == 3:
+            c, h, w = layer.shape
+            yield from ((li, ch, r, q) for ch, r, q in itertools.product(range(c), range(h), range(w)))
+        else:
+            yield from ((li, u, 0, 0) for u in range(layer.shape[0]))
+
+
+def test_every_unit_is_drawn_where_a_click_finds_it(layers):
+    pic = fig.network_picture(layers)
+    seen = set()
+    for h in pic.hits:
+        n_rows = (h.y1 - h.y0) // h.cell_h
+        n_cols = (h.x1 - h.x0) // h.cell_w if h.cell_w else 1
+        for r, q in itertools.product(range(n_rows), range(n_cols)):
+            x = h.x0 + (q + 0.5) * (h.cell_w or (h.x1 - h.x0))
+            y = h.y0 + (r + 0.5) * h.cell_h
+            seen.add(pic.unit_at(x, y))
+    assert seen == set(_units(layers))  # each unit once, nothing else
+    assert pic.unit_at(0, 0) is None  # the margin picks nothing
+    w, h = pic.size
+    assert pic.image.shape == (h, w, 3) and pic.image.dtype == np.uint8
+    assert w <= 1100 and h <= 560  # fits a laptop screen next to nothing else
+
+
+def test_the_maps_show_the_activations_colours(layers):
+    pic = fig.network_picture(layers)
+    conv1 = layers[1]
+    limit = float(np.abs(conv1.activation).max())
+    hit = next(h for h in pic.hits if h.layer == 1 and h.channel == 2)
+    for r, q in [(0, 0), (5, 17), (25, 25)]:
+        px = pic.image[hit.y0 + r * hit.cell_h + 1, hit.x0 + q * hit.cell_w + 1]
+        np.testing.assert_array_equal(px, fig.colour(conv1.activation[2, r, q], limit))
+    relu_hit = next(h for h in pic.hits if h.layer == 2 and h.channel == 2)
+    zero = np.argwhere(layers[2].activation[2] == 0)[0]
+    px = pic.image[relu_hit.y0 + zero[0] * relu_hit.cell_h + 1, relu_hit.x0 + zero[1] * relu_hit.cell_w + 1]
+    np.testing.assert_array_equal(px, [255, 255, 255])  # ReLU's zeros are white
+
+
+def test_colour_scale_is_signed_and_saturates():
+    np.testing.assert_array_equal(fig.colour(0.0, 1.0), [255, 255, 255])
+    np.testing.assert_array_equal(fig.colour(5.0, 1.0), fig.POSITIVE.astype(np.uint8))
+    np.testing.assert_array_equal(fig.colour(-1.0, 1.0), fig.NEGATIVE.astype(np.uint8))
+    np.testing.assert_array_equal(fig.grey(np.array([0.0, 1.0])), [[255] * 3, [0] * 3])
+
+
+@pytest.mark.parametrize("pick", [(4, 5, 3, 4), (6, 1, 2, 2), (8, 3, 0, 0), (7, 30, 0, 0), (9, 1, 0, 0)])
+def test_the_receptive_window_is_framed_in_every_layer_it_reaches(layers, pick):
+    windows = cnn.receptive_windows(*pick)
+    pic = fig.network_picture(layers, pick, windows)
+    plain = fig.network_picture(layers)
+    for win in windows:
+        for ch in win.channels:
+            hit = next(h for h in pic.hits if h.layer == win.layer and h.channel == ch)
+            # The frame runs one pixel outside the window's top-left corner.
+            y = hit.y0 + win.top * hit.cell_h - 1
+            x = hit.x0 + win.left * hit.cell_w - 1
+            np.testing.assert_array_equal(pic.image[y, x + 2], ORANGE)
+    assert (pic.image != plain.image).any(axis=-1).sum() > 0
+    # Maps the unit does not depend on are left alone (pool2 keeps to its own map).
+    if pick[0] == 6:
+        other = next(h for h in pic.hits if h.layer == 6 and h.channel == 0)
+        np.testing.assert_array_equal(pic.image[other.y0:other.y1, other.x0:other.x1],
+                                      plain.image[other.y0:other.y1, other.x0:other.x1])
+
+
+def test_conv_sum_figure_prints_the_real_numbers(layers):
+    ws = cnn.conv_unit(layers[3].activation, layers[4].weight, layers[4].bias, 2, 1, 1)
+    f = fig.conv_sum_figure(ws, "pool1")
+    assert len(f.data) == 4 * 3  # window, kernel, products for each of the 4 input maps
+    kernel = f.data[1]
+    np.testing.assert_allclose(np.asarray(kernel.z), layers[4].weight[2, 0])
+    assert kernel.text[0][0] == fig._fmt(float(layers[4].weight[2, 0, 0, 0]))
+    np.testing.assert_allclose(np.asarray(f.data[2].z), ws.products[0])
+
+
+def test_linear_sum_figure_shows_the_biggest_terms_first(layers):
+    ws = cnn.linear_unit(layers[7].activation, layers[8].weight, layers[8].bias, 4)
+    top = cnn.top_terms(ws, 10)
+    f = fig.linear_sum_figure(ws, top, [f"x{i}" for i in range(200)])
+    bars = np.asarray(f.data[0].x)
+    assert len(bars) == 10 and np.all(np.diff(np.abs(bars)) <= 0)
+    assert abs(bars[0]) == pytest.approx(np.abs(ws.products).max())
+
+
+def test_zoom_image_frames_the_window():
+    w = cnn.Window(0, 2, 5, 3, 7, (0,))
+    img = fig.zoom_image(np.zeros((28, 28)), w, scale=8, signed=False)
+    assert img.shape == (224, 224, 3)
+    np.testing.assert_array_equal(img[2 * 8, 3 * 8 + 4], ORANGE)
+    np.testing.assert_array_equal(img[0, 0], [255, 255, 255])
