@@ -17,15 +17,17 @@ import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 
 from explainers.cnn import WeightedSum, Window
+from explainers.figures import style
 
-POSITIVE = np.array([37, 99, 235], dtype=np.float64)  # blue, as on the Pooling page: > 0
-NEGATIVE = np.array([220, 38, 38], dtype=np.float64)  # red: < 0
-WHITE = np.array([255, 255, 255], dtype=np.float64)
-INK = (17, 24, 39)
-MUTED = (75, 85, 99)
-EDGE = (209, 213, 219)  # a thin frame, so an all-zero map still shows where it is
-PICK = (249, 115, 22)  # orange: the picked unit and what it sees (the Pooling page's window colour)
-DIVERGING = [[0.0, "#dc2626"], [0.5, "#ffffff"], [1.0, "#2563eb"]]
+POSITIVE = style.rgb(style.POSITIVE)  # blue: > 0
+NEGATIVE = style.rgb(style.NEGATIVE)  # red: < 0
+WHITE = style.rgb(style.WHITE)
+INK = tuple(int(v) for v in style.rgb(style.INK))
+MUTED = tuple(int(v) for v in style.rgb(style.SLATE))
+EDGE = tuple(int(v) for v in style.rgb(style.GREY))  # a thin frame, so an all-zero map still shows where it is
+PICK = tuple(int(v) for v in style.rgb(style.HIGHLIGHT))  # orange: the picked unit and what it sees
+BAR_BACK = tuple(int(v) for v in style.rgb(style.PALE_GREY))
+DIVERGING = style.DIVERGING
 
 # Pixels per map cell, chosen so each column is about as tall as the tallest (8 maps of conv2).
 SCALE = {"input": 4, "conv1": 4, "relu1": 4, "pool1": 8, "conv2": 4, "relu2": 4, "pool2": 10}
@@ -224,7 +226,7 @@ def network_picture(layers: Sequence, picked: tuple[int, int, int, int] | None =
                     bold = u == best
                     _text(draw, (x0, y0 + FC_CELL / 2), str(classes[u]), 18 if bold else 16, fill=INK, anchor="lm")
                     bx = x0 + 16
-                    draw.rectangle((bx, y0 + 6, bx + BAR, y0 + FC_CELL - 6), fill=(243, 244, 246))
+                    draw.rectangle((bx, y0 + 6, bx + BAR, y0 + FC_CELL - 6), fill=BAR_BACK)
                     draw.rectangle((bx, y0 + 6, bx + max(1, round(BAR * p)), y0 + FC_CELL - 6),
                                    fill=tuple(int(v) for v in (POSITIVE if bold else POSITIVE * 0.4 + WHITE * 0.6)))
                     _text(draw, (bx + BAR + 4, y0 + FC_CELL / 2), f"{p:.0%}", 16, fill=INK if bold else MUTED,
@@ -328,7 +330,7 @@ def linear_sum_figure(ws: WeightedSum, top: np.ndarray, labels: Sequence[str]) -
     """A fully connected unit's biggest terms x_i · w_i as horizontal bars (largest |term| on top)."""
     terms = ws.products.ravel()[top]
     ticks = [f"{labels[i]}: {ws.inputs.ravel()[i]:.2f} × {ws.weights.ravel()[i]:.2f}" for i in top]
-    colours = ["#2563eb" if t >= 0 else "#dc2626" for t in terms]
+    colours = [style.POSITIVE if t >= 0 else style.NEGATIVE for t in terms]
     fig = go.Figure(
         data=[{"type": "bar", "orientation": "h", "x": terms, "y": ticks, "marker": {"color": colours},
                "text": [f"{t:+.2f}" for t in terms], "textposition": "outside", "textfont": {"size": 13},
@@ -336,7 +338,7 @@ def linear_sum_figure(ws: WeightedSum, top: np.ndarray, labels: Sequence[str]) -
         layout={"height": 60 + 26 * len(top), "margin": {"l": 10, "r": 50, "t": 36, "b": 30},
                 "title": {"text": f"the {len(top)} largest of {ws.terms} terms", "font": {"size": 14}, "x": 0.01},
                 "yaxis": {"autorange": "reversed", "tickfont": {"size": 13}, "automargin": True},
-                "xaxis": {"zeroline": True, "zerolinecolor": "#6b7280", "tickfont": {"size": 12}},
+                "xaxis": {"zeroline": True, "zerolinecolor": style.MUTED, "tickfont": {"size": 12}},
                 "plot_bgcolor": "white", "paper_bgcolor": "white", "showlegend": False},
     )
     return fig
@@ -350,7 +352,7 @@ def window_figure(values: np.ndarray, title: str, winner: tuple[int, int] | None
     if winner is not None:
         r, q = winner
         shapes.append({"type": "rect", "x0": q - 0.5, "x1": q + 0.5, "y0": r - 0.5, "y1": r + 0.5,
-                       "line": {"color": "#f97316", "width": 4}})
+                       "line": {"color": style.HIGHLIGHT, "width": 4}})
     return go.Figure(
         data=[_cells(values, limit, title, "x", "y")],
         layout={"height": 230, "margin": {"l": 6, "r": 6, "t": 36, "b": 6}, "shapes": shapes,
