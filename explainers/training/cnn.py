@@ -100,10 +100,7 @@ def build_cnn(seed: int = 0, arch: tuple[LayerSpec, ...] = ARCH) -> torch.nn.Seq
 
 def _digits(dataset: str):
     """The dataset as an ImageDataset (synthetic digits are drawn offline; MNIST only when on disk)."""
-    try:
-        from explainers.training.data import load_dataset
-    except ImportError:  # TEMP: until the issue-10 data package lands on main
-        from explainers.training.data.datasets import load_dataset
+    from explainers.training.data import load_dataset
 
     return load_dataset(dataset, download=False)
 
@@ -113,10 +110,7 @@ DIGIT_SETS = {"synthetic-digits": "Synthetic digits", "mnist": "MNIST"}
 
 def digit_datasets() -> dict[str, str]:
     """The digit sets this CNN can be trained on here without a download: key -> label (synthetic always)."""
-    try:
-        from explainers.training.data import is_available
-    except ImportError:  # TEMP: until the issue-10 data package lands on main
-        from explainers.training.data.datasets import is_available
+    from explainers.training.data import is_available
 
     return {k: v for k, v in DIGIT_SETS.items() if k == "synthetic-digits" or is_available(k)}
 
