@@ -36,6 +36,8 @@ DEFAULTS = {  # the recommended, fast and accurate starting point
 OPTIONS = {Keys.OPTIMIZER: list(OPTIMIZERS), Keys.SCHEDULER: list(SCHEDULERS),
            Keys.DEVICE: list(DEVICES), Keys.LR: LRS, Keys.BATCH: BATCHES, Keys.WEIGHT_DECAY: WEIGHT_DECAYS,
            Keys.L1: L1S, Keys.SUBSET: SUBSETS}
+RANGES = {Keys.EPOCHS: (1, 30), Keys.VAL: (0.05, 0.3), Keys.DROPOUT: (0.0, 0.7), Keys.PATIENCE: (0, 10),
+          Keys.SEED: (0, 10_000)}  # the sliders' and the seed box's ranges
 PRESETS = {
     "recommended": DEFAULTS,
     # Overfit on purpose: few images, a network with far more weights than images, many epochs and
@@ -126,7 +128,8 @@ def choose_dataset(url: ShareableState, state: TrainerState) -> tuple[dsets.Data
 def settings_form(url: ShareableState, state: TrainerState, ds: dsets.ImageDataset) -> TrainConfig:
     """Every training setting as a widget -> the TrainConfig they describe."""
     for key, value in DEFAULTS.items():
-        url.bind(key, value, options=OPTIONS.get(key))
+        lo, hi = RANGES.get(key, (None, None))  # a link's number outside a slider's range is clamped
+        url.bind(key, value, options=OPTIONS.get(key), lo=lo, hi=hi)
     models = [m for m, spec in MODELS.items() if spec.supports(ds.channels, ds.image_size)]
     if state.get(Keys.MODEL) not in models:
         state.put(Keys.MODEL, next((m for m in models if MODELS[m].recommended), models[0]))
