@@ -17,6 +17,12 @@ Set-ups, all started here on 127.0.0.1 (nothing else is contacted):
   proxyN: N app processes behind HAProxy (deploy/serve.py's Classroom), sessions connect to the proxy.
 Reports median and p90 response, moves answered, errors, and per server process its CPU (% of one
 core over the measured window) and memory (RSS idle before, peak during, a few seconds after).
+
+    python -m benchmarks.classroom --setups "" --ray-runs 10 --ray-cpus 2
+
+starts a local Ray with --ray-cpus CPUs and --ray-runs training runs at once (one per simulated
+session) through the Ray runner; reports each run's wait in the queue and its training time, the
+most runs training at once, and whether all finished.
 """
 
 from __future__ import annotations
@@ -360,6 +366,57 @@ HEADER = ("| set-up | sessions | median s | p90 s | moves answered (per session 
           "|---|---|---|---|---|---|---|---|---|---|")
 
 
+def ray_queue(runs: int, cpus: int, *, epochs: int = 1, timeout: float = 1800.0) -> list[str]:
+    """`runs` runs started at once on a fresh local Ray with `cpus` CPUs -> report lines (markdown)."""
+    if not 1 <= runs <= 50 or not 1 <= cpus <= (os.cpu_count() or 1):
+        raise ValueError(f"1..50 runs on 1..{os.cpu_count()} CPUs")
+    import ray
+
+    from explainers.training import TrainConfig
+    from explainers.training.runners.ray import RayRunner
+
+    config = TrainConfig(dataset="synthetic-digits", model="fast_cnn", epochs=epochs, seed=0, histograms=False)
+    runner = RayRunner("local", init_options={"num_cpus": cpus, "object_store_memory": 256 * 2**20})
+    t0 = time.monotonic()
+    runner.connect()
+    t_ready = time.monotonic()
+    class _Session:  # stands for a Streamlit session's token (weakly referenced, as the page's is)
+        pass
+
+    owners = [_Session() for _ in range(runs)]
+    handles = [runner.start(config, owner=o) for o in owners]
+    started: dict[int, float] = {}
+    ended: dict[int, float] = {}
+    most, positions = 0, []
+    try:
+        while len(ended) < runs and time.monotonic() - t_ready < timeout:
+            snaps = [h.snapshot() for h in handles]
+            now = time.monotonic() - t_ready
+            positions.append(max(s.queue_position for s in snaps))
+            most = max(most, sum(s.status == "running" for s in snaps))
+            for i, s in enumerate(snaps):
+                if s.status != "queued":
+                    started.setdefault(i, now)
+                if s.done:
+                    ended.setdefault(i, now)
+            time.sleep(0.5)
+    finally:
+        for h in handles:
+            h.stop()
+        ray.shutdown()
+    statuses = [h.snapshot().status for h in handles]
+    lines = [f"Local Ray with {cpus} CPUs (started in {t_ready - t0:.1f} s), {runs} runs of {config.model} on "
+             f"{config.dataset}, {epochs} epoch(s), each asking for 1 CPU; load average {os.getloadavg()[0]:.2f}.",
+             "", "| run | waited s (queue + worker start) | trained s | status | test accuracy |", "|---|---|---|---|---|"]
+    for i, h in enumerate(handles):
+        acc = f"{h.result.test_accuracy:.1%}" if h.result is not None else "-"
+        lines.append(f"| {i + 1} | {started.get(i, float('nan')):.1f} | "
+                     f"{ended.get(i, float('nan')) - started.get(i, float('nan')):.1f} | {statuses[i]} | {acc} |")
+    lines += ["", f"All finished: {statuses.count('finished')}/{runs} in {max(ended.values(), default=float('nan')):.1f} s; "
+              f"at most {most} training at once; deepest queue position seen {max(positions, default=0)}."]
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", default="1,5,30", help="comma-separated session counts")
@@ -368,8 +425,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--setups", default="direct,proxy1,proxy2", help="direct and/or proxyN (N app processes)")
     ap.add_argument("--timeout", type=float, default=60.0, help="a response slower than this is an error")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ray-runs", type=int, default=0, help="also: this many training runs at once on a local Ray")
+    ap.add_argument("--ray-cpus", type=int, default=2, help="CPUs of that local Ray")
     args = ap.parse_args(argv)
     random.seed(args.seed)
+    if args.ray_runs:
+        print("\n".join(ray_queue(args.ray_runs, args.ray_cpus)), flush=True)
+    if not args.setups:
+        return
     counts = [int(x) for x in args.sessions.split(",")]
     print(f"# {platform.node()}: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start; "
           f"period {args.period} s, {args.seconds:.0f} s per run")

@@ -1,6 +1,7 @@
 """Trainer page, part 2: starting and stopping a run, and the live view redrawn by a fragment.
 
-The TrainRun lives in the session's TrainerState (it belongs to one learner), never in a global cache.
+The run (a TrainRun in this process, or a Ray actor: explainers.training.runners) lives in the session's
+TrainerState (it belongs to one learner), never in a global cache.
 Its worker thread never touches Streamlit: a fragment polls ``run.snapshot()`` once a second.
 Finished runs are kept as RunRecords (TrainerState.archive) so they can be compared and inspected later.
 """
@@ -12,7 +13,8 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from explainers.figures import training as ft
-from explainers.training import TrainConfig, TrainRun, actions
+from explainers.training import TrainConfig, actions
+from explainers.training.runners import RunHandle, RunnerUnavailable, get_runner
 from pages.widgets.trainer.state import TrainerState
 
 if TYPE_CHECKING:
@@ -24,12 +26,10 @@ def start(state: TrainerState, config: TrainConfig, dataset: ImageDataset) -> No
     state.start_error = None
     if state.active:
         return  # one run per session; Stop it first
-    try:
-        run = TrainRun(config, dataset, owner=state.token)
-    except ValueError as exc:
+    try:  # this machine, or a Ray cluster when $NEURAL_LENS_RAY_ADDRESS is set
+        state.run = get_runner().start(config, dataset, owner=state.token)
+    except (ValueError, RunnerUnavailable) as exc:
         state.start_error = str(exc)
-        return
-    state.run = run.start()
 
 
 def stop(state: TrainerState) -> None:
@@ -45,7 +45,7 @@ def _duration(seconds: float | None) -> str:
     return f"{m}:{s:02d}"
 
 
-def live_panel(state: TrainerState, run: TrainRun) -> None:
+def live_panel(state: TrainerState, run: RunHandle) -> None:
     """Progress, live curves, prediction strip and first-layer filters of one run (on its own dataset)."""
     snap = run.snapshot()
     dataset = run.dataset  # not the page's: the learner may have switched datasets since
@@ -53,9 +53,12 @@ def live_panel(state: TrainerState, run: TrainRun) -> None:
         state.archived_run = run.id
         state.archive(run)
         st.rerun()  # the whole page: results tabs appear, the fragment stops polling
+    place = run.placement
     if snap.status == "queued":
-        st.info(f"The server is busy with other learners' runs. You are number **{snap.queue_position}** in "
+        busy = "The Ray cluster is" if place.runner == "ray" else "The server is"
+        st.info(f"{busy} busy with other learners' runs. You are number **{snap.queue_position}** in "
                 "the queue; training starts by itself.", icon=":material/hourglass_top:")
+    st.caption(f"Training on {place.label()}.")
     text = (f"Epoch {max(snap.epoch, 1)}/{snap.total_epochs} · batch {snap.batch}/{snap.batches_per_epoch} · "
             f"{snap.images_per_second:,.0f} images/s · "
             + (f"ETA {_duration(snap.eta_seconds)}" if not snap.done else f"took {_duration(snap.elapsed_seconds)}")
