@@ -74,6 +74,12 @@ def test_two_concurrent_runs_match_the_local_runner_for_the_same_seed(runner):
     assert a.placement.label() == "this machine, through Ray, CPU"
 
 
+def test_a_gpu_run_on_a_cluster_without_gpus_is_refused_in_one_line(runner):
+    assert not runner.has_gpus()
+    with pytest.raises(ValueError, match="The Ray cluster has no GPU"):
+        runner.start(replace(SHORT, device="cuda"))
+
+
 def test_stop_works_mid_epoch(runner):
     run = runner.start(LONG)
     _wait(run, lambda s: s.status == "running" and s.batch >= 3)
