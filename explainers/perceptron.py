@@ -90,15 +90,27 @@ def neuron_forward(x: np.ndarray, w: np.ndarray, b: float, activation: str) -> N
     return NeuronOutput(x, w, float(b), products, z, float(activate(z, activation)), activation)
 
 
+def fixed(value: float, digits: int) -> str:
+    """`value` with `digits` decimals and never a negative zero ('-0.00' is written '0.00')."""
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
 def weighted_sum_text(out: NeuronOutput, digits: int = 2) -> str:
-    """The weighted sum written out term by term, e.g. '0.50·0.70 + (-1.00)·0.60 + 0.10 = -0.15'."""
+    """The weighted sum written out term by term, e.g. '0.50·0.70 + (-1.00)·0.60 + 0.10 = -0.15'.
+
+    The total is the sum of the shown factors' products (exact for the sliders' 0.1 steps), rounded
+    once; "≈" replaces "=" when a factor itself had to be rounded, so the line never claims more.
+    """
 
     def num(v: float) -> str:
-        s = f"{v:.{digits}f}"
-        return f"({s})" if v < 0 else s
+        s = fixed(v, digits)
+        return f"({s})" if s.startswith("-") else s
 
+    shown = [float(fixed(v, digits)) for v in (*out.w, *out.x, out.b)]
+    exact = np.allclose(shown, [*out.w, *out.x, out.b], rtol=0, atol=1e-12)
     terms = [f"{num(w)}·{num(x)}" for w, x in zip(out.w, out.x)]
-    return " + ".join([*terms, num(out.b)]) + f" = {out.z:.{digits}f}"
+    return " + ".join([*terms, num(out.b)]) + f" {'=' if exact else '≈'} {fixed(out.z, digits)}"
 
 
 def toy_dataset(name: str, seed: int = 0, n: int = 40) -> tuple[np.ndarray, np.ndarray]:
@@ -144,6 +156,11 @@ class PerceptronState:
         """True once a whole epoch went by without a single mistake."""
         return bool(self.mistakes_per_epoch) and self.mistakes_per_epoch[-1] == 0
 
+    @property
+    def converged_epoch(self) -> int | None:
+        """The first epoch (1-based) without a mistake: from then on the weights never change."""
+        return next((k + 1 for k, m in enumerate(self.mistakes_per_epoch) if m == 0), None)
+
 
 def initial_state(n_inputs: int = 2) -> PerceptronState:
     """All weights and the bias start at zero, as in Rosenblatt's rule."""
@@ -172,6 +189,23 @@ def perceptron_epoch(state: PerceptronState, X: np.ndarray, y: np.ndarray, lr: f
     return state
 
 
+def run_epochs(state: PerceptronState, X: np.ndarray, y: np.ndarray, lr: float, epochs: int) -> PerceptronState:
+    """Up to `epochs` more epochs, stopping after the first one without a mistake (nothing would change)."""
+    for _ in range(epochs):
+        state = perceptron_epoch(state, X, y, lr)
+        if state.converged:
+            break
+    return state
+
+
+def replay(X: np.ndarray, y: np.ndarray, lr: float, steps: int) -> PerceptronState:
+    """The state after `steps` examples from zero weights (how a shared link rebuilds the training)."""
+    state = initial_state(np.asarray(X).shape[1])
+    for _ in range(max(0, int(steps))):
+        state = perceptron_step(state, X, y, lr)
+    return state
+
+
 def fit_perceptron(X: np.ndarray, y: np.ndarray, lr: float = 1.0, max_epochs: int = 50) -> PerceptronState:
     """Run epochs until one has no mistakes (converged) or max_epochs is reached."""
     state = initial_state(np.asarray(X).shape[1])
@@ -192,14 +226,57 @@ class TwoLayerNet:
     b2: np.ndarray  # (1,)
 
 
+PICTURE = (-0.35, 1.35)  # the square the page draws the two-layer nets over (the XOR corners and a margin)
+BEND_MIN = 0.08  # how far the ReLU boundary must stray from its best straight line to count as bent
+MAX_DRAWS = 500
+
+
+def zero_crossings(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Where a field sampled on grid × grid (values (n, n), rows follow y) changes sign: -> (K, 2) points."""
+    pts = []
+    a, b = values[:, :-1], values[:, 1:]  # along x
+    r, c = np.nonzero((a >= 0) != (b >= 0))
+    t = a[r, c] / (a[r, c] - b[r, c])
+    pts.append(np.c_[grid[c] + t * (grid[c + 1] - grid[c]), grid[r]])
+    a, b = values[:-1, :], values[1:, :]  # along y
+    r, c = np.nonzero((a >= 0) != (b >= 0))
+    t = a[r, c] / (a[r, c] - b[r, c])
+    pts.append(np.c_[grid[c], grid[r] + t * (grid[r + 1] - grid[r])])
+    return np.concatenate(pts)
+
+
+def boundary_bend(net: TwoLayerNet, hidden_activation: str = "relu", n: int = 90) -> float:
+    """How far the boundary (output = 0) inside PICTURE strays from one straight line: the largest
+    distance of its points from their best-fitting line (0 for a straight or absent boundary)."""
+    grid = np.linspace(*PICTURE, n)
+    xx, yy = np.meshgrid(grid, grid)
+    out = two_layer_forward(np.c_[xx.ravel(), yy.ravel()], net, hidden_activation).reshape(n, n)
+    pts = zero_crossings(out, grid)
+    if len(pts) < 10:  # no boundary (or a sliver of one) in the picture: nothing bends
+        return 0.0
+    centred = pts - pts.mean(axis=0)
+    normal = np.linalg.svd(centred, full_matrices=False)[2][-1]  # the best line's normal
+    return float(np.abs(centred @ normal).max())
+
+
 def random_two_layer(hidden: int, seed: int) -> TwoLayerNet:
-    """Seeded random weights, scaled so the boundary crosses the unit square."""
+    """Seeded random weights whose ReLU boundary visibly bends inside PICTURE.
+
+    Weights are drawn (each unit's kink through a random point of the unit square) until
+    boundary_bend >= BEND_MIN; the same seed always gives the same network. Drawing once would
+    leave the kinks outside the picture for a third of the seeds, and the lesson unmade.
+    """
     rng = np.random.default_rng(seed)
-    W1 = rng.normal(0, 2.0, size=(hidden, 2))
-    b1 = -W1 @ rng.uniform(0.2, 0.8, size=2) + rng.normal(0, 0.3, size=hidden)
-    W2 = rng.normal(0, 1.0, size=(1, hidden))
-    b2 = rng.normal(0, 0.3, size=1)
-    return TwoLayerNet(W1, b1, W2, b2)
+    for _ in range(MAX_DRAWS):
+        W1 = rng.normal(0, 2.0, size=(hidden, 2))
+        b1 = -np.sum(W1 * rng.uniform(0.15, 0.85, size=(hidden, 2)), axis=1)  # unit j's kink passes its point
+        W2 = rng.normal(0, 1.0, size=(1, hidden))
+        h = np.maximum(np.array([0.5, 0.5]) @ W1.T + b1, 0.0)
+        b2 = -(W2 @ h) + rng.normal(0, 0.1, size=1)  # the boundary passes near the middle of the picture
+        net = TwoLayerNet(W1, b1, W2, b2)
+        if boundary_bend(net) >= BEND_MIN:
+            break
+    return net
 
 
 def two_layer_forward(X: np.ndarray, net: TwoLayerNet, hidden_activation: str) -> np.ndarray:
@@ -211,3 +288,54 @@ def two_layer_forward(X: np.ndarray, net: TwoLayerNet, hidden_activation: str) -
 def collapse(net: TwoLayerNet) -> tuple[np.ndarray, np.ndarray]:
     """Two linear layers with nothing between them are one: W = W2·W1, b = W2·b1 + b2."""
     return net.W2 @ net.W1, net.W2 @ net.b1 + net.b2
+
+
+# --- universal approximation ----------------------------------------------------------------------
+
+MAX_CURVE_UNITS = 64
+
+
+def wiggly_target(x: np.ndarray) -> np.ndarray:
+    """The 1-D function the ReLU units try to draw: (m,) -> (m,)."""
+    return np.sin(3 * x) + 0.5 * np.sin(9 * x) + 0.3 * x
+
+
+@dataclass(frozen=True)
+class CurveFit:
+    """One hidden layer of ReLU units fitted to wiggly_target on [-1, 1]. Arrays are (m,) or (H,)."""
+
+    x: np.ndarray  # (m,) sample points
+    target: np.ndarray  # (m,)
+    prediction: np.ndarray  # (m,) the network's output
+    w1: np.ndarray  # (H,) first-layer weights (±1: each unit is a ramp that turns on at its kink)
+    b1: np.ndarray  # (H,)
+    w2: np.ndarray  # (H,) output weights, least squares
+    b2: float
+    mse: float
+
+    @property
+    def kinks(self) -> np.ndarray:
+        """Where each unit switches on: x = -b1 / w1, (H,)."""
+        return -self.b1 / self.w1
+
+
+def fit_curve(units: int, seed: int = 0, m: int = 400) -> CurveFit:
+    """Fit W2·relu(w1 x + b1) + b2 to wiggly_target with `units` ReLU units.
+
+    The kinks are the first `units` of one seeded sequence (so more units only add kinks) and the
+    output layer is the least-squares best for them; more units therefore never fit worse.
+    """
+    if not 1 <= units <= MAX_CURVE_UNITS:
+        raise ValueError(f"the number of units must be between 1 and {MAX_CURVE_UNITS}")
+    rng = np.random.default_rng(seed)
+    kinks = rng.uniform(-1, 1, MAX_CURVE_UNITS)[:units]
+    w1 = rng.choice([-1.0, 1.0], MAX_CURVE_UNITS)[:units]
+    b1 = -w1 * kinks
+    x = np.linspace(-1, 1, m)
+    features = np.maximum(np.outer(x, w1) + b1, 0.0)  # (m, H)
+    design = np.c_[features, np.ones(m)]  # the output bias is one more column
+    target = wiggly_target(x)
+    coef = np.linalg.lstsq(design, target, rcond=None)[0]
+    prediction = design @ coef
+    return CurveFit(x, target, prediction, w1, b1, coef[:-1], float(coef[-1]),
+                    float(np.mean((prediction - target) ** 2)))

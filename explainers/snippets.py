@@ -16,8 +16,8 @@ import numpy as np
 
 from explainers.pooling import check_pool
 
-__all__ = ["backprop_snippet", "convolution_snippet", "gradcam_snippet", "perceptron_layers_snippet",
-           "perceptron_neuron_snippet", "pooling_snippet", "trainer_snippet"]
+__all__ = ["backprop_snippet", "convolution_snippet", "gradcam_snippet", "perceptron_curve_snippet",
+           "perceptron_layers_snippet", "perceptron_neuron_snippet", "pooling_snippet", "trainer_snippet"]
 
 
 def _f(value: float, fmt: str = ".6g") -> str:
@@ -52,7 +52,8 @@ def perceptron_neuron_snippet(x: Sequence[float], w: Sequence[float], bias: floa
         f"    neuron.weight.copy_(torch.tensor({_vector(w, 'g')}).unsqueeze(0))\n"
         f"    neuron.bias.fill_({_f(bias, 'g')})\n\n"
         f"x = torch.tensor({_vector(x, 'g')})\n"
-        f"z = neuron(x)          # tensor([{z:.4f}])\na = {_PERCEPTRON_ACTIVATIONS[activation]}   # {a:.4f}"
+        f"z = neuron(x)          # tensor([{z:.4f}])\na = {_PERCEPTRON_ACTIVATIONS[activation]}   # {a:.4f}\n"
+        'print(f"z = {z.item():.4f}, a = {a.item():.4f}")'
     )
 
 
@@ -63,6 +64,35 @@ def perceptron_layers_snippet(hidden: int) -> str:
         f"linear_stack = nn.Sequential(nn.Linear(2, {hidden}), nn.Linear({hidden}, 1))        # still a line\n"
         f"with_relu    = nn.Sequential(nn.Linear(2, {hidden}), nn.ReLU(), nn.Linear({hidden}, 1))  # can bend"
     )
+
+
+def perceptron_curve_snippet(units: int, seed: int = 0) -> str:
+    """The universal-approximation fit: `units` ReLU ramps with seeded kinks, output layer by least squares."""
+    return f"""import numpy as np
+import torch
+
+# The same kinks as the page: the first {units} of one seeded sequence; each unit is relu(±x + b).
+rng = np.random.default_rng({seed})
+kinks = rng.uniform(-1, 1, 64)[:{units}]
+signs = rng.choice([-1.0, 1.0], 64)[:{units}]
+hidden = torch.nn.Linear(1, {units}).double()
+output = torch.nn.Linear({units}, 1).double()
+with torch.no_grad():
+    hidden.weight.copy_(torch.tensor(signs).unsqueeze(1))
+    hidden.bias.copy_(torch.tensor(-signs * kinks))
+
+x = torch.linspace(-1, 1, 400, dtype=torch.float64).unsqueeze(1)  # (400, 1)
+target = torch.sin(3 * x) + 0.5 * torch.sin(9 * x) + 0.3 * x
+features = torch.relu(hidden(x))  # (400, {units})
+design = torch.cat([features, torch.ones_like(x)], dim=1)
+coef = torch.linalg.lstsq(design, target).solution  # the best output layer for these kinks
+with torch.no_grad():
+    output.weight.copy_(coef[:-1].T)
+    output.bias.copy_(coef[-1])
+net = torch.nn.Sequential(hidden, torch.nn.ReLU(), output)
+mse = torch.mean((net(x) - target) ** 2)
+print(f"mse = {{mse.item():.4f}}")
+"""
 
 
 # --- Backprop -------------------------------------------------------------------------------------------
@@ -93,6 +123,8 @@ loss = {loss_code}  # {loss_now:.4f}
 optimizer.zero_grad()
 loss.backward()    # every parameter's .grad: the table on the page
 optimizer.step()   # w <- w - lr * w.grad
+print(f"loss = {{loss.item():.4f}}")
+print("gradients:", [round(g, 4) for q in net.parameters() for g in q.grad.flatten().tolist()])
 """
 
 

@@ -9,7 +9,11 @@ from explainers.figures import perceptron as fig
 from pages.widgets.catalog import LESSONS
 from pages.widgets.ui import ShareableState, pytorch_snippet, try_this
 
+MAX_SEEN = 100_000  # examples shown; 2,500 epochs of the largest dataset
 url = ShareableState("perc")
+replay = st.cache_data(max_entries=64, show_spinner=False)(pc.replay)
+curve_fit = st.cache_data(max_entries=64, show_spinner=False)(pc.fit_curve)
+two_layer = st.cache_data(max_entries=64, show_spinner=False)(pc.random_two_layer)
 st.title("Perceptron")
 st.markdown(
     "A neuron multiplies each input by a weight, adds them up with a bias, and passes the sum "
@@ -17,9 +21,10 @@ st.markdown(
 )
 st.latex(r"z = w_1x_1 + w_2x_2 + \dots + w_nx_n + b \qquad a = f(z)")
 
-tab_neuron, tab_rule, tab_layers = st.tabs(["One neuron", "The learning rule", "Why layers need a non-linearity"])
-
-
+TABS = ("One neuron", "The learning rule", "Why layers need a non-linearity", "Enough units: any curve")
+# The open tab is in the URL, so a shared link opens on the same lesson.
+tab_neuron, tab_rule, tab_layers, tab_curve = st.tabs(TABS, key=url.bind("perc_tab", TABS[0], options=TABS),
+                                                      on_change="rerun")
 
 # Each tab is a fragment: moving a slider reruns (and redraws) only its own tab.
 @st.fragment
@@ -44,7 +49,7 @@ def one_neuron() -> None:
     with right:
         st.plotly_chart(fig.neuron_diagram(out), key="perc_diagram")
         st.markdown(f"**Weighted sum:** $z$ = {pc.weighted_sum_text(out)}")
-        st.markdown(f"**Output:** $a = f(z)$ = **{out.a:.4f}**")
+        st.markdown(f"**Output:** $a = f(z)$ = **{pc.fixed(out.a, 4)}**")
         st.plotly_chart(fig.activation_figure(activation, out.z), key="perc_activation")
     try_this("Make w1 negative and watch its edge turn red and the sum drop. With the step activation, "
              "find the bias at which the output flips from 0 to 1.")
@@ -64,21 +69,28 @@ def learning_rule() -> None:
     dataset = c1.selectbox("Dataset", pc.DATASETS, key=url.bind("perc_data", "AND", options=pc.DATASETS))
     lr = c2.slider("Learning rate η", 0.05, 1.0, step=0.05, key=url.bind("perc_lr", 0.25, lo=0.05, hi=1.0))
     X, y = pc.toy_dataset(dataset, seed=0)
+    # The training is replayed from the number of examples shown (in the URL): a shared link
+    # brings back the same weights, the same mistakes chart and the same message.
+    url.bind("perc_seen", 0, lo=0, hi=MAX_SEEN)
     run_key = (dataset, lr)
-    if st.session_state.get("perc_rule_key") != run_key:  # a new problem starts from zero weights
-        st.session_state.perc_rule_key = run_key
-        st.session_state.perc_rule = pc.initial_state()
+    if st.session_state.get("perc_rule_key", run_key) != run_key:  # a new problem starts from zero weights
+        st.session_state.perc_seen = 0
+    st.session_state.perc_rule_key = run_key
+    state = replay(X, y, lr, st.session_state.perc_seen)
     b1, b2, b3, b4 = st.columns(4)
+    note = None
     if b1.button("Step", icon=":material/skip_next:", width="stretch"):
-        st.session_state.perc_rule = pc.perceptron_step(st.session_state.perc_rule, X, y, lr)
+        state = pc.perceptron_step(state, X, y, lr)
     if b2.button("Run one epoch", icon=":material/fast_forward:", width="stretch"):
-        st.session_state.perc_rule = pc.perceptron_epoch(st.session_state.perc_rule, X, y, lr)
+        state = pc.perceptron_epoch(state, X, y, lr)
     if b3.button("Run 10 epochs", icon=":material/double_arrow:", width="stretch"):
-        for _ in range(10):
-            st.session_state.perc_rule = pc.perceptron_epoch(st.session_state.perc_rule, X, y, lr)
+        before = state.epoch
+        state = pc.run_epochs(state, X, y, lr, 10)
+        if state.epoch - before < 10:
+            note = f"Stopped after {state.epoch - before} of the 10 epochs: an epoch without a mistake changes nothing."
     if b4.button("Reset", icon=":material/restart_alt:", width="stretch"):
-        st.session_state.perc_rule = pc.initial_state()
-    state = st.session_state.perc_rule
+        state = pc.initial_state()
+    st.session_state.perc_seen = min(state.epoch * len(X) + state.index, MAX_SEEN)
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.plotly_chart(fig.boundary_figure(X, y, state.w, state.b, highlight=state.last_index,
@@ -93,8 +105,13 @@ def learning_rule() -> None:
                         f"y = {y[state.last_index]}: the perceptron {verdict}.")
         if state.mistakes_per_epoch:
             st.plotly_chart(fig.mistakes_figure(state.mistakes_per_epoch), key="perc_mistakes")
-        if state.converged:
-            st.success(f"Converged: a whole epoch without a mistake (after {state.epoch} epochs).")
+        if state.converged_epoch is not None:
+            k = state.converged_epoch
+            since = ("the starting weights were already right" if k == 1
+                     else f"the weights last changed in epoch {k - 1}")
+            st.success(f"Converged in epoch {k}: a whole epoch without a mistake ({since}).")
+        if note:
+            st.caption(note)
         elif dataset == "XOR" and state.epoch >= 5:
             st.warning("XOR never converges: no single straight line puts (0,1) and (1,0) on one side and "
                        "(0,0) and (1,1) on the other, so there is always a point on the wrong side.")
@@ -114,7 +131,7 @@ def linear_collapse() -> None:
     c1, c2 = st.columns(2)
     hidden = c1.slider("Hidden units", 2, 8, key=url.bind("perc_hidden", 4, lo=2, hi=8))
     seed = c2.number_input("Random weights (seed)", 0, 999, step=1, key=url.bind("perc_seed", 3, lo=0, hi=999))
-    net = pc.random_two_layer(hidden, int(seed))
+    net = two_layer(hidden, int(seed))
     W, b = pc.collapse(net)
     X, y = pc.toy_dataset("XOR")
     grid_check = np.random.default_rng(0).uniform(-1, 2, size=(200, 2))
@@ -130,9 +147,29 @@ def linear_collapse() -> None:
         st.plotly_chart(fig.output_regions_figure(X, y, lambda P: pc.two_layer_forward(P, net, "relu"),
                                                   "Linear → ReLU → linear: the boundary can bend"), key="perc_relu")
         st.markdown(f"The same {hidden} hidden units with a ReLU between the layers: each unit can add a kink "
-                    "where it switches on. With few units a kink may fall outside the picture; try another seed.")
-    try_this("Change the seed a few times: the left boundary is always straight, the right one rarely is.")
+                    "where it switches on. (Each seed's weights are redrawn until a kink bends the boundary "
+                    "inside the picture, so the bend is always there to see.)")
+    try_this("Change the seed a few times: the left boundary is always straight, the right one always bends.")
     pytorch_snippet(snippets.perceptron_layers_snippet(hidden), title="PyTorch equivalent (two layers)")
+    url.publish()
+
+
+@st.fragment
+def any_curve() -> None:
+    st.markdown(
+        "One hidden layer is already enough to draw any reasonable curve, given enough units (the universal "
+        "approximation theorem). Each ReLU unit is a ramp that switches on at its kink; the output layer adds "
+        "the ramps up with weights, so the curve is a chain of straight pieces, one more per unit."
+    )
+    st.latex(r"\hat f(x) = b_2 + \sum_{j=1}^{H} w_{2,j}\,\mathrm{relu}(w_{1,j}\,x + b_{1,j})")
+    units = st.slider("ReLU units H", 1, pc.MAX_CURVE_UNITS, key=url.bind("perc_units", 4, lo=1, hi=pc.MAX_CURVE_UNITS))
+    result = curve_fit(units)
+    st.plotly_chart(fig.curve_figure(result), key="perc_curve")
+    st.markdown(f"Mean squared error with {units} unit{'s' if units > 1 else ''}: **{result.mse:.4f}**. The kinks "
+                "(orange ticks) are drawn at random and the output weights are the best possible for them "
+                "(least squares), so adding units never makes the fit worse. A trained network moves the kinks too.")
+    try_this("Start at 1 unit and double it: 2, 4, 8, 16, 32. Where does the curve first follow the small wiggles?")
+    pytorch_snippet(snippets.perceptron_curve_snippet(units), title="PyTorch equivalent (the same fit)")
     url.publish()
 
 
@@ -142,3 +179,5 @@ with tab_rule:
     learning_rule()
 with tab_layers:
     linear_collapse()
+with tab_curve:
+    any_curve()

@@ -96,3 +96,44 @@ def test_collapse_tab_shows_the_collapsed_weights():
         gap = float(text.split("points: ")[1].rstrip("."))
         assert gap < 1e-9
     assert np.isfinite(W).all()
+
+
+def test_convergence_names_the_epoch_it_happened():
+    """Issue 12 item 3: blobs' mistakes go 2, 2, 2, 1, 0: converged in epoch 5, not "after 10 epochs"."""
+    at = run({"perc_data": "blobs"})
+    next(b for b in at.button if b.label == "Run 10 epochs").click().run()
+    message = next(s.value for s in at.success if "Converged" in s.value)
+    assert "epoch 5" in message and "10" not in message
+    assert any("Stopped after 5 of the 10 epochs" in c.value for c in at.caption)
+    assert at.query_params["perc_seen"] == str(5 * 40)
+
+
+def test_a_shared_link_brings_back_the_tab_the_dataset_and_the_training():
+    at = run()
+    at.selectbox[1].set_value("OR").run()
+    next(b for b in at.button if b.label == "Run one epoch").click().run()
+    next(b for b in at.button if b.label == "Step").click().run()
+    at.session_state["perc_tab"] = "The learning rule"
+    at.run()
+    query = dict(at.query_params)
+    assert query["perc_tab"] == "The learning rule" and query["perc_data"] == "OR" and query["perc_seen"] == "5"
+    again = run({k: v if isinstance(v, str) else v[0] for k, v in query.items()})
+    assert again.session_state["perc_tab"] == "The learning rule"
+    assert again.selectbox[1].value == "OR"
+    assert markdown_with(again, "w = (") == markdown_with(at, "w = (")
+    assert markdown_with(again, "Last example") == markdown_with(at, "Last example")
+    assert again.get("metric")[0].value == at.get("metric")[0].value
+
+
+def test_more_units_draw_the_curve_better():
+    at = run({"perc_tab": "Enough units: any curve"})
+    errors = []
+    for units in (1, 4, 32):
+        slider(at, "ReLU units H").set_value(units).run()
+        assert not at.exception
+        text = markdown_with(at, "Mean squared error")
+        errors.append(float(text.split("**")[1]))
+        assert f"{pc.fit_curve(units).mse:.4f}" in text
+    assert errors[0] > errors[1] > errors[2]
+    assert at.query_params["perc_units"] == "32"
+    assert "torch.linalg.lstsq" in at.code[-1].value

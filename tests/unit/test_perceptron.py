@@ -187,4 +187,112 @@ def test_legends_name_only_the_data():
     net = pc.random_two_layer(4, 3)
     fig = figs.output_regions_figure(X, y, lambda P: pc.two_layer_forward(P, net, "relu"), "relu")
     shown = [t.name for t in fig.data if t.showlegend is not False and t.type != "heatmap"]
-    assert shown == ["class 0", "class 1"]
+    # the data, and a key for the two shaded regions (issue 12: every map has a key); nothing else
+    assert shown == ["predicted 0", "predicted 1", "class 0", "class 1"]
+    heat = next(t for t in fig.data if t.type == "heatmap")
+    assert heat.colorscale[0][1] == heat.colorscale[1][1] != heat.colorscale[-1][1]  # two hard colours
+
+
+def test_weighted_sum_never_shows_negative_zero():
+    # 0.5·0.7 + 0.5·(-0.9) + 0.1 is -2.8e-17 in floating point: it must read 0.00, not -0.00.
+    out = pc.neuron_forward(np.array([0.7, -0.9]), np.array([0.5, 0.5]), 0.1, "tanh")
+    assert -1e-15 < out.z < 0
+    text = pc.weighted_sum_text(out)
+    assert text.endswith("= 0.00") and "-0.00" not in text
+    assert pc.fixed(-0.00004, 4) == "0.0000" and pc.fixed(-0.00005, 4) in ("-0.0001", "0.0000")
+    assert pc.fixed(-1.5, 2) == "-1.50"
+
+
+def test_weighted_sum_adds_up_at_the_shown_precision():
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # the sliders' values (steps of 0.1): the shown terms give the shown total
+        n = int(rng.integers(2, 6))
+        x, w = np.round(rng.uniform(-2, 2, n), 1), np.round(rng.uniform(-2, 2, n), 1)
+        b = float(np.round(rng.uniform(-3, 3), 1))
+        text = pc.weighted_sum_text(pc.neuron_forward(x, w, b, "linear"))
+        lhs, rhs = text.split(" = ")
+        terms = [t.strip("()") for t in lhs.split(" + ")]
+        total = sum(float(a) * float(c) for a, c in (t.split(")·(") if ")·(" in t else t.replace("(", "").replace(")", "").split("·")
+                                                for t in terms[:-1])) + float(terms[-1])
+        assert pc.fixed(total, 2) == rhs
+    rough = pc.weighted_sum_text(pc.neuron_forward(np.array([0.123]), np.array([0.456]), 0.0, "linear"))
+    assert "≈" in rough  # factors that had to be rounded: the line says so
+
+
+def test_convergence_is_reported_at_the_epoch_it_happened():
+    X, y = pc.toy_dataset("blobs", seed=0)
+    state = pc.initial_state()
+    for _ in range(10):
+        state = pc.perceptron_epoch(state, X, y, 0.25)
+    assert state.mistakes_per_epoch[:5] == (2, 2, 2, 1, 0)  # the issue's run
+    assert state.converged_epoch == 5 and state.epoch == 10
+    stopped = pc.run_epochs(pc.initial_state(), X, y, 0.25, 10)
+    assert stopped.epoch == 5 and stopped.converged_epoch == 5  # Run 10 epochs stops when nothing changes
+    np.testing.assert_array_equal(stopped.w, state.w)
+    assert pc.run_epochs(pc.initial_state(), *pc.toy_dataset("XOR"), 0.25, 10).converged_epoch is None
+
+
+def test_replay_rebuilds_the_same_state():
+    X, y = pc.toy_dataset("AND")
+    state = pc.initial_state()
+    for k in range(1, 23):
+        state = pc.perceptron_step(state, X, y, 0.25)
+        again = pc.replay(X, y, 0.25, k)
+        np.testing.assert_array_equal(again.w, state.w)
+        assert (again.b, again.epoch, again.index, again.mistakes_per_epoch, again.last_index) == (
+            state.b, state.epoch, state.index, state.mistakes_per_epoch, state.last_index)
+    start = pc.replay(X, y, 0.25, 0)
+    assert start.epoch == 0 and start.last_index is None and not start.w.any()
+
+
+@pytest.mark.parametrize("hidden", [2, 4, 8])
+def test_relu_boundary_bends_for_fifty_seeds(hidden):
+    """Issue 13: the default demo makes its point for every seed, not for two thirds of them."""
+    for seed in range(50):
+        net = pc.random_two_layer(hidden, seed)
+        assert pc.boundary_bend(net, "relu") >= pc.BEND_MIN, (hidden, seed)
+        assert pc.boundary_bend(net, "linear") < 1e-6  # the measure itself: a straight line does not bend
+        assert pc.random_two_layer(hidden, seed).W1.tobytes() == net.W1.tobytes()  # a seed repeats
+
+
+def test_bend_measure_sees_a_right_angle_and_no_boundary():
+    corner = pc.TwoLayerNet(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([-0.5, -0.5]),
+                            np.array([[1.0, 1.0]]), np.array([-0.2]))  # relu(x-.5)+relu(y-.5) = .2: a bent corner
+    assert pc.boundary_bend(corner) > 0.05
+    far = pc.TwoLayerNet(np.array([[1.0, 0.0]]), np.array([0.0]), np.array([[1.0]]), np.array([5.0]))
+    assert pc.boundary_bend(far) == 0.0  # output > 0 everywhere: no boundary in the picture
+
+
+def test_curve_fit_matches_torch_and_improves_with_units():
+    errors = []
+    for units in (1, 2, 4, 8, 16, 32, 64):
+        fit = pc.fit_curve(units)
+        hidden = nn.Linear(1, units).double()
+        out = nn.Linear(units, 1).double()
+        with torch.no_grad():
+            hidden.weight.copy_(torch.tensor(fit.w1)[:, None])
+            hidden.bias.copy_(torch.tensor(fit.b1))
+            out.weight.copy_(torch.tensor(fit.w2)[None, :])
+            out.bias.fill_(fit.b2)
+        x = torch.tensor(fit.x)[:, None]
+        net = nn.Sequential(hidden, nn.ReLU(), out)
+        np.testing.assert_allclose(net(x).detach().numpy()[:, 0], fit.prediction, atol=1e-9)
+        # torch's least squares on the same ramps finds an output layer that fits as well (the optimum)
+        design = torch.cat([torch.relu(hidden(x)), torch.ones_like(x)], 1)
+        coef = torch.linalg.lstsq(design, torch.tensor(fit.target)[:, None]).solution
+        torch_mse = torch.mean((design @ coef - torch.tensor(fit.target)[:, None]) ** 2).item()
+        assert fit.mse == pytest.approx(torch_mse, rel=1e-6, abs=1e-12)
+        np.testing.assert_allclose(fit.kinks, -fit.b1 / fit.w1)
+        errors.append(fit.mse)
+    assert all(b <= a + 1e-12 for a, b in zip(errors, errors[1:]))  # more units never fit worse
+    assert errors[-1] < errors[0] / 100  # and many fit far better
+    with pytest.raises(ValueError):
+        pc.fit_curve(0)
+
+
+def test_curve_figure_draws_target_fit_and_kinks():
+    fit = pc.fit_curve(8)
+    f = figs.curve_figure(fit)
+    np.testing.assert_allclose(f.data[1].y, fit.prediction)
+    np.testing.assert_allclose(f.data[0].y, pc.wiggly_target(fit.x))
+    assert len(f.data[2].x) == int(np.sum(np.abs(fit.kinks) <= 1))

@@ -54,7 +54,48 @@ def test_perceptron_layers_snippet_builds_both_stacks(hidden):
     assert isinstance(ns["with_relu"][1], torch.nn.ReLU)
 
 
+def run_script(code: str) -> str:
+    """Run a snippet as a learner would paste it: a fresh interpreter (-I: no repo on the path), its stdout."""
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd="/")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.parametrize("x, w, b, act", [([0.7, 0.6, 1.4], [0.5, -1.0, 0.8], 0.1, "sigmoid"),
+                                          ([0.7, -0.9], [0.5, 0.5], 0.1, "tanh")])
+def test_perceptron_neuron_snippet_prints_the_pages_numbers(x, w, b, act):
+    out = pc.neuron_forward(np.array(x), np.array(w), b, act)
+    printed = run_script(snippets.perceptron_neuron_snippet(np.array(x), np.array(w), b, act, out.z, out.a))
+    z, a = (float(part.split("=")[1]) for part in printed.strip().split(","))
+    assert z == pytest.approx(out.z, abs=6e-5) and a == pytest.approx(out.a, abs=6e-5)
+    assert f"{pc.fixed(out.a, 4)}" in printed.replace("-0.0000", "0.0000")  # the page's Output line
+
+
+@pytest.mark.parametrize("units", [1, 4, 32])
+def test_perceptron_curve_snippet_prints_the_pages_error(units):
+    printed = run_script(snippets.perceptron_curve_snippet(units))
+    assert printed.strip() == f"mse = {pc.fit_curve(units).mse:.4f}"
+
+
 # --- Backprop ----------------------------------------------------------------------------------------------
+
+
+def test_backprop_snippet_prints_the_pages_loss_on_xor():
+    """Issue 12 item 1: on the default page (XOR, integer corners) the pasted snippet runs and prints the page's L."""
+    X, Y = bp.make_problem("XOR")
+    params = bp.init_params(2, 0)
+    for example in range(len(Y)):
+        x, y = X[example], float(Y[example])
+        loss_now, grads = bp.engine_gradients(params, x, y, "tanh", "bce")
+        code = snippets.backprop_snippet(params.w1, params.b1, params.w2, params.b2, x, y, "tanh", "bce", 1.0,
+                                         loss_now)
+        lines = run_script(code).strip().splitlines()
+        assert lines[0] == f"loss = {loss_now:.4f}"
+        shown = ast.literal_eval(lines[1].split(":", 1)[1].strip())
+        np.testing.assert_allclose(shown, grads, atol=1.5e-4)  # rounded to 4 decimals, float32
 
 
 def _backprop(params: bp.MLPParams, x: np.ndarray, y: float, act: str, loss: str, lr: float) -> None:
