@@ -19,7 +19,7 @@ LOSSES = ("mse", "bce")
 LOSS_LABELS = {"mse": "Squared error", "bce": "Binary cross-entropy"}
 PROBLEMS = ("AND", "OR", "XOR", "circle", "moons")  # the toy 2-D problems `make_problem` knows
 MAX_HIDDEN = 4
-WEIGHT_LIMIT = 5.0  # weights on the page's sliders live in [-5, 5]
+WEIGHT_LIMIT = 5.0  # the sliders' usual range [-5, 5]; a step may leave it (the slider then widens)
 
 # Loss and dL/dparams (P,) for one example: params, x (2,), y, activation, loss -> (loss, (P,)).
 GradientFn = Callable[["MLPParams", np.ndarray, float, str, str], tuple[float, np.ndarray]]
@@ -177,8 +177,8 @@ def gradient_check(params: MLPParams, x: np.ndarray, y: float, activation: str, 
     return GradCheck(tuple(param_names(h)), params.vector(), eng, tor, num, loss_val)
 
 
-def sgd_step(params: MLPParams, grads: np.ndarray, lr: float, limit: float | None = WEIGHT_LIMIT) -> MLPParams:
-    """θ ← θ − lr · ∇θ, optionally clipped to [-limit, limit] (the page's slider range)."""
+def sgd_step(params: MLPParams, grads: np.ndarray, lr: float, limit: float | None = None) -> MLPParams:
+    """θ ← θ − lr · ∇θ (exactly the formula; clipped to [-limit, limit] only when a limit is asked for)."""
     vec = params.vector() - lr * np.asarray(grads, dtype=float)
     if limit is not None:
         vec = np.clip(vec, -limit, limit)
@@ -358,35 +358,62 @@ def chain_gradients(depth: int, activation: str, seed: int = 0) -> np.ndarray:
 def gradient_table(check: GradCheck) -> dict[str, list]:
     """Columns for the page's three-ways table, values rounded for display."""
     agree = check.max_error <= NUMERIC_TOL
-    return {"parameter": list(check.names), "value": check.values.round(4).tolist(),
-            "our engine": check.engine.round(6).tolist(), "PyTorch autograd": check.torch.round(6).tolist(),
-            "finite differences": check.numeric.round(6).tolist(), "largest difference": check.max_error.tolist(),
+    def shown(a: np.ndarray, decimals: int) -> list[float]:
+        return (a.round(decimals) + 0.0).tolist()  # + 0.0: a rounded -0.0 would show as "-0"
+
+    return {"parameter": list(check.names), "value": shown(check.values, 4),
+            "our engine": shown(check.engine, 6), "PyTorch autograd": shown(check.torch, 6),
+            "finite differences": shown(check.numeric, 6), "largest difference": check.max_error.tolist(),
             "agree": ["✓" if a else "✗" for a in agree]}
 
 
 @dataclass(frozen=True)
 class StepRecord:
-    """One gradient step on one example: parameter vectors (P,) before/after and the losses."""
+    """One gradient step on one example: parameter vectors (P,) before/after and the losses.
+
+    loss_* are this example's loss; dataset_loss_* the mean over the whole toy dataset (None when not asked).
+    """
 
     before: np.ndarray
     grads: np.ndarray
     after: np.ndarray
     loss_before: float
     loss_after: float
+    lr: float = 0.0
+    dataset_loss_before: float | None = None
+    dataset_loss_after: float | None = None
 
-    def table(self, names: list[str]) -> dict[str, list]:
-        """Columns for a before / gradient / after table."""
-        return {"parameter": list(names), "before": self.before.round(4).tolist(),
-                "gradient": self.grads.round(4).tolist(), "after": self.after.round(4).tolist()}
+    def table(self, names: list[str], decimals: int = 3) -> dict[str, list]:
+        """Columns for a before / gradient / change / after table that adds up as shown: the change is
+        after − before of the shown numbers (−η × gradient rounded to the sliders' precision)."""
+        before, after = np.round(self.before, decimals), np.round(self.after, decimals)
+        change = np.round(after - before, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+        return {"parameter": list(names), "before": (before + 0.0).tolist(),
+                "gradient": (self.grads.round(4) + 0.0).tolist(), "− η × gradient": change.tolist(),
+                "after": (after + 0.0).tolist()}
+
+    def outside(self, limit: float = WEIGHT_LIMIT) -> np.ndarray:
+        """Indices of parameters the step took outside [-limit, limit] (the sliders' usual range): (k,)."""
+        return np.flatnonzero(np.abs(self.after) > limit)
+
+
+def example_loss(params: MLPParams, x: np.ndarray, y: float, activation: str, loss: str) -> float:
+    """One example's loss, computed stably (finite even where the output saturates)."""
+    return batch_loss_and_grad(params, np.asarray(x, float)[None, :], np.array([float(y)]), activation, loss)[0]
 
 
 def take_step(params: MLPParams, grads: np.ndarray, lr: float, x: np.ndarray, y: float, activation: str,
-              loss: str, decimals: int = 3) -> StepRecord:
-    """One SGD step (clipped to the slider range, rounded to the sliders' precision) and its effect."""
-    before = build_mlp(params, x, y, activation, loss).loss.data
+              loss: str, decimals: int = 3, data: tuple[np.ndarray, np.ndarray] | None = None) -> StepRecord:
+    """One SGD step θ − lr·∇θ, unclipped, rounded to the sliders' precision, and its effect on the losses
+    (this example's, and the whole dataset's when `data` = (X (N, 2), y (N,)) is given)."""
     after_vec = np.round(sgd_step(params, grads, lr).vector(), decimals)
-    after = build_mlp(params_from_vector(after_vec, params.hidden), x, y, activation, loss).loss.data
-    return StepRecord(params.vector(), np.asarray(grads, dtype=float).copy(), after_vec, before, after)
+    new = params_from_vector(after_vec, params.hidden)
+    whole = [None, None]
+    if data is not None:
+        whole = [batch_loss_and_grad(p, data[0], data[1], activation, loss)[0] for p in (params, new)]
+    return StepRecord(params.vector(), np.asarray(grads, dtype=float).copy(), after_vec,
+                      example_loss(params, x, y, activation, loss), example_loss(new, x, y, activation, loss),
+                      float(lr), *whole)
 
 
 def fit_problem(vec: tuple[float, ...], hidden: int, problem: str, activation: str, loss: str, lr: float,

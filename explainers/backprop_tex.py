@@ -43,6 +43,8 @@ def local_rule_tex(node: GraphNode, child_position: int) -> str:
 
 def _tex_num(v: float) -> str:
     s = f"{v:.4g}"
+    if float(s) == 0:
+        return "0"  # never "-0": a zero product of a negative number is still zero
     return f"({s})" if v < 0 else s
 
 

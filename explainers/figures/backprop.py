@@ -1,4 +1,4 @@
-"""Figures for the Backprop page: the computational graph as graphviz DOT, and plotly charts.
+"""Figures for the Backprop page: the computational graph laid out in Python as SVG, and plotly charts.
 
 No streamlit here, so every builder is unit-tested (tests/unit/test_backprop_figures.py).
 """
@@ -6,6 +6,7 @@ No streamlit here, so every builder is unit-tested (tests/unit/test_backprop_fig
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape
 
 import numpy as np
 import plotly.graph_objects as go
@@ -20,11 +21,11 @@ PARAM, PARAM_DONE = style.BLUE_WASH, style.BLUE_LIGHT
 OP, OP_DONE = style.WHITE, style.GREEN_PALE
 INPUT = style.PALE_GREY
 GROUP_TITLES = {"out": "output neuron", "loss": "loss"}
-FONT = "Helvetica"
 
 
 def _fmt(v: float) -> str:
-    text = f"{v:.2f}" if v == 0 or abs(v) >= 0.005 else f"{v:.0e}"
+    """2 decimals, or one significant digit for tiny values; a real minus sign and never "−0.00"."""
+    text = "0.00" if v == 0 else f"{v:.2f}" if abs(v) >= 0.005 else f"{v:.0e}"
     return text.replace("-", "−")
 
 
@@ -40,76 +41,147 @@ def _fill(kind: str, reached: bool) -> str:
     return OP_DONE if reached else OP
 
 
-def _header(rankdir: str = "LR", fontsize: int = 14) -> list[str]:
-    return [
-        "digraph backprop {",
-        f"  rankdir={rankdir}; bgcolor=transparent; nodesep=0.12; ranksep=0.2; newrank=true;",
-        (f'  node [shape=box style="rounded,filled" fontname={FONT} fontsize={fontsize} margin="0.05,0.03" '
-        f'color="{style.MUTED}" penwidth=1];'),
-        f'  edge [color="{style.GREY}" arrowsize=0.6];',
-        f"  graph [fontname={FONT} fontsize=13];",
-    ]
+# --- the computational graph, laid out here and drawn as SVG -------------------------------------
+# The layers are known, so positions are computed once in Python: the browser only paints an SVG
+# (no graphviz layout in the page on every step), and the shapes stay put while labels change.
+
+FONT_PX = 13  # graph text at natural size; the page never shrinks it below MIN_FONT_PX
+MIN_FONT_PX = 10
+COL, ROW = 96, 58  # op view: column and row pitch (px)
+BOX_W, BOX_H = 82, 50
 
 
-def _node_line(name: str, title: str, value: float, grad: float, reached: bool, fill: str,
-               current: bool, shape: str = "box") -> str:
-    grad_text = f"grad {_fmt(grad)}" if reached else "grad ?"
-    label = f"{title}\\n{_fmt(value)}\\n{grad_text}"
-    look = ("rounded," if shape != "param" else "") + ("filled,bold" if current else "filled")
-    shape = "box" if shape == "param" else shape
-    pen = 3 if current else 1
-    color = style.AMBER_DARK if current else style.MUTED
-    return (f'  {name} [label="{label}" shape={shape} style="{look}" fillcolor="{fill}" '
-            f'penwidth={pen} color="{color}"];')
+def layered_positions(graph: Graph) -> dict[int, tuple[int, float]]:
+    """Node index -> (column, row): ops one column right of their deepest input, leaves just left of
+    their first use, rows placed from the loss backwards at the mean height of each node's users."""
+    col: dict[int, int] = {}
+    children: dict[int, list[int]] = {}
+    parents: dict[int, list[int]] = {}
+    for c, p in graph.edges:
+        children.setdefault(p, []).append(c)
+        parents.setdefault(c, []).append(p)
+    for n in graph.nodes:  # topological order: children first
+        kids = children.get(n.index, [])
+        op_kids = [col[k] for k in kids if k in col]
+        col[n.index] = 1 + max(op_kids, default=0) if kids else -1
+    for n in graph.nodes:
+        if col[n.index] == -1:  # a leaf sits one column left of its first user
+            col[n.index] = min(col[p] for p in parents[n.index]) - 1 if n.index in parents else 0
+    low = min(col.values())
+    col = {i: c - low for i, c in col.items()}
+    # Neurons stay in bands (hidden 1 above hidden 2, ...): a leaf belongs to the neuron that uses it.
+    hidden = sorted({n.group for n in graph.nodes if n.group.startswith("h")}, key=lambda g: int(g[1:]))
+    band_of = {g: k for k, g in enumerate(hidden)}
+
+    def band(i: int) -> float:
+        g = graph.nodes[i].group
+        if g:
+            return band_of.get(g, len(hidden))
+        return float(np.mean([band(p) for p in parents[i]])) if i in parents else 0.0
+
+    row: dict[int, float] = {graph.root: 0.0}
+    for c in sorted(set(col.values()), reverse=True):
+        members = [i for i in col if col[i] == c and i != graph.root]
+        want = {i: float(np.mean([row[p] for p in parents[i] if p in row])) if i in parents else 0.0 for i in members}
+        order = sorted(members, key=lambda i: (band(i), want[i], i))
+        if not order:
+            continue
+        # Rows one apart (half a row more between neurons), shifted to sit at the mean of what they want.
+        ys, y = [], 0.0
+        for k, i in enumerate(order):
+            if k and band(i) != band(order[k - 1]):
+                y += 0.6
+            ys.append(y)
+            y += 1.0
+        shift = np.mean([want[i] for i in order]) - np.mean(ys)
+        for i, y in zip(order, ys):
+            row[i] = y + shift
+    return {i: (col[i], row[i]) for i in col}
+
+
+def _text(x: float, y: float, text: str, *, size: int = FONT_PX, bold: bool = False, anchor: str = "middle",
+          colour: str = style.INK) -> str:
+    weight = ' font-weight="700"' if bold else ""
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="{colour}"{weight}>'
+            f"{escape(text)}</text>")
+
+
+def _svg(width: float, height: float, body: list[str], css_class: str) -> str:
+    """An SVG that fills its column but never shrinks its text below MIN_FONT_PX (it scrolls instead)."""
+    return (f'<div class="{css_class}" style="overflow-x:auto">'
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" width="100%" '
+            f'style="max-width:{width:.0f}px;min-width:{width * MIN_FONT_PX / FONT_PX:.0f}px" '
+            f'font-family="Helvetica, Arial, sans-serif" role="img">' + "".join(body) + "</svg></div>")
+
+
+def _arrow_defs() -> str:
+    return (f'<defs><marker id="bp-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+            f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{style.GREY}"/></marker></defs>')
+
+
+def _edge(a: str, b: str, x1: float, y1: float, x2: float, y2: float) -> str:
+    mid = (x1 + x2) / 2
+    return (f'<path class="edge" data-from="{a}" data-to="{b}" d="M{x1:.1f},{y1:.1f} C{mid:.1f},{y1:.1f} '
+            f'{mid:.1f},{y2:.1f} {x2:.1f},{y2:.1f}" fill="none" stroke="{style.GREY}" stroke-width="1.2" '
+            f'marker-end="url(#bp-arrow)"/>')
+
+
+def _box(node_id: str, x: float, y: float, w: float, h: float, fill: str, current: bool, lines: list[str],
+         rounded: bool = True) -> str:
+    pen, colour = (3, style.AMBER_DARK) if current else (1, style.MUTED)
+    out = [f'<g class="node" id="{node_id}"><rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" '
+           f'rx="{8 if rounded else 2}" fill="{fill}" stroke="{colour}" stroke-width="{pen}"/>']
+    step = h / (len(lines) + 0.4)
+    for k, line in enumerate(lines):
+        out.append(_text(x + w / 2, y + step * (k + 1), line, bold=current and k == 0))
+    out.append("</g>")
+    return "".join(out)
+
+
+def graph_svg(graph: Graph, grads: Sequence[float], reached: Sequence[bool], *,
+              current: int | None = None, updated: Sequence[int] = ()) -> str:
+    """Every operation as a node (value, gradient), neurons as dashed boxes around their ops: an SVG in a div."""
+    pos = layered_positions(graph)
+    top = min(r for _, r in pos.values())
+    updated_set = set(updated)
+    pad = 26  # room for the neuron boxes' titles
+
+    def xy(i: int) -> tuple[float, float]:
+        c, r = pos[i]
+        return 8 + c * COL, pad + 6 + (r - top) * ROW
+
+    body = [_arrow_defs()]
+    groups: dict[str, list[int]] = {}
+    for n in graph.nodes:
+        if n.group:
+            groups.setdefault(n.group, []).append(n.index)
+    for g, members in groups.items():  # dashed neuron boxes under everything else
+        xs, ys = zip(*(xy(i) for i in members))
+        x0, y0, x1, y1 = min(xs) - 5, min(ys) - 20, max(xs) + BOX_W + 5, max(ys) + BOX_H + 5
+        body.append(f'<g class="cluster" id="cluster_{g}"><rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" '
+                    f'height="{y1 - y0:.1f}" rx="10" fill="none" stroke="{style.GREY}" stroke-dasharray="5,4"/>'
+                    + _text(x0 + 6, y0 + 14, _group_title(g), anchor="start", colour=style.SLATE) + "</g>")
+    for c, p in graph.edges:
+        (xa, ya), (xb, yb) = xy(c), xy(p)
+        body.append(_edge(f"n{c}", f"n{p}", xa + BOX_W, ya + BOX_H / 2, xb, yb + BOX_H / 2))
+    for n in graph.nodes:
+        fill = CURRENT if n.index == current else UPDATED if n.index in updated_set else _fill(n.kind, reached[n.index])
+        grad_text = f"grad {_fmt(grads[n.index])}" if reached[n.index] else "grad ?"
+        x, y = xy(n.index)
+        body.append(_box(f"n{n.index}", x, y, BOX_W, BOX_H, fill, n.index == current,
+                         [_title(n), _fmt(n.data), grad_text], rounded=n.kind != "param"))
+    width = 16 + max(c for c, _ in pos.values()) * COL + BOX_W
+    height = pad + 12 + (max(r for _, r in pos.values()) - top) * ROW + BOX_H
+    return _svg(width, height, body, "bp-graph")
 
 
 def _title(node: GraphNode) -> str:
     return node.label if node.kind != "op" else node.op
 
 
-def graph_dot(graph: Graph, grads: Sequence[float], reached: Sequence[bool], *,
-              current: int | None = None, updated: Sequence[int] = ()) -> str:
-    """Every operation as a node, neurons as boxes around their ops: DOT source.
-
-    The chain from input to loss is about 11 nodes long, so labels are kept short (2 decimals,
-    boxes rather than ellipses) to keep the picture narrow enough to be drawn near full size.
-    """
-    lines = _header("LR", 14)
-    updated_set = set(updated)
-
-    def line(n: GraphNode) -> str:
-        fill = CURRENT if n.index == current else UPDATED if n.index in updated_set else _fill(n.kind, reached[n.index])
-        shape = "param" if n.kind == "param" else "box"
-        return _node_line(f"n{n.index}", _title(n), n.data, grads[n.index], reached[n.index], fill,
-                          n.index == current, shape)
-
-    groups: dict[str, list[GraphNode]] = {}
-    for n in graph.nodes:
-        if n.group:
-            groups.setdefault(n.group, []).append(n)
-        else:
-            lines.append(line(n))
-    for g, members in groups.items():
-        lines.append(f"  subgraph cluster_{g} {{")
-        lines.append(f'    label="{_group_title(g)}"; style="rounded,dashed"; color="{style.GREY}"; '
-                     f'fontcolor="{style.SLATE}"; labeljust=l;')
-        lines.extend("  " + line(n) for n in members)
-        lines.append("  }")
-    lines.extend(f"  n{c} -> n{p};" for c, p in graph.edges)
-    lines.append("}")
-    return "\n".join(lines)
-
-
-def _cell(text: str, fill: str | None = None, bold: bool = False, align: str = "LEFT", width: int = 0) -> str:
-    body = f"<B>{text}</B>" if bold else text
-    bg = f' BGCOLOR="{fill}"' if fill else ""
-    size = f' WIDTH="{width}"' if width else ""
-    return f'<TD ALIGN="{align}"{bg}{size}>{body}</TD>'
-
-
-def compact_dot(graph: Graph, grads: Sequence[float], reached: Sequence[bool], *,
+def compact_svg(graph: Graph, grads: Sequence[float], reached: Sequence[bool], *,
                 current: int | None = None, updated: Sequence[int] = ()) -> str:
-    """One node per neuron, its parameters listed inside it with value and gradient: DOT source."""
+    """One box per neuron listing its parameters (value, gradient) and its output: an SVG in a div."""
     head: dict[str, GraphNode] = {}  # a neuron's output is its last op (the activation)
     for n in graph.nodes:
         if n.group:
@@ -120,56 +192,83 @@ def compact_dot(graph: Graph, grads: Sequence[float], reached: Sequence[bool], *
             owner[c] = graph.nodes[p].group
     current_group = graph.nodes[current].group if current is not None else None
     updated_set = set(updated)
+    line_h, width = 19, 236
+    hidden = sorted((g for g in head if g.startswith("h")), key=lambda g: int(g[1:]))
+    layers = [[n.index for n in graph.nodes if n.kind == "input" or (n.kind != "op" and n.index not in owner)],
+              hidden, ["out"], ["loss"]]
 
-    def grad_text(i: int) -> str:
-        return _fmt(grads[i]) if reached[i] else "?"
-
-    def row(i: int, name: str) -> str:
-        fill = UPDATED if i in updated_set else None
-        if i == current:
-            fill = CURRENT
-        return ("<TR>" + _cell(name, fill) + _cell(_fmt(graph.nodes[i].data), fill, align="RIGHT", width=48)
-                + _cell("grad " + grad_text(i), fill, align="RIGHT", width=80) + "</TR>")
-
-    lines = _header()
-    for n in graph.nodes:
-        if n.kind == "input" or (n.kind != "op" and n.index not in owner):
-            fill = CURRENT if n.index == current else UPDATED if n.index in updated_set else INPUT
-            lines.append(_node_line(f"n{n.index}", n.label, n.data, grads[n.index], reached[n.index], fill,
-                                    n.index == current, "ellipse"))
-    for g, h in head.items():
-        is_current = g == current_group
-        title = _group_title(g) + (f" ({h.op})" if h.op in ("sigmoid", "tanh", "relu") else "")
-        mine = sorted((i for i in owner if owner[i] == g), key=lambda i: (graph.nodes[i].label[0] == "b", graph.nodes[i].label))
-        rows = [row(i, graph.nodes[i].label) for i in mine]
+    def rows_of(g: str) -> list[tuple[int, str]]:
+        mine = sorted((i for i in owner if owner[i] == g),
+                      key=lambda i: (graph.nodes[i].label[0] == "b", graph.nodes[i].label))
         out_name = "loss L" if g == "loss" else "output p" if g == "out" else "output a"
-        out_row = row(h.index, out_name) if h.index != current else row(h.index, out_name + " ◀")
-        table = ('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3">'
-                 f'<TR><TD COLSPAN="3"{" BGCOLOR=" + chr(34) + CURRENT + chr(34) if is_current else ""}>'
-                 f"<B>{title}</B></TD></TR>" + "".join(rows) + out_row + "</TABLE>")
-        fill = OP_DONE if reached[h.index] else OP
-        pen, color = (3, style.AMBER_DARK) if is_current else (1, style.MUTED)
-        lines.append(f'  g_{g} [shape=box style="rounded,filled" fillcolor="{fill}" penwidth={pen} '
-                     f'color="{color}" margin="0.05,0.03" label=<{table}>];')
+        return [(i, graph.nodes[i].label) for i in mine] + [(head[g].index, out_name)]
 
-    hidden = [f"g_{g}" for g in sorted(head) if g.startswith("h")]
-    if len(hidden) > 1:  # keep hidden neurons 1..H in order from top to bottom
-        lines.append("  { rank=same; " + " -> ".join(hidden) + " [style=invis]; }")
+    heights = {g: (len(rows_of(g)) + 1) * line_h + 12 for g in head}
+    col_x = [8, 110, 110 + width + 46, 110 + 2 * (width + 46)]
+    total_h = max(sum(heights[g] + 14 for g in hidden), 2 * 70) + 10
+    body = [_arrow_defs()]
+    boxes: dict[str, tuple[float, float, float, float]] = {}
+    inputs = layers[0]
+    for k, i in enumerate(inputs):  # x1, x2 (and any unowned leaf) as small ovals on the left
+        y = total_h / 2 + (k - (len(inputs) - 1) / 2) * 70 - 28
+        boxes[f"n{i}"] = (col_x[0], y, 88, 56)
+    y = 6.0
+    for g in hidden:
+        boxes[f"g_{g}"] = (col_x[1], y, width, heights[g])
+        y += heights[g] + 14
+    for g, cx in (("out", col_x[2]), ("loss", col_x[3])):
+        if g in head:
+            boxes[f"g_{g}"] = (cx, total_h / 2 - heights[g] / 2, width, heights[g])
+
+    def centre_right(name: str) -> tuple[float, float]:
+        x, y, w, h = boxes[name]
+        return x + w, y + h / 2
+
+    def centre_left(name: str) -> tuple[float, float]:
+        x, y, _, h = boxes[name]
+        return x, y + h / 2
 
     def cid(i: int) -> str | None:
         n = graph.nodes[i]
-        if n.group:
-            return f"g_{n.group}"
-        return None if i in owner else f"n{i}"
+        return f"g_{n.group}" if n.group else (None if i in owner else f"n{i}")
 
     seen = set()
     for c, p in graph.edges:
         a, b = cid(c), cid(p)
-        if a and b and a != b and (a, b) not in seen:
+        if a and b and a != b and (a, b) not in seen and a in boxes and b in boxes:
             seen.add((a, b))
-            lines.append(f"  {a} -> {b};")
-    lines.append("}")
-    return "\n".join(lines)
+            body.append(_edge(a, b, *centre_right(a), *centre_left(b)))
+    for i in inputs:
+        n = graph.nodes[i]
+        x, y, w, h = boxes[f"n{i}"]
+        fill = CURRENT if i == current else UPDATED if i in updated_set else INPUT
+        body.append(_box(f"n{i}", x, y, w, h, fill, i == current,
+                         [n.label, _fmt(n.data), f"grad {_fmt(grads[i])}" if reached[i] else "grad ?"]))
+    for g in head:
+        x, y, w, h = boxes[f"g_{g}"]
+        is_current = g == current_group
+        h_node = head[g]
+        pen, colour = (3, style.AMBER_DARK) if is_current else (1, style.MUTED)
+        fill = OP_DONE if reached[h_node.index] else OP
+        title = _group_title(g) + (f" ({h_node.op})" if h_node.op in ("sigmoid", "tanh", "relu") else "")
+        part = [f'<g class="node" id="g_{g}"><rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" rx="8" '
+                f'fill="{fill}" stroke="{colour}" stroke-width="{pen}"/>']
+        if is_current:
+            part.append(f'<rect x="{x + 2:.1f}" y="{y + 2:.1f}" width="{w - 4:.1f}" height="{line_h + 2:.1f}" fill="{CURRENT}"/>')
+        part.append(_text(x + 8, y + 17, title, anchor="start", bold=True))
+        for k, (i, name) in enumerate(rows_of(g), start=1):
+            ry = y + 19 + k * line_h
+            row_fill = CURRENT if i == current else UPDATED if i in updated_set else None
+            if row_fill:
+                part.append(f'<rect x="{x + 2:.1f}" y="{ry - 14:.1f}" width="{w - 4:.1f}" height="{line_h:.1f}" '
+                            f'fill="{row_fill}"/>')
+            label = name + (" ◀" if i == current and i == h_node.index else "")
+            grad = "grad " + (_fmt(grads[i]) if reached[i] else "?")
+            part += [_text(x + 8, ry, label, anchor="start"), _text(x + 132, ry, _fmt(graph.nodes[i].data), anchor="end"),
+                     _text(x + w - 8, ry, grad, anchor="end")]
+        part.append("</g>")
+        body.append("".join(part))
+    return _svg(col_x[3] + width + 8, total_h, body, "bp-graph")
 
 
 def _style(fig: go.Figure, height: int = 340, title: str | None = None) -> go.Figure:
@@ -185,6 +284,23 @@ def loss_curve_figure(curves: dict[str, np.ndarray], *, title: str = "Loss on th
     fig.update_layout(xaxis_title=x_title, yaxis_title="loss")
     if log_y:
         fig.update_yaxes(type="log")
+    return _style(fig, title=title)
+
+
+def minibatch_figure(curves: dict[str, np.ndarray], full: str, *,
+                     title: str = "Loss on the batch used at each step") -> go.Figure:
+    """Batch-loss histories (each (T,)); the noisy small-batch lines first and faint, the full-batch line
+    `full` last and bold, so it is drawn on top and stays readable."""
+    fig = go.Figure()
+    noisy = [k for k in curves if k != full]
+    for k, name in enumerate(noisy):
+        fig.add_trace(go.Scatter(x=np.arange(len(curves[name])), y=curves[name], mode="lines", name=name,
+                                 line={"color": style.rgba(style.PALETTE[(k + 1) % len(style.PALETTE)], 0.55),
+                                       "width": 1.2}))
+    if full in curves:
+        fig.add_trace(go.Scatter(x=np.arange(len(curves[full])), y=curves[full], mode="lines", name=full,
+                                 line={"color": style.INK, "width": 3.5}))
+    fig.update_layout(xaxis_title="step", yaxis_title="loss")
     return _style(fig, title=title)
 
 

@@ -2,12 +2,12 @@
 
 from tests.browser.helpers import assert_no_exception, open_page, wait_settled
 
-GRAPH = "[data-testid='stGraphVizChart'] svg"
+GRAPH = ".bp-graph svg"  # laid out in Python and sent as SVG: no graphviz in the browser
 
 
 def _wait_graph_text(page, text: str) -> None:
     page.wait_for_function(
-        "t => [...document.querySelectorAll(\"[data-testid='stGraphVizChart'] svg\")]"
+        "t => [...document.querySelectorAll('.bp-graph svg')]"
         ".some(s => s.textContent.includes(t))", arg=text, timeout=15_000)
 
 
@@ -47,7 +47,7 @@ def test_step_through_highlights_and_survives_a_reload(server, page):
         _press(page, "Next")
         page.wait_for_function("k => document.body.innerText.includes(`Step ${k} of`)", arg=k, timeout=15_000)
     page.wait_for_function(
-        "n => document.querySelector(\"[data-testid='stGraphVizChart'] svg\").textContent.split('grad ?').length - 1 < n",
+        "n => document.querySelector('.bp-graph svg').textContent.split('grad ?').length - 1 < n",
         arg=unknown_before, timeout=15_000)
     assert page.locator(f"{GRAPH} [fill='#f59e0b']").count() == 1  # exactly one node is processed
     assert "bp_step=2" in page.url
@@ -57,7 +57,7 @@ def test_step_through_highlights_and_survives_a_reload(server, page):
     page.wait_for_function("() => document.body.innerText.includes('Step 2 of')", timeout=15_000)
     _press(page, "All")
     page.wait_for_function(
-        "() => !document.querySelector(\"[data-testid='stGraphVizChart'] svg\").textContent.includes('grad ?')",
+        "() => !document.querySelector('.bp-graph svg').textContent.includes('grad ?')",
         timeout=15_000)
     assert_no_exception(page)
     assert not page.js_errors
@@ -81,3 +81,27 @@ def test_a_setting_in_a_closed_tab_survives_switching_tabs(server, page):
     assert depth.input_value() == "2"
     assert "bp_depth=2" in page.url
     assert_no_exception(page)
+
+
+def test_the_current_equation_stays_beside_the_graph_at_1440x900(server, browser):
+    """Issue 13: after pressing Next, the step's equation and the graph are both on screen, text >= 10 px."""
+    ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = ctx.new_page()
+    try:
+        open_page(page, server, "backprop")
+        page.wait_for_selector(GRAPH, timeout=30_000)
+        for _ in range(3):
+            _press(page, "Next")
+        page.wait_for_function("() => document.body.innerText.includes('Step 3 of')", timeout=15_000)
+        eq = page.locator("[data-testid='stMain'] .katex-display").filter(has_text="∂L").first
+        box, graph = eq.bounding_box(), page.locator(GRAPH).bounding_box()
+        assert box and 0 <= box["y"] and box["y"] + box["height"] <= 900, box  # not below the fold
+        assert graph and graph["y"] < 900 and graph["y"] - (box["y"] + box["height"]) < 200  # right next to it
+        sizes = page.evaluate("() => [...document.querySelectorAll('.bp-graph svg text')].map("
+                              "t => t.getBoundingClientRect().height)")
+        smallest = page.evaluate("() => Math.min(...[...document.querySelectorAll('.bp-graph svg text')].map("
+                                 "t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a))")
+        assert sizes and smallest >= 9.95, smallest
+        assert_no_exception(page)
+    finally:
+        ctx.close()

@@ -218,12 +218,14 @@ def test_bad_names_raise_value_error():
             bad()
 
 
-def test_params_round_trip_and_step_clips():
+def test_params_round_trip_and_step_clips_only_when_asked():
     p = bp.init_params(3, 9)
     np.testing.assert_array_equal(bp.params_from_vector(p.vector(), 3).vector(), p.vector())
     assert len(bp.param_names(3)) == p.vector().size == 13
-    stepped = bp.sgd_step(p, np.full(13, -1e3), 1.0)
+    stepped = bp.sgd_step(p, np.full(13, -1e3), 1.0, limit=bp.WEIGHT_LIMIT)
     assert stepped.vector().max() == bp.WEIGHT_LIMIT
+    # Issue 12 item 2: the page's step is the formula it shows, θ − η∇θ, with nothing clipped.
+    np.testing.assert_allclose(bp.sgd_step(p, np.full(13, -1e3), 1.0).vector(), p.vector() + 1e3)
     np.testing.assert_allclose(bp.sgd_step(p, np.ones(13), 0.1, limit=None).vector(), p.vector() - 0.1)
 
 
@@ -237,3 +239,29 @@ def test_take_step_records_losses_from_the_engine():
                                                               "tanh", "bce")[0])
     assert rec.loss_after < rec.loss_before  # a small step downhill
     assert rec.table(bp.param_names(2))["after"] == rec.after.round(4).tolist()
+
+
+def test_a_huge_step_is_not_clipped_and_overshoots_the_dataset():
+    """Issue 12 item 2: /backprop?bp_loss=mse&bp_lr=30 took W1[1,2] to 5 while the formula said 7.17."""
+    X, Y = bp.make_problem("XOR")
+    p, x = bp.init_params(2, 0), X[1]
+    _, grads = mlp_gradients(p, x, 1.0, "tanh", "mse")
+    rec = bp.take_step(p, grads, 30.0, x, 1.0, "tanh", "mse", data=(X, Y))
+    np.testing.assert_allclose(rec.after, np.round(p.vector() - 30.0 * grads, 3))
+    assert np.abs(rec.after).max() > bp.WEIGHT_LIMIT and len(rec.outside()) > 0
+    assert rec.dataset_loss_after > rec.dataset_loss_before  # the caption's promise: a huge η makes it rise
+    assert rec.loss_after == pytest.approx(bp.engine_gradients(bp.params_from_vector(rec.after, 2), x, 1.0,
+                                                               "tanh", "mse")[0], abs=1e-12)
+
+
+def test_step_table_adds_up_as_shown():
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        p = bp.init_params(int(rng.integers(1, 5)), int(rng.integers(0, 999)))
+        grads = rng.normal(0, 1, p.vector().size)
+        rec = bp.take_step(p, grads, float(rng.choice([0.01, 0.3, 3.0])), np.array([0.0, 1.0]), 1.0, "tanh", "bce")
+        t = rec.table(bp.param_names(p.hidden))
+        for before, change, after in zip(t["before"], t["− η × gradient"], t["after"]):
+            assert f"{before + change:.3f}" == f"{after:.3f}"  # the shown numbers add up at the shown precision
+        for col in t.values():
+            assert not any(isinstance(v, float) and v == 0 and str(v).startswith("-") for v in col)

@@ -1,6 +1,7 @@
-"""explainers.figures.backprop: the DOT graphs and the plotly figures describe the computation."""
+"""explainers.figures.backprop: the SVG graphs (laid out in Python) and the plotly figures describe the computation."""
 
 import re
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import plotly.graph_objects as go
@@ -16,13 +17,24 @@ def _graph(hidden=2, act="tanh", loss="bce"):
     return net, *ag.backward_steps(net.loss)
 
 
+SVG = "{http://www.w3.org/2000/svg}"
+
+
 def _check_dot(dot: str) -> tuple[set[str], list[tuple[str, str]]]:
-    """A structural check of the DOT text: balanced braces, every edge between declared nodes."""
-    assert dot.startswith("digraph") and dot.rstrip().endswith("}")
-    assert dot.count("{") == dot.count("}")
-    declared = set(re.findall(r"^\s*(\w+) \[", dot, flags=re.MULTILINE)) - {"node", "edge", "graph"}
-    edges = re.findall(r"^\s*(\w+) -> (\w+);", dot, flags=re.MULTILINE)
+    """A structural check of the SVG: well-formed XML, every edge between declared nodes, nodes apart."""
+    root = ET.fromstring(dot)  # the <div> around the <svg>
+    nodes = [g for g in root.iter(f"{SVG}g") if g.get("class") == "node"]
+    declared = {g.get("id") for g in nodes}
+    assert len(declared) == len(nodes)
+    edges = [(e.get("data-from"), e.get("data-to")) for e in root.iter(f"{SVG}path") if e.get("class") == "edge"]
     assert edges and all(a in declared and b in declared for a, b in edges)
+    boxes = [next(g.iter(f"{SVG}rect")) for g in nodes]
+    rects = [(float(r.get("x")), float(r.get("y")), float(r.get("width")), float(r.get("height"))) for r in boxes]
+    for i, (x, y, w, h) in enumerate(rects):  # laid out, not piled up: no two nodes overlap
+        for x2, y2, w2, h2 in rects[i + 1:]:
+            assert x + w <= x2 or x2 + w2 <= x or y + h <= y2 or y2 + h2 <= y
+    sizes = {float(t.get("font-size")) for t in root.iter(f"{SVG}text")}
+    assert min(sizes) >= fb.MIN_FONT_PX  # readable on a projector
     return declared, edges
 
 
@@ -30,14 +42,14 @@ def _check_dot(dot: str) -> tuple[set[str], list[tuple[str, str]]]:
 def test_op_graph_has_every_node_and_edge(hidden):
     _net, graph, steps = _graph(hidden)
     s = steps[3]
-    dot = fb.graph_dot(graph, s.grads, s.reached, current=s.node, updated=[t.child for t in s.terms])
+    dot = fb.graph_svg(graph, s.grads, s.reached, current=s.node, updated=[t.child for t in s.terms])
     declared, edges = _check_dot(dot)
     assert declared == {f"n{i}" for i in range(len(graph.nodes))}
     assert len(edges) == len(graph.edges)
     assert dot.count(fb.CURRENT) == 1
-    assert dot.count(f'fillcolor="{fb.UPDATED}"') == len({t.child for t in s.terms})
+    assert dot.count(f'fill="{fb.UPDATED}"') == len({t.child for t in s.terms})
     assert dot.count("grad ?") == sum(not r for r in s.reached)
-    assert dot.count("subgraph cluster_") == hidden + 2
+    assert dot.count('class="cluster"') == hidden + 2
     for n in graph.nodes:  # every forward value is printed (with a real minus sign)
         assert fb._fmt(n.data) in dot
 
@@ -45,7 +57,7 @@ def test_op_graph_has_every_node_and_edge(hidden):
 def test_op_graph_before_any_step_knows_only_the_loss():
     _net, graph, _ = _graph(1)
     grads, reached = ag.seed_state(graph)
-    dot = fb.graph_dot(graph, grads, reached, current=graph.root)
+    dot = fb.graph_svg(graph, grads, reached, current=graph.root)
     assert dot.count("grad ?") == len(graph.nodes) - 1
     assert f"grad {fb._fmt(1.0)}" in dot
 
@@ -54,7 +66,7 @@ def test_op_graph_before_any_step_knows_only_the_loss():
 def test_compact_graph_has_one_node_per_neuron(hidden):
     _net, graph, steps = _graph(hidden, "relu", "mse")
     last = steps[-1]
-    dot = fb.compact_dot(graph, last.grads, last.reached, current=last.node, updated=[t.child for t in last.terms])
+    dot = fb.compact_svg(graph, last.grads, last.reached, current=last.node, updated=[t.child for t in last.terms])
     declared, edges = _check_dot(dot)
     neurons = {f"g_h{j}" for j in range(1, hidden + 1)} | {"g_out", "g_loss"}
     inputs = {n for n in declared if n.startswith("n")}
@@ -70,11 +82,44 @@ def test_compact_graph_has_one_node_per_neuron(hidden):
 def test_compact_graph_highlights_the_current_neuron():
     _net, graph, steps = _graph(2)
     s = next(s for s in steps if graph.nodes[s.node].group == "h2")
-    dot = fb.compact_dot(graph, s.grads, s.reached, current=s.node, updated=[t.child for t in s.terms])
-    h2 = next(line for line in dot.splitlines() if line.strip().startswith("g_h2 "))
-    h1 = next(line for line in dot.splitlines() if line.strip().startswith("g_h1 "))
-    assert "penwidth=3" in h2 and fb.CURRENT in h2
-    assert "penwidth=3" not in h1 and fb.CURRENT not in h1
+    dot = fb.compact_svg(graph, s.grads, s.reached, current=s.node, updated=[t.child for t in s.terms])
+    _check_dot(dot)
+    root = ET.fromstring(dot)
+    h2, h1 = (ET.tostring(next(g for g in root.iter(f"{SVG}g") if g.get("id") == name), encoding="unicode")
+              for name in ("g_h2", "g_h1"))
+    assert 'stroke-width="3"' in h2 and fb.CURRENT in h2
+    assert 'stroke-width="3"' not in h1 and fb.CURRENT not in h1
+
+
+def test_layout_puts_each_op_right_of_its_inputs_and_the_loss_last():
+    for hidden in (1, 2, 4):
+        _net, graph, _ = _graph(hidden, "sigmoid", "mse")
+        pos = fb.layered_positions(graph)
+        assert all(pos[c][0] < pos[p][0] for c, p in graph.edges)
+        assert pos[graph.root][0] == max(c for c, _ in pos.values())
+        cells = [(c, round(r, 6)) for c, r in pos.values()]
+        assert len(set(cells)) == len(cells)  # no two nodes share a place
+
+
+def test_graph_labels_change_but_shapes_stay_between_steps():
+    _net, graph, steps = _graph(2)
+    first = fb.graph_svg(graph, steps[0].grads, steps[0].reached, current=steps[0].node)
+    later = fb.graph_svg(graph, steps[5].grads, steps[5].reached, current=steps[5].node)
+    geometry = re.compile(r'(?<![-\w])(?:x|y|width|height|d)="[^"]*"')  # not stroke-width
+    assert geometry.findall(first) == geometry.findall(later) and first != later
+
+
+def test_graph_numbers_never_read_minus_zero():
+    assert fb._fmt(-0.0) == "0.00" and fb._fmt(0.0) == "0.00" and fb._fmt(-0.5) == "−0.50"
+
+
+def test_minibatch_chart_draws_the_full_batch_line_on_top():
+    curves = {"batch size 4 (the whole dataset)": np.linspace(1, 0, 50), "batch size 1": np.random.default_rng(0).random(50),
+              "batch size 2": np.random.default_rng(1).random(50)}
+    fig = fb.minibatch_figure(curves, "batch size 4 (the whole dataset)")
+    assert fig.data[-1].name == "batch size 4 (the whole dataset)"  # drawn last, so on top
+    assert fig.data[-1].line.width > max(t.line.width for t in fig.data[:-1])
+    np.testing.assert_array_equal(fig.data[-1].y, curves["batch size 4 (the whole dataset)"])
 
 
 def test_loss_curve_and_side_by_side():
