@@ -47,7 +47,7 @@ def one_neuron() -> None:
     ws = np.array([st.session_state[f"perc_w{i + 1}"] for i in range(n)])
     out = pc.neuron_forward(xs, ws, bias, activation)
     with right:
-        st.plotly_chart(fig.neuron_diagram(out), key="perc_diagram")
+        st.html(fig.neuron_diagram(out))
         st.markdown(f"**Weighted sum:** $z$ = {pc.weighted_sum_text(out)}")
         st.markdown(f"**Output:** $a = f(z)$ = **{pc.fixed(out.a, 4)}**")
         st.plotly_chart(fig.activation_figure(activation, out.z), key="perc_activation")

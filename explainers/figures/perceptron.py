@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -47,39 +49,43 @@ def activation_figure(name: str, z: float, span: float = 6.0) -> go.Figure:
     return _clean(fig, 320, f"{ACTIVATION_LABELS[name]} activation")
 
 
-def neuron_diagram(out: NeuronOutput) -> go.Figure:
-    """Inputs -> neuron -> output; edge width follows |w|, colour its sign (blue +, red −)."""
+def neuron_diagram(out: NeuronOutput) -> str:
+    """Inputs -> neuron -> output as an SVG (in a div); edge width follows |w|, colour its sign (blue +, red −).
+
+    A diagram needs no hover or zoom, so it goes to the browser as a few SVG shapes: nothing to lay out
+    or re-render but the shapes themselves when a slider moves.
+    """
     n = len(out.x)
-    ys = np.linspace(1, -1, n) if n > 1 else np.zeros(1)
+    width, height = 460, 300
+    ys = np.linspace(54, height - 30, n) if n > 1 else np.array([height / 2])
     wmax = max(1e-9, float(np.abs(out.w).max()))
-    fig = go.Figure()
+    cx, cy, ox = 250, height / 2, 400
+    parts = [f'<text x="8" y="18" font-size="14" font-weight="700" fill="{style.INK}">The neuron</text>']
     for i in range(n):
-        w = out.w[i]
-        fig.add_scatter(
-            x=[0, 1], y=[ys[i], 0], mode="lines", hoverinfo="text",
-            text=f"w{i + 1} = {fixed(w, 2)}",
-            line=dict(width=1 + 9 * abs(w) / wmax, color=POSITIVE if w >= 0 else NEGATIVE),
-            opacity=0.35 + 0.65 * abs(w) / wmax,
-        )
-        fig.add_annotation(x=0.45, y=ys[i] * 0.55, text=f"w{i + 1}={fixed(w, 2)}", showarrow=False,
-                           font=dict(size=12, color=POSITIVE if w >= 0 else NEGATIVE), bgcolor=style.WHITE)
-    fig.add_scatter(x=[1, 1.75], y=[0, 0], mode="lines", line=dict(width=3, color=style.CHARCOAL), hoverinfo="skip")
-    fig.add_scatter(
-        x=np.zeros(n), y=ys, mode="markers+text", marker=dict(size=34, color=style.PALE_GREY, line=dict(width=2, color=style.MUTED)),
-        text=[f"x{i + 1}<br>{fixed(v, 2)}" for i, v in enumerate(out.x)], textfont=dict(size=11, color=style.INK), hoverinfo="skip",
-    )
-    fig.add_scatter(
-        x=[1], y=[0], mode="markers+text", marker=dict(size=70, color=style.BLUE_WASH, line=dict(width=3, color=POSITIVE)),
-        text=[f"Σ + b<br>z={fixed(out.z, 2)}"], textfont=dict(size=12, color=style.INK), hoverinfo="skip",
-    )
-    fig.add_scatter(
-        x=[1.75], y=[0], mode="markers+text", marker=dict(size=46, color=style.GREEN_PALE, line=dict(width=2, color=RIGHT)),
-        text=[f"f(z)<br>{fixed(out.a, 3)}"], textfont=dict(size=11, color=style.INK), hoverinfo="skip",
-    )
-    fig.add_annotation(x=1, y=-0.42, text=f"bias b = {fixed(out.b, 2)}", showarrow=False, font=dict(size=12))
-    fig.update_xaxes(visible=False, range=[-0.3, 2.05])
-    fig.update_yaxes(visible=False, range=[-1.35, 1.35])
-    return _clean(fig, 320, "The neuron")
+        w = float(out.w[i])
+        colour = POSITIVE if w >= 0 else NEGATIVE
+        opacity = 0.35 + 0.65 * abs(w) / wmax
+        parts.append(f'<line class="edge" x1="48" y1="{ys[i]:.1f}" x2="{cx - 44}" y2="{cy:.1f}" stroke="{colour}" '
+                     f'stroke-width="{1 + 9 * abs(w) / wmax:.2f}" stroke-opacity="{opacity:.2f}"/>')
+        lx, ly = 48 + 0.45 * (cx - 92), ys[i] + 0.45 * (cy - ys[i])
+        parts.append(f'<rect x="{lx - 36:.1f}" y="{ly - 11:.1f}" width="72" height="20" rx="4" fill="{style.WHITE}"/>'
+                     + _svg_text(lx, ly + 4, f"w{i + 1}={fixed(w, 2)}", 12, colour))
+    parts.append(f'<line x1="{cx + 44}" y1="{cy:.1f}" x2="{ox - 28}" y2="{cy:.1f}" stroke="{style.CHARCOAL}" stroke-width="3"/>')
+    for i in range(n):
+        parts.append(f'<circle cx="26" cy="{ys[i]:.1f}" r="22" fill="{style.PALE_GREY}" stroke="{style.MUTED}" stroke-width="2"/>'
+                     + _svg_text(26, ys[i] - 3, f"x{i + 1}", 11) + _svg_text(26, ys[i] + 11, fixed(out.x[i], 2), 11))
+    parts.append(f'<circle cx="{cx}" cy="{cy:.1f}" r="44" fill="{style.BLUE_WASH}" stroke="{POSITIVE}" stroke-width="3"/>'
+                 + _svg_text(cx, cy - 4, "Σ + b", 12) + _svg_text(cx, cy + 13, f"z={fixed(out.z, 2)}", 12))
+    parts.append(_svg_text(cx, cy + 66, f"bias b = {fixed(out.b, 2)}", 12))
+    parts.append(f'<circle cx="{ox}" cy="{cy:.1f}" r="30" fill="{style.GREEN_PALE}" stroke="{RIGHT}" stroke-width="2"/>'
+                 + _svg_text(ox, cy - 3, "f(z)", 11) + _svg_text(ox, cy + 12, fixed(out.a, 3), 11))
+    return (f'<div class="perc-neuron"><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+            f'width="100%" style="max-width:{width}px;min-width:{width * 10 / 11:.0f}px" role="img" '
+            f'font-family="Helvetica, Arial, sans-serif">' + "".join(parts) + "</svg></div>")
+
+
+def _svg_text(x: float, y: float, text: str, size: int, colour: str = style.INK) -> str:
+    return f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="middle" fill="{colour}">{escape(text)}</text>'
 
 
 def _grid(lo: float, hi: float, steps: int = 160) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

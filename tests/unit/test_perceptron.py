@@ -1,7 +1,6 @@
 """explainers.perceptron against torch: activations, derivatives, the neuron, the learning rule."""
 
 import numpy as np
-import plotly.graph_objects as go
 import pytest
 import torch
 import torch.nn as nn
@@ -151,7 +150,11 @@ def test_stacked_linear_layers_collapse_like_torch(hidden, seed):
 
 def test_figures_build():
     out = pc.neuron_forward(np.array([0.7, -0.6, 1.4]), np.array([0.5, -1.0, 0.0]), 0.1, "tanh")
-    assert isinstance(figs.neuron_diagram(out), go.Figure)
+    diagram = figs.neuron_diagram(out)  # an SVG: a diagram needs no plotly (issue 11)
+    assert diagram.count('class="edge"') == 3 and "w2=-1.00" in diagram and "z=" + pc.fixed(out.z, 2) in diagram
+    assert "w3=0.00" in diagram and "-0.00" not in diagram
+    import xml.etree.ElementTree as ET
+    ET.fromstring(diagram)  # well-formed
     act = figs.activation_figure("tanh", out.z)
     np.testing.assert_allclose(act.data[-1].y[0], np.tanh(out.z))
     X, y = pc.toy_dataset("XOR")
