@@ -131,7 +131,8 @@ def step_through(graph: ag.Graph, steps: tuple[ag.BackwardStep, ...], loss_now: 
     if too_big:
         st.caption("With 3+ hidden units every-operation is too big to read: one node per neuron instead.")
     draw = fb.compact_svg if view == "neurons" or too_big else fb.graph_svg
-    st.html(draw(graph, grads, reached, current=current, updated=updated))
+    # Markdown, not st.html: st.html sanitises SVG away. The string is ours, built from numbers.
+    st.markdown(draw(graph, grads, reached, current=current, updated=updated), unsafe_allow_html=True)
     st.caption("Each node shows its value (forward pass) and its gradient ∂L/∂node (backward pass). "
                "Orange: being processed; pale orange: receives gradient now; green/blue: gradient known; "
                "'grad ?': not reached yet.")

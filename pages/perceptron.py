@@ -47,7 +47,7 @@ def one_neuron() -> None:
     ws = np.array([st.session_state[f"perc_w{i + 1}"] for i in range(n)])
     out = pc.neuron_forward(xs, ws, bias, activation)
     with right:
-        st.html(fig.neuron_diagram(out))
+        st.markdown(fig.neuron_diagram(out), unsafe_allow_html=True)  # an SVG we built; st.html drops SVG
         st.markdown(f"**Weighted sum:** $z$ = {pc.weighted_sum_text(out)}")
         st.markdown(f"**Output:** $a = f(z)$ = **{pc.fixed(out.a, 4)}**")
         st.plotly_chart(fig.activation_figure(activation, out.z), key="perc_activation")

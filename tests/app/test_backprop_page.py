@@ -23,7 +23,7 @@ def button(at, label):
 
 def dot(at) -> str:
     """The graph's SVG (laid out in Python; ids follow the old DOT names: n<i>, g_<neuron>, cluster_<neuron>)."""
-    return next(h.proto.body for h in at.get("html") if "bp-graph" in h.proto.body)
+    return next(m.value for m in at.markdown if "bp-graph" in m.value)
 
 
 def table(at, first_column):
