@@ -34,10 +34,6 @@ url.bind("bp_weights", "seed", options=("seed", "sliders"))
 url.bind("bp_seed", 0, lo=0, hi=9999)
 url.bind("bp_view", "ops", options=("ops", "neurons"))
 url.bind("bp_step", 0, lo=0, hi=999)
-url.bind("bp_lr", 1.0, options=LRS)
-url.bind("bp_steps", 500, lo=10, hi=3000)
-url.bind("bp_batch", 0, lo=0, hi=100)
-url.bind("bp_depth", 10, lo=2, hi=20)
 
 
 
@@ -168,6 +164,12 @@ def learn() -> None:
     """Sections 3 to 5 and the snippet: the learning rate and training controls rerun only this part."""
     if st.session_state.pop("bp_rerun_app", False):
         st.rerun(scope="app")
+    # Bound here, in the fragment: a fragment rerun that leaves a widget undrawn (a closed tab) would
+    # otherwise clean its value away; bind() re-assigns it as user state on every run of this part.
+    url.bind("bp_lr", 1.0, options=LRS)
+    url.bind("bp_steps", 500, lo=10, hi=3000)
+    url.bind("bp_batch", 0, lo=0, hi=100)
+    url.bind("bp_depth", 10, lo=2, hi=20)
     st.subheader("3. Take a step downhill")
     lr = st.select_slider("Learning rate η", LRS, key="bp_lr",
                           help="How far each step moves the weights along minus the gradient.")

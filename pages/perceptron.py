@@ -164,7 +164,7 @@ def any_curve() -> None:
     st.latex(r"\hat f(x) = b_2 + \sum_{j=1}^{H} w_{2,j}\,\mathrm{relu}(w_{1,j}\,x + b_{1,j})")
     units = st.slider("ReLU units H", 1, pc.MAX_CURVE_UNITS, key=url.bind("perc_units", 4, lo=1, hi=pc.MAX_CURVE_UNITS))
     result = curve_fit(units)
-    st.plotly_chart(fig.curve_figure(result), key="perc_curve")
+    st.markdown(fig.curve_figure(result), unsafe_allow_html=True)  # an SVG we built from numbers
     st.markdown(f"Mean squared error with {units} unit{'s' if units > 1 else ''}: **{result.mse:.4f}**. The kinks "
                 "(orange ticks) are drawn at random and the output weights are the best possible for them "
                 "(least squares), so adding units never makes the fit worse. A trained network moves the kinks too.")

@@ -271,6 +271,15 @@ def compact_svg(graph: Graph, grads: Sequence[float], reached: Sequence[bool], *
     return _svg(col_x[3] + width + 8, total_h, body, "bp-graph")
 
 
+def _log_axis(values: np.ndarray) -> dict:
+    """A log y-axis labelled with powers of ten where the data spans a decade or more (plotly's default
+    then writes minor digits "2", "5" in 9 px type); shorter spans keep plotly's own readable ticks."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    spans_decade = v.size and np.log10(v.max()) - np.log10(v.min()) >= 1
+    return {"type": "log", "exponentformat": "power", **({"dtick": 1} if spans_decade else {})}
+
+
 def _style(fig: go.Figure, height: int = 340, title: str | None = None) -> go.Figure:
     return style.styled(fig, height, title, legend="below", grid=True, margin={"l": 10, "r": 10, "t": 40, "b": 10})
 
@@ -283,7 +292,7 @@ def loss_curve_figure(curves: dict[str, np.ndarray], *, title: str = "Loss on th
         fig.add_trace(go.Scatter(x=np.arange(len(ys)), y=ys, mode="lines", name=name))
     fig.update_layout(xaxis_title=x_title, yaxis_title="loss")
     if log_y:
-        fig.update_yaxes(type="log")
+        fig.update_yaxes(**_log_axis(np.concatenate([np.ravel(v) for v in curves.values()])))
     return _style(fig, title=title)
 
 
@@ -354,7 +363,8 @@ def side_by_side_figure(panels: Sequence[tuple[str, np.ndarray]], *, y_title: st
         fig.update_xaxes(title_text="step", row=1, col=col)
     fig.update_yaxes(title_text=y_title, row=1, col=1)
     if log_y:
-        fig.update_yaxes(type="log")
+        for col, (_, ys) in enumerate(panels, start=1):
+            fig.update_yaxes(**_log_axis(ys), row=1, col=col)
     return _style(fig, 300)
 
 
@@ -364,5 +374,5 @@ def vanishing_figure(grads: dict[str, np.ndarray]) -> go.Figure:
     for name, g in grads.items():
         fig.add_trace(go.Bar(x=[f"layer {k + 1}" for k in range(len(g))], y=np.maximum(g, 1e-30), name=name))
     fig.update_layout(barmode="group", yaxis_title="|∂L/∂w| (log scale)")
-    fig.update_yaxes(type="log", exponentformat="power")
+    fig.update_yaxes(**_log_axis(np.concatenate([np.maximum(g, 1e-30) for g in grads.values()])))
     return _style(fig, title="Size of the gradient reaching each layer's weight")

@@ -60,7 +60,7 @@ def neuron_diagram(out: NeuronOutput) -> str:
     ys = np.linspace(54, height - 30, n) if n > 1 else np.array([height / 2])
     wmax = max(1e-9, float(np.abs(out.w).max()))
     cx, cy, ox = 250, height / 2, 400
-    parts = [f'<text x="8" y="18" font-size="14" font-weight="700" fill="{style.INK}">The neuron</text>']
+    parts = [_svg_text(8, 18, "The neuron", 14, anchor="start", bold=True)]
     for i in range(n):
         w = float(out.w[i])
         colour = POSITIVE if w >= 0 else NEGATIVE
@@ -84,8 +84,11 @@ def neuron_diagram(out: NeuronOutput) -> str:
             f'font-family="Helvetica, Arial, sans-serif">' + "".join(parts) + "</svg></div>")
 
 
-def _svg_text(x: float, y: float, text: str, size: int, colour: str = style.INK) -> str:
-    return f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="middle" fill="{colour}">{escape(text)}</text>'
+def _svg_text(x: float, y: float, text: str, size: int, colour: str = style.INK, *, anchor: str = "middle",
+              bold: bool = False) -> str:
+    weight = ' font-weight="700"' if bold else ""
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="{colour}"{weight}>'
+            f"{escape(text)}</text>")
 
 
 def _grid(lo: float, hi: float, steps: int = 160) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -198,17 +201,47 @@ def mistakes_figure(mistakes_per_epoch: tuple[int, ...]) -> go.Figure:
     return _clean(fig, 260, "Mistakes per epoch")
 
 
-def curve_figure(fit: CurveFit) -> go.Figure:
-    """The target curve, the ReLU network's fit, and a tick at each unit's kink."""
-    fig = go.Figure()
-    fig.add_scatter(x=fit.x, y=fit.target, mode="lines", name="the function to draw",
-                    line=dict(color=style.GREY, width=5))
-    fig.add_scatter(x=fit.x, y=fit.prediction, mode="lines", name=f"{len(fit.w1)} ReLU units",
-                    line=dict(color=POSITIVE, width=2.5))
+def curve_figure(fit: CurveFit) -> str:
+    """The target curve, the ReLU network's fit and a tick at each unit's kink, as an SVG line chart (in a div).
+
+    Nothing here needs hover: an SVG arrives with its page, so the chart and its text are there at once.
+    """
+    width, height, left, right, top, bottom = 640, 330, 52, 12, 30, 74
+    ymin = float(min(fit.target.min(), fit.prediction.min())) - 0.25
+    ymax = float(max(fit.target.max(), fit.prediction.max())) + 0.1
+
+    def px(x: np.ndarray) -> np.ndarray:
+        return left + (np.asarray(x) + 1) / 2 * (width - left - right)
+
+    def py(y: np.ndarray) -> np.ndarray:
+        return top + (ymax - np.asarray(y)) / (ymax - ymin) * (height - top - bottom)
+
+    def polyline(ys: np.ndarray, colour: str, w: float, cls: str) -> str:
+        pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px(fit.x), py(ys)))
+        return f'<polyline class="{cls}" points="{pts}" fill="none" stroke="{colour}" stroke-width="{w}"/>'
+
+    parts = [_svg_text(8, 18, "One hidden layer of ReLU units drawing a wiggly curve", 14, anchor="start", bold=True)]
+    for t in (-1.0, -0.5, 0.0, 0.5, 1.0):  # x grid and ticks
+        x = float(px(t))
+        parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{height - bottom}" stroke="{style.GRID}"/>'
+                     + _svg_text(x, height - bottom + 16, fixed(t, 1), 12))
+    for t in np.arange(np.ceil(ymin * 2) / 2, ymax, 0.5):  # y grid every 0.5
+        y = float(py(t))
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="{style.GRID}"/>'
+                     + _svg_text(left - 6, y + 4, fixed(t, 1), 12, anchor="end"))
+    parts.append(_svg_text((left + width - right) / 2, height - bottom + 34, "x", 12))
+    parts.append(polyline(fit.target, style.GREY, 5, "target"))
+    parts.append(polyline(fit.prediction, POSITIVE, 2.5, "fit"))
     inside = fit.kinks[(fit.kinks >= -1) & (fit.kinks <= 1)]
-    low = float(min(fit.target.min(), fit.prediction.min())) - 0.15
-    fig.add_scatter(x=inside, y=np.full(len(inside), low), mode="markers", name="kinks",
-                    marker=dict(symbol="line-ns-open", size=14, line=dict(width=2, color=HIGHLIGHT)), hoverinfo="x")
-    fig.update_xaxes(title="x", gridcolor=style.GRID)
-    fig.update_yaxes(title="f(x)", gridcolor=style.GRID)
-    return _clean(fig, 340, "One hidden layer of ReLU units drawing a wiggly curve", legend="below")
+    base = height - bottom
+    parts += [f'<line class="kink" x1="{px(k):.1f}" y1="{base - 12}" x2="{px(k):.1f}" y2="{base}" '
+              f'stroke="{HIGHLIGHT}" stroke-width="2"/>' for k in inside]
+    legend = [("the function to draw", style.GREY, 5), (f"{len(fit.w1)} ReLU units", POSITIVE, 2.5), ("kinks", HIGHLIGHT, 2)]
+    lx = left
+    for name, colour, w in legend:
+        parts.append(f'<line x1="{lx}" y1="{height - 14}" x2="{lx + 24}" y2="{height - 14}" stroke="{colour}" '
+                     f'stroke-width="{w}"/>' + _svg_text(lx + 30, height - 10, name, 12, anchor="start"))
+        lx += 40 + 7 * len(name)
+    return (f'<div class="perc-curve"><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+            f'width="100%" style="max-width:{width}px;min-width:{width * 10 / 12:.0f}px" role="img" '
+            f'font-family="Helvetica, Arial, sans-serif">' + "".join(parts) + "</svg></div>")

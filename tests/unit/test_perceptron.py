@@ -294,8 +294,17 @@ def test_curve_fit_matches_torch_and_improves_with_units():
 
 
 def test_curve_figure_draws_target_fit_and_kinks():
+    import xml.etree.ElementTree as ET
     fit = pc.fit_curve(8)
-    f = figs.curve_figure(fit)
-    np.testing.assert_allclose(f.data[1].y, fit.prediction)
-    np.testing.assert_allclose(f.data[0].y, pc.wiggly_target(fit.x))
-    assert len(f.data[2].x) == int(np.sum(np.abs(fit.kinks) <= 1))
+    root = ET.fromstring(figs.curve_figure(fit))
+    lines = {p.get("class"): np.array([[float(v) for v in pt.split(",")] for pt in p.get("points").split()])
+             for p in root.iter("{http://www.w3.org/2000/svg}polyline")}
+    # Screen y is linear in the value (up is larger): the fit and the target keep their shapes exactly.
+    for name, values in (("fit", fit.prediction), ("target", pc.wiggly_target(fit.x))):
+        a, b = np.polyfit(values, lines[name][:, 1], 1)
+        assert a < 0
+        np.testing.assert_allclose(lines[name][:, 1], a * values + b, atol=0.06)
+    kinks = [e for e in root.iter("{http://www.w3.org/2000/svg}line") if e.get("class") == "kink"]
+    assert len(kinks) == int(np.sum(np.abs(fit.kinks) <= 1))
+    sizes = [float(t.get("font-size")) for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert min(sizes) >= 10
