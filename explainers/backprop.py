@@ -45,6 +45,12 @@ class MLPParams:
         return np.concatenate([self.w1.ravel(), self.b1, self.w2, [self.b2]]).astype(float)
 
 
+def signed(value: float, digits: int = 4) -> str:
+    """'+0.1234' / '-0.1234' with `digits` decimals; a change that rounds to zero reads '+0.0000', never '-0.0000'."""
+    text = f"{value:+.{digits}f}"
+    return "+" + text[1:] if float(text) == 0 else text
+
+
 def param_names(hidden: int) -> list[str]:
     """Names in vector order: W1[j,i], b1[j], W2[j], b2."""
     names = [f"W1[{j + 1},{i + 1}]" for j in range(hidden) for i in range(2)]

@@ -9,6 +9,7 @@ from explainers import backprop as bp
 from explainers import snippets
 from explainers.backprop_tex import step_tex
 from explainers.figures import backprop as fb
+from explainers.perceptron import fixed
 from explainers.training.oracle import mlp_gradients
 from pages.widgets.ui import ShareableState, pytorch_snippet, run_safely, try_this
 
@@ -62,7 +63,7 @@ mode = c2.radio("Weights", ("seed", "sliders"), horizontal=True, key="bp_weights
                 format_func={"seed": "Random from a seed", "sliders": "My own (sliders)"}.get)
 seed = c3.number_input("Seed", 0, 9999, key="bp_seed", disabled=mode == "sliders")
 x, y = X[example], float(Y[example])
-c1.caption(f"x = ({x[0]:.2f}, {x[1]:.2f}), target y = {y:g}")
+c1.caption(f"x = ({fixed(x[0], 2)}, {fixed(x[1], 2)}), target y = {y:g}")
 
 names, params = bp.param_names(hidden), bp.init_params(hidden, seed)
 
@@ -181,11 +182,11 @@ def learn() -> None:
         m1, m2, m3, m4 = st.columns(4)
         m1.metric("Loss before (this example)", f"{last.loss_before:.4f}")
         m2.metric("Loss after (this example)", f"{last.loss_after:.4f}",
-                  delta=f"{last.loss_after - last.loss_before:+.4f}", delta_color="inverse")
+                  delta=bp.signed(last.loss_after - last.loss_before), delta_color="inverse")
         if last.dataset_loss_before is not None:
             m3.metric("Before (whole dataset)", f"{last.dataset_loss_before:.4f}")
             m4.metric("After (whole dataset)", f"{last.dataset_loss_after:.4f}",
-                      delta=f"{last.dataset_loss_after - last.dataset_loss_before:+.4f}", delta_color="inverse")
+                      delta=bp.signed(last.dataset_loss_after - last.dataset_loss_before), delta_color="inverse")
         st.dataframe(last.table(names), hide_index=True)
         st.caption(f"Every weight moved by exactly −η × gradient with η = {last.lr:g}, rounded to the sliders' "
                    "0.001 (nothing is clipped: a weight past ±5 gets a wider slider). This example's loss "
@@ -202,7 +203,7 @@ def learn() -> None:
     setting = (tuple(params.vector()), hidden, dataset, activation, loss)
     result = fit(*setting, lr, n_steps, batch)
     m1, m2 = st.columns(2)
-    m1.metric("Final loss", f"{result.losses[-1]:.4f}", delta=f"{result.losses[-1] - result.losses[0]:+.4f}",
+    m1.metric("Final loss", f"{result.losses[-1]:.4f}", delta=bp.signed(result.losses[-1] - result.losses[0]),
               delta_color="inverse")
     m2.metric("Accuracy", f"{result.accuracy:.0%}")
     st.plotly_chart(fb.loss_curve_figure({f"η = {lr:g}": result.losses}), width="stretch")

@@ -265,3 +265,8 @@ def test_step_table_adds_up_as_shown():
             assert f"{before + change:.3f}" == f"{after:.3f}"  # the shown numbers add up at the shown precision
         for col in t.values():
             assert not any(isinstance(v, float) and v == 0 and str(v).startswith("-") for v in col)
+
+
+def test_signed_changes_never_read_minus_zero():
+    assert bp.signed(-0.00001) == "+0.0000" and bp.signed(0.0) == "+0.0000"
+    assert bp.signed(-0.5) == "-0.5000" and bp.signed(0.25, 2) == "+0.25"
