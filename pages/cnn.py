@@ -30,9 +30,10 @@ st.markdown(
     "it computes for your digit is on screen: click any square (or use the sliders) to see where it comes from."
 )
 
-left, middle, right = st.columns([2, 1.2, 1.2], gap="medium")
+left, right = st.columns([1.4, 1], gap="large")
 sets = digit_datasets()
-with right:
+verdict_box = right.container()
+with right.popover("The network's training", icon=":material/tune:"):
     dataset = st.selectbox("Trained on", list(sets), format_func=sets.get,
                            key=url.bind("cnn_data", "synthetic-digits", options=list(sets)),
                            help="MNIST appears here once it is in the data folder (the Trainer downloads it).")
@@ -46,14 +47,13 @@ with left:
 layers = run_layers(trained.model, picked.image)
 probs = layers[-1].activation
 best = int(probs.argmax())
-with middle:
-    st.metric("The network says", f"{trained.classes[best]}  ({probs[best]:.0%})",
-              help="The digit with the highest softmax probability.")
+with verdict_box:
+    st.metric("Prediction", trained.classes[best], help="The digit with the highest softmax probability.")
     verdict = "" if picked.label is None else (
         "Right. " if picked.label == best else f"Wrong: it is a {trained.classes[picked.label]}. ")
-    st.caption(f"{verdict}Trained here on {trained.n_train:,} digits × {trained.epochs} epochs in "
-               f"{trained.seconds:.0f} s; {trained.test_accuracy:.0%} right on {len(trained.test_labels):,} "
-               "test digits it never saw.")
+    st.caption(f"Probability {probs[best]:.0%}. {verdict}Trained here on {trained.n_train:,} {sets[dataset].lower()} "
+               f"(seed {seed}) × {trained.epochs} epochs in {trained.seconds:.0f} s; {trained.test_accuracy:.0%} "
+               f"right on {len(trained.test_labels):,} test digits it never saw.")
 
 
 @st.fragment

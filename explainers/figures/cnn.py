@@ -281,6 +281,8 @@ def _draw_picks(draw, layers, boxes, picked, windows_by_layer) -> None:
 
 
 def _fmt(v: float) -> str:
+    """2 decimals; tiny non-zero numbers in e-notation so they do not read as 0; never "-0.00"."""
+    v = float(v) + 0.0  # -0.0 (a zero times a negative weight) prints as 0.00
     return f"{v:.2f}" if abs(v) >= 0.005 or v == 0 else f"{v:.0e}"
 
 

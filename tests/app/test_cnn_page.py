@@ -40,7 +40,7 @@ def test_default_page_shows_the_network_the_unit_and_the_parameters():
     assert at.title[0].value == "A whole CNN"
     assert [s.label for s in at.slider][:4] == ["Test image", "Channel", "Row", "Column"]
     assert at.select_slider[0].label == "Layer" and at.select_slider[0].value == "conv1"
-    assert metric(at, "The network says").split()[0] in "0123456789"
+    assert metric(at, "Prediction").split()[0] in "0123456789"
     assert r"\text{conv1}[0,12,12]" in latex(at) and "9\\text{ products}" in latex(at)
     assert len(at.get("plotly_chart")) == 1  # the multiply-and-sum figure
     table = at.table[0].value
@@ -99,7 +99,7 @@ def test_uploaded_digit_goes_through_the_network(invert):
     at = run({"cnn_source": "Upload"})
     at.file_uploader(key="cnn_upload").upload("one.png", digit_png(invert), "image/png").run()
     assert not at.exception and not at.error
-    assert metric(at, "The network says").split()[0] in "0123456789"
+    assert metric(at, "Prediction").split()[0] in "0123456789"
     assert not any("Showing the test digit" in c.value for c in at.caption)
 
 

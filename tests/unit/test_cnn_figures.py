@@ -106,6 +106,10 @@ def test_linear_sum_figure_shows_the_biggest_terms_first(layers):
     assert abs(bars[0]) == pytest.approx(np.abs(ws.products).max())
 
 
+def test_numbers_in_cells_never_read_minus_zero():
+    assert fig._fmt(-0.0) == "0.00" and fig._fmt(0.004) == "4e-03" and fig._fmt(-1.234) == "-1.23"
+
+
 def test_zoom_image_frames_the_window():
     w = cnn.Window(0, 2, 5, 3, 7, (0,))
     img = fig.zoom_image(np.zeros((28, 28)), w, scale=8, signed=False)
