@@ -342,22 +342,30 @@ def shift_test(image: np.ndarray, kernel: np.ndarray | None, dy: int, dx: int, s
 
 
 def _num(v: float) -> str:
-    if np.isneginf(v):
-        return "−∞"
-    return f"{v:.2f}".replace("-", "−")
+    return fmt(v, 2)
 
 
 def describe_cell(cw: CellWindow, width: int) -> str:
-    """The arithmetic behind one output cell, as a line of text (padding shown as −∞ or 0)."""
-    vals = [_num(v) for v in cw.values.ravel()]
-    if len(vals) > 12:
-        vals = vals[:11] + ["…"]
+    """The arithmetic behind one output cell, as a line of text (padding shown as −∞ or 0).
+
+    For the average the shown values are rounded so that they add up to the shown sum (largest
+    remainder), and the sum is written out before the division, so the line checks by hand."""
     if cw.winner is not None:
+        vals = [_num(v) for v in cw.values.ravel()]
+        if len(vals) > 12:
+            vals = vals[:11] + ["…"]
         r, c = cw.winner
         return (f"max({', '.join(vals)}) = **{_num(cw.output)}**, from input pixel ({r}, {c}): "
                 f"index {r}·{width} + {c} = **{r * width + c}**")
-    return (f"({' + '.join(vals)}) / {cw.divisor} = **{_num(cw.output)}**  "
-            f"(the window holds {int(cw.inside.sum())} real pixels and {int((~cw.inside).sum())} padding)")
+    from explainers.convolution import rounded_terms
+
+    shown, total = rounded_terms(cw.values.ravel(), 2)
+    vals = [v.replace("-", "−") for v in shown]
+    if len(vals) > 12:
+        vals = vals[:11] + ["…"]
+    return (f"({' + '.join(vals)}) / {cw.divisor} = {total.replace('-', '−')} / {cw.divisor} = "
+            f"**{_num(cw.output)}**  (the window holds {int(cw.inside.sum())} real pixels and "
+            f"{int((~cw.inside).sum())} padding; values rounded so they add up)")
 
 
 def win_counts(result: PoolResult) -> np.ndarray:
@@ -408,3 +416,47 @@ def strongest_cell(result: PoolResult) -> tuple[int, int]:
     out = np.nan_to_num(result.output[0], nan=-np.inf)
     r, c = np.unravel_index(int(np.argmax(out)), out.shape)
     return int(r), int(c)
+
+
+@dataclass(frozen=True)
+class ShiftTally:
+    """Max against average pooling over every shift (dy, dx) of up to max_shift pixels (not (0, 0))."""
+
+    shifts: list[tuple[int, int]]  # (dy, dx)
+    change_feature: np.ndarray  # (n,) relative change of the detector map per shift
+    change_max: np.ndarray  # (n,) after max pooling
+    change_avg: np.ndarray  # (n,) after average pooling
+
+    @property
+    def max_wins(self) -> int:
+        """In how many shifts max pooling changed less than average pooling."""
+        return int((self.change_max < self.change_avg).sum())
+
+
+def shift_tally(image: np.ndarray, kernel: np.ndarray | None, max_settings: PoolSettings,
+                avg_settings: PoolSettings, max_shift: int = 4) -> ShiftTally:
+    """(S, S) picture -> ShiftTally over all (dy, dx) in 0..max_shift except (0, 0): is max really steadier?"""
+    base = detector_block(image, kernel).feature
+    pm, pa = pool_with(base, max_settings).output, pool_with(base, avg_settings).output
+    x = np.asarray(image, dtype=np.float64)[None]
+    shifts, feat, mx, av = [], [], [], []
+    for dy in range(max_shift + 1):
+        for dx in range(max_shift + 1):
+            if dy == dx == 0:
+                continue
+            moved = detector_block(shift(x, dy, dx)[0], kernel).feature
+            shifts.append((dy, dx))
+            feat.append(relative_change(base, moved))
+            mx.append(relative_change(pm, pool_with(moved, max_settings).output))
+            av.append(relative_change(pa, pool_with(moved, avg_settings).output))
+    return ShiftTally(shifts, np.array(feat), np.array(mx), np.array(av))
+
+
+def fmt(v: float, decimals: int = 2) -> str:
+    """A number for the page's text: fixed decimals, a true minus sign, never "−0.00", −∞ for padding."""
+    if np.isneginf(v):
+        return "−∞"
+    text = f"{float(v):.{decimals}f}"
+    if text.startswith("-") and float(text) == 0:
+        text = text[1:]
+    return text.replace("-", "−")

@@ -15,9 +15,10 @@ from explainers.pooling import CellWindow, PoolResult
 
 WINDOW = style.HIGHLIGHT  # the picked window
 WINNER = style.RED  # the max's winner
-MAP = style.SEQUENTIAL
+MAP = GREYS  # non-negative maps: black 0 to white, as on the Convolution page
 GRAD = [[0.0, style.BLUE_LIGHT], [1.0, style.BLUE_DARK]]  # light to dark blue; zero gradient is left clear
 CHANGE = [[0.0, style.WHITE], [1.0, style.BLUE]]  # white (no change) to blue
+_BAR = {"thickness": 10, "len": 0.8, "title": {"text": "value", "font": {"size": 11}}, "tickfont": {"size": 11}}
 
 
 def _heat(z: np.ndarray, colorscale, *, zmin=None, zmax=None, name: str = "value", text=None, **extra) -> dict:
@@ -109,7 +110,7 @@ def window_figure(x: np.ndarray, cw: CellWindow, padding: tuple[int, int], title
     for r, c, inside in zip(cw.rows.ravel(), cw.cols.ravel(), cw.inside.ravel()):
         shapes.append({"type": "rect", "x0": c - 0.5, "x1": c + 0.5, "y0": r - 0.5, "y1": r + 0.5,
                        "line": {"color": WINDOW if inside else PAD, "width": 2, "dash": "solid" if inside else "dot"}})
-    data = [_heat(x, MAP)]
+    data = [_heat(x, MAP, showscale=True, colorbar=_BAR)]
     if cw.winner is not None and cw.inside.any():
         data.append({"type": "scatter", "x": [cw.winner[1]], "y": [cw.winner[0]], "mode": "markers",
                      "marker": {"symbol": "star", "size": 16, "color": WINNER, "line": {"color": style.WHITE, "width": 1}},
@@ -136,7 +137,7 @@ def window_values_figure(cw: CellWindow, title: str) -> go.Figure:
         shapes.append({"type": "rect", "x0": hit[1] - 0.5, "x1": hit[1] + 0.5, "y0": hit[0] - 0.5,
                        "y1": hit[0] + 0.5, "line": {"color": WINNER, "width": 4}})
     axis = {"showgrid": False, "zeroline": False, "constrain": "domain"}
-    return go.Figure(data=[_heat(vals, MAP, text=text)], layout=layout(
+    return go.Figure(data=[_heat(vals, MAP, text=text, showscale=True, colorbar=_BAR)], layout=layout(
         300, title, shapes=shapes,
         xaxis={**axis, "tickvals": list(range(kw)), "ticktext": [str(c) for c in cw.cols[0]],
                "title": {"text": "input column"}},
@@ -153,7 +154,8 @@ def indices_figure(result: PoolResult, offsets: np.ndarray, wins: np.ndarray, x:
     kh, kw = result.settings.kernel
     show_text = ho * wo <= 400
     left = {"type": "heatmap", "z": offsets[0], "zmin": 0, "zmax": max(kh * kw - 1, 1), "colorscale": "Turbo",
-            "showscale": False, "opacity": 0.55, "customdata": idx,
+            "showscale": True, "opacity": 0.55, "customdata": idx,
+            "colorbar": {**_BAR, "x": 0.47, "title": {"text": "position", "font": {"size": 11}}},
             "hovertemplate": "output (%{y}, %{x})<br>index %{customdata}<br>window position %{z}<extra></extra>"}
     if show_text:
         left.update(text=idx.astype(str), texttemplate="%{text}", textfont={"size": 10, "color": style.BLACK})
@@ -162,7 +164,7 @@ def indices_figure(result: PoolResult, offsets: np.ndarray, wins: np.ndarray, x:
     dots = {"type": "scatter", "x": cols, "y": rows, "mode": "markers", "customdata": counts,
             "marker": {"color": WINNER, "size": 5 + 3 * np.sqrt(counts), "line": {"color": style.WHITE, "width": 1}},
             "hovertemplate": "row %{y}, col %{x}: won %{customdata} window(s)<extra></extra>"}
-    return _grid([[left], [_heat(x, MAP), dots]], [idx.shape, x.shape],
+    return _grid([[left], [_heat(x, MAP, showscale=True, colorbar=_BAR), dots]], [idx.shape, x.shape],
                  [f"indices of the {ho}×{wo} maxima (colour: position inside the window)",
                   "winners on the input (bigger dot = won more windows)"], cols=2, height=470, hspace=0.05)
 
@@ -176,7 +178,9 @@ def pyramid_figure(rows: dict[str, list[np.ndarray]]) -> go.Figure:
         for c in range(n):
             if c < len(maps):
                 m = maps[c]
-                cells.append([_heat(m, MAP, zmin=0, zmax=top)])
+                last = c == len(maps) - 1  # one colour bar per row: every map of a row shares its scale
+                cells.append([_heat(m, MAP, zmin=0, zmax=top, showscale=last,
+                                    colorbar={**_BAR, "len": 0.4, "y": 0.75 if name == "max" else 0.25})])
                 shapes.append(m.shape)
                 titles.append(f"{name}: {m.shape[0]}×{m.shape[1]} = {m.size} numbers")
             else:
@@ -184,3 +188,40 @@ def pyramid_figure(rows: dict[str, list[np.ndarray]]) -> go.Figure:
                 shapes.append((1, 1))
                 titles.append("")
     return _grid(cells, shapes, titles, cols=n, height=280 * len(rows), title_size=12)
+
+
+# --- compact pictures (no plotly): the block row and the clickable pooled map ------------------------------
+
+
+def panel_pictures(panels: list[tuple[str, np.ndarray, str]], min_side: int = 192
+                   ) -> list[tuple[np.ndarray, tuple[float, float]]]:
+    """maps_row's panels -> [(uint8 RGB picture, colour limits)], the same scales as maps_row: 'map' panels
+    share one scale, 'change' panels another, 'signed' are symmetric around 0 (red-white-blue), 'image' 0..1."""
+    from explainers.figures.convolution import colourise, upscale
+
+    maps = [np.asarray(z, dtype=float) for _, z, kind in panels if kind == "map"]
+    map_lo = min([0.0, *(float(np.nanmin(z)) for z in maps)])
+    map_hi = max([map_lo + 1e-9, *(float(np.nanmax(z)) for z in maps)])
+    top_change = max([1e-9, *(float(np.max(z)) for _, z, kind in panels if kind == "change")])
+    out = []
+    for _, z, kind in panels:
+        z = np.asarray(z, dtype=float)
+        if kind == "image":
+            limits = (0.0, 1.0)
+        elif kind == "signed":
+            m = max(1e-9, float(np.abs(z).max()))
+            limits = (-m, m)
+        elif kind == "change":
+            limits = (0.0, top_change)
+        else:
+            limits = (map_lo, map_hi)
+        out.append((upscale(colourise(z, limits), min_side)[0], limits))
+    return out
+
+
+def cell_picture(values: np.ndarray, cell: tuple[int, int], limits: tuple[float, float], min_side: int = 256
+                 ) -> np.ndarray:
+    """(H_out, W_out) pooled map -> uint8 picture with the picked cell outlined (for click-to-pick)."""
+    from explainers.figures.convolution import map_picture
+
+    return map_picture(values, limits=limits, pixel=cell, min_side=min_side)[0]

@@ -157,3 +157,66 @@ def test_indices_and_gradient_figures():
     gf = figs.gradient_figure(x[0], [("max", g)])
     shown = np.asarray(gf.data[1].z, dtype=float)
     assert np.isnan(shown).sum() == 64 - 16  # pixels with no gradient are left clear
+
+
+# --- Issue 13: the shift demo makes its point with the defaults, and says when it does not -------------------
+
+EDGY = ["Scene with edges", "Shapes", "Stripes at four angles", "Text", "Checkerboard"]
+
+
+def _default_settings(grey):
+    from explainers.kernels import KERNELS
+
+    k = KERNELS["Sobel x"].weights  # the page's defaults: conv -> ReLU, Sobel x, 32 px, k = s = 2
+    mx, av = pl.pool_both(pl.detector_block(grey, k).feature, 2, 2, 0, 1, False, True)
+    return k, mx.settings, av.settings
+
+
+def test_max_pooling_is_steadier_than_average_under_the_defaults_over_50_seeds():
+    from explainers.images import sample_images
+
+    samples = sample_images()
+    steadier = 0
+    for seed in range(50):
+        rng = np.random.default_rng(seed)
+        name = EDGY[int(rng.integers(len(EDGY)))]
+        dy, dx = (int(v) for v in rng.integers(0, 5, 2))
+        dx = dx or 1  # a real shift
+        grey = pl.to_working(samples[name], 32)
+        k, ms, avs = _default_settings(grey)
+        t_max, t_avg = pl.shift_test(grey, k, dy, dx, ms), pl.shift_test(grey, k, dy, dx, avs)
+        assert t_max.change_pooled <= t_max.change_feature + 1e-12  # pooling never makes it less steady here
+        steadier += t_max.change_pooled < t_avg.change_pooled
+    assert steadier >= 40, steadier  # at least 80% of the 50 draws
+    grey = pl.to_working(samples["Scene with edges"], 32)  # the page's first view: shift right by 1
+    k, ms, avs = _default_settings(grey)
+    assert pl.shift_test(grey, k, 0, 1, ms).change_pooled < pl.shift_test(grey, k, 0, 1, avs).change_pooled
+    assert pl.shift_tally(grey, k, ms, avs).max_wins >= 20  # of 24 shifts
+
+
+def test_shift_tally_counts_each_shift_like_shift_test_and_a_gradient_is_the_honest_exception():
+    from explainers.images import sample_images
+
+    grey = pl.to_working(sample_images()["Colour gradient"], 32)
+    k, ms, avs = _default_settings(grey)
+    tally = pl.shift_tally(grey, k, ms, avs)
+    assert len(tally.shifts) == 24 and (0, 0) not in tally.shifts
+    i = tally.shifts.index((2, 3))
+    assert tally.change_max[i] == pytest.approx(pl.shift_test(grey, k, 2, 3, ms).change_pooled)
+    assert tally.change_avg[i] == pytest.approx(pl.shift_test(grey, k, 2, 3, avs).change_pooled)
+    assert tally.max_wins * 2 <= 24  # smooth picture: average is as steady; the page says so
+
+
+def test_average_arithmetic_adds_up_as_shown_and_never_shows_minus_zero():
+    import re
+
+    x = np.random.default_rng(3).random((1, 6, 6)) * 0.37 - 0.2
+    av = pl.pool2d(x, "avg", 3, 2, 1, count_include_pad=True)
+    for oh in range(av.output.shape[1]):
+        for ow in range(av.output.shape[2]):
+            text = pl.describe_cell(pl.cell_window(x, av, 0, oh, ow), 6)
+            terms, total = re.match(r"\(([^)]*)\) / \d+ = ([−\d.]+) /", text).groups()
+            as_float = [float(v.replace("−", "-")) for v in terms.split(" + ")]
+            assert sum(as_float) == pytest.approx(float(total.replace("−", "-")), abs=1e-9)
+            assert not re.search(r"−0\.00(?!\d*[1-9])", text)
+    assert pl.fmt(-0.001) == "0.00" and pl.fmt(-np.inf) == "−∞"
