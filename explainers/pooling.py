@@ -391,13 +391,16 @@ def ceil_drops_last_window(n: int, k: int, s: int, p: int, d: int = 1) -> bool:
     return output_size(n, k, s, p, d, True) < rounded_up
 
 
-def size_formula(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> str:
-    """LaTeX for one output side with the current numbers plugged in."""
+def size_formula(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool, *, two_lines: bool = False) -> str:
+    """LaTeX for one output side with the current numbers plugged in (two aligned lines for narrow screens)."""
     br = (r"\left\lceil", r"\right\rceil") if ceil_mode else (r"\left\lfloor", r"\right\rfloor")
     out = output_size(n, k, s, p, d, ceil_mode)
     fix = r" - 1" if ceil_mode and ceil_drops_last_window(n, k, s, p, d) else ""
-    return (rf"H_\text{{out}} = {br[0]}\frac{{H + 2p - d(k-1) - 1}}{{s}}{br[1]} + 1 = "
-            rf"{br[0]}\frac{{{n} + 2\cdot{p} - {d}\cdot({k}-1) - 1}}{{{s}}}{br[1]} + 1{fix} = {out}")
+    general = rf"H_\text{{out}} = {br[0]}\frac{{H + 2p - d(k-1) - 1}}{{s}}{br[1]} + 1"
+    numbers = rf"{br[0]}\frac{{{n} + 2\cdot{p} - {d}\cdot({k}-1) - 1}}{{{s}}}{br[1]} + 1{fix} = {out}"
+    if two_lines:  # on one line it is wider than a projector's column
+        return rf"\begin{{aligned}} {general.replace(' = ', ' &= ', 1)} \\ &= {numbers} \end{{aligned}}"
+    return f"{general} = {numbers}"
 
 
 def winner_offsets(result: PoolResult) -> np.ndarray:

@@ -27,8 +27,9 @@ def _block(key: str, _image: np.ndarray, size: int, kname: str | None) -> tuple[
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _block_pngs(key: str, _panels: list) -> list[tuple[bytes, tuple[float, float]]]:
-    return [(cfig.png_bytes(pic), lim) for pic, lim in fig.panel_pictures(_panels)]
+def _block_png(key: str, _panels: list) -> tuple[bytes, list[tuple[float, float]]]:
+    pictures = fig.panel_pictures(_panels)
+    return cfig.png_bytes(fig.block_strip([pic for pic, _ in pictures])), [lim for _, lim in pictures]
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -43,8 +44,9 @@ st.markdown(
     "the **largest** (max pooling) or the **mean** (average pooling). It shrinks the map, has no "
     "weights to learn, and makes the network care less about exactly where a feature sits."
 )
-st.latex(r"\text{max: } y_{ij} = \max_{(a,b)\in W_{ij}} x_{ab} \qquad "
-         r"\text{average: } y_{ij} = \frac{1}{|W_{ij}|}\sum_{(a,b)\in W_{ij}} x_{ab}")
+max_col, avg_col = st.columns(2)  # one formula each: side by side on one line they overflow at 1024 px
+max_col.latex(r"\text{max: } y_{ij} = \max_{(a,b)\in W_{ij}} x_{ab}\;")
+avg_col.latex(r"\text{average: } y_{ij} = \frac{1}{|W_{ij}|}\sum_{(a,b)\in W_{ij}} x_{ab}\;")
 
 c1, c2, c3 = st.columns([2, 2, 1], gap="medium")
 with c1:
@@ -80,16 +82,18 @@ if pooled:
     panels += [(f"→ max pool 1×{mx.output.shape[1]}×{mx.output.shape[2]}", mx.output[0], "map"),
                (f"or avg pool 1×{av.output.shape[1]}×{av.output.shape[2]}", av.output[0], "map")]
 settings_key = f"{picked.key}|{size}|{kname if kernel is not None else ''}|{k},{s},{p},{d},{ceil_mode},{cip}"
-for col, (title, _, kind), (png, lim) in zip(st.columns(len(panels)), panels, _block_pngs(settings_key, panels)):
-    col.image(png, caption=title, width="stretch", output_format="PNG")
-    if kind != "image":
-        col.html(cfig.colour_key_html(lim, "value"))
+png, limits = _block_png(settings_key, panels)
+st.image(png, caption="  ·  ".join(t for t, _, _ in panels), width="stretch", output_format="PNG")
+keys = {kind: lim for (_, _, kind), lim in zip(panels, limits) if kind != "image"}  # one key per scale
+st.html("<div style='display:flex;gap:24px'>" + "".join(
+    f"<div style='flex:1'>{cfig.colour_key_html(lim, 'conv (signed)' if kind == 'signed' else 'ReLU and pooled maps')}</div>"
+    for kind, lim in keys.items()) + "</div>")
 if not pooled:
     st.info("PyTorch refuses these settings too. Lower the padding or the kernel size to carry on.",
             icon=":material/tune:")
     url.publish()
     st.stop()
-st.latex(pl.size_formula(size, k, s, p, d, ceil_mode))
+st.latex(pl.size_formula(size, k, s, p, d, ceil_mode, two_lines=True))
 if ceil_mode and pl.ceil_drops_last_window(size, k, s, p, d):
     st.caption("The − 1: rounding up would add a window that starts in the right padding, "
                "and PyTorch drops it (every window must start inside the image or the left padding).")

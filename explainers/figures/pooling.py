@@ -225,3 +225,16 @@ def cell_picture(values: np.ndarray, cell: tuple[int, int], limits: tuple[float,
     from explainers.figures.convolution import map_picture
 
     return map_picture(values, limits=limits, pixel=cell, min_side=min_side)[0]
+
+
+def block_strip(pictures: list[np.ndarray], gap: int = 10) -> np.ndarray:
+    """[(h_i, w_i, 3) uint8] -> one (max h, sum w + gaps, 3) picture, side by side on white, tops aligned.
+
+    One picture instead of five: the browser lays out one element per change, not five plus their keys."""
+    h = max(p.shape[0] for p in pictures)
+    parts = []
+    for i, pic in enumerate(pictures):
+        if i:
+            parts.append(np.full((h, gap, 3), 255, np.uint8))
+        parts.append(np.pad(pic, ((0, h - pic.shape[0]), (0, 0), (0, 0)), constant_values=255))
+    return np.concatenate(parts, axis=1)
