@@ -93,7 +93,8 @@ if not pooled:
             icon=":material/tune:")
     url.publish()
     st.stop()
-st.latex(pl.size_formula(size, k, s, p, d, ceil_mode, two_lines=True))
+for line in pl.size_formula(size, k, s, p, d, ceil_mode, two_lines=True).split("\n"):
+    st.latex(line)
 if ceil_mode and pl.ceil_drops_last_window(size, k, s, p, d):
     st.caption("The − 1: rounding up would add a window that starts in the right padding, "
                "and PyTorch drops it (every window must start inside the image or the left padding).")
