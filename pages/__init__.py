@@ -10,6 +10,10 @@ It sets ``PagesManager.uses_pages_directory``, a Streamlit internal: verified on
 ``test_shared_link_on_a_fresh_server_uses_the_app_navigation`` fails.
 """
 
+# Whole, before any page draws: plotly looks pandas up in sys.modules without the import lock, so a
+# session could meet the pandas another session is still importing ("partially initialized module
+# 'pandas'"); importing it here makes every session wait until the import has finished.
+import pandas  # noqa: F401
 import streamlit as st
 
 try:

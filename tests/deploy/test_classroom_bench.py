@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.classroom import MAX_SESSIONS, measure, row
+from benchmarks.classroom import MAX_SESSIONS, make_room, measure, row
 from tests.deploy.helpers import proxied_room, require_haproxy
 
 
@@ -31,3 +31,16 @@ def test_the_benchmark_is_bounded():
         measure(room, sessions=MAX_SESSIONS + 1, seconds=5)
     with pytest.raises(ValueError, match="seconds"):
         measure(room, sessions=1, seconds=10_000)
+
+
+def test_a_class_arriving_at_once_on_a_fresh_server_sees_no_error():
+    """Four tabs open together on a just-started server (two Convolution, two Perceptron).
+
+    plotly imports pandas lazily and looks it up in sys.modules without Python's import lock, so a
+    session could meet a pandas that another session was still importing ("partially initialized
+    module 'pandas'") unless app.py imports it whole first.
+    """
+    with make_room("direct") as room:
+        out = measure(room, sessions=4, seconds=2, period=1.0, timeout=90, settle=0.1)
+    assert out.errors == []
+    assert all(log.load is not None for log in out.logs)
