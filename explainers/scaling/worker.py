@@ -20,7 +20,11 @@ EXIT_FAILED = 3
 
 
 def _die_with_parent() -> None:
-    """Ask Linux to kill this process if the launcher dies (a killed server leaves no orphans)."""
+    """Ask Linux to kill this process if the launcher dies (a killed server leaves no orphans).
+
+    PDEATHSIG follows the *thread* that started us: the launcher's monitor thread, which lives
+    until it has reaped every worker, so a normal run never triggers it.
+    """
     if sys.platform.startswith("linux"):
         try:
             import ctypes

@@ -16,7 +16,8 @@ import pytest
 from explainers import scaling as sc
 from tests.unit.scaling_procs import is_running, live_children
 
-LONG = sc.DataParallelPlan(world_size=2, batch_per_rank=8, steps=100, timing_repeats=50)
+# Long enough on any machine to be caught running: thousands of timed repeats after 100 steps.
+LONG = sc.DataParallelPlan(world_size=2, batch_per_rank=64, steps=100, timing_repeats=5000)
 
 
 def _wait_for(job: sc.Job, status: str, timeout: float = 120.0) -> None:
@@ -35,7 +36,6 @@ def _assert_all_gone(pids: list[int]) -> None:
 
 def test_stop_ends_every_worker():
     job = sc.start(LONG)
-    _wait_for(job, "starting")
     _wait_for_pids(job)
     job.stop()
     assert job.join(30)
