@@ -13,18 +13,29 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-BLUE, RED, ORANGE, GREEN, PURPLE, CYAN, YELLOW, PINK = (
-    "#2563eb", "#dc2626", "#f97316", "#16a34a", "#9333ea", "#0891b2", "#ca8a04", "#db2777")
-PALETTE = (BLUE, ORANGE, GREEN, PURPLE, RED, CYAN, YELLOW, PINK)  # rank r / micro-batch m: PALETTE[r % 8]
-GREY, PALE_GREY, INK, MUTED = "#9ca3af", "#f3f4f6", "#111827", "#6b7280"
-DIVERGING = [[0.0, RED], [0.5, "#ffffff"], [1.0, BLUE]]
+from explainers.figures import style
+from explainers.figures.style import (
+    BLUE,
+    BLUE_WASH,
+    DIVERGING,
+    INK,
+    MUTED,
+    ORANGE,
+    PALE_GREY,
+    PALETTE,
+    RED,
+    WHITE,
+)
+
 _MARGIN = {"l": 60, "r": 20, "t": 50, "b": 45}
 
 
-def _layout(fig: go.Figure, title: str, height: int = 320, **kw) -> go.Figure:
-    fig.update_layout(title={"text": title, "x": 0.0, "xanchor": "left"}, height=height, margin=_MARGIN,
-                      template="plotly_white", **kw)
-    return fig
+def _layout(fig: go.Figure, title: str, height: int = 320, legend: str | None = None, **kw) -> go.Figure:
+    if legend != "below":
+        return style.styled(fig, height, title, legend=legend, margin=_MARGIN, grid=True, **kw)
+    # Below the plot: more bottom margin and a lower legend, so it clears the x-axis title.
+    style.styled(fig, height + 50, title, legend=legend, margin={**_MARGIN, "b": 95}, grid=True, **kw)
+    return fig.update_layout(legend_y=-0.32)
 
 
 def _colour(i: int) -> str:
@@ -73,7 +84,7 @@ def ring_figure(counts: Sequence[np.ndarray], captions: Sequence[str], contribut
 
     def heat(i: int) -> go.Heatmap:
         return go.Heatmap(z=counts[i], x=x, y=y, zmin=1, zmax=n, text=text(contributors[i]),
-                          texttemplate="%{text}", colorscale=[[0, "#eff6ff"], [1, BLUE]], showscale=False,
+                          texttemplate="%{text}", colorscale=[[0, BLUE_WASH], [1, BLUE]], showscale=False,
                           xgap=3, ygap=3, hovertemplate="%{y}, %{x}: sum of %{z} rank(s)<extra></extra>")
 
     frames = [go.Frame(data=[heat(i)], name=str(i), layout={"title": {"text": captions[i]}})
@@ -102,7 +113,7 @@ def loss_per_rank_figure(losses: np.ndarray) -> go.Figure:
                     line={"color": INK, "width": 3, "dash": "dot"})
     fig.update_xaxes(title="step", dtick=1)
     fig.update_yaxes(title="cross-entropy on the rank's own slice")
-    return _layout(fig, "Loss per rank: different data, one shared model", legend={"orientation": "h", "y": -0.25})
+    return _layout(fig, "Loss per rank: different data, one shared model", legend="below")
 
 
 def placement_figure(placements: Sequence[tuple[str, str, int]], messages: Sequence[tuple[str, str, str, str]]) -> go.Figure:
@@ -157,8 +168,8 @@ def gantt_figure(slots: Sequence, title: str, unit: str = "s", note: str = "") -
         fig.add_bar(
             y=[f"stage {s.stage}" for s in mine], x=[(s.end - s.start) * scale for s in mine],
             base=[s.start * scale for s in mine], orientation="h", name=phase, width=0.8,
-            marker={"color": [_colour(s.micro_batch) for s in mine], "line": {"color": "white", "width": 1},
-                    "pattern": {"shape": "" if phase == "forward" else "/", "fgcolor": "white"}},
+            marker={"color": [_colour(s.micro_batch) for s in mine], "line": {"color": WHITE, "width": 1},
+                    "pattern": {"shape": "" if phase == "forward" else "/", "fgcolor": WHITE}},
             text=[f"{'F' if phase == 'forward' else 'B'}{s.micro_batch}" for s in mine], textposition="inside",
             insidetextanchor="middle", customdata=[[s.micro_batch, s.start * scale, s.end * scale] for s in mine],
             hovertemplate=f"{phase} of micro-batch %{{customdata[0]}}<br>%{{customdata[1]:.3g}} → "
@@ -184,7 +195,7 @@ def bubble_figure(stages: int, max_micro_batches: int, measured: Sequence[tuple[
                         marker={"color": ORANGE, "size": 12, "symbol": "diamond"})
     fig.update_xaxes(title="micro-batches M")
     fig.update_yaxes(title="idle share of the step", range=[0, 1], tickformat=".0%")
-    return _layout(fig, "The bubble shrinks as M grows", legend={"orientation": "h", "y": -0.3})
+    return _layout(fig, "The bubble shrinks as M grows", legend="below")
 
 
 def slices_image(images: np.ndarray, gap: int = 2) -> np.ndarray:
