@@ -4,6 +4,7 @@ import streamlit as st
 
 from explainers.figures import training as ft
 from explainers.training import lr_find
+from explainers.training.objective import loss_formula
 from pages.widgets.trainer import catsdogs as cd
 from pages.widgets.trainer import results as res
 from pages.widgets.trainer import run as rn
@@ -20,8 +21,7 @@ st.markdown(
     "detectors. Then open it up: what does it confuse, what does each layer see, and does it read **your** "
     "handwriting?"
 )
-st.latex(r"\mathcal{L} = -\frac{1}{B}\sum_{i=1}^{B}\log p_\theta(y_i \mid x_i) \;+\; \lambda_2\lVert\theta\rVert_2^2"
-         r" \;+\; \lambda_1\lVert\theta\rVert_1 \qquad \theta \leftarrow \theta - \eta\,\nabla_\theta\mathcal{L}")
+formula = st.container()  # the loss and update of the chosen optimizer, filled once the settings are known
 
 with st.container(border=True):
     spec, ds = setup.choose_dataset(url, state)
@@ -31,19 +31,22 @@ config = cd.refine(url, state, ds, config)  # augmentation preview, transfer lea
 url.publish()
 if ds is None or config is None:
     st.stop()
+objective = loss_formula(config.optimizer, config.weight_decay, config.l1)
+formula.latex(objective.latex)
+formula.caption(f"What the code minimises with these settings. {objective.note}")
 
 run = state.run
 active = state.active
-b1, b2, b3, b4, b5 = st.columns(5)
-b1.button("Start training", type="primary", icon=":material/play_arrow:", disabled=active, width="stretch",
+buttons = st.container(horizontal=True)  # buttons as wide as their labels, wrapping on a projector
+buttons.button("Start training", type="primary", icon=":material/play_arrow:", disabled=active,
           key="trainer_start", on_click=rn.start, args=(state, config, ds))
-b2.button("Stop", icon=":material/stop:", disabled=not active, on_click=rn.stop, args=(state,), width="stretch",
-          key="trainer_stop")
-find = b3.button("Find a learning rate", icon=":material/search:", width="stretch", key="trainer_lrf_go")
-b4.button("Overfit on purpose", icon=":material/science:", on_click=setup.apply_preset, args=(state, "overfit"),
-          width="stretch", key="trainer_preset_overfit", help=setup.OVERFIT_HELP)
-b5.button("Recommended settings", icon=":material/recommend:", on_click=setup.apply_preset,
-          args=(state, "recommended"), width="stretch", key="trainer_preset_recommended")
+buttons.button("Stop", icon=":material/stop:", disabled=not active, on_click=rn.stop, args=(state,),
+               key="trainer_stop")
+find = buttons.button("Find a learning rate", icon=":material/search:", key="trainer_lrf_go")
+buttons.button("Overfit on purpose", icon=":material/science:", on_click=setup.apply_preset, args=(state, "overfit"),
+               key="trainer_preset_overfit", help=setup.OVERFIT_HELP)
+buttons.button("Recommended settings", icon=":material/recommend:", on_click=setup.apply_preset,
+               args=(state, "recommended"), key="trainer_preset_recommended")
 if state.preset == "overfit":
     st.info(setup.OVERFIT_HELP, icon=":material/science:")
 if state.start_error:
@@ -82,7 +85,7 @@ if run is not None:
 recs = state.records_for(ds.name)
 st.subheader("Inside the trained network")
 if not recs:
-    st.caption("Results appear here when a run finishes. For a quick first look, train on 2,000 images.")
+    st.caption(f"Results appear here when a run finishes. {setup.quick_look(ds)}")
 labels = [r.label for r in recs]
 if state.shown_for != len(labels):  # a new run: show it
     state.shown_for = len(labels)

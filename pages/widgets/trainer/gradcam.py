@@ -33,7 +33,12 @@ def gradcam_tab(state: TrainerState, rec: RunRecord, ds: ImageDataset) -> None:
                 "pushes the winning class up, and paints that back onto the picture: hot = evidence.")
     st.latex(r"\alpha_k^c = \frac{1}{hw}\sum_{i,j}\frac{\partial y^c}{\partial A^k_{ij}} \qquad "
              r"L^c_{\text{Grad-CAM}} = \operatorname{ReLU}\Big(\sum_k \alpha_k^c A^k\Big)")
-    options = actions.cam_layers(rec.model)
+    try:
+        options = actions.cam_layers(rec.model)
+    except ValueError:  # an MLP has no feature maps to weigh
+        st.info("Grad-CAM weighs a conv layer's feature maps; this model has no conv layer. Train the "
+                "cats-vs-dogs CNN or ResNet-18 to see where the network looks.")
+        return
     best = options[0]
     if state.get(Keys.CD_CAM_LAYER) not in options:
         state.put(Keys.CD_CAM_LAYER, best)
@@ -86,3 +91,8 @@ def _photo_cam(rec: RunRecord, ds: ImageDataset, layer: str) -> None:
     top = int(p.argmax())
     st.plotly_chart(fcd.photo_gradcam_figure(square, cam.heatmaps[0], f"{ds.classes[top]} {100 * p[top]:.0f}%: heat"),
                     key="trainer_cd_cam_photo")
+    if ds.synthetic:
+        st.info(f"**Domain gap:** this network only ever saw cartoon pets drawn by code, so \"{ds.classes[top]} "
+                f"{100 * p[top]:.0f}%\" on a real photo says little: it looks for drawn ears and whiskers, and "
+                "any photo is far from everything it was trained on. Train on real photos (Oxford pets, CIFAR or "
+                "your own folder) to read real pictures.", icon=":material/compare:")

@@ -14,7 +14,7 @@ import streamlit as st
 from explainers import drawing
 from explainers.figures import training as ft
 from explainers.images import ImageError, load_image
-from explainers.training import TrainConfig, actions, save_weights
+from explainers.training import TrainConfig, actions, diagnose, save_weights
 from pages.widgets.trainer.state import Keys, RunRecord, TrainerState, describe
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ def confusion_tab(state: TrainerState, rec: RunRecord, dataset: ImageDataset) ->
     """Test accuracy, the confusion matrix, per-class accuracy and the test images of one cell."""
     res = rec.result
     st.metric("Test accuracy", f"{res.test_accuracy:.2%}", help=f"{len(res.labels):,} test images")
+    collapse_note(state, rec, dataset)
     left, right = st.columns([3, 2])
     left.plotly_chart(ft.confusion_figure(res.confusion, dataset.classes), key="trainer_confusion")
     right.plotly_chart(ft.per_class_figure(np.nan_to_num(res.per_class_accuracy), dataset.classes),
@@ -48,6 +49,27 @@ def confusion_tab(state: TrainerState, rec: RunRecord, dataset: ImageDataset) ->
     if len(idx):
         st.plotly_chart(ft.examples_figure(actions.images(dataset), res.labels, res.probabilities, idx[:32],
                                            dataset.classes), key="trainer_cell_gallery")
+
+
+def collapse_note(state: TrainerState, rec: RunRecord, dataset: ImageDataset) -> None:
+    """When (nearly) every test picture got one answer at chance level: say why, and the way out."""
+    res = rec.result
+    c = diagnose.one_class_collapse(res.labels, res.predictions, dataset.num_classes)
+    if c is None:
+        return
+    n = actions.split_size(dataset, "train")
+    st.warning(f"**Stuck at chance:** {c.share:.0%} of the test pictures are called "
+               f"**{dataset.classes[c.predicted_class]}**, and {c.accuracy:.0%} accuracy is what always giving "
+               f"the commonest answer scores ({c.chance:.0%}). With {n:,} training pictures a network trained "
+               "from scratch has too little data to find what tells the classes apart, so it settles on one "
+               "answer.", icon=":material/sentiment_dissatisfied:")
+    if dataset.channels == 3 and tuple(dataset.classes) == ("cat", "dog"):
+        st.markdown("The way out is **transfer learning**: start from ResNet-18, which already learned to see "
+                    "from 1.2 million ImageNet photos, and train only its last layer on your pictures.")
+        st.button("Use ResNet-18 transfer (frozen backbone)", key="trainer_collapse_transfer",
+                  icon=":material/swap_horiz:", on_click=state.put, args=(Keys.MODEL, "resnet18_frozen"))
+    else:
+        st.caption("Try more training images, more epochs or the recommended settings.")
 
 
 def mistakes_tab(rec: RunRecord, dataset: ImageDataset) -> None:
@@ -230,5 +252,5 @@ def weights_tab(state: TrainerState, rec: RunRecord | None, dataset: ImageDatase
         return None
     state.loaded_file = up.file_id
     st.success(f"Loaded {up.name}: test accuracy {result.test_accuracy:.2%}.", icon=":material/check_circle:")
-    return RunRecord(-len(state.records) - 1, f"Loaded {up.name} ({describe(config)})", config, model, result,
+    return RunRecord(-len(state.records) - 1, f"Loaded {up.name} ({describe(config, dataset)})", config, model, result,
                      None, dataset.name)

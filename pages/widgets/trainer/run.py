@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from explainers.figures import training as ft
-from explainers.training import TrainConfig, actions
+from explainers.training import TrainConfig, actions, diagnose
 from explainers.training.runners import RunHandle, RunnerUnavailable, get_runner
 from pages.widgets.trainer.state import TrainerState
 
@@ -74,6 +74,12 @@ def live_panel(state: TrainerState, run: RunHandle) -> None:
     c1.plotly_chart(ft.loss_figure(snap.step_loss, batches_per_epoch=snap.batches_per_epoch), key="trainer_live_loss")
     c2.plotly_chart(ft.epoch_figure(snap.epochs, "acc"), key="trainer_live_acc")
     c3.plotly_chart(ft.lr_figure(snap.step_lr), key="trainer_live_lr")
+    below = diagnose.train_below_validation(snap.epochs)
+    if below is not None:
+        st.caption(f":material/info: Training accuracy ({below['train_acc']:.0%}) is below validation accuracy "
+                   f"({below['val_acc']:.0%}) in epoch {below['epoch']}. That is normal: training accuracy is the "
+                   "average over the epoch's batches while the network was still improving, and measured with "
+                   "dropout and augmentation on; validation uses the end-of-epoch network on clean pictures.")
     left, right = st.columns([3, 2])
     if snap.strip_indices:
         images = actions.images(dataset, snap.strip_indices)

@@ -14,7 +14,7 @@ from explainers import snippets
 from explainers.training import DEVICES, OPTIMIZERS, SCHEDULERS, TrainConfig, actions
 from explainers.training import data as dsets
 from models import MODELS
-from pages.widgets.trainer.state import Keys, TrainerState
+from pages.widgets.trainer.state import Keys, TrainerState, model_label
 from pages.widgets.ui import ShareableState
 
 SYNTHETIC = "synthetic-digits"
@@ -138,8 +138,9 @@ def settings_form(url: ShareableState, state: TrainerState, ds: dsets.ImageDatas
     c1, c2, c3 = st.columns(3, gap="medium")
     with c1:
         st.markdown("**Model and data**")
-        model = st.selectbox("Model", models, format_func=lambda m: MODELS[m].label, key=Keys.MODEL)
-        st.caption(MODELS[model].description)
+        model = st.selectbox("Model", models, key=Keys.MODEL, help=HELP["model"],
+                             format_func=lambda m: model_label(m, ds.channels, ds.image_size, ds.num_classes))
+        st.caption(model_note(model, ds))
         subset = st.select_slider("Training images", SUBSETS, key=Keys.SUBSET,
                                   format_func=lambda n: f"all {actions.split_size(ds, 'train'):,}" if n == 0 else f"{n:,}")
         val = st.slider("Validation share", 0.05, 0.3, step=0.05, key=Keys.VAL,
@@ -147,31 +148,80 @@ def settings_form(url: ShareableState, state: TrainerState, ds: dsets.ImageDatas
     with c2:
         st.markdown("**Optimisation**")
         optimizer = st.selectbox("Optimizer", list(OPTIMIZERS), format_func=OPTIMIZERS.get,
-                                 key=Keys.OPTIMIZER)
-        lr = st.select_slider("Learning rate", LRS, key=Keys.LR, format_func=lambda v: f"{v:g}")
-        batch = st.select_slider("Batch size", BATCHES, key=Keys.BATCH)
-        epochs = st.slider("Epochs", 1, 30, key=Keys.EPOCHS)
+                                 key=Keys.OPTIMIZER, help=HELP["optimizer"])
+        lr = st.select_slider("Learning rate", LRS, key=Keys.LR, format_func=lambda v: f"{v:g}", help=HELP["lr"])
+        batch = st.select_slider("Batch size", BATCHES, key=Keys.BATCH, help=HELP["batch"])
+        epochs = st.slider("Epochs", 1, 30, key=Keys.EPOCHS, help=HELP["epochs"])
         scheduler = st.selectbox("Schedule", list(SCHEDULERS), format_func=SCHEDULERS.get,
-                                 key=Keys.SCHEDULER)
+                                 key=Keys.SCHEDULER, help=HELP["scheduler"])
     with c3:
         st.markdown("**Regularisation**")
-        wd = st.select_slider("Weight decay (L2)", WEIGHT_DECAYS, key=Keys.WEIGHT_DECAY, format_func=lambda v: f"{v:g}")
-        l1 = st.select_slider("L1 strength", L1S, key=Keys.L1, format_func=lambda v: f"{v:g}")
+        wd = st.select_slider("Weight decay (L2)", WEIGHT_DECAYS, key=Keys.WEIGHT_DECAY, format_func=lambda v: f"{v:g}",
+                              help=HELP["weight_decay"])
+        l1 = st.select_slider("L1 strength", L1S, key=Keys.L1, format_func=lambda v: f"{v:g}", help=HELP["l1"])
         dropout = 0.0
         if MODELS[model].has_dropout:
-            dropout = st.slider("Dropout", 0.0, 0.7, step=0.05, key=Keys.DROPOUT)
-        patience = st.slider("Early stopping patience", 0, 10, key=Keys.PATIENCE,
-                             help="Stop when validation loss has not improved for this many epochs (0 = never); "
-                                  "the best weights are restored.")
-        augment = st.toggle("Augment (small shifts and rotations)", key=Keys.AUGMENT)
+            dropout = st.slider("Dropout", 0.0, 0.7, step=0.05, key=Keys.DROPOUT, help=HELP["dropout"])
+        patience = st.slider("Early stopping patience", 0, 10, key=Keys.PATIENCE, help=HELP["patience"])
+        augment = st.toggle("Augment", key=Keys.AUGMENT, help=HELP["augment"])
         a, b = st.columns(2)
-        seed = a.number_input("Seed", 0, 10_000, key=Keys.SEED)
+        seed = a.number_input("Seed", 0, 10_000, key=Keys.SEED, help=HELP["seed"])
         device = b.selectbox("Device", list(DEVICES), format_func=DEVICES.get, key=Keys.DEVICE)
     return TrainConfig(
         dataset=ds.name, model=model, optimizer=optimizer, lr=float(lr), batch_size=int(batch), epochs=int(epochs),
         weight_decay=float(wd), l1=float(l1), dropout=float(dropout), scheduler=scheduler, patience=int(patience),
         augment=bool(augment), subset=int(subset) or None, seed=int(seed), device=device, val_fraction=float(val),
     )
+
+
+# one line per term, shown where it first appears (the widget's help)
+HELP = {
+    "model": "BN = batch normalisation: each layer's outputs are rescaled to mean 0 and spread 1 over the batch, "
+             "so deep networks train faster and with larger learning rates.",
+    "optimizer": "How the weights move along the gradient. SGD: a plain step; momentum: keeps 90% of the last step; "
+                 "Adam: a step per weight scaled by its recent gradients; AdamW: Adam with weight decay kept "
+                 "out of the loss (each step shrinks the weights directly).",
+    "lr": "η, the size of each step: too small learns slowly, too big makes the loss jump or explode.",
+    "batch": "Images per step: the gradient is averaged over them.",
+    "epochs": "Passes over the training images.",
+    "scheduler": "How the learning rate changes during the run. OneCycle: warms up to the chosen rate, then "
+                 "anneals to almost 0 (fast and forgiving); Cosine: falls smoothly to 0; StepLR: ÷10 every "
+                 "third of the run.",
+    "weight_decay": "λ₂: pulls every weight towards 0 a little each step, so no weight grows large without need "
+                    "(see the formula above for where each optimizer puts it).",
+    "l1": "λ₁·Σ|w| added to the loss for conv and linear weights (not biases): pushes small weights to exactly 0.",
+    "dropout": "During training, each neuron of the dropout layers is switched off at random with this probability, "
+               "so the network cannot rely on any single one.",
+    "patience": "Early stopping: stop when the validation loss has not improved for this many epochs (0 = never); "
+                "the best weights are restored.",
+    "augment": "Small shifts (±2 px) and rotations (±10°) of each training image, new every epoch: more "
+               "varied data without new pictures.",
+    "seed": "Fixes the split, the shuffles, the initial weights, dropout and augmentation: the same seed repeats "
+            "a run on this machine.",
+}
+
+# the registry's notes quote MNIST; on other data they say what the network is, not its MNIST score
+_NOTES_ELSEWHERE = {"fast_cnn": "Three small conv-BN-ReLU blocks (16, 32, 64 filters): quick to train on a CPU."}
+
+
+def model_note(model: str, ds: dsets.ImageDataset) -> str:
+    """The caption under the model box, true for the chosen data (sizes, no other dataset's scores)."""
+    spec = MODELS[model]
+    if model == "mlp":
+        inputs = ds.channels * ds.image_size * ds.image_size
+        return (f"{inputs:,} inputs ({ds.channels}×{ds.image_size}×{ds.image_size} pixels) → three hidden layers "
+                f"of 64 fully connected neurons → {ds.num_classes} outputs; sees pixels, not shapes.")
+    if ds.name != "mnist" and model in _NOTES_ELSEWHERE:
+        return _NOTES_ELSEWHERE[model]
+    return spec.description
+
+
+def quick_look(ds: dsets.ImageDataset) -> str:
+    """The advice for a first run, sized to the chosen data ("train on 2,000 images" only when there are more)."""
+    n = actions.split_size(ds, "train")
+    if n > 2000:
+        return "For a quick first look, set **Training images** to 2,000."
+    return f"This set has {n:,} training images: a run over all of them is quick."
 
 
 OVERFIT_HELP = ("Overfit on purpose: 500 training images, an MLP with over 100 weights per image, 25 epochs and no "

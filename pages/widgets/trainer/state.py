@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         TrainRun,
     )
     from explainers.training.actions import Network
+    from explainers.training.data import ImageDataset
 
 STATE_KEY = "trainer_state"
 MAX_RECORDS = 8  # finished runs kept per session (each holds its model)
@@ -168,7 +169,7 @@ class TrainerState:
         if run.result is None or any(r.id == run.id for r in self.records):
             return None
         self.runs_numbered += 1
-        record = RunRecord(run.id, f"Run {self.runs_numbered}: {describe(run.config)}", run.config, run.model,
+        record = RunRecord(run.id, f"Run {self.runs_numbered}: {describe(run.config, run.dataset)}", run.config, run.model,
                            run.result, run.snapshot(), run.config.dataset)
         self.add(record)
         return record
@@ -183,8 +184,19 @@ class TrainerState:
         return [r for r in self.records if r.dataset == dataset]
 
 
-def describe(config: TrainConfig) -> str:
-    """Short label of a config for legends and tables: "Fast CNN, adam lr 0.002, 500 imgs, wd 0.001"."""
+def model_label(model: str, channels: int, image_size: int, num_classes: int) -> str:
+    """The menu label of a model for this data: the MLP names its real sizes ("MLP 12288-64-64-64-2")."""
+    from models import MODELS
+
+    if model == "mlp":  # the registry's label is MNIST's 784-...-10; the layer sizes follow the data
+        return f"MLP {channels * image_size * image_size}-64-64-64-{num_classes}"
+    return MODELS[model].label
+
+
+def describe(config: TrainConfig, dataset: ImageDataset | None = None) -> str:
+    """Short label of a config for legends and tables: "Fast CNN, adam lr 0.002, 500 imgs, wd 0.001".
+
+    With the dataset, the MLP's label names its real input and output sizes."""
     from models import MODELS
 
     reg = []
@@ -199,5 +211,7 @@ def describe(config: TrainConfig) -> str:
     if config.patience:
         reg.append(f"early stop {config.patience}")
     subset = f", {config.subset} imgs" if config.subset else ""
-    return f"{MODELS[config.model].label.split(' (')[0]}, {config.optimizer} lr {config.lr:g}{subset}" + (
+    label = MODELS[config.model].label if dataset is None else model_label(
+        config.model, dataset.channels, dataset.image_size, dataset.num_classes)
+    return f"{label.split(' (')[0]}, {config.optimizer} lr {config.lr:g}{subset}" + (
         f", {', '.join(reg)}" if reg else "")
