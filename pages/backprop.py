@@ -45,7 +45,7 @@ def gradient_check(params: bp.MLPParams, x: np.ndarray, y: float, activation: st
 
 fit = st.cache_data(max_entries=64, show_spinner=False)(bp.fit_problem)
 
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3, c4 = st.columns([1, 1, 1.4, 1])  # room for "Binary cross-entropy" at 1024 px
 hidden = c1.slider("Hidden units", 1, bp.MAX_HIDDEN, key="bp_hidden")
 activation = c2.selectbox("Hidden activation", ag.ACTIVATIONS, format_func=ag.ACTIVATION_LABELS.get,
                           key="bp_activation")

@@ -90,9 +90,9 @@ def test_the_current_equation_stays_beside_the_graph_at_1440x900(server, browser
     try:
         open_page(page, server, "backprop")
         page.wait_for_selector(GRAPH, timeout=30_000)
-        for _ in range(3):
+        for k in (1, 2, 3):  # each press moves one node; wait for it before pressing again
             _press(page, "Next")
-        page.wait_for_function("() => document.body.innerText.includes('Step 3 of')", timeout=15_000)
+            page.wait_for_function("k => document.body.innerText.includes(`Step ${k} of`)", arg=k, timeout=30_000)
         eq = page.locator("[data-testid='stMain'] .katex-display").filter(has_text="∂L").first
         box, graph = eq.bounding_box(), page.locator(GRAPH).bounding_box()
         assert box and 0 <= box["y"] and box["y"] + box["height"] <= 900, box  # not below the fold
@@ -103,5 +103,8 @@ def test_the_current_equation_stays_beside_the_graph_at_1440x900(server, browser
                                  "t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a))")
         assert sizes and smallest >= 9.95, smallest
         assert_no_exception(page)
+    except Exception:
+        page.screenshot(path="tests/browser/artifacts/equation-beside-graph.png", full_page=True)
+        raise
     finally:
         ctx.close()

@@ -15,6 +15,9 @@ MAIN = "[data-testid='stMain']"
 
 def _text(pg) -> str:
     pg.wait_for_timeout(300)
+    # A plotly chart draws after the script has settled (its JS loads lazily): wait until every one has.
+    pg.wait_for_function("() => [...document.querySelectorAll(\"[data-testid='stPlotlyChart']\")]"
+                         ".every(c => c.querySelector('.main-svg'))", timeout=30_000)
     return re.sub(r"\s+", " ", pg.locator(MAIN).inner_text()).strip()
 
 
