@@ -64,8 +64,11 @@ def digit_input(url: ShareableState, trained) -> DigitChoice:
     n = len(trained.test_labels)
     source = st.segmented_control("Digit", SOURCES, key=url.bind("cnn_source", SOURCES[0], options=SOURCES),
                                   required=True) or SOURCES[0]
-    index = st.slider("Test image", 0, n - 1, key=url.bind("cnn_index", 0, lo=0, hi=n - 1),
-                      help="A digit from the test set: the network never saw it while training.")
+    key = url.bind("cnn_index", 0, lo=0, hi=n - 1)
+    if source == SOURCES[0]:  # a drawing or an upload replaces the test digit: no slider to confuse
+        st.slider("Test image", 0, n - 1, key=key, help="A digit from the test set: the network never saw it "
+                  "while training.")
+    index = int(st.session_state[key])
     label = int(trained.test_labels[index])
     fallback = DigitChoice(trained.test_images[index], label, f"test digit #{index} (a {trained.classes[label]})")
     if source == "Test digit":
@@ -217,8 +220,9 @@ def unit_panel(layers, pick: tuple[int, int, int, int], windows, picture: fig.Ne
     """The clickable whole-network picture, then what the picked unit computes, with its real numbers."""
     from streamlit_image_coordinates import streamlit_image_coordinates
 
+    # PNG level 3: ~55 kB in ~20 ms; the component's default (level 0) sends 1.6 MB on every slider move.
     streamlit_image_coordinates(picture.image, key="cnn_click", width="stretch", cursor="crosshair",
-                                on_click=partial(_clicked, picture))
+                                png_compression_level=3, on_click=partial(_clicked, picture))
     st.caption(f"{cnn.shape_flow()}. Blue: positive, red: negative, white: 0 (one colour scale per conv → ReLU → "
                "pool block). Orange: the picked unit, and everything it depends on in the layers before it.")
     li, ch, r, q = pick

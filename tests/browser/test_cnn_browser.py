@@ -77,3 +77,23 @@ def test_a_link_with_settings_opens_that_unit(server, page):
     page.get_by_text("pool2[3, 2, 4]").first.wait_for(timeout=15_000)
     assert "7" in page.locator("[data-testid='stSlider']", has_text="Test image").first.inner_text()
     assert_no_exception(page)
+
+
+def test_a_drawn_digit_goes_through_the_network(server, page):
+    open_page(page, server, "cnn?cnn_source=Draw")
+    page.get_by_text("Showing the test digit until").first.wait_for(timeout=60_000)
+    page.locator("canvas").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(500)
+    # The drawing canvas is the 224 px square one (the component stacks a few canvases; the last takes strokes).
+    canvas = [c for c in page.locator("canvas").all() if (c.bounding_box() or {}).get("width", 0) == 224][-1]
+    box = canvas.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.15
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for i in range(1, 21):  # a slightly slanted stroke: a "1"
+        page.mouse.move(x + i, y + i * box["height"] * 0.035)
+    page.mouse.up()
+    page.wait_for_function("() => !document.body.innerText.includes('Showing the test digit until')", timeout=30_000)
+    wait_settled(page)
+    assert page.locator("[data-testid='stMetricValue']").first.inner_text().strip() == "1"
+    assert_no_exception(page)
