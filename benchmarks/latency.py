@@ -58,7 +58,7 @@ CONTROLS: dict[str, tuple[Control, ...]] = {
     "backprop": (Control("Backward step"), Control("Hidden units"), Control("Learning rate η")),
     "convolution": (Control("Stride"), Control("Bias"), Control("Output row")),
     "pooling": (Control("Kernel size k"), Control("Output row"), Control("Stride s")),
-    "cnn": (Control("Test image"), Control("Layer"), Control("Row")),
+    "cnn": (Control("Test image"), Control("Row"), Control("Column")),  # not Layer: past fc there is no Row
     "trainer": (Control("Epochs"), Control("Learning rate"), Control("Batch size")),
     "scaling_out": (Control("Steps"), Control("Batch per rank B"), Control("Micro-batches M", tab="Pipelining")),
 }
