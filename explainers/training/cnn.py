@@ -127,7 +127,8 @@ def train_cnn(dataset: str = "synthetic-digits", seed: int = 0, *, n_train: int 
     start = time.perf_counter()
     threads = torch.get_num_threads()
     # One thread: the tensors are tiny, and on a busy two-core machine handing each op to two threads
-    # measured 5-10x slower than one. Restored below (it only changes speed, never results).
+    # measured 5-10x slower than one. OpenMP keeps this setting per thread, so other sessions' threads
+    # are untouched; restored below for this one (it only changes speed, never results).
     torch.set_num_threads(1)
     try:
         model, n_seen = _fit(ds, seed, n_train, epochs)
