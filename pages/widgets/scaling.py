@@ -22,8 +22,13 @@ def _jobs() -> dict:
 
 
 def results() -> dict:
-    """The latest finished result of each part in this session: key -> Result."""
-    return st.session_state.setdefault("scale_results", {})
+    """The latest finished result of each part in this session: key -> Result (even if its tab is closed)."""
+    out = st.session_state.setdefault("scale_results", {})
+    for key, job in _jobs().items():
+        snap = job.snapshot()
+        if snap.status == "finished" and snap.result is not None:
+            out[key] = snap.result
+    return out
 
 
 def job_panel(key: str, plan: sc.Plan, label: str, *, port: int | None = None) -> sc.Result | None:
@@ -56,9 +61,8 @@ def _status(key: str, job: sc.Job, was_running: bool) -> None:
             if st.button("Stop", key=f"{key}_stop", icon=":material/stop:"):
                 job.stop()
             return
-        if snap.status == "finished" and results().get(key) is not snap.result:
-            results()[key] = snap.result
-            st.rerun(scope="app")  # draw the new result outside this fragment
+        if was_running:
+            st.rerun(scope="app")  # it ended while this fragment polled: draw the result outside it
         if snap.status == "finished":
             st.caption(f"Ran in {snap.elapsed_s:.1f} s on {snap.world_size} process{'es' * (snap.world_size > 1)} "
                        f"({snap.backend}, rendezvous port {snap.port}); all worker processes have exited.")
