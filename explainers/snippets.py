@@ -372,8 +372,9 @@ def trainer_snippet(*, dataset: str, channels: int, image_size: int, num_classes
              "step": f"torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, {steps} // 3), gamma=0.1)",
              "onecycle": f"torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr={lr:g}, total_steps={steps} + 1)",
              "cosine": f"torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max={steps})"}[scheduler]
-    l1_code = (f"\n        loss = loss + {l1:g} * sum(p.abs().sum() for n, p in model.named_parameters() "
-               "if n.endswith('weight'))") if l1 else ""
+    # L1 on conv and linear weights only, as the app's engine (not biases, not batch-norm scales)
+    l1_code = (f"\n        loss = loss + {l1:g} * sum(m.weight.abs().sum() for m in model.modules() "
+               "if isinstance(m, (nn.Conv2d, nn.Linear)))") if l1 else ""
     return (
         "from pathlib import Path\n\nimport numpy as np\nimport torch\nimport torch.nn.functional as F\n"
         "import torchvision\nfrom PIL import Image\nfrom torch import nn\nfrom torch.utils.data import DataLoader, "
@@ -385,6 +386,7 @@ def trainer_snippet(*, dataset: str, channels: int, image_size: int, num_classes
         f"mean = torch.tensor({_vector(mean, '.4f')}).view(1, -1, 1, 1)\n"
         f"std = torch.tensor({_vector(std, '.4f')}).view(1, -1, 1, 1)\n\n"
         f"model = {_model_code(model, channels, image_size, num_classes, dropout)}\n"
+        'print(f"parameters: {sum(p.numel() for p in model.parameters()):,}")  # as the page\'s model card\n'
         f"optimizer = {opt}\nscheduler = {sched}\n\n"
         f"for epoch in range({epochs}):\n    model.train()\n"
         f"    for x, y in train_loader:  # batches of {batch_size}\n"

@@ -91,7 +91,7 @@ def test_settings_render_move_and_reach_the_snippet():
     assert not at.exception
     code = at.code[0].value
     assert "torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=0.001)" in code
-    assert "CosineAnnealingLR" in code and "1e-05 * sum(p.abs()" in code and "range(3)" in code
+    assert "CosineAnnealingLR" in code and "1e-05 * sum(m.weight.abs()" in code and "range(3)" in code
     assert at.query_params["trainer_lr"] == "0.05"  # the URL reproduces the demo
     assert at.dataframe  # the model card table
 

@@ -236,7 +236,7 @@ def test_trainer_snippet_other_settings_on_torchvision_data(monkeypatch):
                                     dropout=0.3)
     # the strings tests/app/test_trainer_page.py looks for in the page
     assert "torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=0.001)" in code
-    assert "CosineAnnealingLR" in code and "1e-05 * sum(p.abs()" in code and "range(3)" in code
+    assert "CosineAnnealingLR" in code and "1e-05 * sum(m.weight.abs()" in code and "range(3)" in code
     ns = run(code)
     assert isinstance(ns["scheduler"], torch.optim.lr_scheduler.CosineAnnealingLR)
     monkeypatch.setattr(torchvision.datasets, "CIFAR10", _FakeCIFAR)
@@ -285,3 +285,44 @@ def test_every_page_snippet_comes_from_this_module():
     for path in root.rglob("*.py"):
         for call in re.findall(r"(?<!def )pytorch_snippet\((.{0,40})", path.read_text()):
             assert call.startswith("snippets.") or call.startswith("setup.snippet"), (path.name, call)
+
+
+# --- Trainer: pasted into a clean interpreter (issue 12, item 9) ----------------------------------------------
+
+
+@pytest.mark.parametrize("settings", [
+    DEFAULTS,
+    {**DEFAULTS, "model": "mlp", "optimizer": "sgd", "lr": 0.05, "weight_decay": 1e-3, "l1": 1e-4,
+     "scheduler": "none", "epochs": 1, "batch_size": 16, "dropout": 0.0},
+    {**DEFAULTS, "model": "small_cnn", "optimizer": "adamw", "weight_decay": 1e-2, "scheduler": "step", "epochs": 1},
+], ids=["defaults", "mlp-sgd-l1", "small-cnn-adamw"])
+def test_trainer_snippet_runs_alone_and_prints_the_model_cards_parameter_count(tmp_path, settings):
+    """Only torch, torchvision, numpy and Pillow: -I keeps this repo off the path; the data is a folder of PNGs."""
+    import subprocess
+    import sys
+
+    from explainers.training import actions
+    _folder(tmp_path / "my_pictures", 10, 28, "L")
+    code = snippets.trainer_snippet(dataset="synthetic-digits", channels=1, image_size=28, num_classes=10,
+                                    mean=(0.1307,), std=(0.3081,), **settings)
+    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    card = actions.model_card(settings["model"], 1, 28, 10)  # what the page's model card shows
+    assert f"parameters: {card.parameters:,}" in done.stdout
+    assert "test accuracy:" in done.stdout
+
+
+@pytest.mark.parametrize("name", ["fast_cnn", "bn_convnet", "mlp"])
+def test_trainer_snippet_l1_is_the_engines_weights_only_penalty(name):
+    """The snippet's L1 line adds exactly the engine's l1_penalty (conv and linear weights; no biases, no BN)."""
+    from explainers.training.build import l1_penalty
+    code = snippets.trainer_snippet(dataset="mnist", channels=1, image_size=28, num_classes=10, mean=(0.5,),
+                                    std=(0.5,), **{**DEFAULTS, "model": name, "l1": 1e-3})
+    line = next(ln.strip() for ln in code.splitlines() if "abs().sum()" in ln)
+    model = build_model(name, 1, 28, 10, 0.1)
+    for p in model.parameters():  # non-zero biases and batch-norm shifts/scales would show a wrong sum
+        torch.nn.init.uniform_(p, -1, 1)
+    scope = {"torch": torch, "nn": torch.nn, "model": model, "loss": torch.tensor(0.0)}
+    exec(line, scope)  # noqa: S102 - our own generated line
+    torch.testing.assert_close(scope["loss"], l1_penalty(model, 1e-3)(model))
