@@ -21,7 +21,6 @@ st.markdown(
     "detectors. Then open it up: what does it confuse, what does each layer see, and does it read **your** "
     "handwriting?"
 )
-formula = st.container()  # the loss and update of the chosen optimizer, filled once the settings are known
 
 with st.container(border=True):
     spec, ds = setup.choose_dataset(url, state)
@@ -31,9 +30,9 @@ config = cd.refine(url, state, ds, config)  # augmentation preview, transfer lea
 url.publish()
 if ds is None or config is None:
     st.stop()
-objective = loss_formula(config.optimizer, config.weight_decay, config.l1)
-formula.latex(objective.latex)
-formula.caption(f"What the code minimises with these settings. {objective.note}")
+objective = loss_formula(config.optimizer, config.weight_decay, config.l1)  # the chosen optimizer's, under the settings
+st.latex(objective.latex)
+st.caption(f"What the code minimises with these settings. {objective.note}")
 
 run = state.run
 active = state.active
@@ -95,7 +94,10 @@ rec = next((r for r in recs if r.label == shown), None)
 drawable = ds.channels == 1 and ds.image_size == 28  # a drawing is prepared like MNIST: 28×28 grey
 names = ["Confusion matrix", "Mistakes", "Filters", "Feature maps", "Histograms", *(["Draw a digit"] * drawable),
          "Compare runs", "Save / load weights"] + cd.tab_names(ds)
-tabs = dict(zip(names, st.tabs(names))) if rec is not None else {"Save / load weights": st.container()}
+if rec is not None:  # the open tab is in the link, like every setting
+    tabs = dict(zip(names, st.tabs(names, key=url.bind(Keys.TAB, names[0], options=names), on_change="rerun")))
+else:
+    tabs = {"Save / load weights": st.container()}
 if rec is not None:
     with tabs["Confusion matrix"]:
         res.confusion_tab(state, rec, ds)
@@ -124,3 +126,4 @@ try_this("Press **Overfit on purpose** and train (well under a minute on a lapto
          "100% while validation accuracy stalls near 80%. Switch on augmentation, train again and compare "
          "the runs: the gap closes. Then try dropout, weight decay or early stopping instead.")
 pytorch_snippet(setup.snippet(config, ds))
+url.publish()  # again: the results tab and views bound above

@@ -108,8 +108,9 @@ def confusion_figure(confusion: np.ndarray, classes: Sequence[str], normalise: b
     z = np.divide(c, rows, out=np.zeros_like(c), where=rows > 0) if normalise else c
     labels = [str(k) for k in classes]
     text = [[f"{int(v)}" for v in row] for row in c]
-    fig = go.Figure(go.Heatmap(z=z, x=labels, y=labels, text=text, texttemplate="%{text}", colorscale="Blues",
-                               zmin=0, zmax=1 if normalise else None, showscale=False,
+    fig = go.Figure(go.Heatmap(z=z, x=labels, y=labels, text=text, texttemplate="%{text}",
+                               colorscale=style.SEQUENTIAL, zmin=0, zmax=1 if normalise else None, showscale=True,
+                               colorbar={"thickness": 10, "title": "share of row" if normalise else "images"},
                                hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>"))
     fig.update_xaxes(title="predicted", type="category", side="bottom")
     fig.update_yaxes(title="true", type="category", autorange="reversed")
@@ -236,7 +237,9 @@ def feature_maps_figure(maps: np.ndarray, max_maps: int = 32, cols: int = 8, tit
         fig.update_yaxes(title="activation")
         return _layout(fig, title, height=260)
     mosaic = tile(norm, min(cols, len(norm)), pad=1, fill=np.nan)
-    fig = go.Figure(go.Heatmap(z=mosaic, colorscale="Viridis", zmin=0, zmax=1, showscale=False, hoverongaps=False,
+    fig = go.Figure(go.Heatmap(z=mosaic, colorscale=style.SEQUENTIAL, zmin=0, zmax=1, showscale=True,
+                               colorbar={"thickness": 10, "title": "own range", "tickvals": [0, 1],
+                                         "ticktext": ["min", "max"]}, hoverongaps=False,
                                hovertemplate="%{z:.2f}<extra></extra>"))
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")

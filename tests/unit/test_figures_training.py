@@ -170,3 +170,18 @@ def test_gallery_image_is_the_mosaic_of_the_images():
     # gallery_figure leaves 6 rows for captions above 6-pixel tiles and 2 pixels between tiles
     for i in range(5):
         np.testing.assert_array_equal(decoded[6:12, i * 8: i * 8 + 6, 0], imgs[i, 0])
+
+
+def test_heatmaps_use_the_style_scales_with_a_colour_bar():
+    """One colour language (issue 12): the confusion matrix and feature maps take the style module's scale and a key."""
+    import numpy as np
+
+    from explainers.figures import style
+    from explainers.figures import training as ft
+
+    conf = ft.confusion_figure(np.array([[5, 1], [2, 7]]), ["cat", "dog"]).data[0]
+    maps = ft.feature_maps_figure(np.random.default_rng(0).normal(size=(4, 6, 6))).data[0]
+    for trace in (conf, maps):
+        assert trace.showscale and trace.colorbar.title.text
+        assert [tuple(c) for c in trace.colorscale] == [tuple(c) for c in go.Figure(
+            go.Heatmap(z=[[0]], colorscale=style.SEQUENTIAL)).data[0].colorscale]

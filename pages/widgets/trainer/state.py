@@ -52,6 +52,7 @@ class Keys:
     DEVICE = "trainer_device"
     VAL = "trainer_val"
     SHOWN = "trainer_shown"
+    TAB = "trainer_tab"  # the open results tab
     CELL_TRUE = "trainer_cell_true"
     CELL_PRED = "trainer_cell_pred"
     COMPARE_RUNS = "trainer_compare_runs"
