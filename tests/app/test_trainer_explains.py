@@ -103,6 +103,8 @@ def test_chance_level_collapse_is_explained_with_the_transfer_way_out():
     assert not at.exception
     assert "Stuck at chance" in texts(at) and "100% of the test pictures are called **dog**" in texts(at)
     assert "transfer learning" in texts(at)
+    tab = at.query_params.get("trainer_tab")  # the open results tab is part of the link (issue 12 item 8)
+    assert (tab[0] if isinstance(tab, list) else tab) == "Confusion matrix"
     at.button(key="trainer_collapse_transfer").click().run()
     assert at.selectbox(key="trainer_model").value == "resnet18_frozen"
 
