@@ -144,11 +144,12 @@ def cell_panel(feature: np.ndarray, mx: pl.PoolResult, av: pl.PoolResult, key: s
         st.caption(f"Max-pooled map ({ho}×{wo}): click a cell to see its window.")
         st.html(cfig.colour_key_html(limits, "value"))
     for col, (kind, cw) in zip(st.columns(2, gap="large"), cells.items()):
-        with col:
+        with col:  # pictures and tables, not plotly: this panel redraws on every pick
             label = "Max pooling" if kind == "max" else "Average pooling"
-            st.plotly_chart(fig.window_figure(feature, cw, (p, p), f"{label}: the window of output ({oh}, {ow})"),
-                            key=f"pool_window_{kind}")
-            st.plotly_chart(fig.window_values_figure(cw, "the numbers in the window"), key=f"pool_values_{kind}")
+            st.image(cfig.png_bytes(fig.window_picture(feature, cw, (p, p))), width="stretch", output_format="PNG",
+                     caption=f"{label}: the window of output ({oh}, {ow}) on the map (grey ring: padding"
+                             f"{'; red: the winner' if kind == 'max' else ''})")
+            st.html(fig.window_values_html(cw))
     url.publish()
 
 

@@ -238,3 +238,55 @@ def block_strip(pictures: list[np.ndarray], gap: int = 10) -> np.ndarray:
             parts.append(np.full((h, gap, 3), 255, np.uint8))
         parts.append(np.pad(pic, ((0, h - pic.shape[0]), (0, 0), (0, 0)), constant_values=255))
     return np.concatenate(parts, axis=1)
+
+
+def window_picture(x: np.ndarray, cw: CellWindow, padding: tuple[int, int], min_side: int = 256) -> np.ndarray:
+    """window_figure as one uint8 picture: the map (H, W) in grey inside its padding ring, the window's cells
+    outlined in the highlight colour (grey where they read padding), the max's winner in red."""
+    from explainers.figures.convolution import _outline, colourise, upscale
+
+    h, w = x.shape
+    ph, pw = padding
+    lo_r, hi_r = min(-ph, int(cw.rows.min())), max(h - 1 + ph, int(cw.rows.max()))
+    lo_c, hi_c = min(-pw, int(cw.cols.min())), max(w - 1 + pw, int(cw.cols.max()))
+    canvas = np.full((hi_r - lo_r + 1, hi_c - lo_c + 1, 3), 255, np.uint8)
+    canvas[-lo_r - ph:-lo_r + h + ph, -lo_c - pw:-lo_c + w + pw] = style.rgb(style.PALE_GREY).astype(np.uint8)
+    canvas[-lo_r:-lo_r + h, -lo_c:-lo_c + w] = colourise(x, (0.0, max(float(np.max(x)), 1e-9)) if np.min(x) >= 0
+                                                       else None)
+    pic, f = upscale(canvas, min_side)
+    t = max(1, f // 6)
+    for r, c, inside in zip(cw.rows.ravel(), cw.cols.ravel(), cw.inside.ravel()):
+        r0, c0 = (int(r) - lo_r) * f, (int(c) - lo_c) * f
+        _outline(pic, r0, r0 + f, c0, c0 + f, WINDOW if inside else PAD, t)
+    if cw.winner is not None and cw.inside.any():
+        r0, c0 = (cw.winner[0] - lo_r) * f, (cw.winner[1] - lo_c) * f
+        _outline(pic, r0 + t, r0 + f - t, c0 + t, c0 + f - t, WINNER, max(2, t))
+    return pic
+
+
+def window_values_html(cw: CellWindow) -> str:
+    """window_values_figure as an HTML table: the kh×kw numbers, padding as −∞ (max) or 0 (average),
+    the winner framed in red, cells shaded black (0) to white (largest) like the map."""
+    from explainers.pooling import fmt
+
+    top = max(1e-9, float(np.max(np.where(cw.inside, cw.values, 0.0))))
+    rows = []
+    for i in range(cw.values.shape[0]):
+        cells = []
+        for j in range(cw.values.shape[1]):
+            if cw.inside[i, j]:
+                g = int(round(255 * min(1.0, max(0.0, float(cw.values[i, j]) / top))))
+                bg, fg, text = f"rgb({g},{g},{g})", (style.BLACK if g > 140 else style.WHITE), fmt(cw.values[i, j])
+            else:
+                bg, fg, text = style.PALE_GREY, style.SLATE, "−∞" if cw.winner is not None else "0 (pad)"
+            won = cw.winner is not None and (int(cw.rows[i, j]), int(cw.cols[i, j])) == tuple(cw.winner)
+            border = f"3px solid {WINNER}" if won else (f"1px solid {style.GRID}" if cw.inside[i, j]
+                                                         else f"2px dotted {style.GREY}")
+            cells.append(f'<td style="background:{bg};color:{fg};border:{border};padding:1px 4px;'
+                         f'text-align:right">{text}</td>')
+        rows.append(f'<tr><th style="font-weight:normal;color:{style.SLATE};padding-right:4px">{int(cw.rows[i, 0])}'
+                    "</th>" + "".join(cells) + "</tr>")
+    head = "".join(f'<th style="font-weight:normal;color:{style.SLATE}">{int(c)}</th>' for c in cw.cols[0])
+    return ('<table style="border-collapse:collapse;font-size:0.8rem;font-variant-numeric:tabular-nums">'
+            f"<tr><th></th>{head}</tr>" + "".join(rows) + "</table>"
+            f'<div style="font-size:0.75rem;color:{style.SLATE}">rows and columns: input coordinates</div>')

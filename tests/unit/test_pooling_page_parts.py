@@ -220,3 +220,22 @@ def test_average_arithmetic_adds_up_as_shown_and_never_shows_minus_zero():
             assert sum(as_float) == pytest.approx(float(total.replace("−", "-")), abs=1e-9)
             assert not re.search(r"−0\.00(?!\d*[1-9])", text)
     assert pl.fmt(-0.001) == "0.00" and pl.fmt(-np.inf) == "−∞"
+
+
+def test_window_picture_and_table_show_the_window_the_padding_and_the_winner():
+    from explainers.figures import pooling as pfig
+    from explainers.figures import style
+
+    x = np.arange(36, dtype=float).reshape(1, 6, 6)
+    mx = pl.pool2d(x, "max", 3, 2, 1)
+    cw = pl.cell_window(x, mx, 0, 0, 0)  # the corner window reads padding
+    pic = pfig.window_picture(x[0], cw, (1, 1), min_side=64)
+    f = pic.shape[0] // 8  # 6 pixels + a ring of 1 on each side
+    assert pic.shape[:2] == (8 * f, 8 * f)
+    assert tuple(pic[0, f // 2]) == tuple(style.rgb(style.PAD).astype(int))  # a padding tap, outlined grey
+    r, c = cw.winner
+    assert tuple(pic[(r + 1) * f + f // 2, (c + 1) * f + max(1, f // 6)]) == tuple(style.rgb(style.RED).astype(int))
+    html = pfig.window_values_html(cw)
+    assert html.count("−∞") == int((~cw.inside).sum()) and "3px solid" in html
+    av = pl.pool2d(x, "avg", 3, 2, 1)
+    assert "0 (pad)" in pfig.window_values_html(pl.cell_window(x, av, 0, 0, 0))
