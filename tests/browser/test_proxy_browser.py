@@ -54,7 +54,7 @@ def test_uploads_and_media_work_for_every_session_behind_the_proxy(proxy, browse
             photo.write_bytes(_png(h, w, i))
             pg.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(photo))
         for i, (pg, (h, w)) in enumerate(zip(pages, SIZES)):
-            caption = f"photo{i}.png” ({w}×{h})"
+            caption = f"photo{i}.png” ("  # its own upload, named in the caption under the picture
             pg.wait_for_function("t => document.body.innerText.includes(t)", arg=caption, timeout=30_000)
             wait_settled(pg)
             img = pg.locator("[data-testid='stImage'] img").first
