@@ -198,14 +198,14 @@ def test_resolve_under_and_listing(tmp_path):
 
 def test_good_zip_is_unpacked_and_loads(tmp_path):
     data = _zip(_good_entries())
-    imp = catsdogs.import_zip(data, tmp_path)
+    imp = catsdogs.import_zip(data, tmp_path, session="s1")
     assert imp.folder.is_dir() and imp.relative.startswith("uploads/") and imp.ignored == 1
     assert imp.files.counts() == {"cat": 3, "dog": 3}
     assert not (imp.folder / "__MACOSX").exists()
     spec = folder_spec(imp.relative, 64)
-    ds = load_dataset(spec, tmp_path)
+    ds = load_dataset(spec, tmp_path, session="s1")
     assert len(ds.train_y) + len(ds.test_y) == 6
-    assert catsdogs.import_zip(data, tmp_path).folder == imp.folder  # the same upload again is reused
+    assert catsdogs.import_zip(data, tmp_path, session="s1").folder == imp.folder  # the same upload again is reused
     assert not list((tmp_path / "uploads").glob(".incoming-*"))
 
 
@@ -227,7 +227,7 @@ def test_good_zip_is_unpacked_and_loads(tmp_path):
 )
 def test_hostile_or_unusable_zips_are_refused_and_leave_nothing(tmp_path, entries, symlinks, message):
     with pytest.raises(catsdogs.ZipRefused, match=message) as err:
-        catsdogs.import_zip(_zip(entries, symlinks), tmp_path)
+        catsdogs.import_zip(_zip(entries, symlinks), tmp_path, session="s1")
     assert "Nothing was saved" in str(err.value)
     assert _all_files(tmp_path) == []
     assert not (tmp_path.parent / "evil.png").exists()
@@ -236,13 +236,13 @@ def test_hostile_or_unusable_zips_are_refused_and_leave_nothing(tmp_path, entrie
 def test_zip_caps(tmp_path):
     data = _zip(_good_entries(3))
     with pytest.raises(catsdogs.ZipRefused, match="holds 7 files; the limit is 5"):
-        catsdogs.import_zip(data, tmp_path, max_files=5)
+        catsdogs.import_zip(data, tmp_path, session="s1", max_files=5)
     with pytest.raises(catsdogs.ZipRefused, match="the limit is"):
-        catsdogs.import_zip(data, tmp_path, max_bytes=len(data) - 1)
+        catsdogs.import_zip(data, tmp_path, session="s1", max_bytes=len(data) - 1)
     with pytest.raises(catsdogs.ZipRefused, match="unpacks to more than"):
-        catsdogs.import_zip(data, tmp_path, max_unpacked=1024 * 1024 // 4096)
+        catsdogs.import_zip(data, tmp_path, session="s1", max_unpacked=1024 * 1024 // 4096)
     with pytest.raises(catsdogs.ZipRefused, match="not a zip"):
-        catsdogs.import_zip(b"PK\x03\x04 but broken", tmp_path)
+        catsdogs.import_zip(b"PK\x03\x04 but broken", tmp_path, session="s1")
     assert _all_files(tmp_path) == []
 
 
@@ -263,7 +263,7 @@ def test_a_bomb_with_a_lying_size_header_is_refused(tmp_path):
         pos = bytes(data).find(b"PK\x01\x02", pos + 4)
     assert pos != -1 and info.file_size > 100
     with pytest.raises(catsdogs.ZipRefused, match="big.png"):
-        catsdogs.import_zip(bytes(data), tmp_path)
+        catsdogs.import_zip(bytes(data), tmp_path, session="s1")
     assert _all_files(tmp_path) == []
 
 
@@ -279,7 +279,7 @@ def test_failure_while_writing_removes_the_partial_folder(tmp_path, monkeypatch)
 
     monkeypatch.setattr(zips, "load_image", flaky)
     with pytest.raises(catsdogs.ZipRefused, match="damaged"):
-        catsdogs.import_zip(_zip(_good_entries()), tmp_path)
+        catsdogs.import_zip(_zip(_good_entries()), tmp_path, session="s1")
     assert _all_files(tmp_path) == [] and not list((tmp_path / "uploads").iterdir())
 
 

@@ -8,7 +8,8 @@ Import from this package, not its modules:
 - downloader: the one downloader (timeout, md5, progress, no partial files), PREFETCH_COMMAND
 - mnist (MNIST family, idx files), digits (synthetic digits), catsdogs/ (folders, zips, CIFAR,
   Oxford pets, drawn pets), cache (memory and disk), weights (ResNet-18 ImageNet weights),
-  prefetch (``download(names, ...)`` behind the CLI's download command)
+  prefetch (``download(names, ...)`` behind the CLI's download command), uploads (per-session upload
+  folders, quotas, access checks, clean-up of ended sessions and orphans)
 """
 
 from explainers.training.data.base import (
@@ -32,6 +33,15 @@ from explainers.training.data.spec import (
     is_catsdogs_key,
     parse_spec,
 )
+from explainers.training.data.uploads import (
+    check_access,
+    list_session_uploads,
+    remove_orphans,
+    remove_session,
+    room_left,
+    session_quota,
+    total_quota,
+)
 from explainers.training.data.weights import (
     WeightsUnavailable,
     fetch_resnet18_weights,
@@ -46,4 +56,6 @@ __all__ = [
     "clear_cache", "data_dir", "dataset_files", "dataset_menu", "download", "fetch_resnet18_weights",
     "folder_spec", "is_available", "is_catsdogs_key", "load_dataset", "parse_spec", "prefetch_command",
     "resnet18_weights_cached", "synthetic_digits", "weights_path", "write_idx_dataset",
+    "check_access", "list_session_uploads", "remove_orphans", "remove_session", "room_left", "session_quota",
+    "total_quota",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from explainers.training.data.base import (
     DatasetUnavailable,
@@ -12,17 +12,24 @@ from explainers.training.data.base import (
 )
 from explainers.training.data.cache import MemoryCache
 from explainers.training.data.spec import DatasetSpec, as_spec
+from explainers.training.data.uploads import check_access, uploads_root
 
 _LOADED: MemoryCache[ImageDataset] = MemoryCache()  # (key, resolved data folder) -> dataset
 
 
 def load_dataset(spec_or_key: DatasetSpec | str, data_dir: Path | str | None = None, download: bool = True,
-                 progress: Progress | None = None) -> ImageDataset:
+                 progress: Progress | None = None, *, session: str | None = None) -> ImageDataset:
     """A spec (or a key, parsed by parse_spec: ValueError when bad) -> ImageDataset, cached per process.
 
-    DatasetUnavailable (with what to do) when its files are missing and cannot be downloaded."""
+    DatasetUnavailable (with what to do) when its files are missing and cannot be downloaded, or when a
+    folder is not this ``session``'s to read (another visitor's uploads, the data folder itself)."""
     spec = as_spec(spec_or_key)
     root = root_or_default(data_dir)
+    if spec.source == "folder":  # checked before the cache: another session may have loaded it
+        try:
+            check_access(root, spec.folder, session)
+        except ValueError as exc:
+            raise DatasetUnavailable(str(exc)) from None
     key = (spec.key, str(root.resolve()))
     found = _LOADED.get(key)
     if found is not None:
@@ -47,11 +54,17 @@ def _load(spec: DatasetSpec, root: Path, download: bool, progress: Progress | No
         return catsdogs.load_cifar_catsdog(root, download, progress)
     if spec.source == "oxford-pets":
         return catsdogs.load_oxford_pets(root, download, progress, size=spec.size)
-    try:  # a folder of the learner's own pictures
+    try:  # a folder of the learner's own pictures (access was checked by load_dataset)
         path = catsdogs.resolve_under(root, spec.folder)
-        return catsdogs.load_folder(path, spec.size, data_root=root, progress=progress, name=spec.key)
+        uploads = uploads_root(root).resolve()
+        # An upload's decoded cache lives in its session folder: counted in the quota, removed with it.
+        cache_root = uploads / path.relative_to(uploads).parts[0] if uploads in path.parents else root
+        return catsdogs.load_folder(path, spec.size, data_root=cache_root, progress=progress, name=spec.key)
     except ValueError as exc:
-        raise DatasetUnavailable(str(exc)) from exc
+        raise DatasetUnavailable(str(exc)) from None
+    except OSError as exc:  # e.g. a name the disk refuses: one line, no server path
+        raise DatasetUnavailable(f"The folder {PurePosixPath(spec.folder).name[:60]!r} cannot be read "
+                                 f"({exc.strerror or 'disk error'}).") from None
 
 
 def is_available(spec_or_key: DatasetSpec | str, data_dir: Path | str | None = None) -> bool:

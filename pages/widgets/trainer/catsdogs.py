@@ -20,6 +20,7 @@ from explainers.figures import catsdogs as fcd
 from explainers.training import TrainConfig, actions, augment
 from explainers.training import data as dsets
 from explainers.training.data import catsdogs as cd_data
+from pages.widgets import sessions
 from pages.widgets.trainer import gradcam as cam
 from pages.widgets.trainer import race as race
 from pages.widgets.trainer.state import Keys, Notice, RunRecord, TrainerState
@@ -56,23 +57,33 @@ def _use_folder(state: TrainerState, spec: dsets.DatasetSpec) -> None:
 
 
 def _import_zip(state: TrainerState, spec: dsets.DatasetSpec) -> None:
-    """Uploader callback: check and unpack the zip, then switch the dataset to it (or say why not)."""
+    """Uploader callback: check and unpack the zip into this session's uploads, then use it (or say why not)."""
     up = state.get(Keys.CD_ZIP)
     if up is None:
         return
+    sid = sessions.session_id()
+    if sid is None:
+        state.zip_notice = Notice("error", f"**{up.name}** was not used: uploads need a browser session.")
+        return
     try:
-        imp = cd_data.import_zip(up.getvalue(), dsets.data_dir())
-    except cd_data.ZipRefused as exc:
+        imp = cd_data.import_zip(up.getvalue(), dsets.data_dir(), session=sid)
+    except cd_data.ZipRefused as exc:  # also QuotaExceeded and every filesystem error, as one line
         state.zip_notice = Notice("error", f"**{up.name}** was not used: {exc}")
         return
-    except OSError as exc:
-        state.zip_notice = Notice("error", f"**{up.name}** could not be saved: {exc}")
+    except OSError as exc:  # the data folder itself is unusable; say so without its path
+        state.zip_notice = Notice("error", f"**{up.name}** could not be saved ({exc.strerror or 'disk error'}).")
         return
+    sessions.watch_uploads(sid)  # removed once this tab has gone for good
     counts = imp.files.counts()
     note = f" ({imp.ignored} system files ignored)" if imp.ignored else ""
     state.zip_notice = Notice(
         "success", f"**{up.name}**: {counts['cat']} cats and {counts['dog']} dogs ({imp.files.layout}){note}.")
     state.put(Keys.DATASET, dsets.folder_spec(imp.relative, _size_of(spec)).key)
+
+
+def _folder_label(folder: str, uploads: list[str]) -> str:
+    """Operator folders by name; this session's uploads as "Your upload N" (their paths mean nothing to a visitor)."""
+    return f"Your upload {len(uploads) - uploads.index(folder)}" if folder in uploads else folder
 
 
 def data_panel(state: TrainerState, spec: dsets.DatasetSpec) -> None:
@@ -96,17 +107,21 @@ def data_panel(state: TrainerState, spec: dsets.DatasetSpec) -> None:
                                help="Pictures are decoded once to this size and kept in memory; bigger "
                                     "pictures show more detail but train more slowly.")
     with right.expander("Use your own cat and dog photos", icon=":material/photo_library:"):
-        st.markdown("A folder in the data folder (`" + str(dsets.data_dir()) + "`) or a zip, in either layout: "
-                    "class folders `cat/` and `dog/` (or `cats/`, `dogs/`), or Kaggle's names "
-                    "`train/cat.0.jpg`, `train/dog.0.jpg`.")
-        folders = cd_data.list_folders(dsets.data_dir())
+        st.markdown("A folder the teacher put in the server's data folder, or a zip of your own, in either "
+                    "layout: class folders `cat/` and `dog/` (or `cats/`, `dogs/`), or Kaggle's names "
+                    "`train/cat.0.jpg`, `train/dog.0.jpg`. Your uploads are private to this tab and removed "
+                    "when you close it.")
+        sessions.start_server_housekeeping()
+        mine = dsets.list_session_uploads(dsets.data_dir(), sessions.session_id())
+        folders = cd_data.list_folders(dsets.data_dir()) + mine
         if folders:
             a, b = st.columns([3, 1], vertical_alignment="bottom")
-            a.selectbox("Folder", folders, key=Keys.CD_FOLDER)
+            a.selectbox("Folder", folders, key=Keys.CD_FOLDER, format_func=lambda f: _folder_label(f, mine))
             b.button("Use it", key="trainer_cd_use_folder", on_click=_use_folder, args=(state, spec), width="stretch")
         st.file_uploader("…or upload a zip of pictures" if folders else "Upload a zip of pictures", type=["zip"],
                          key=Keys.CD_ZIP, on_change=_import_zip, args=(state, spec),
-                         help=f"At most {cd_data.MAX_ZIP_FILES:,} pictures; only images inside; checked before use.")
+                         help=f"At most {cd_data.MAX_ZIP_FILES:,} pictures; only images inside; checked before use. "
+                              f"Your uploads may use {dsets.session_quota() // 2**20} MB in all.")
         notice, state.zip_notice = state.zip_notice, None  # shown once
         if notice is not None:
             (st.error if notice.kind == "error" else st.success)(notice.text)

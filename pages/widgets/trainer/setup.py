@@ -14,6 +14,7 @@ from explainers import snippets
 from explainers.training import DEVICES, OPTIMIZERS, SCHEDULERS, TrainConfig, actions
 from explainers.training import data as dsets
 from models import MODELS
+from pages.widgets import sessions
 from pages.widgets.trainer.state import Keys, TrainerState, model_label
 from pages.widgets.ui import ShareableState
 
@@ -73,9 +74,10 @@ def use_dataset(state: TrainerState, key: str) -> None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)
-def cached_dataset(key: str) -> dsets.ImageDataset:
-    """Shared, read-only dataset tensors (one copy per server process), by canonical key."""
-    return dsets.load_dataset(dsets.parse_spec(key))
+def cached_dataset(key: str, session: str | None = None) -> dsets.ImageDataset:
+    """Shared, read-only dataset tensors (one copy per server process), by canonical key (and, for a
+    folder, the session, which must be allowed to read it)."""
+    return dsets.load_dataset(dsets.parse_spec(key), session=session)
 
 
 def choose_dataset(url: ShareableState, state: TrainerState) -> tuple[dsets.DatasetSpec, dsets.ImageDataset | None]:
@@ -109,8 +111,10 @@ def choose_dataset(url: ShareableState, state: TrainerState) -> tuple[dsets.Data
 
     try:
         with st.spinner(f"Loading {label}…"):
-            dsets.load_dataset(spec, progress=progress)  # downloads/decodes with a progress bar, once
-            ds = cached_dataset(spec.key)
+            # downloads/decodes with a progress bar, once; a folder only if this session may read it
+            sid = sessions.session_id() if spec.source == "folder" else None
+            dsets.load_dataset(spec, progress=progress, session=sid)
+            ds = cached_dataset(spec.key, sid)
     except dsets.DatasetUnavailable as exc:
         bar.empty()
         state.fetch_requested.discard(key)

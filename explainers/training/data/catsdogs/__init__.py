@@ -25,6 +25,7 @@ from explainers.training.data.catsdogs.zips import (
     MAX_ZIP_BYTES,
     MAX_ZIP_FILES,
     MAX_ZIP_UNPACKED,
+    QuotaExceeded,
     ZipImport,
     ZipRefused,
     check_zip_entries,
@@ -34,7 +35,7 @@ from explainers.training.data.spec import SIZES
 
 __all__ = [
     "CLASSES", "IMAGE_SUFFIXES", "MAX_FILE_BYTES", "MAX_ZIP_BYTES", "MAX_ZIP_FILES", "MAX_ZIP_UNPACKED", "SIZES",
-    "LabelledFiles", "ZipImport", "ZipRefused", "check_zip_entries", "cifar_available", "decode_files",
+    "LabelledFiles", "QuotaExceeded", "ZipImport", "ZipRefused", "check_zip_entries", "cifar_available", "decode_files",
     "decode_to_square", "import_zip", "label_paths", "list_folders", "load_cifar_catsdog", "load_folder",
     "load_oxford_pets", "load_synthetic_pets", "oxford_available", "resolve_under", "scan_folder",
     "square_uint8", "synthetic_pets",

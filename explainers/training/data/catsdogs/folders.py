@@ -22,6 +22,7 @@ from explainers.training.data.catsdogs.decode import (
     make_dataset,
     restore_dataset,
 )
+from explainers.training.data.uploads import UPLOADS
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -92,7 +93,7 @@ def scan_folder(folder: Path) -> LabelledFiles:
     """Find the labelled images under a folder (either layout, any depth); ValueError when unusable."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValueError(f"There is no folder {folder}.")
+        raise ValueError(f"There is no folder {folder.name!r} in the data folder.")
     rel = [
         p.relative_to(folder).as_posix()
         for p in folder.rglob("*")
@@ -100,7 +101,7 @@ def scan_folder(folder: Path) -> LabelledFiles:
         and not JUNK.search(p.relative_to(folder).as_posix())
     ]
     files = label_paths(rel)
-    check_enough(files, f"The folder {folder}")
+    check_enough(files, f"The folder {folder.name!r}")  # the name only: visitors never see server paths
     return files
 
 
@@ -117,7 +118,8 @@ def resolve_under(data_root: Path, relative: str) -> Path:
 
 
 def list_folders(data_root: Path, max_depth: int = 3) -> list[str]:
-    """Folders under the data folder that look like cats-vs-dogs sets (relative paths), for a menu."""
+    """Folders an operator put under the data folder that look like cats-vs-dogs sets (relative paths),
+    for a menu; visitors' uploads are not among them (uploads.list_session_uploads lists a session's own)."""
     root = Path(data_root)
     if not root.is_dir():
         return []
@@ -125,13 +127,14 @@ def list_folders(data_root: Path, max_depth: int = 3) -> list[str]:
     for dirpath, dirnames, _ in os.walk(root):
         d = Path(dirpath)
         depth = len(d.relative_to(root).parts)
-        dirnames[:] = sorted(n for n in dirnames if not n.startswith(".") and n not in ("cache",))
+        dirnames[:] = sorted(n for n in dirnames if not n.startswith(".") and n not in ("cache",)
+                             and not (depth == 0 and n == UPLOADS))
         if depth >= max_depth:
             dirnames[:] = []
         names = {n.lower() for n in dirnames}
         kaggle = (d / "train").is_dir() and any(_NAME_LABEL.match(f.name) for f in _first(d / "train", 50))
-        if (names & _CAT_DIRS and names & _DOG_DIRS) or kaggle:
-            found.append(d.relative_to(root).as_posix() or ".")
+        if depth and ((names & _CAT_DIRS and names & _DOG_DIRS) or kaggle):  # the data folder itself holds uploads/
+            found.append(d.relative_to(root).as_posix())
             dirnames[:] = []
     return found
 
@@ -216,7 +219,7 @@ def load_folder(
             tr, te = _split_indices(y.tolist(), test_fraction, seed)
         tr_t, te_t = torch.tensor(tr, dtype=torch.int64), torch.tensor(te, dtype=torch.int64)
         if len(set(y[tr_t].tolist())) < 2:
-            raise ValueError(f"Fewer than two readable pictures per class in {folder} ({len(bad)} unreadable).")
+            raise ValueError(f"Fewer than two readable pictures per class in {folder.name!r} ({len(bad)} unreadable).")
         if progress:
             progress(1.0, f"decoded {len(good)} pictures" + (f" ({len(bad)} unreadable skipped)" if bad else ""))
         return make_dataset(name, label, x[tr_t].contiguous(), y[tr_t], x[te_t].contiguous(), y[te_t])
