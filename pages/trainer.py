@@ -3,7 +3,6 @@
 import streamlit as st
 
 from explainers.figures import training as ft
-from explainers.training import lr_find
 from explainers.training.objective import loss_formula
 from pages.widgets.trainer import catsdogs as cd
 from pages.widgets.trainer import results as res
@@ -41,7 +40,8 @@ buttons.button("Start training", type="primary", icon=":material/play_arrow:", d
           key="trainer_start", on_click=rn.start, args=(state, config, ds))
 buttons.button("Stop", icon=":material/stop:", disabled=not active, on_click=rn.stop, args=(state,),
                key="trainer_stop")
-find = buttons.button("Find a learning rate", icon=":material/search:", key="trainer_lrf_go")
+find = buttons.button("Find a learning rate", icon=":material/search:", key="trainer_lrf_go", disabled=active,
+                      help="Takes a training slot like a run, so it waits while your run trains.")
 buttons.button("Overfit on purpose", icon=":material/science:", on_click=setup.apply_preset, args=(state, "overfit"),
                key="trainer_preset_overfit", help=setup.OVERFIT_HELP)
 buttons.button("Recommended settings", icon=":material/recommend:", on_click=setup.apply_preset,
@@ -55,7 +55,7 @@ if active:
 
 if find:
     with st.spinner("Sweeping the learning rate from 1e-6 to 1 over 100 batches, on a copy of the model…"):
-        found = run_safely(lambda: lr_find(config, ds, num_steps=100), what="run the learning-rate finder")
+        found = run_safely(lambda: rn.find_lr(config, ds), what="run the learning-rate finder")
     if found is not None:
         state.found_lr = FoundLR(found, setup.describe_settings(config))
 if state.found_lr is not None:
@@ -79,7 +79,7 @@ with st.expander("Model card: layers, output shapes, parameters", icon=":materia
 
 if run is not None:
     st.subheader("Training" if active else "Last run")
-    st.fragment(rn.live_panel, run_every=1.0 if active else None)(state, run)
+    st.fragment(rn.live_panel, run_every=rn.poll_every([run.snapshot()]))(state, run)
 
 recs = state.records_for(ds.name)
 st.subheader("Inside the trained network")

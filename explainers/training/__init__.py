@@ -26,9 +26,12 @@ from explainers.training.loop import (
 from explainers.training.lr_find import LRFinderResult, lr_find
 from explainers.training.run import (
     RunSnapshot,
+    ServerBusy,
     TrainRun,
     active_runs,
     max_concurrent_runs,
+    release_memory,
+    server_slot,
     set_max_concurrent_runs,
     stop_all_runs,
 )
@@ -45,4 +48,5 @@ __all__ = [
     "active_runs", "configure_threads", "evaluate", "feature_maps", "fit", "load_weights", "lr_find",
     "max_concurrent_runs", "predict", "resolve_device", "save_weights", "seed_everything",
     "set_max_concurrent_runs", "stop_all_runs",
+    "ServerBusy", "release_memory", "server_slot",
 ]

@@ -196,10 +196,20 @@ def race_configs(config: TrainConfig) -> tuple[TrainConfig, TrainConfig]:
     return replace(config, model=SCRATCH, dropout=0.5), replace(config, model=transfer, dropout=0.0)
 
 
-def start_race(config: TrainConfig, dataset: ImageDataset, owner: object) -> list[TrainRun]:
-    """Fetch the ImageNet weights (ValueError when offline), then start both runs of race_configs."""
+def start_race(config: TrainConfig, dataset: ImageDataset, owner: object, session: str | None = None
+               ) -> list[TrainRun]:
+    """Fetch the ImageNet weights (ValueError when offline), then start both runs of race_configs as one job
+    of ``session`` (ServerBusy, a ValueError, when the session has another job or the queue is full)."""
     from explainers.training import TrainRun
 
     fetch_resnet_weights()
-    runs = [TrainRun(c, dataset, owner=owner) for c in race_configs(config)]
-    return [r.start() for r in runs]
+    first, second = race_configs(config)
+    a = TrainRun(first, dataset, owner=owner, session=session)
+    b = TrainRun(second, dataset, owner=owner, session=session, job=a.job)
+    a.start()
+    try:
+        b.start()
+    except ValueError:
+        a.stop()  # both or neither
+        raise
+    return [a, b]

@@ -51,7 +51,7 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--val-fraction", type=float, default=d.val_fraction)
     p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     p.add_argument("--no-download", action="store_true", help="fail instead of downloading missing files")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default and most: all cores but one)")
     p.add_argument("--json", action="store_true", help="print one final JSON line on stdout")
 
 

@@ -3,11 +3,17 @@ lock and read with ``snapshot()``, ``stop()`` checked before every batch.
 
 The worker never touches a UI; the page polls ``run.snapshot()`` about once a second. When
 ``owner`` (any object kept in a session) is garbage-collected, the session has ended and the run
-stops between batches. The cap defaults to $NEURAL_LENS_MAX_RUNS or 2.
+stops between batches; the page also stops its runs when the session disconnects for good. The cap
+defaults to $NEURAL_LENS_MAX_RUNS or 2; at most $NEURAL_LENS_MAX_QUEUE (default 8) wait behind it,
+and one ``session`` has one job (a run, or the race's two runs) queued or training at a time. Every
+heavy job takes a slot the same way: runs, the race and the LR finder (``server_slot``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import itertools
 import math
 import os
@@ -15,7 +21,7 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -108,9 +114,54 @@ class _RunGate:
             return len(self._active), len(self._waiting)
 
 
-_GATE = _RunGate(int(os.environ.get("NEURAL_LENS_MAX_RUNS") or 2))
+def _env_int(name: str, default: int) -> int:
+    try:
+        return max(1, int(os.environ.get(name) or default))
+    except ValueError:
+        return default
+
+
+_GATE = _RunGate(_env_int("NEURAL_LENS_MAX_RUNS", 2))
+MAX_QUEUE = _env_int("NEURAL_LENS_MAX_QUEUE", 8)  # jobs waiting behind the cap; more are refused
 _RUN_IDS = itertools.count(1)
 _LIVE_RUNS: weakref.WeakSet[TrainRun] = weakref.WeakSet()
+_ADMIT = threading.Lock()
+
+
+class ServerBusy(ValueError):
+    """A job was refused: the queue is full, or this session already has a job; the message says which."""
+
+
+def _check_queue_room() -> None:
+    running, waiting = _GATE.counts()
+    if running >= _GATE.limit and waiting >= MAX_QUEUE:
+        raise ServerBusy(f"The server is busy: {waiting} runs are already waiting for {_GATE.limit} training "
+                         "slots. Please try again in a few minutes.")
+
+
+@contextlib.contextmanager
+def server_slot(cancelled: Callable[[], bool] = lambda: False) -> Iterator[bool]:
+    """Hold one of the server's training slots for a heavy job outside a TrainRun (the LR finder):
+    waits its turn in the same FIFO queue -> True, or False when ``cancelled()`` while waiting.
+    ServerBusy when the queue is full."""
+    with _ADMIT:
+        _check_queue_room()
+    job = next(_RUN_IDS)
+    got = _GATE.acquire(job, cancelled)
+    try:
+        yield got
+    finally:
+        if got:
+            _GATE.release(job)
+            release_memory()
+
+
+def release_memory() -> None:
+    """Collect cycles and hand freed heap pages back to the OS (glibc keeps them otherwise), so the
+    server's memory returns after training instead of staying at its peak."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def set_max_concurrent_runs(n: int) -> None:
@@ -180,11 +231,13 @@ class TrainRun:
     """
 
     def __init__(self, config: TrainConfig, dataset: ImageDataset, *, owner: object | None = None,
-                 callbacks: Iterable[Callback] = ()) -> None:
+                 session: str | None = None, job: int | None = None, callbacks: Iterable[Callback] = ()) -> None:
         problems = config.problems()
         if problems:
             raise ValueError(" ".join(problems))
         self.config, self.dataset, self.id = config, dataset, next(_RUN_IDS)
+        # One job per session: ``job`` groups runs that belong together (the race's two runs).
+        self.session, self.job = session, (job if job is not None else self.id)
         self.extra_callbacks = list(callbacks)
         self._owner = weakref.ref(owner) if owner is not None else None
         self.model = build_model(config, dataset)
@@ -222,11 +275,21 @@ class TrainRun:
     # -- control
 
     def start(self) -> TrainRun:
-        """Start the worker thread (it queues first if the server is at its cap)."""
+        """Start the worker thread (it queues first if the server is at its cap).
+
+        ServerBusy (a ValueError, one line) when this session already has another job queued or training,
+        or when the queue is full."""
         if self._thread is None:
             configure_threads()
-            self._thread = threading.Thread(target=self._main, name=f"train-run-{self.id}", daemon=True)
-            self._thread.start()
+            with _ADMIT:
+                if self.session is not None and any(
+                        r is not self and r.session == self.session and r.job != self.job and r.alive
+                        for r in list(_LIVE_RUNS)):
+                    raise ServerBusy("This tab already has a run queued or training; stop it first "
+                                     "(one run per learner, so everyone gets a turn).")
+                _check_queue_room()
+                self._thread = threading.Thread(target=self._main, name=f"train-run-{self.id}", daemon=True)
+                self._thread.start()
         return self
 
     def stop(self) -> None:
@@ -330,7 +393,10 @@ class TrainRun:
             self.update(status="failed", message=f"Training failed: {type(exc).__name__}: {exc}")
         finally:
             self.update(t_end=time.perf_counter(), eta=0.0)
+            # What only training needed goes now (the model and its results stay for the page).
+            self._batches = self._strip_x = None
             _GATE.release(self.id)
+            release_memory()
 
     def _validate(self, model: nn.Module) -> tuple[float, float]:
         """(val loss, val accuracy) of model on the held-out part of the training set."""

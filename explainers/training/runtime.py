@@ -13,15 +13,24 @@ _THREADS_LOCK = threading.Lock()
 SEED_LOCK = threading.Lock()  # torch's global RNG is process-wide: seeding and model builds take turns
 
 
+def default_threads() -> int:
+    """All cores but one (at least 1): training never takes the core the web server answers on."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
 def configure_threads(n: int | None = None) -> int:
-    """Set torch's intra-op thread count once per process ($NEURAL_LENS_TORCH_THREADS or all cores)."""
+    """Set torch's intra-op thread count once per process ($NEURAL_LENS_TORCH_THREADS, else cores - 1, at
+    least 1; never more than cores - 1, so pages and health checks keep a core while runs train)."""
     global _THREADS_SET
     import torch
 
     with _THREADS_LOCK:
         if not _THREADS_SET:
-            want = n or int(os.environ.get("NEURAL_LENS_TORCH_THREADS") or 0) or (os.cpu_count() or 1)
-            torch.set_num_threads(max(1, want))
+            try:
+                asked = n or int(os.environ.get("NEURAL_LENS_TORCH_THREADS") or 0)
+            except ValueError:
+                asked = 0
+            torch.set_num_threads(max(1, min(asked or default_threads(), default_threads())))
             _THREADS_SET = True
         return torch.get_num_threads()
 

@@ -84,7 +84,7 @@ class Runner(Protocol):
     name: str
 
     def start(self, config: TrainConfig, dataset: ImageDataset | None = None, *,
-              owner: object | None = None) -> RunHandle: ...
+              owner: object | None = None, session: str | None = None) -> RunHandle: ...
 
 
 _LOCK = threading.Lock()

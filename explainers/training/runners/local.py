@@ -61,12 +61,13 @@ class LocalRunner:
     name = "local"
 
     def start(self, config: TrainConfig, dataset: ImageDataset | None = None, *,
-              owner: object | None = None) -> LocalHandle:
-        """Start `config` on `dataset` (loaded from config.dataset when None); ValueError for a bad config."""
+              owner: object | None = None, session: str | None = None) -> LocalHandle:
+        """Start `config` on `dataset` (loaded from config.dataset when None); ValueError for a bad config,
+        ServerBusy (a ValueError) when `session` already has a job queued or training, or the queue is full."""
         from explainers.training import TrainRun
 
         if dataset is None:
             from explainers.training.data import load_dataset
 
             dataset = load_dataset(config.dataset)
-        return LocalHandle(TrainRun(config, dataset, owner=owner)).start()
+        return LocalHandle(TrainRun(config, dataset, owner=owner, session=session)).start()

@@ -299,8 +299,10 @@ class RayRunner:
         return float(self.ray.cluster_resources().get("GPU", 0)) >= 1
 
     def start(self, config: TrainConfig, dataset: ImageDataset | None = None, *,
-              owner: object | None = None) -> RayHandle:
-        """Start `config` on the cluster; ValueError for a bad config, RunnerUnavailable if the cluster is not there."""
+              owner: object | None = None, session: str | None = None) -> RayHandle:
+        """Start `config` on the cluster; ValueError for a bad config, RunnerUnavailable if the cluster is not there.
+
+        ``session`` is accepted for the seam and unused: the cluster's own queue shares its slots."""
         problems = config.problems()
         if problems:
             raise ValueError(" ".join(problems))

@@ -23,8 +23,9 @@ from explainers.training.data import catsdogs as cd_data
 from pages.widgets import sessions
 from pages.widgets.trainer import gradcam as cam
 from pages.widgets.trainer import race as race
+from pages.widgets.trainer import run as rn
 from pages.widgets.trainer.state import Keys, Notice, RunRecord, TrainerState
-from pages.widgets.ui import ShareableState, run_safely
+from pages.widgets.ui import ShareableState, run_safely, visitor_text
 
 if TYPE_CHECKING:
     from explainers.training.data import ImageDataset
@@ -68,7 +69,7 @@ def _import_zip(state: TrainerState, spec: dsets.DatasetSpec) -> None:
     try:
         imp = cd_data.import_zip(up.getvalue(), dsets.data_dir(), session=sid)
     except cd_data.ZipRefused as exc:  # also QuotaExceeded and every filesystem error, as one line
-        state.zip_notice = Notice("error", f"**{up.name}** was not used: {exc}")
+        state.zip_notice = Notice("error", f"**{up.name}** was not used: {visitor_text(exc)}")
         return
     except OSError as exc:  # the data folder itself is unusable; say so without its path
         state.zip_notice = Notice("error", f"**{up.name}** could not be saved ({exc.strerror or 'disk error'}).")
@@ -169,7 +170,8 @@ def refine(url: ShareableState, state: TrainerState, ds: ImageDataset | None, co
                               "same pictures with the same settings, side by side."):
                 run_safely(lambda: race.start_race(state, config, ds), what="start the race")
         if state.race:
-            st.fragment(race.race_panel, run_every=1.0 if state.race_active else None)(state)
+            every = rn.poll_every([r.snapshot() for r in state.race])
+            st.fragment(race.race_panel, run_every=every)(state)
     return replace(config, augmentations=ops, augment=bool(ops) or config.augment)
 
 
@@ -200,7 +202,7 @@ def _fetch_weights() -> bool:
         actions.fetch_resnet_weights(lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
     except ValueError as exc:  # WeightsUnavailable: offline, or the download failed
         bar.empty()
-        st.error(f"**Transfer learning is unavailable here.** {exc}", icon=":material/cloud_off:")
+        st.error(f"**Transfer learning is unavailable here.** {visitor_text(exc)}", icon=":material/cloud_off:")
         return False
     bar.empty()
     return True

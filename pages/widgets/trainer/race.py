@@ -12,6 +12,8 @@ import streamlit as st
 
 from explainers.figures import training as ft
 from explainers.training import TrainConfig, actions
+from pages.widgets import sessions
+from pages.widgets.trainer.run import stop_when_gone
 from pages.widgets.trainer.state import TrainerState
 
 if TYPE_CHECKING:
@@ -23,8 +25,10 @@ def start_race(state: TrainerState, config: TrainConfig, ds: ImageDataset) -> No
 
     WeightsUnavailable (a ValueError) when the ImageNet weights cannot be had: run_safely explains it.
     """
-    state.race = actions.start_race(config, ds, owner=state.token)
+    sid = sessions.session_id()
+    state.race = actions.start_race(config, ds, owner=state.token, session=sid)
     state.race_archived = False
+    stop_when_gone("trainer-race", state.race, sid)
 
 
 def _name(config: TrainConfig, long: bool) -> str:
@@ -42,6 +46,11 @@ def race_panel(state: TrainerState) -> None:
         for r in runs:
             state.archive(r)
         st.rerun()  # the whole page: both runs appear under "Inside the trained network"
+    queued = all(s.status == "queued" for s in snaps)
+    if state.race_polling_queued and not queued:
+        state.race_polling_queued = False
+        st.rerun()  # the whole page: the fragment polls at the training pace from now on
+    state.race_polling_queued = queued
     st.markdown("**Race: from scratch vs transfer learning**")
     cols = st.columns(len(runs))
     for col, run, snap in zip(cols, runs, snaps):

@@ -8,17 +8,24 @@ Finished runs are kept as RunRecords (TrainerState.archive) so they can be compa
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from explainers.figures import training as ft
-from explainers.training import TrainConfig, actions, diagnose
+from explainers.training import TrainConfig, actions, diagnose, lr_find
 from explainers.training.runners import RunHandle, RunnerUnavailable, get_runner
+from pages.widgets import sessions
 from pages.widgets.trainer.state import TrainerState
 
 if TYPE_CHECKING:
     from explainers.training.data import ImageDataset
+    from explainers.training.lr_find import LRFinderResult
+
+LIVE_EVERY_S = 1.0  # the live panel's refresh while training
+QUEUED_EVERY_S = 5.0  # ... and while waiting in the queue: ten queued tabs must not keep the server busy
 
 
 def start(state: TrainerState, config: TrainConfig, dataset: ImageDataset) -> None:
@@ -26,10 +33,45 @@ def start(state: TrainerState, config: TrainConfig, dataset: ImageDataset) -> No
     state.start_error = None
     if state.active:
         return  # one run per session; Stop it first
+    sid = sessions.session_id()
     try:  # this machine, or a Ray cluster when $NEURAL_LENS_RAY_ADDRESS is set
-        state.run = get_runner().start(config, dataset, owner=state.token)
-    except (ValueError, RunnerUnavailable) as exc:
+        run = get_runner().start(config, dataset, owner=state.token, session=sid)
+    except (ValueError, RunnerUnavailable) as exc:  # also ServerBusy: queue full, or this tab has a job
         state.start_error = str(exc)
+        return
+    state.run = run
+    stop_when_gone("trainer-run", [run], sid)
+
+
+def stop_when_gone(name: str, runs: list, sid: str | None) -> None:
+    """Stop ``runs`` once this session has disconnected for good (weak references: a finished run is
+    not kept alive by the watcher)."""
+    refs = [weakref.ref(r) for r in runs]
+
+    def stop_all() -> None:
+        for ref in refs:
+            r = ref()
+            if r is not None:
+                r.stop()
+
+    sessions.on_session_end(name, stop_all, sid)
+
+
+def find_lr(config: TrainConfig, dataset: ImageDataset) -> LRFinderResult:
+    """The LR finder in the script thread, through the server's training slots; stopped if the session ends."""
+    stop = threading.Event()
+    sessions.on_session_end("trainer-lr-find", stop.set)
+    try:
+        return lr_find(config, dataset, num_steps=100, stop=stop)
+    finally:
+        sessions.forget("trainer-lr-find")
+
+
+def poll_every(snaps: list) -> float | None:
+    """The live fragment's run_every for these snapshots: None when all are done, slow while all queue."""
+    if all(s.done for s in snaps):
+        return None
+    return QUEUED_EVERY_S if all(s.status == "queued" for s in snaps) else LIVE_EVERY_S
 
 
 def stop(state: TrainerState) -> None:
@@ -54,10 +96,15 @@ def live_panel(state: TrainerState, run: RunHandle) -> None:
         state.archive(run)
         st.rerun()  # the whole page: results tabs appear, the fragment stops polling
     place = run.placement
+    if state.polling_queued and snap.status != "queued":
+        state.polling_queued = False
+        st.rerun()  # the whole page: the fragment polls at the training pace from now on
     if snap.status == "queued":
+        state.polling_queued = True
         busy = "The Ray cluster is" if place.runner == "ray" else "The server is"
         st.info(f"{busy} busy with other learners' runs. You are number **{snap.queue_position}** in "
                 "the queue; training starts by itself.", icon=":material/hourglass_top:")
+        return  # nothing else to draw yet: a queued tab costs the server one small rerun every few seconds
     st.caption(f"Training on {place.label()}.")
     text = (f"Epoch {max(snap.epoch, 1)}/{snap.total_epochs} · batch {snap.batch}/{snap.batches_per_epoch} · "
             f"{snap.images_per_second:,.0f} images/s · "

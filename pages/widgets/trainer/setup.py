@@ -19,7 +19,9 @@ from pages.widgets.trainer.state import Keys, TrainerState, model_label
 from pages.widgets.ui import ShareableState
 
 SYNTHETIC = "synthetic-digits"
-LRS = [m * 10.0**e for e in range(-5, 1) for m in (1, 2, 3, 5)][:-3]  # 1e-5 ... 1
+# Written as decimal literals ("3e-05", not 3 * 10.0**-5 = 3.0000000000000004e-05) so that the value a
+# share link carries ("3e-05") is exactly one of the options and survives the round trip.
+LRS = [float(f"{m}e{e}") for e in range(-5, 1) for m in (1, 2, 3, 5)][:-3]  # 1e-5 ... 1
 WEIGHT_DECAYS = [0.0, 1e-5, 1e-4, 5e-4, 1e-3, 1e-2, 1e-1]
 L1S = [0.0, 1e-6, 1e-5, 1e-4, 1e-3]
 BATCHES = [16, 32, 64, 128, 256, 512]

@@ -119,6 +119,8 @@ class TrainerState:
     loaded_file: str | None = None  # file_id of the weights upload already turned into a record
     race: list[TrainRun] = field(default_factory=list)  # scratch vs transfer
     race_archived: bool = False
+    polling_queued: bool = False  # the live panel was last drawn for a queued run (slow polling)
+    race_polling_queued: bool = False  # likewise for the race panel
     preview_seed: int = 0  # "New draws" of the augmentation preview
     zip_notice: Notice | None = None
     shown_for: int = -1  # number of records the "Show the results of" box was last reset for
