@@ -17,6 +17,7 @@ when the learner visits another page and comes back.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -158,10 +159,26 @@ def try_this(text: str) -> None:
     st.info(text, icon=":material/lightbulb:")
 
 
+# An absolute server path (/srv/app/data/mnist/raw, /root/.cache/torch): not preceded by a word
+# character, ':' or '/', so the paths inside URLs (https://host/a/b) are left alone.
+_SERVER_PATH = re.compile(r"(?<![\w:/.~-])/(?:[\w.@+-]+/)*[\w.@+-]+/?")
+
+
+def visitor_text(message: object) -> str:
+    """An error message as a visitor may see it: one line, absolute server paths reduced to their last part."""
+    text = " ".join(str(message).split())
+
+    def short(m: re.Match) -> str:
+        parts = [p for p in m.group(0).split("/") if p]
+        return parts[-1] if parts else "/"
+
+    return _SERVER_PATH.sub(short, text)
+
+
 def run_safely(fn: Callable[[], Any], *, what: str) -> Any | None:
-    """Call ``fn``; a ValueError becomes a friendly message on the page instead of a traceback."""
+    """Call ``fn``; a ValueError becomes a friendly one-line message on the page instead of a traceback."""
     try:
         return fn()
     except ValueError as exc:
-        st.error(f"Can't {what}: {exc}", icon=":material/error:")
+        st.error(f"Can't {what}: {visitor_text(exc)}", icon=":material/error:")
         return None

@@ -21,6 +21,7 @@ from models.pretrained import (
     missing_weights_message,
     resnet18_weights_cached,
     weights_path,
+    weights_place,
 )
 
 __all__ = ["RESNET18_FILE", "RESNET18_URL", "WeightsUnavailable", "fetch_resnet18_weights",
@@ -59,9 +60,9 @@ def fetch_resnet18_weights(progress: Progress | None = None, *, url: str = RESNE
         download_file(url, dest, progress=report, timeout=timeout, verify=_loads_as_weights)
     except (OSError, ValueError) as exc:
         raise WeightsUnavailable(
-            f"The ResNet-18 ImageNet weights are not in torch's cache ({dest}) and could not be "
+            f"The ResNet-18 ImageNet weights are not on this server and could not be "
             f"downloaded ({reason(exc)}). Connect to the internet once and run "
-            f"`{prefetch_command('resnet18')}`, or copy {RESNET18_FILE} into {dest.parent}. "
+            f"`{prefetch_command('resnet18')}`, or copy {RESNET18_FILE} into {weights_place(dest)}. "
             "Training from scratch works offline."
         ) from exc
     if progress:
