@@ -2,13 +2,14 @@
 partial files left behind (a temporary ``*.part`` next to the target, renamed only when complete).
 
 Offline it fails fast: the name lookup has its own deadline (the socket timeout does not cover it),
-and for a short while after a network failure further downloads fail at once, so trying several
-mirrors or files still answers within about ten seconds. No folder is created before the server
+and for a short while after a lookup failed, further downloads by host name fail at once, so trying
+several mirrors or files still answers within about ten seconds. No folder is created before the server
 answers, and folders it created are removed again when the download fails."""
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import socket
 import tempfile
@@ -22,7 +23,7 @@ from pathlib import Path
 
 DOWNLOAD_TIMEOUT_S = 5.0  # per socket operation: a blocked network fails fast instead of hanging
 LOOKUP_DEADLINE_S = 4.0  # the DNS lookup, which the socket timeout does not bound
-OFFLINE_MEMORY_S = 30.0  # after a network failure, later downloads fail at once for this long
+OFFLINE_MEMORY_S = 30.0  # after a failed name lookup, later lookups fail at once for this long
 _offline_until = 0.0
 PREFETCH_COMMAND = "python -m explainers.training download"  # + names: the CLI that pre-fetches for offline use
 CHUNK = 1 << 20
@@ -57,21 +58,33 @@ def _lookup(host: str, port: int, deadline: float) -> None:
         raise Offline(f"no network: looking up {host} failed ({done.get('error') or 'timed out'})")
 
 
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _open(url: str, timeout: float):
     """The HTTP response for url, or Offline/OSError within about LOOKUP_DEADLINE_S + timeout seconds."""
     global _offline_until
-    if time.monotonic() < _offline_until:
-        raise Offline("no network (a download failed moments ago)")
-    parts = urllib.parse.urlsplit(url)
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host and not _is_ip(host):
+        if time.monotonic() < _offline_until:
+            raise Offline("no network (looking up a server failed moments ago)")
+        port = urllib.parse.urlsplit(url).port or (443 if url.startswith("https") else 80)
+        try:
+            _lookup(host, port, LOOKUP_DEADLINE_S)
+        except Offline:
+            _offline_until = time.monotonic() + OFFLINE_MEMORY_S
+            raise
+    req = urllib.request.Request(url, headers={"User-Agent": "neural-lens"})
     try:
-        if parts.hostname:
-            _lookup(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), LOOKUP_DEADLINE_S)
-        req = urllib.request.Request(url, headers={"User-Agent": "neural-lens"})
         return urllib.request.urlopen(req, timeout=timeout)
     except urllib.error.HTTPError:
         raise  # the network works; this server said no
-    except (Offline, urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-        _offline_until = time.monotonic() + OFFLINE_MEMORY_S
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         raise Offline(f"no network: {reason(exc)}") from exc
 
 

@@ -92,20 +92,12 @@ def _gunzip_missing(raw: Path, src: IdxSource) -> None:
                 ) from exc
 
 
-def _inside(root: Path, folder: Path) -> str:
-    """folder relative to the data folder, for messages (visitors never see the server's paths)."""
-    try:
-        return Path(folder).relative_to(root).as_posix() + "/"
-    except ValueError:
-        return Path(folder).name + "/"
-
-
 def _unavailable_message(root: Path, src: IdxSource, why: str) -> str:
     files = ", ".join(f for f, _ in src.resources)
     return (
         f"{src.label} is not on this machine and could not be downloaded ({why}). "
-        f"Put the files {files} (or the same names without .gz) in the data folder under "
-        f"{_inside(root, raw_folder(root, src))}, or on a machine with internet run "
+        f"Put the files {files} (or the same names without .gz) in the folder "
+        f"{raw_folder(root, src).resolve()}, or on a machine with internet run "
         f"`{prefetch_command('mnist', 'fashion-mnist')}` and copy its data folder here (set NEURAL_LENS_DATA "
         "to point at it). Meanwhile the offline 'Synthetic digits' set always works."
     )
@@ -164,8 +156,7 @@ def load_idx_dataset(name: str, root: Path, download: bool = True, progress: Pro
         test = cls(str(root), train=False, download=False)
     except (RuntimeError, ValueError, OSError, AssertionError) as exc:
         raise DatasetUnavailable(
-            f"The {src.label} files in the data folder under {_inside(root, raw)} could not be read "
-            f"({type(exc).__name__}). Delete them and download again."
+            f"The {src.label} files in {raw.resolve()} could not be read ({exc}). Delete them and download again."
         ) from exc
     train_x = train.data.to(torch.uint8).unsqueeze(1).contiguous()  # (N, 1, 28, 28)
     test_x = test.data.to(torch.uint8).unsqueeze(1).contiguous()

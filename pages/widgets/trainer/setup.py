@@ -16,7 +16,7 @@ from explainers.training import data as dsets
 from models import MODELS
 from pages.widgets import sessions
 from pages.widgets.trainer.state import Keys, TrainerState, model_label
-from pages.widgets.ui import ShareableState
+from pages.widgets.ui import ShareableState, visitor_text
 
 SYNTHETIC = "synthetic-digits"
 # Written as decimal literals ("3e-05", not 3 * 10.0**-5 = 3.0000000000000004e-05) so that the value a
@@ -97,7 +97,7 @@ def choose_dataset(url: ShareableState, state: TrainerState) -> tuple[dsets.Data
     spec = dsets.parse_spec(key)  # every menu key parses
     label = spec.label
     if spec.downloads and not dsets.is_available(spec) and key not in state.fetch_requested:
-        st.warning(f"**{label}** is not in the data folder `{dsets.data_dir()}` yet.",
+        st.warning(f"**{label}** is not in the data folder yet.",
                    icon=":material/cloud_download:")
         c1, c2 = st.columns(2)
         if c1.button(f"Download {label}", key="trainer_download", icon=":material/download:"):
@@ -120,7 +120,7 @@ def choose_dataset(url: ShareableState, state: TrainerState) -> tuple[dsets.Data
     except dsets.DatasetUnavailable as exc:
         bar.empty()
         state.fetch_requested.discard(key)
-        st.error(f"**{label} is not available.** {exc}", icon=":material/cloud_off:")
+        st.error(f"**{label} is not available.** {visitor_text(exc)}", icon=":material/cloud_off:")
         st.button("Use Synthetic digits (offline) instead", key="trainer_use_synth2", on_click=use_dataset,
                   args=(state, SYNTHETIC))
         return spec, None

@@ -16,7 +16,7 @@ def unavailable(what: str, where: Path, files: str, why: str) -> DatasetUnavaila
     """The error a learner sees when a photo set is missing: what, where to put it, the pre-fetch command."""
     return DatasetUnavailable(
         f"{what} is not on this machine and could not be downloaded ({why}). Put {files} in the "
-        f"server's data folder, or on a machine with internet run `{PREFETCH}` and copy "
+        f"folder {Path(where).resolve()}, or on a machine with internet run `{PREFETCH}` and copy "
         "its data folder here (set NEURAL_LENS_DATA to point at it). Meanwhile 'Drawn cats & dogs "
         "(offline)' and your own pictures always work."
     )
@@ -49,5 +49,4 @@ def fetch_archive(root: Path, url: str, md5: str, folder_ok: Callable[[], bool],
         with tarfile.open(archive) as tar:
             tar.extractall(archive.parent, filter="data")  # the "data" filter refuses links and escapes
     except (tarfile.TarError, OSError, EOFError) as exc:
-        raise DatasetUnavailable(f"{archive.name} could not be unpacked ({type(exc).__name__}). "
-                                 "Delete it from the data folder and try again.") from exc
+        raise DatasetUnavailable(f"{archive} could not be unpacked ({exc}). Delete it and try again.") from exc
