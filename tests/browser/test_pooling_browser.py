@@ -11,6 +11,8 @@ from PIL import Image
 
 from tests.browser.helpers import assert_no_exception, open_page, wait_settled
 
+MAP = "iframe[title*='image_coordinates']"  # the clickable max-pooled map
+
 
 def _max_pool_size(n: int, k: int, s: int, p: int = 0) -> int:
     return F.max_pool2d(torch.zeros(1, n, n), k, s, p).shape[-1]
@@ -23,8 +25,10 @@ def _metric(page, label: str) -> str:
 
 def test_first_slider_is_the_kernel_size_and_moving_it_repools(server, page):
     open_page(page, server, "pooling")
-    page.wait_for_selector("[data-testid='stPlotlyChart'] .js-plotly-plot", timeout=30_000)
-    assert page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot").count() >= 3
+    # The block and the picked cell's windows are compact pictures; the pooled map is clickable.
+    page.wait_for_selector("[data-testid='stImage'] img", timeout=30_000)
+    assert page.locator("[data-testid='stImage'] img").count() >= 3
+    page.wait_for_selector(MAP, timeout=30_000)
     n = _max_pool_size(32, 2, 2)
     assert _metric(page, "Max pooling output") == f"{n}×{n}"
     first = page.locator("[data-testid='stSlider']").get_by_role("slider").first  # what the benchmark moves
@@ -59,4 +63,17 @@ def test_upload_a_picture_and_open_the_gradient_tab(server, page, tmp_path):
     assert page.locator("[data-testid='stAlertContentError']").count() == 0
     page.get_by_role("tab", name="Gradient routing").click()
     page.get_by_text("input pixels get any gradient").wait_for(timeout=15_000)
+    assert_no_exception(page)
+
+
+def test_clicking_the_pooled_map_picks_the_cell_and_shows_its_window(server, page):
+    open_page(page, server, "pooling")
+    page.wait_for_selector(MAP, timeout=30_000)
+    img = page.frame_locator(MAP).first.locator("img#image")
+    img.wait_for(timeout=30_000)
+    box = img.bounding_box()
+    img.click(position={"x": box["width"] * (2.5 / 16), "y": box["height"] * (13.5 / 16)})  # cell (13, 2)
+    wait_settled(page)
+    page.wait_for_function("() => document.body.innerText.includes('output (13, 2)')", timeout=20_000)
+    assert "pool_row=13" in page.url and "pool_col=2" in page.url
     assert_no_exception(page)
