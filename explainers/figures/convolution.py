@@ -333,7 +333,7 @@ def upscale(picture: np.ndarray, min_side: int) -> tuple[np.ndarray, int]:
     return (np.repeat(np.repeat(picture, f, axis=0), f, axis=1) if f > 1 else picture), f
 
 
-def _outline(picture: np.ndarray, r0: int, r1: int, c0: int, c1: int, colour: str, width: int) -> None:
+def outline(picture: np.ndarray, r0: int, r1: int, c0: int, c1: int, colour: str, width: int) -> None:
     """Draw a rectangle's border (rows r0..r1-1, cols c0..c1-1, clipped to the picture) in place."""
     h, w = picture.shape[:2]
     rgb = style.rgb(colour).astype(np.uint8)
@@ -353,7 +353,7 @@ def map_picture(values: np.ndarray, *, limits: tuple[float, float] | None = None
         r, c = pixel
         width = max(2, f // 3)
         pad = width if f < 6 else 0  # a tiny pixel gets a ring around it, a big one an outline inside
-        _outline(pic, r * f - pad, (r + 1) * f + pad, c * f - pad, (c + 1) * f + pad, WINDOW, width)
+        outline(pic, r * f - pad, (r + 1) * f + pad, c * f - pad, (c + 1) * f + pad, WINDOW, width)
     return pic, f
 
 
@@ -365,7 +365,7 @@ def window_picture(image: np.ndarray, window: tuple[int, int, int, int] | None, 
     if window is not None:
         width = max(2, f // 2)
         r0, r1, c0, c1 = window
-        _outline(pic, r0 * f - width, (r1 + 1) * f + width, c0 * f - width, (c1 + 1) * f + width, WINDOW, width)
+        outline(pic, r0 * f - width, (r1 + 1) * f + width, c0 * f - width, (c1 + 1) * f + width, WINDOW, width)
     return pic
 
 

@@ -243,7 +243,7 @@ def block_strip(pictures: list[np.ndarray], gap: int = 10) -> np.ndarray:
 def window_picture(x: np.ndarray, cw: CellWindow, padding: tuple[int, int], min_side: int = 256) -> np.ndarray:
     """window_figure as one uint8 picture: the map (H, W) in grey inside its padding ring, the window's cells
     outlined in the highlight colour (grey where they read padding), the max's winner in red."""
-    from explainers.figures.convolution import _outline, colourise, upscale
+    from explainers.figures.convolution import colourise, outline, upscale
 
     h, w = x.shape
     ph, pw = padding
@@ -257,10 +257,10 @@ def window_picture(x: np.ndarray, cw: CellWindow, padding: tuple[int, int], min_
     t = max(1, f // 6)
     for r, c, inside in zip(cw.rows.ravel(), cw.cols.ravel(), cw.inside.ravel()):
         r0, c0 = (int(r) - lo_r) * f, (int(c) - lo_c) * f
-        _outline(pic, r0, r0 + f, c0, c0 + f, WINDOW if inside else PAD, t)
+        outline(pic, r0, r0 + f, c0, c0 + f, WINDOW if inside else PAD, t)
     if cw.winner is not None and cw.inside.any():
         r0, c0 = (cw.winner[0] - lo_r) * f, (cw.winner[1] - lo_c) * f
-        _outline(pic, r0 + t, r0 + f - t, c0 + t, c0 + f - t, WINNER, max(2, t))
+        outline(pic, r0 + t, r0 + f - t, c0 + t, c0 + f - t, WINNER, max(2, t))
     return pic
 
 
