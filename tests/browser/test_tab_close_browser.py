@@ -66,7 +66,8 @@ def test_closing_a_tab_stops_its_run_frees_the_slot_and_removes_its_uploads(smal
         zip_path = tmp_path / "pets.zip"
         _pets_zip(zip_path)
         uploader.locator(".st-key-trainer_cd_zip input[type='file']").set_input_files(str(zip_path))
-        uploader.get_by_text("3 cats and 3 dogs").wait_for(timeout=60_000)
+        # the message is drawn in the expander, which the rerun onto the new dataset closes again
+        uploader.get_by_text("3 cats and 3 dogs").wait_for(state="attached", timeout=60_000)
         assert_no_exception(uploader)
         assert any((data / "uploads").iterdir())
 
