@@ -13,12 +13,24 @@ from tests.browser.helpers import assert_no_exception, open_page, wait_settled
 MAIN = "[data-testid='stMain']"
 
 
-def _text(pg) -> str:
-    pg.wait_for_timeout(300)
-    # A plotly chart draws after the script has settled (its JS loads lazily): wait until every one has.
+def _text(pg, *, stable_ms: int = 1200, timeout_ms: int = 30_000) -> str:
+    """The main column's text once it has stopped changing.
+
+    Plotly charts, images and components draw after the script has settled (their JS loads
+    lazily), so one read right after "settled" can catch a page half drawn.
+    """
     pg.wait_for_function("() => [...document.querySelectorAll(\"[data-testid='stPlotlyChart']\")]"
-                         ".every(c => c.querySelector('.main-svg'))", timeout=30_000)
-    return re.sub(r"\s+", " ", pg.locator(MAIN).inner_text()).strip()
+                         ".every(c => c.querySelector('.main-svg'))", timeout=timeout_ms)
+    last, same_for, waited = None, 0, 0
+    while waited < timeout_ms:
+        text = re.sub(r"\s+", " ", pg.locator(MAIN).inner_text()).strip()
+        same_for = same_for + 200 if text == last else 0
+        if same_for >= stable_ms:
+            break
+        last = text
+        pg.wait_for_timeout(200)
+        waited += 200
+    return text
 
 
 @pytest.mark.parametrize("info", LESSONS, ids=lambda i: i.url_path)
