@@ -5,6 +5,7 @@ import streamlit as st
 from explainers.figures import training as ft
 from explainers.training.objective import loss_formula
 from pages.widgets.trainer import catsdogs as cd
+from pages.widgets.trainer import experiment as experiment
 from pages.widgets.trainer import results as res
 from pages.widgets.trainer import run as rn
 from pages.widgets.trainer import setup as setup
@@ -46,8 +47,10 @@ buttons.button("Overfit on purpose", icon=":material/science:", on_click=setup.a
                key="trainer_preset_overfit", help=setup.OVERFIT_HELP)
 buttons.button("Recommended settings", icon=":material/recommend:", on_click=setup.apply_preset,
                args=(state, "recommended"), key="trainer_preset_recommended")
-if state.preset == "overfit":
-    st.info(setup.OVERFIT_HELP, icon=":material/science:")
+if state.preset == "overfit" or state.experiment:
+    if state.preset == "overfit":
+        st.info(setup.OVERFIT_HELP, icon=":material/science:")
+    experiment.section(state, config, ds)  # L2, dropout, augmentation, early stopping vs none
 if state.start_error:
     st.error(f"Can't start training: {state.start_error}", icon=":material/error:")
 if active:

@@ -120,3 +120,26 @@ def test_a_photo_on_drawn_pets_names_the_domain_gap():
     at.file_uploader(key="trainer_cd_cam_upload").set_value(("pet.jpg", buf.getvalue(), "image/jpeg")).run()
     assert not at.exception
     assert "Domain gap" in texts(at) and "cartoon pets drawn by code" in texts(at)
+
+
+def test_regularisation_experiment_overlays_five_runs_and_says_what_each_did(monkeypatch):
+    from explainers.training import experiment as ex
+
+    real = ex.experiment_configs
+    monkeypatch.setattr(ex, "experiment_configs", lambda base, epochs=15: real(base, epochs=4))  # quick on 2 cores
+    at = page(trainer_dataset="synthetic-digits")
+    assert "Run the regularisation experiment" not in [b.label for b in at.button]  # offered with the overfit preset
+    at.button(key="trainer_preset_overfit").click().run()
+    at.button(key="trainer_exp_go").click().run()
+    assert not at.exception, at.exception
+    runs = at.session_state[STATE_KEY].experiment
+    assert [r.config.patience for r in runs] == [0, 0, 0, 0, 3] and [r.config.dropout for r in runs][2] == 0.3
+    for r in runs:
+        assert r.join(180)
+    at.run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    snaps = [r.snapshot() for r in runs]
+    for name, snap in zip(ex.ARMS, snaps):  # one sentence per arm, against "none"
+        assert ex.verdict(name, snap.epochs, snaps[0].epochs) in shown
+    assert "train–validation gap" in shown and len(at.get("plotly_chart")) == 2  # val loss and val accuracy

@@ -121,6 +121,7 @@ class TrainerState:
     race_archived: bool = False
     polling_queued: bool = False  # the live panel was last drawn for a queued run (slow polling)
     race_polling_queued: bool = False  # likewise for the race panel
+    experiment: list[TrainRun] = field(default_factory=list)  # the regularisation experiment, one run per arm
     preview_seed: int = 0  # "New draws" of the augmentation preview
     zip_notice: Notice | None = None
     shown_for: int = -1  # number of records the "Show the results of" box was last reset for
@@ -166,6 +167,11 @@ class TrainerState:
     def race_active(self) -> bool:
         """True while either run of the race is queued or training."""
         return any(not r.snapshot().done for r in self.race)
+
+    @property
+    def experiment_active(self) -> bool:
+        """True while a run of the regularisation experiment is queued or training."""
+        return any(not r.snapshot().done for r in self.experiment)
 
     def archive(self, run: TrainRun) -> RunRecord | None:
         """Keep a finished run once, numbered and labelled, so it can be compared -> its record (None if kept before)."""
