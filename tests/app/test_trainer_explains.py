@@ -132,12 +132,17 @@ def test_regularisation_experiment_overlays_five_runs_and_says_what_each_did(mon
     at.button(key="trainer_preset_overfit").click().run()
     at.button(key="trainer_exp_go").click().run()
     assert not at.exception, at.exception
-    runs = at.session_state[STATE_KEY].experiment
+    st_ = at.session_state[STATE_KEY]
+    assert len(st_.experiment) == 1  # one arm at a time: one training slot, like any learner's run
+    deadline = time.time() + 300
+    while time.time() < deadline and not (len(st_.experiment) == 5 and not st_.experiment_active):
+        assert st_.experiment[-1].join(120)
+        at.run()  # the panel polls: starts the next arm
+        assert not at.exception, at.exception
+        assert sum(r.alive for r in st_.experiment) <= 1
+    runs = st_.experiment
     assert [r.config.patience for r in runs] == [0, 0, 0, 0, 3] and [r.config.dropout for r in runs][2] == 0.3
-    for r in runs:
-        assert r.join(180)
-    at.run()
-    assert not at.exception, at.exception
+    assert len({r.job for r in runs}) == 1  # one job of this session
     shown = texts(at)
     snaps = [r.snapshot() for r in runs]
     for name, snap in zip(ex.ARMS, snaps):  # one sentence per arm, against "none"

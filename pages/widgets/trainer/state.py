@@ -121,7 +121,8 @@ class TrainerState:
     race_archived: bool = False
     polling_queued: bool = False  # the live panel was last drawn for a queued run (slow polling)
     race_polling_queued: bool = False  # likewise for the race panel
-    experiment: list[TrainRun] = field(default_factory=list)  # the regularisation experiment, one run per arm
+    experiment: list[TrainRun] = field(default_factory=list)  # the regularisation experiment's arms started so far
+    experiment_configs: list[TrainConfig] = field(default_factory=list)  # every arm's config, in order
     preview_seed: int = 0  # "New draws" of the augmentation preview
     zip_notice: Notice | None = None
     shown_for: int = -1  # number of records the "Show the results of" box was last reset for
@@ -170,8 +171,11 @@ class TrainerState:
 
     @property
     def experiment_active(self) -> bool:
-        """True while a run of the regularisation experiment is queued or training."""
-        return any(not r.snapshot().done for r in self.experiment)
+        """True while an arm of the regularisation experiment is queued or training, or is still to start."""
+        snaps = [r.snapshot() for r in self.experiment]
+        if any(not s.done for s in snaps):
+            return True
+        return bool(snaps) and len(snaps) < len(self.experiment_configs) and all(s.status == "finished" for s in snaps)
 
     def archive(self, run: TrainRun) -> RunRecord | None:
         """Keep a finished run once, numbered and labelled, so it can be compared -> its record (None if kept before)."""
