@@ -182,7 +182,8 @@ class TrainerState:
         if run.result is None or any(r.id == run.id for r in self.records):
             return None
         self.runs_numbered += 1
-        record = RunRecord(run.id, f"Run {self.runs_numbered}: {describe(run.config, run.dataset)}", run.config, run.model,
+        label = describe(run.config, getattr(run, "dataset", None))  # the MLP's sizes follow its data
+        record = RunRecord(run.id, f"Run {self.runs_numbered}: {label}", run.config, run.model,
                            run.result, run.snapshot(), run.config.dataset)
         self.add(record)
         return record
