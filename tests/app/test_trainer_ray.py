@@ -72,6 +72,12 @@ def test_an_unreachable_cluster_is_one_line_on_the_page(monkeypatch):
         errors = [e.value for e in at.error]
         assert any("Cannot reach the Ray cluster at 'ray://127.0.0.1:9'" in e for e in errors), errors
         assert at.session_state[STATE_KEY].run is None
+        # The failed attempt leaves nothing behind: a cluster that is there later is reached.
+        from explainers.training.runners.ray import RayRunner
+
+        later = RayRunner("local", init_options={"num_cpus": 1, "object_store_memory": 128 * 2**20})
+        later.connect()
+        assert later.ray.is_initialized()
     finally:
         runners._RUNNERS.pop("ray://127.0.0.1:9", None)
         if ray.is_initialized():

@@ -75,6 +75,12 @@ def _init_in_a_lasting_thread(ray: Any, options: dict) -> BaseException | None:
             ray.init(**options)
         except Exception as exc:  # noqa: BLE001 - handed to the caller, which explains it in one line
             outcome["error"] = exc
+            # A failed Ray Client connect leaves half a connection behind that refuses every later
+            # ray.init (the cluster started after all, another address): drop it.
+            try:
+                ray.shutdown()
+            except Exception:  # noqa: BLE001 - nothing more to clean
+                pass
         finally:
             done.set()
         while "error" not in outcome and ray.is_initialized():
