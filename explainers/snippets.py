@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from explainers import cnn
 from explainers.pooling import check_pool
 
 __all__ = ["backprop_snippet", "convolution_snippet", "gradcam_snippet", "perceptron_curve_snippet",
@@ -399,3 +400,81 @@ def trainer_snippet(*, dataset: str, channels: int, image_size: int, num_classes
         "accuracy = (predictions == test_y).float().mean().item()\n"
         'print(f"test accuracy: {accuracy:.1%}")\n'
     )
+
+
+def _cnn_unit_check(layer: str, channel: int, row: int, col: int) -> list[str]:
+    """Lines of the snippet that redo one unit's arithmetic by hand and compare it with PyTorch's value."""
+    i = cnn.LAYER_NAMES.index(layer)
+    spec, prev = cnn.ARCH[i], cnn.LAYER_NAMES[i - 1] if i else ""
+    here = f"acts[{layer!r}][0, {channel}, {row}, {col}]" if spec.spatial else f"acts[{layer!r}][0, {channel}]"
+    if spec.kind == "conv":
+        k, s = spec.kernel, spec.stride
+        by_hand = [f"window = acts[{prev!r}][0, :, {row * s}:{row * s + k}, {col * s}:{col * s + k}]  # (C, {k}, {k})",
+                   f"by_hand = (window * model.{layer}.weight[{channel}]).sum() + model.{layer}.bias[{channel}]"]
+    elif spec.kind == "linear":
+        by_hand = [f"by_hand = (model.{layer}.weight[{channel}] * acts[{prev!r}][0]).sum() + model.{layer}.bias[{channel}]"]
+    elif spec.kind == "relu":
+        by_hand = [f"by_hand = acts[{prev!r}][0, {channel}, {row}, {col}].clamp(min=0)  # max(0, x)"]
+    elif spec.kind == "maxpool":
+        k, s = spec.kernel, spec.stride
+        by_hand = [f"by_hand = acts[{prev!r}][0, {channel}, {row * s}:{row * s + k}, {col * s}:{col * s + k}].max()"]
+    elif spec.kind == "flatten":
+        by_hand = [f"by_hand = acts[{prev!r}][0].reshape(-1)[{channel}]  # channel by channel, row by row"]
+    elif spec.kind == "softmax":
+        by_hand = [f"by_hand = acts[{prev!r}][0, {channel}].exp() / acts[{prev!r}][0].exp().sum()"]
+    else:
+        by_hand = [f"by_hand = image[0, {row}, {col}]"]
+    return [
+        f"# {layer} unit {(channel, row, col) if spec.spatial else channel}, by hand and by PyTorch",
+        *by_hand,
+        f"print('by hand', by_hand.item(), 'PyTorch', {here}.item())",
+        f"assert torch.allclose(by_hand, {here}, atol=1e-5)",
+    ]
+
+
+def cnn_snippet(layer: str, channel: int, row: int, col: int, seed: int = 0, epochs: int = 2, index: int = 0) -> str:
+    """A complete script: train this CNN on MNIST, run test digit ``index`` through it, redo one unit by hand."""
+    return "\n".join([
+        "import torch",
+        "import torch.nn as nn",
+        "from torchvision import datasets, transforms",
+        "",
+        f"torch.manual_seed({seed})",
+        "model = nn.Sequential()",
+        "model.add_module('conv1', nn.Conv2d(1, 4, kernel_size=3))  # (B, 4, 26, 26)",
+        "model.add_module('relu1', nn.ReLU())",
+        "model.add_module('pool1', nn.MaxPool2d(2))  # (B, 4, 13, 13)",
+        "model.add_module('conv2', nn.Conv2d(4, 8, kernel_size=3))  # (B, 8, 11, 11)",
+        "model.add_module('relu2', nn.ReLU())",
+        "model.add_module('pool2', nn.MaxPool2d(2))  # (B, 8, 5, 5)",
+        "model.add_module('flatten', nn.Flatten())  # (B, 200)",
+        "model.add_module('fc', nn.Linear(200, 10))  # (B, 10) logits",
+        "print(sum(p.numel() for p in model.parameters()), 'parameters')",
+        "",
+        "to_tensor = transforms.ToTensor()  # pixels in [0, 1], ink bright",
+        "train = datasets.MNIST('data', train=True, download=True, transform=to_tensor)",
+        "test = datasets.MNIST('data', train=False, download=True, transform=to_tensor)",
+        "loader = torch.utils.data.DataLoader(train, batch_size=128, shuffle=True)",
+        "opt = torch.optim.Adam(model.parameters(), lr=5e-3)",
+        f"for epoch in range({epochs}):",
+        "    for x, y in loader:",
+        "        loss = nn.functional.cross_entropy(model(x), y)  # softmax + negative log-likelihood",
+        "        opt.zero_grad()",
+        "        loss.backward()",
+        "        opt.step()",
+        "    print('epoch', epoch, 'loss', round(loss.item(), 3))",
+        "",
+        "# Every layer's output for one test digit, caught by forward hooks.",
+        "model.eval()",
+        f"image, label = test[{index}]  # (1, 28, 28): MNIST's test digit #{index}",
+        "acts = {'input': image[None]}",
+        "for name, module in model.named_children():",
+        "    module.register_forward_hook(lambda m, inp, out, name=name: acts.__setitem__(name, out))",
+        "with torch.no_grad():",
+        "    acts['softmax'] = torch.softmax(model(image[None]), dim=1)  # (1, 10) probabilities",
+        "    for name, a in acts.items():",
+        "        print(f'{name:8s} {tuple(a.shape)}')",
+        "    print('label', label, 'prediction', acts['softmax'].argmax().item())",
+        "",
+        *("    " + line for line in _cnn_unit_check(layer, channel, row, col)),
+    ]) + "\n"

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explainers import cnn
+from explainers import cnn, snippets
 from explainers.figures import cnn as fig
 from explainers.training.cnn import digit_datasets, run_layers, train_cnn
 from pages.widgets.cnn_parts import digit_input, unit_panel, unit_sliders
@@ -63,7 +63,7 @@ def network() -> None:
     windows = cnn.receptive_windows(*pick)
     picture = fig.network_picture(layers, pick, windows, trained.classes)
     unit_panel(layers, pick, windows, picture)
-    pytorch_snippet(cnn.pytorch_code(cnn.LAYER_NAMES[pick[0]], *pick[1:], seed=seed,
+    pytorch_snippet(snippets.cnn_snippet(cnn.LAYER_NAMES[pick[0]], *pick[1:], seed=seed,
                                      index=st.session_state.cnn_index))
     url.publish()  # here too: a fragment rerun must update the link
 

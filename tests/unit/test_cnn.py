@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from explainers import cnn
+from explainers import cnn, snippets
 from explainers.training.cnn import (
     N_TEST_IMAGES,
     build_cnn,
@@ -295,7 +295,7 @@ def test_pytorch_snippet_runs_and_its_check_passes(layer, monkeypatch, capsys):
     spec = cnn.ARCH[cnn.LAYER_NAMES.index(layer)]
     shape = cnn.layer_shapes()[cnn.LAYER_NAMES.index(layer)]
     unit = (shape[0] - 1, shape[1] // 2, shape[2] - 1) if spec.spatial else (shape[0] - 1, 0, 0)
-    code = cnn.pytorch_code(layer, *unit, seed=1, epochs=1, index=3)
+    code = snippets.cnn_snippet(layer, *unit, seed=1, epochs=1, index=3)
     exec(compile(code, "snippet", "exec"), {"__name__": "__main__"})  # noqa: S102 - our own generated snippet
     out = capsys.readouterr().out
     assert "2346 parameters" in out and "by hand" in out and "softmax  (1, 10)" in out
