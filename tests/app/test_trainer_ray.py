@@ -46,11 +46,13 @@ def test_a_run_started_on_the_page_trains_on_ray_and_comes_back_with_its_model(r
     state = at.session_state[STATE_KEY]
     run = state.run
     assert run.placement.runner == "ray"
-    assert "Training on the Ray cluster" in _texts(at) or "Training on this machine, through Ray" in _texts(at)
+    # While Ray starts the worker the run waits on the cluster's queue, and the page says whose queue.
+    assert "The Ray cluster is busy" in _texts(at) or "Training on this machine, through Ray" in _texts(at)
     assert run.join(300), run.snapshot().message
     at.run()  # the fragment sees the finished run, archives it and reruns the page
     assert not at.exception, at.exception
     assert run.snapshot().status == "finished"
+    assert "Training on this machine, through Ray, CPU." in _texts(at)  # where it ran
     record = state.records[-1]
     assert record.id == run.id and record.model is not None and record.result.test_accuracy == run.result.test_accuracy
     assert at.button(key="trainer_start").disabled is False
