@@ -148,3 +148,9 @@ def test_regularisation_experiment_overlays_five_runs_and_says_what_each_did(mon
     for name, snap in zip(ex.ARMS, snaps):  # one sentence per arm, against "none"
         assert ex.verdict(name, snap.epochs, snaps[0].epochs) in shown
     assert "train–validation gap" in shown and len(at.get("plotly_chart")) == 2  # val loss and val accuracy
+
+
+def test_mistakes_on_synthetic_digits_explain_the_generators_one_seven_lookalikes():
+    at = finish(page(trainer_dataset="synthetic-digits", trainer_model="mlp", trainer_epochs="1",
+                     trainer_subset="200"))
+    assert "a warped 1 can look like a **7**" in texts(at)

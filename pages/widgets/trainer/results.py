@@ -85,6 +85,10 @@ def mistakes_tab(rec: RunRecord, dataset: ImageDataset) -> None:
                                        dataset.classes, title=ft.MISTAKE_KINDS[kind]), key="trainer_mistakes")
     st.caption("Caption: true class → predicted class and the network's confidence. Confident mistakes "
                "are often badly written digits, or labels that are themselves wrong.")
+    if dataset.synthetic and dataset.channels == 1:
+        st.caption(":orange-badge[synthetic] These digits are drawn from one font: its **1** has a "
+                   "flag at the top, so a warped 1 can look like a **7**, and many confident 1↔7 mistakes are "
+                   "quirks of the generator, not of the network. MNIST's handwritten digits do not share them.")
 
 
 def filters_tab(rec: RunRecord) -> None:
