@@ -102,8 +102,21 @@ def test_invalid_specs_cannot_be_built():
                        min_size=1, max_size=3),
        size=st.sampled_from(SIZES))
 def test_folder_keys_round_trip_for_any_name(folder, size):
-    spec = folder_spec("/".join(folder), size)
+    name = "/".join(folder)
+    usable = [p.strip() for p in folder if p.strip() not in ("", ".")]
+    if not usable or name.strip().startswith("/"):
+        with pytest.raises(ValueError):  # no folder named, or an absolute path once trimmed
+            folder_spec(name, size)
+        return
+    spec = folder_spec(name, size)
+    assert spec.folder == "/".join(usable)
     assert parse_spec(spec.key) == spec and spec.key.startswith("folder:") and spec.key.endswith(f"@{size}")
+
+
+@pytest.mark.parametrize("name", [" ", ".", "./", " . / ", "", "\\"])
+def test_a_blank_folder_name_never_means_the_whole_data_folder(name):
+    with pytest.raises(ValueError):
+        folder_spec(name)
 
 
 def test_the_menu_adds_only_for_the_asker():

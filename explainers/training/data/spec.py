@@ -109,10 +109,17 @@ def _check_folder(folder: str) -> None:
 
 def folder_spec(folder: str, size: int = DEFAULT_SIZE) -> DatasetSpec:
     """A folder named by a learner (e.g. "mine/pets", "uploads\\ab12") -> its spec; ValueError when unusable."""
-    rel = PurePosixPath(str(folder).strip().replace("\\", "/"))
-    if rel.is_absolute() or ".." in rel.parts:
+    text = str(folder).replace("\\", "/")
+    if text.strip().startswith("/"):
         raise ValueError("Give a folder inside the data folder, without '..' or a leading '/'.")
-    return DatasetSpec("folder", int(size), rel.as_posix())
+    # Each part trimmed; empty and "." parts dropped: " " or "./" name no folder (never the whole data folder).
+    parts = [p.strip() for p in text.split("/")]
+    parts = [p for p in parts if p not in ("", ".")]
+    if ".." in parts:
+        raise ValueError("Give a folder inside the data folder, without '..' or a leading '/'.")
+    if not parts:
+        raise ValueError("Choose a folder: a name inside the data folder.")
+    return DatasetSpec("folder", int(size), "/".join(parts))
 
 
 def parse_spec(key: str) -> DatasetSpec:
