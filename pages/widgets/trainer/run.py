@@ -104,6 +104,7 @@ def live_panel(state: TrainerState, run: RunHandle) -> None:
         busy = "The Ray cluster is" if place.runner == "ray" else "The server is"
         st.info(f"{busy} busy with other learners' runs. You are number **{snap.queue_position}** in "
                 "the queue; training starts by itself.", icon=":material/hourglass_top:")
+        st.caption(f"Training on {place.label()}.")
         return  # nothing else to draw yet: a queued tab costs the server one small rerun every few seconds
     st.caption(f"Training on {place.label()}.")
     text = (f"Epoch {max(snap.epoch, 1)}/{snap.total_epochs} · batch {snap.batch}/{snap.batches_per_epoch} · "
