@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import os
 import platform
 import random
@@ -38,6 +39,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -294,6 +296,17 @@ async def _run_sessions(url: str, n: int, seconds: float, period: float, timeout
     return logs
 
 
+def _run_coroutine(factory: Callable[[], Any]) -> Any:
+    """asyncio.run(factory()), in a worker thread when this thread already runs an event loop
+    (Playwright's sync API keeps one running for a whole test session)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(factory())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(factory())).result()
+
+
 def measure(room: Classroom, sessions: int, seconds: float, *, period: float = 2.0, timeout: float = 60.0,
             settle: float = 3.0) -> Outcome:
     """Run `sessions` simulated learners against a started Classroom for `seconds` of moves."""
@@ -323,7 +336,7 @@ def measure(room: Classroom, sessions: int, seconds: float, *, period: float = 2
         await sampler
         return logs
 
-    logs = asyncio.run(_main())
+    logs = _run_coroutine(_main)
     (t0, c0, p0), (t1, c1, p1) = marks["start"], marks["end"]
     hz = os.sysconf("SC_CLK_TCK")
     for u, a, b in zip(usage, c0, c1):

@@ -41,7 +41,9 @@ def test_page_draws_the_network_and_a_slider_moves_the_unit(server, browser, siz
         open_page(page, server, "cnn")
         page.get_by_text("right on 1,000 test digits").first.wait_for(timeout=120_000)  # trained at first use
         _network_frame(page)
-        assert page.locator("[data-testid='stPlotlyChart']").count() >= 1  # the conv unit's multiply-and-sum
+        # The conv unit's multiply-and-sum: plotly draws after the run has settled (its JS loads lazily).
+        page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=30_000)
+        assert page.locator("[data-testid='stPlotlyChart']").count() >= 1
         row = _slider(page, "Row")
         row.focus()
         page.keyboard.press("ArrowRight")
