@@ -22,6 +22,7 @@ from explainers.training import (
 )
 from explainers.training import run as run_mod
 from explainers.training.data import synthetic_digits
+from tests.unit.runs import _clean_runs, wait_for  # noqa: F401 (an autouse fixture)
 
 
 @pytest.fixture(scope="module")
@@ -45,21 +46,6 @@ class Slow(Callback):
 
 def slow_run(ds, **kw) -> TrainRun:
     return TrainRun(fast(epochs=50), ds, callbacks=[Slow()], **kw)
-
-
-def wait_for(pred, timeout=20.0):
-    t0 = time.perf_counter()
-    while not pred():
-        if time.perf_counter() - t0 > timeout:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
-
-
-@pytest.fixture(autouse=True)
-def _clean_runs():
-    yield
-    tr.stop_all_runs()
-    tr.set_max_concurrent_runs(2)
 
 
 def test_torch_uses_at_most_all_cores_but_one(monkeypatch):

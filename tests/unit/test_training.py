@@ -7,7 +7,6 @@ import gc
 import io
 import math
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -27,6 +26,7 @@ from explainers.training import (
 from explainers.training.augment import augmenter, shift_rotate
 from explainers.training.data import synthetic_digits
 from models import build_model, model_card
+from tests.unit.runs import _clean_runs, wait_for  # noqa: F401 (an autouse fixture)
 
 
 @pytest.fixture(scope="module")
@@ -45,21 +45,6 @@ class Every(Callback):
 
     def __init__(self, event, fn):
         setattr(self, event, fn)
-
-
-def wait_for(pred, timeout=20.0):
-    t0 = time.perf_counter()
-    while not pred():
-        if time.perf_counter() - t0 > timeout:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
-
-
-@pytest.fixture(autouse=True)
-def _clean_runs():
-    yield
-    tr.stop_all_runs()
-    tr.set_max_concurrent_runs(2)
 
 
 def test_loss_falls_and_history_is_complete(tiny):
