@@ -19,6 +19,7 @@ from explainers.training.run import server_slot
 from explainers.training.runtime import (
     configure_threads,
     resolve_device,
+    run_at_low_priority,
     seed_everything,
 )
 
@@ -78,7 +79,8 @@ def lr_find(
         state = FitState(model=net, opt=make_optimizer(config, net.parameters(), start_lr), batches=batches,
                          epochs=math.ceil(num_steps / batches.per_epoch), loss_fn=F.cross_entropy,
                          penalty=l1_penalty(net, config.l1))
-        fit(state, [sweep, Cancellation(cancelled)])
+        # on a lowered thread, like a run: the caller is usually a page's script thread
+        run_at_low_priority(fit, state, [sweep, Cancellation(cancelled)])
         del state, batches, net  # freed before the slot is released (and the heap trimmed)
     lrs, smooth = np.asarray(sweep.lrs), np.asarray(sweep.smooth)
     return LRFinderResult(lrs, smooth, np.asarray(sweep.raw), suggest_lr(lrs, smooth, config.lr))

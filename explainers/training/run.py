@@ -51,6 +51,7 @@ from explainers.training.inspect import (
 from explainers.training.loop import Callback, Diverged, FitState, Stopped, fit
 from explainers.training.runtime import (
     configure_threads,
+    lower_thread_priority,
     resolve_device,
     seed_everything,
 )
@@ -386,6 +387,7 @@ class TrainRun:
                         message=self._cancel_message() + " It had not started yet (it was waiting in the queue).")
             return
         try:
+            lower_thread_priority()  # page reruns and health checks go first; the run takes what is left
             self.update(status="running", message="Training.", t0=time.perf_counter())
             self._train()
         except Exception as exc:  # noqa: BLE001 - a worker must report, never die silently

@@ -35,6 +35,51 @@ def configure_threads(n: int | None = None) -> int:
         return torch.get_num_threads()
 
 
+def training_nice() -> int:
+    """How much lower than the web server's threads a training thread runs ($NEURAL_LENS_TRAIN_NICE,
+    default 10; 0 turns it off): the kernel then gives page reruns the CPU first while runs train."""
+    try:
+        return max(0, min(19, int(os.environ.get("NEURAL_LENS_TRAIN_NICE") or 10)))
+    except ValueError:
+        return 10
+
+
+def lower_thread_priority(step: int | None = None) -> bool:
+    """Raise the calling thread's nice value by ``step`` (Linux nice is per thread; torch's intra-op
+    threads started from this thread inherit it). True when applied; elsewhere (or when refused) False.
+    Only ever call it on a thread that exists for training: a thread's priority cannot be raised back
+    without privileges."""
+    step = training_nice() if step is None else step
+    if step <= 0 or not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return False
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + step))
+    except OSError:
+        return False
+    return True
+
+
+def run_at_low_priority(fn, *args, **kwargs):
+    """fn(*args, **kwargs) on a fresh training-priority thread; waits for it and returns its result (or
+    raises its exception). For heavy jobs a page starts in its own script thread (the LR finder)."""
+    out: dict = {}
+
+    def body() -> None:
+        lower_thread_priority()
+        try:
+            out["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            out["error"] = exc
+
+    t = threading.Thread(target=body, name="low-priority-job", daemon=True)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
 def resolve_device(name: str = "auto") -> str:
     """"auto" -> "cuda", "mps" or "cpu"; an unavailable explicit device raises ValueError."""
     import torch

@@ -129,3 +129,35 @@ def test_a_finished_run_lets_go_of_optimizer_and_batches(tiny):
     gc.collect()
     assert seen["opt"]() is None and seen["batches"]() is None
     assert run.model is not None and run.result is not None  # what the page shows stays
+
+
+def _nice_of(tid: int) -> int:
+    import os
+
+    return os.getpriority(os.PRIO_PROCESS, tid)
+
+
+@pytest.mark.skipif(not hasattr(threading, "get_native_id") or not hasattr(__import__("os"), "setpriority"),
+                    reason="per-thread nice values are a Linux feature")
+def test_training_threads_run_below_the_page_threads(tiny, monkeypatch):
+    monkeypatch.setenv("NEURAL_LENS_TRAIN_NICE", "7")
+    mine = _nice_of(threading.get_native_id())
+    seen = {}
+
+    class Look(Callback):
+        def after_batch(self, state):
+            seen.setdefault("nice", _nice_of(threading.get_native_id()))
+
+    run = TrainRun(fast(epochs=1), tiny, callbacks=[Look()]).start()
+    assert run.join(60) and run.snapshot().status == "finished"
+    assert seen["nice"] == min(19, mine + 7)  # the run's thread was lowered ...
+    assert _nice_of(threading.get_native_id()) == mine  # ... and the caller's thread was not
+    # a job the page starts in its own thread (the LR finder) runs on a lowered thread too, result intact
+    assert runtime.run_at_low_priority(lambda: _nice_of(threading.get_native_id())) == min(19, mine + 7)
+    with pytest.raises(ZeroDivisionError):
+        runtime.run_at_low_priority(lambda: 1 / 0)
+    assert _nice_of(threading.get_native_id()) == mine
+    monkeypatch.setenv("NEURAL_LENS_TRAIN_NICE", "0")  # the operator can turn it off
+    assert runtime.run_at_low_priority(lambda: _nice_of(threading.get_native_id())) == mine
+    monkeypatch.setenv("NEURAL_LENS_TRAIN_NICE", "lots")  # a bad value falls back to the default
+    assert runtime.training_nice() == 10
