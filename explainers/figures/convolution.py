@@ -1,8 +1,8 @@
-"""Plotly figures for the Convolution page (no streamlit).
+"""Figures for the Convolution page (no streamlit).
 
-Big pictures travel to the browser as PNG data URIs inside ``go.Image`` (compact), never as
-JSON arrays of numbers. Signed maps use a diverging scale centred on zero: red below zero,
-white at zero, blue above (explainers.figures.style, the same colours on every page).
+Pictures travel to the browser as PNG or JPEG bytes (st.image or the click-to-pick component), the
+kernel walk as a plotly animation, the histogram as a small SVG: never as JSON arrays of numbers.
+Signed maps use a diverging scale centred on zero: red below zero, white at zero, blue above (explainers.figures.style, the same colours on every page).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from explainers.convolution import ConvStep, KernelWalk
 from explainers.figures import style
-from explainers.figures.style import DIVERGING, GREYS, image_data_uri
+from explainers.figures.style import DIVERGING, GREYS
 
 WINDOW = style.HIGHLIGHT  # the receptive window / current pixel
 PAD = style.PAD
@@ -70,13 +70,6 @@ def shrink(values: np.ndarray, max_side: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _image_axes(fig: go.Figure) -> None:
-    """Square pixels, no tick clutter (row 0 at the top comes from each figure's y range)."""
-    fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain",
-                     scaleanchor="x")
-
-
 _AXIS = {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False, "constrain": "domain"}
 
 
@@ -109,151 +102,75 @@ def _refs(i: int) -> dict:
     return {"xaxis": f"x{n}", "yaxis": f"y{n}"}
 
 
-def _colorbar_trace(limits: tuple[float, float], title: str) -> go.Scatter:
-    """An invisible trace that only draws the colour bar for a map sent as a picture."""
-    lo, hi = limits
-    return go.Scatter(
-        x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,
-        marker={"colorscale": DIVERGING if lo < 0 else GREYS, "cmin": lo, "cmax": hi, "color": [lo],
-                "showscale": True, "colorbar": {"title": {"text": title}, "thickness": 12, "len": 0.85}},
-    )
-
-
 # ----------------------------------------------------------------------------- figures
 
 
-def picture_figure(
-    image: np.ndarray,
-    *,
-    title: str,
-    window: ConvStep | None = None,
-    height: int = 420,
-) -> go.Figure:
-    """(H, W, 3) in [0, 1] -> the input picture, with the receptive window of ``window`` outlined."""
-    h, w = image.shape[:2]
-    fig = go.Figure(go.Image(source=image_data_uri(to_uint8(image)), x0=0, y0=0, dx=1, dy=1,
-                             hovertemplate="row %{y}, col %{x}<extra></extra>"))
-    if window is not None:
-        r0, r1 = float(window.rows.min()) - 0.5, float(window.rows.max()) + 0.5
-        c0, c1 = float(window.cols.min()) - 0.5, float(window.cols.max()) + 0.5
-        fig.add_shape(type="rect", x0=c0, x1=c1, y0=r0, y1=r1, line={"color": WINDOW, "width": 3})
-        fig.add_shape(type="rect", x0=-0.5, x1=w - 0.5, y0=-0.5, y1=h - 0.5, line={"color": PAD, "width": 1})
-    x_lo = min(-0.5, c0) if window is not None else -0.5
-    x_hi = max(w - 0.5, c1) if window is not None else w - 0.5
-    y_lo = min(-0.5, r0) if window is not None else -0.5
-    y_hi = max(h - 0.5, r1) if window is not None else h - 0.5
-    _image_axes(fig)
-    fig.update_xaxes(range=[x_lo, x_hi])
-    fig.update_yaxes(range=[y_hi, y_lo])
-    return style.styled(fig, height, title)
+def map_previews(maps: np.ndarray, *, max_side: int = 256, min_side: int = 160) -> list[np.ndarray]:
+    """(n, H, W) maps -> n uint8 RGB pictures, each on its own scale (diverging if signed), shrunk to max_side
+    (every k-th pixel) or enlarged with square pixels to min_side: shown as one row of images, no hover needed."""
+    out = []
+    for m in maps:
+        m = np.asarray(m)
+        pic = colourise(shrink(m, max_side), colour_limits(m))
+        f = max(1, min(-(-min_side // max(pic.shape[:2])), max_side // max(pic.shape[:2])))  # never past max_side
+        out.append(np.repeat(np.repeat(pic, f, axis=0), f, axis=1) if f > 1 else pic)
+    return out
 
 
-def feature_map_figure(
-    values: np.ndarray,
-    *,
-    title: str,
-    pixel: tuple[int, int] | None = None,
-    height: int = 420,
-    colorbar_title: str = "value",
-) -> go.Figure:
-    """(H_out, W_out) map -> picture on a diverging (signed) or grey scale, with a colour bar."""
-    limits = colour_limits(values)
-    h, w = values.shape
-    fig = go.Figure(go.Image(source=image_data_uri(colourise(values, limits)), x0=0, y0=0, dx=1, dy=1,
-                             hovertemplate="row %{y}, col %{x}<extra></extra>"))
-    fig.add_trace(_colorbar_trace(limits, colorbar_title))
-    if pixel is not None:
-        r, c = pixel
-        fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
-                      line={"color": WINDOW, "width": 3})
-    _image_axes(fig)
-    fig.update_xaxes(range=[-0.5, w - 0.5])
-    fig.update_yaxes(range=[h - 0.5, -0.5])
-    return style.styled(fig, height, title)
-
-
-def colour_output_figure(maps: np.ndarray, *, title: str, height: int = 420) -> go.Figure:
-    """(3, H_out, W_out) depthwise maps -> one RGB picture (signed maps shifted so 0 is mid-grey)."""
+def depthwise_picture(maps: np.ndarray) -> np.ndarray:
+    """(3, H_out, W_out) depthwise maps -> (H_out, W_out, 3) uint8: the maps as R, G, B (signed maps shifted so
+    0 is mid-grey)."""
     lo, hi = colour_limits(maps)
     rgb = 0.5 + maps / (2 * hi) if lo < 0 else maps / hi
-    h, w = maps.shape[1:]
-    fig = go.Figure(go.Image(source=image_data_uri(to_uint8(np.moveaxis(rgb, 0, -1))), x0=0, y0=0, dx=1, dy=1,
-                             hovertemplate="row %{y}, col %{x}<extra></extra>"))
-    _image_axes(fig)
-    fig.update_xaxes(range=[-0.5, w - 0.5])
-    fig.update_yaxes(range=[h - 0.5, -0.5])
-    return style.styled(fig, height, title)
+    return to_uint8(np.moveaxis(rgb, 0, -1))
 
 
-def maps_grid_figure(
-    maps: np.ndarray, titles: list[str], *, cols: int = 4, panel_height: int = 230, max_side: int = 256
-) -> go.Figure:
-    """(n, H, W) maps -> a grid of small pictures, each on its own scale (diverging if signed)."""
-    n = len(maps)
-    cols = max(1, min(cols, n))
-    rows = int(np.ceil(n / cols))
-    traces = []
-    for i, m in enumerate(maps):
-        small = shrink(np.asarray(m), max_side)
-        k = m.shape[0] / small.shape[0]
-        traces.append(go.Image(source=image_data_uri(colourise(small, colour_limits(m))), x0=0, y0=0, dx=k, dy=k,
-                               hoverinfo="skip", **_refs(i)))
-    fig = go.Figure(traces, layout=_grid(rows, cols, titles, hgap=0.02, vgap=0.1 if rows > 1 else 0.0))
-    return style.styled(fig, panel_height * rows)
+def histogram_svg(values: np.ndarray, *, bins: int = 60, width: int = 640, height: int = 220) -> str:
+    """Any array -> an SVG histogram of its values (log count axis; each bar's tooltip reads its count).
 
-
-def histogram_figure(values: np.ndarray, *, bins: int = 60, height: int = 260) -> go.Figure:
-    """Any array -> histogram of its values (counted in numpy; only the bars travel)."""
+    Sixty rectangles in one small SVG: the browser draws it in a frame, where a plotly bar chart costs
+    a layout pass of its own on every slider change."""
     v = np.asarray(values, dtype=np.float64).ravel()
     lo, hi = float(v.min()), float(v.max())
     if hi - lo < 1e-12:
         lo, hi = lo - 0.5, hi + 0.5
     counts, edges = np.histogram(v, bins=bins, range=(lo, hi))
-    centres = (edges[:-1] + edges[1:]) / 2
-    colours = [style.NEGATIVE if c < 0 else style.POSITIVE for c in centres]
-    fig = go.Figure(go.Bar(x=centres, y=counts, width=edges[1] - edges[0], marker_color=colours,
-                           hovertemplate="around %{x:.3g}: %{y} pixels<extra></extra>"))
+    left, right, top, bottom = 52, 10, 24, 40  # room for the axis labels
+    pw, ph = width - left - right, height - top - bottom
+    ymax = np.log10(max(int(counts.max()), 1)) + 0.3
+    x = lambda e: left + (e - lo) / (hi - lo) * pw  # noqa: E731
+    y = lambda c: top + ph * (1 - np.log10(c) / ymax) if c > 0 else top + ph  # noqa: E731
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+             f'style="max-width:{width}px;font:11px sans-serif" role="img" aria-label="Histogram of the output">',
+             f'<text x="{left + pw / 2}" y="14" text-anchor="middle" font-size="13">Histogram of the output</text>']
+    for n in range(int(np.floor(ymax)) + 1):  # log grid lines at 1, 10, 100, ...
+        yy = y(10 ** n) if n else top + ph
+        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="{style.GRID}"/>'
+                     f'<text x="{left - 4}" y="{yy + 4:.1f}" text-anchor="end">{10 ** n}</text>')
+    for c, e0, e1 in zip(counts, edges[:-1], edges[1:]):
+        if c == 0:
+            continue
+        colour = style.NEGATIVE if (e0 + e1) / 2 < 0 else style.POSITIVE
+        x0, x1, y0 = x(e0), x(e1), y(c) if c > 1 else top + ph - 2  # one pixel still shows as a sliver
+        parts.append(f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{max(x1 - x0, 0.5):.1f}" height="{top + ph - y0:.1f}" '
+                     f'fill="{colour}"><title>around {(e0 + e1) / 2:.3g}: {int(c)} pixels</title></rect>')
     if lo < 0 < hi:
-        fig.add_vline(x=0, line={"color": style.MUTED, "dash": "dot"})
-    fig.update_xaxes(title="output value")
-    fig.update_yaxes(title="pixels (log)", type="log")  # flat areas pile up at one value
-    fig.update_layout(bargap=0)
-    return style.styled(fig, height, "Histogram of the output")
+        parts.append(f'<line x1="{x(0):.1f}" x2="{x(0):.1f}" y1="{top}" y2="{top + ph}" stroke="{style.MUTED}" '
+                     'stroke-dasharray="3 3"/>')
+    for t in np.linspace(lo, hi, 5):
+        parts.append(f'<text x="{x(t):.1f}" y="{top + ph + 14}" text-anchor="middle">'
+                     f'{f"{t:.3g}".replace("-", "−")}</text>')
+    parts.append(f'<text x="{left + pw / 2}" y="{height - 4}" text-anchor="middle">output value</text>'
+                 f'<text x="12" y="{top + ph / 2}" text-anchor="middle" transform="rotate(-90 12 {top + ph / 2})">'
+                 "pixels (log)</text></svg>")
+    return "".join(parts)
 
 
-def _grid_text(a: np.ndarray) -> list[list[str]]:
-    return [[f"{v:.2f}" for v in row] for row in a]
+def histogram_counts(svg: str) -> list[int]:
+    """The bar counts an SVG from histogram_svg shows (for tests and for reading it back)."""
+    import re
 
-
-def step_figure(step: ConvStep, *, channel_names: list[str] | None = None, height: int | None = None) -> go.Figure:
-    """ConvStep -> for each input channel: window values, kernel, their products (numbers in cells)."""
-    C, _, kw = step.window.shape
-    names = channel_names or ([""] if C == 1 else [f"channel {c}" for c in range(C)])
-    titles = []
-    for c, name in enumerate(names):
-        pre = f"{name}: " if name else ""
-        titles += [f"{pre}input under the kernel", f"{pre}× kernel", f"{pre}= products (sum {step.products[c].sum():.3f})"]
-    wlim = max(1e-9, float(np.abs(step.kernel).max()))
-    plim = max(1e-9, float(np.abs(step.products).max()))
-    pr, pc = np.nonzero(step.is_padding)  # taps that read padding get a dotted outline
-    pad_x = (pc.reshape(-1, 1) + _SQUARE_X * 1.05).ravel()
-    pad_y = (pr.reshape(-1, 1) + _SQUARE_Y * 1.05).ravel()
-    traces = []
-    for c in range(C):
-        for j, (z, scale, lim) in enumerate(((step.window[c], GREYS, None), (step.kernel[c], DIVERGING, wlim),
-                                             (step.products[c], DIVERGING, plim))):
-            zmin, zmax = (0.0, 1.0) if lim is None else (-lim, lim)  # pixels live in [0, 1]
-            refs = _refs(3 * c + j)
-            traces.append(go.Heatmap(
-                z=z, colorscale=scale, zmin=zmin, zmax=zmax, showscale=False, text=_grid_text(z),
-                texttemplate="%{text}", textfont={"size": 11 if kw <= 5 else 9},
-                hovertemplate="%{text}<extra></extra>", xgap=1, ygap=1, **refs,
-            ))
-            if len(pr):
-                traces.append(go.Scatter(x=pad_x, y=pad_y, mode="lines", hoverinfo="skip",
-                                         line={"color": PAD, "width": 2, "dash": "dot"}, **refs))
-    fig = go.Figure(traces, layout=_grid(C, 3, titles, hgap=0.05, vgap=0.12 / C))
-    return style.styled(fig, height or (60 + 230 * C))
+    return [int(n) for n in re.findall(r": (\d+) pixels</title>", svg)]
 
 
 def _tap_outline(walk: KernelWalk, r: int, c: int) -> tuple[np.ndarray, np.ndarray]:
@@ -349,12 +266,17 @@ def map_picture(values: np.ndarray, *, limits: tuple[float, float] | None = None
     """(H, W) map -> (uint8 RGB picture, scale factor): diverging red-white-blue (white = 0) or grey for
     non-negative maps, upscaled with square pixels, the picked pixel outlined in the highlight colour."""
     pic, f = upscale(colourise(values, limits), min_side)
-    if pixel is not None:
-        r, c = pixel
-        width = max(2, f // 3)
-        pad = width if f < 6 else 0  # a tiny pixel gets a ring around it, a big one an outline inside
-        outline(pic, r * f - pad, (r + 1) * f + pad, c * f - pad, (c + 1) * f + pad, WINDOW, width)
-    return pic, f
+    return (pic if pixel is None else outline_pixel(pic, f, pixel, copy=False)), f
+
+
+def outline_pixel(picture: np.ndarray, f: int, pixel: tuple[int, int], *, copy: bool = True) -> np.ndarray:
+    """A picture enlarged f times -> (a copy of) it with map pixel (row, col) outlined in the highlight colour."""
+    pic = picture.copy() if copy else picture
+    r, c = pixel
+    width = max(2, f // 3)
+    pad = width if f < 6 else 0  # a tiny pixel gets a ring around it, a big one an outline inside
+    outline(pic, r * f - pad, (r + 1) * f + pad, c * f - pad, (c + 1) * f + pad, WINDOW, width)
+    return pic
 
 
 def window_picture(image: np.ndarray, window: tuple[int, int, int, int] | None, *, min_side: int = 384) -> np.ndarray:
@@ -362,10 +284,17 @@ def window_picture(image: np.ndarray, window: tuple[int, int, int, int] | None, 
     with that receptive window outlined (clipped at the border: taps in the padding are the dotted cells
     of the step's table)."""
     pic, f = upscale(to_uint8(image), min_side)
-    if window is not None:
-        width = max(2, f // 2)
-        r0, r1, c0, c1 = window
-        outline(pic, r0 * f - width, (r1 + 1) * f + width, c0 * f - width, (c1 + 1) * f + width, WINDOW, width)
+    return pic if window is None else outline_window(pic, f, window, copy=False)
+
+
+def outline_window(picture: np.ndarray, f: int, window: tuple[int, int, int, int], *, copy: bool = True
+                   ) -> np.ndarray:
+    """A picture enlarged f times -> (a copy of) it with the window (first row, last row, first col, last col)
+    outlined just outside its pixels."""
+    pic = picture.copy() if copy else picture
+    width = max(2, f // 2)
+    r0, r1, c0, c1 = window
+    outline(pic, r0 * f - width, (r1 + 1) * f + width, c0 * f - width, (c1 + 1) * f + width, WINDOW, width)
     return pic
 
 
@@ -452,6 +381,20 @@ def step_html(step: ConvStep, *, channel_names: list[str] | None = None, decimal
             + "</div>"
         )
     return "".join(parts)
+
+
+def picture_bytes(picture: np.ndarray, *, photo: bool) -> bytes:
+    """(H, W, 3) uint8 -> JPEG bytes for photo-like pictures (one picture pixel per screen pixel: PNG of a
+    512x512 photo is ~30 ms and ~600 kB, JPEG ~1 ms and ~100 kB), PNG for enlarged maps (sharp, small)."""
+    if not photo:
+        return png_bytes(picture)
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(picture, dtype=np.uint8)).save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
 
 
 def png_bytes(picture: np.ndarray) -> bytes:

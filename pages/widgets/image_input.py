@@ -103,10 +103,11 @@ class _EncodedPNG:
 
 
 def clickable_picture(png: bytes, key: str, on_click=None) -> dict | None:
-    """Show a PNG that reports where it was clicked: {"x", "y", "width", "height", "unix_time"} or None."""
+    """Show a PNG (or JPEG) that reports where it was clicked: {"x", "y", "width", "height", "unix_time"} or None."""
     from streamlit_image_coordinates import streamlit_image_coordinates
 
-    return streamlit_image_coordinates(_EncodedPNG(png), key=key, width="stretch", image_format="PNG",
+    fmt = "JPEG" if png[:2] == b"\xff\xd8" else "PNG"  # the data URI's type must match the bytes
+    return streamlit_image_coordinates(_EncodedPNG(png), key=key, width="stretch", image_format=fmt,
                                        on_click=on_click, cursor="crosshair")
 
 

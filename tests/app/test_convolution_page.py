@@ -12,8 +12,10 @@ import torch.nn.functional as F
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from explainers.figures import convolution as figs
 from explainers.images import sample_images, to_grey
 from explainers.kernels import kernel
+from pages.widgets.convolution_parts import BANK
 from tests.app.harness import run_page
 
 
@@ -54,12 +56,15 @@ def test_default_page_has_every_part():
     at = run()
     assert at.title[0].value == "Convolution"
     # Input and feature map go as pictures (the map is clickable), the step as tables beside them;
-    # histogram, animation and filter bank are lazy tabs, each drawn when open.
+    # histogram (an SVG), animation (plotly) and filter bank (pictures) are lazy tabs, each drawn when open.
     assert len(at.get("image")) == 1
     assert any("products, sum" in h.proto.body for h in at.get("html"))
-    assert [c.key for c in at.get("plotly_chart")] == ["conv_fig_hist"]
-    for tab, chart in (("Animate the kernel", "conv_fig_walk"), ("Filter bank", "conv_fig_bank")):
-        assert chart in [c.key for c in run({"conv_tab": tab}).get("plotly_chart")]
+    assert at.get("plotly_chart") == []
+    hist = next(h.proto.body for h in at.get("html") if "Histogram of the output" in h.proto.body)
+    assert sum(figs.histogram_counts(hist)) == 256 * 256  # every output value counted
+    assert [c.key for c in run({"conv_tab": "Animate the kernel"}).get("plotly_chart")] == ["conv_fig_walk"]
+    bank = run({"conv_tab": "Filter bank"})
+    assert [img.caption for i in bank.get("image") for img in i.proto.imgs][-4:] == BANK  # one picture per map
     assert len(at.latex) == 3
     assert "(1, 1, 256, 256)" in shapes(at)
     assert any("PyTorch" in e.label for e in at.expander)

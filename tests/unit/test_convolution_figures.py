@@ -6,7 +6,6 @@ import base64
 import io
 
 import numpy as np
-import plotly.graph_objects as go
 import pytest
 from PIL import Image
 
@@ -36,65 +35,48 @@ def test_diverging_colours_are_centred_on_zero():
     assert grey[0, 0, 0] == 0 and grey[0, 2, 0] == 255
 
 
-def test_feature_map_figure_is_an_image_with_a_colour_bar():
-    out = RNG.normal(size=(40, 50))
-    fig = figs.feature_map_figure(out, title="t", pixel=(3, 4))
-    assert isinstance(fig.data[0], go.Image) and fig.data[0].source.startswith("data:image/")
-    bar = fig.data[1].marker
-    assert bar.showscale and bar.cmin == -bar.cmax == -np.abs(out).max()
-    shape = fig.layout.shapes[0]
-    assert (shape.x0, shape.x1, shape.y0, shape.y1) == (3.5, 4.5, 2.5, 3.5)
-    assert decode(fig.data[0].source).shape == (40, 50, 3)
-
-
-def test_picture_figure_outlines_the_receptive_window_including_padding():
+def test_window_of_a_step_reaching_into_padding_is_outlined_clipped_at_the_border():
     image = RNG.random((12, 10, 3))
     step = conv_step(image.transpose(2, 0, 1), np.ones((3, 3, 3)), 0, 0, padding=2, dilation=2)
-    fig = figs.picture_figure(image, title="t", window=step)
-    rect = fig.layout.shapes[0]
-    assert (rect.x0, rect.x1, rect.y0, rect.y1) == (-2.5, 2.5, -2.5, 2.5)
-    assert fig.layout.xaxis.range[0] <= -2.5  # the padding is in view
+    assert figs.window_of(step) == (-2, 2, -2, 2)  # the window starts in the padding
+    pic, f = figs.upscale(figs.to_uint8(image), 48)
+    framed = figs.outline_window(pic, f, figs.window_of(step))
+    orange = figs.style.rgb(figs.WINDOW)
+    np.testing.assert_array_equal(framed[3 * f, 0], orange)  # the window's right edge, clipped at the border
+    np.testing.assert_array_equal(pic, figs.upscale(figs.to_uint8(image), 48)[0])  # the cached base stays clean
 
 
 def test_histogram_counts_every_value():
     values = RNG.normal(size=(3, 20, 20))
-    fig = figs.histogram_figure(values, bins=30)
+    svg = figs.histogram_svg(values, bins=30)
     counts, _ = np.histogram(values, bins=30)
-    np.testing.assert_array_equal(fig.data[0].y, counts)
-    assert sum(fig.data[0].y) == values.size
-    flat = figs.histogram_figure(np.zeros((4, 4)))
-    assert sum(flat.data[0].y) == 16
+    assert figs.histogram_counts(svg) == [int(c) for c in counts if c]
+    assert sum(figs.histogram_counts(svg)) == values.size
+    assert svg.startswith("<svg") and "pixels (log)" in svg and "stroke-dasharray" in svg  # 0 marked
+    flat = figs.histogram_svg(np.zeros((4, 4)))
+    assert sum(figs.histogram_counts(flat)) == 16
 
 
-def test_step_figure_shows_the_window_kernel_and_products():
-    x = RNG.random((3, 6, 6))
-    k = RNG.normal(size=(3, 3, 3))
-    step = conv_step(x, k, 0, 2, padding=1)
-    fig = figs.step_figure(step, channel_names=["R", "G", "B"])
-    heat = [t for t in fig.data if isinstance(t, go.Heatmap)]
-    assert len(heat) == 9
-    for c in range(3):
-        np.testing.assert_allclose(heat[3 * c].z, step.window[c])
-        np.testing.assert_allclose(heat[3 * c + 1].z, step.kernel[c])
-        np.testing.assert_allclose(heat[3 * c + 2].z, step.products[c])
-        assert heat[3 * c + 2].text[0][0] == f"{step.products[c, 0, 0]:.2f}"
-    titles = [a.text for a in fig.layout.annotations]
-    assert f"R: = products (sum {step.products[0].sum():.3f})" in titles
-    assert any(isinstance(t, go.Scatter) for t in fig.data)  # the top row reads padding: dotted outline
-
-
-def test_maps_grid_has_one_panel_per_map():
+def test_map_previews_give_one_shrunk_picture_per_map():
     maps = RNG.normal(size=(5, 300, 200))
-    fig = figs.maps_grid_figure(maps, [f"m{i}" for i in range(5)], cols=4)
-    assert len(fig.data) == 5 and fig.layout.height == 2 * 230
-    assert [a.text for a in fig.layout.annotations] == [f"m{i}" for i in range(5)]
-    assert max(decode(fig.data[0].source).shape[:2]) <= 256  # previews are shrunk
+    pictures = figs.map_previews(maps)
+    assert len(pictures) == 5
+    assert max(pictures[0].shape[:2]) <= 256  # previews are shrunk
+    np.testing.assert_array_equal(pictures[2], figs.colourise(maps[2][::2, ::2], figs.colour_limits(maps[2])))
+    assert min(figs.map_previews(RNG.normal(size=(1, 8, 8)))[0].shape[:2]) >= 160  # tiny maps are enlarged
 
 
 def test_colour_output_maps_depthwise_channels_to_rgb():
     maps = np.stack([np.full((4, 4), v) for v in (1.0, 0.0, 0.5)])
-    fig = figs.colour_output_figure(maps, title="t")
-    np.testing.assert_allclose(decode(fig.data[0].source)[0, 0], [255, 0, 128], atol=1)
+    np.testing.assert_allclose(figs.depthwise_picture(maps)[0, 0], [255, 0, 128], atol=1)
+
+
+def test_photo_pictures_go_as_jpeg_and_maps_as_png():
+    pic = (RNG.random((64, 64, 3)) * 255).astype(np.uint8)
+    assert figs.picture_bytes(pic, photo=True)[:2] == b"\xff\xd8"
+    assert figs.picture_bytes(pic, photo=False)[:8] == b"\x89PNG\r\n\x1a\n"
+    back = np.asarray(Image.open(io.BytesIO(figs.picture_bytes(pic, photo=False))))
+    np.testing.assert_array_equal(back, pic)  # PNG is lossless
 
 
 @pytest.mark.parametrize("block", [1, 3, 5])

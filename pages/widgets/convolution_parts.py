@@ -1,0 +1,241 @@
+"""Panels of the Convolution page, each an ``st.fragment``: a Conv2d setting reruns and redraws the results
+only (not the picture and kernel pickers), and a picked output pixel reruns its arithmetic panel only.
+
+Pictures are encoded once per setting (cached by their parameters): the page's sliders then cost a copy,
+an outline and a JPEG/PNG encode, not a figure build.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import streamlit as st
+
+from explainers import convolution as cv
+from explainers import snippets
+from explainers.figures import convolution as figs
+from explainers.images import to_grey
+from explainers.kernels import KERNELS
+from explainers.kernels import kernel as named_kernel
+from pages.widgets.image_input import ImageChoice, clickable_picture, clicked_cell
+from pages.widgets.ui import ShareableState, pytorch_snippet, run_safely
+
+PADDINGS = ["0", "1", "2", "3", "4", "5", "6", "same"]
+BANK = ["Sobel x", "Sobel y", "Laplacian", "Gaussian blur 5×5"]
+TABS = ["Histogram", "Animate the kernel", "Filter bank"]
+
+
+# Results shared read-only by every session (cache_resource: no pickled copy per run, which for a 512×512
+# photo costs more than the lookup). Arrays are frozen so nobody can change a cached result in place.
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _demo(key: str, _image: np.ndarray, kernel: tuple, colour: str, bias: float, relu: bool, stride: int,
+          padding, dilation: int, mode: str) -> cv.KernelDemo:
+    demo = cv.apply_kernel(_image, np.array(kernel), colour=colour, bias=bias, relu=relu, stride=stride,
+                           padding=padding, dilation=dilation, padding_mode=mode)
+    for a in (demo.x, demo.weight, demo.per_channel, demo.pre_activation, demo.output):
+        a.flags.writeable = False
+    return demo
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _input_base(key: str, _image: np.ndarray, colour: str) -> tuple[np.ndarray, int]:
+    """The input as shown (grey or colour), enlarged to 256 px: (uint8 picture, scale factor)."""
+    shown = to_grey(_image) if colour == "grey" else _image
+    return figs.upscale(figs.to_uint8(shown), 256)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _input_picture(key: str, _image: np.ndarray, colour: str, window: tuple) -> bytes:
+    pic, f = _input_base(key, _image, colour)
+    return figs.picture_bytes(figs.outline_window(pic, f, window), photo=f == 1)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _output_base(run_key: str, _output: np.ndarray) -> tuple[np.ndarray, int]:
+    """The feature map(s) as a picture: diverging/grey for one map, R, G, B for depthwise (0 mid-grey if signed)."""
+    if _output.shape[0] == 3:
+        return figs.upscale(figs.depthwise_picture(_output), 256)
+    return figs.upscale(figs.colourise(_output[0]), 256)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _output_picture(run_key: str, _output: np.ndarray, pixel: tuple[int, int]) -> bytes:
+    pic, f = _output_base(run_key, _output)
+    if _output.shape[0] == 1:
+        pic = figs.outline_pixel(pic, f, pixel)
+    return figs.picture_bytes(pic, photo=f == 1)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _histogram(run_key: str, _output: np.ndarray) -> str:
+    return figs.histogram_svg(_output)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _previews(run_key: str, _maps: np.ndarray) -> list[bytes]:
+    return [figs.png_bytes(p) for p in figs.map_previews(_maps)]
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _bank(key: str, _image: np.ndarray, names: tuple, stride: int, padding, dilation: int, mode: str) -> list[bytes]:
+    maps = cv.filter_bank(to_grey(_image), [named_kernel(n) for n in names], stride=stride, padding=padding,
+                          dilation=dilation, padding_mode=mode)
+    return [figs.png_bytes(p) for p in figs.map_previews(maps)]
+
+
+def _settings(url: ShareableState) -> tuple[int, str, str, int, float, bool]:
+    """The Conv2d knobs in one row of three columns -> (stride, padding, padding mode, dilation, bias, relu)."""
+    st.markdown("**3. Conv2d settings**")
+    a, b, c = st.columns(3, gap="medium")
+    stride = a.slider("Stride", 1, 4, key="conv_stride", help="How many pixels the kernel jumps each step.")
+    padding = a.select_slider("Padding", PADDINGS, key="conv_padding",
+                              help="Pixels added around the picture; 0 is 'valid', 'same' keeps the size.")
+    mode = b.selectbox("Padding mode", cv.PADDING_MODES, key="conv_padding_mode",
+                       help="zeros: black border; reflect: mirror; replicate: repeat the edge; circular: wrap around.")
+    dilation = b.slider("Dilation", 1, 4, key="conv_dilation", help="Gaps between the kernel's taps.")
+    bias = c.slider("Bias", -1.0, 1.0, step=0.05, key="conv_bias", help="Added to every output value.")
+    relu = c.toggle("ReLU after the convolution", key="conv_relu", help="Negative outputs become 0.")
+    return stride, padding, mode, dilation, bias, relu
+
+
+@st.fragment
+def results(url: ShareableState, picked: ImageChoice, kernel: np.ndarray, kernel_name: str, colour: str) -> None:
+    """Conv2d settings, the feature map with its arithmetic, sizes, channels and the tabs (reruns alone)."""
+    state = st.session_state
+    stride, padding, mode, dilation, bias, relu = _settings(url)
+    pad_arg = padding if padding == "same" else int(padding)
+    demo = run_safely(lambda: _demo(picked.key, picked.image, tuple(map(tuple, np.asarray(kernel, float))), colour,
+                                    bias, relu, stride, pad_arg, dilation, mode), what="apply these settings")
+    if demo is None:  # keep the picture on screen while the learner fixes the settings
+        st.image(picked.image, caption=f"Input: {picked.label}. Change the settings above to see its feature map.",
+                 width=360, clamp=True)
+        url.publish()
+        return
+    g = cv.geometry(demo.x.shape, demo.weight.shape, stride, pad_arg, dilation, demo.groups)
+    ho, wo = g.out_size
+    for key, top in (("conv_row", ho - 1), ("conv_col", wo - 1)):
+        state[key] = min(state[key], top)  # keep the chosen pixel inside a smaller output
+    run_key = f"{picked.key}|{kernel.tobytes().hex()}|{colour}|{bias}|{relu}|{stride}|{pad_arg}|{dilation}|{mode}"
+    st.subheader("Point at the feature map to see its arithmetic")
+    st.markdown(
+        f"Shapes: input `(1, {g.c_in}, {g.in_size[0]}, {g.in_size[1]})` → `nn.Conv2d({g.c_in}, {g.c_out}, "
+        f"kernel_size={g.kernel}, stride={stride}, padding={pad_arg!r}, dilation={dilation}, groups={g.groups})` → "
+        f"output `(1, {g.c_out}, {ho}, {wo})`. Sizes read height × width."
+    )
+    settings = {"colour": colour, "stride": stride, "padding": pad_arg, "dilation": dilation, "padding_mode": mode,
+                "bias": bias, "relu": relu}
+    pixel_panel(url, picked, demo, g, run_key, kernel, kernel_name, settings)
+    st.markdown("**Output size**, per axis (p = padding, k = kernel size, d = dilation, s = stride):")
+    st.latex(cv.size_formula("H", g.in_size[0], g.kernel[0], g.stride[0], g.padding[:2], g.dilation[0]))
+    st.latex(cv.size_formula("W", g.in_size[1], g.kernel[1], g.stride[1], g.padding[2:], g.dilation[1]))
+    if colour != "grey":
+        channels(demo, colour, run_key)
+    tabs(url, picked, demo, g, settings, run_key)
+    url.publish()
+
+
+def _pick(ho: int, wo: int) -> None:
+    """A click on the feature map moves the row and column sliders to the clicked pixel."""
+    state = st.session_state
+    cell = clicked_cell(state.get("conv_click"), ho, wo)
+    if cell is not None:
+        state.conv_row, state.conv_col = cell
+
+
+@st.fragment
+def pixel_panel(url: ShareableState, picked: ImageChoice, demo: cv.KernelDemo, g: cv.ConvGeometry, run_key: str,
+                kernel: np.ndarray, kernel_name: str, settings: dict) -> None:
+    """Input, clickable feature map and the picked pixel's multiply-and-sum, side by side (reruns alone)."""
+    state = st.session_state
+    colour, bias, relu = settings["colour"], settings["bias"], settings["relu"]
+    (ho, wo), pad_arg = g.out_size, settings["padding"]
+    seen = demo.weight[:, 0] if colour == "depthwise" else demo.weight[0]  # (C_in, kH, kW): what one pixel sees
+    step = cv.conv_step(demo.x, seen, state.conv_row, state.conv_col, bias=bias, stride=settings["stride"],
+                        padding=pad_arg, dilation=settings["dilation"], padding_mode=settings["padding_mode"])
+    r, c = step.out_row, step.out_col
+    left, middle, right = st.columns([1, 1, 1.3], gap="medium")
+    left.image(_input_picture(picked.key, picked.image, colour, figs.window_of(step)), width="stretch",
+               caption=f"Input: {picked.label} ({g.in_size[0]}×{g.in_size[1]}); orange: the kernel's window")
+    with middle:
+        clickable_picture(_output_picture(run_key, demo.output, (r, c)), "conv_click", partial(_pick, ho, wo))
+        if colour == "depthwise":
+            st.caption(f"Output: 3 maps ({ho}×{wo}) shown as R, G, B; for signed maps mid-grey is 0. Click a pixel.")
+        else:
+            st.caption(f"Output: {kernel_name} ({ho}×{wo}). Click a pixel to see its sum.")
+            st.html(figs.colour_key_html(figs.colour_limits(demo.output), "output value"))
+            if figs.is_signed(demo.output):
+                st.caption("Negative **red**, zero **white**, positive **blue**; turn on ReLU to clip negatives to 0.")
+    with right:
+        st.slider("Output row", 0, max(ho - 1, 1), key="conv_row", disabled=ho == 1)
+        st.slider("Output column", 0, max(wo - 1, 1), key="conv_col", disabled=wo == 1)
+        st.html(figs.step_html(step, channel_names=None if colour == "grey" else ["R", "G", "B"]))
+        if colour == "depthwise":
+            sums = ", ".join(f"{n} {cv.fmt(step.products[i].sum() + bias)}" for i, n in enumerate("RGB"))
+            held = ", ".join(cv.fmt(demo.output[i, r, c]) for i in range(3))
+            st.markdown(f"Depthwise: each channel keeps its own sum, plus bias {bias:+.2f}: {sums}"
+                        f"{' before ReLU' if relu else ''}. The three maps hold **{held}** at row {r}, column {c}.")
+        else:
+            after = f", then ReLU gives {cv.fmt(max(step.total, 0.0))}" if relu else ""
+            st.markdown(
+                f"Sum of the {step.products.size} products = **{cv.fmt(step.products.sum())}**, plus bias "
+                f"{bias:+.2f} = **{cv.fmt(step.total)}**{after}. The feature map holds "
+                f"**{cv.fmt(demo.output[0, r, c])}** at row {r}, column {c}."
+            )
+        st.caption("Tables show 2 decimals; each product is rounded up or down so the shown products add up to "
+                   "the shown sum. Dotted cells read padding, not the picture.")
+        pytorch_snippet(snippets.convolution_snippet(kernel, pixel=(r, c), photo=picked.file_name or "your_photo.png",
+                                                     **settings))
+        if not picked.file_name:
+            st.caption("The snippet reads a photo: upload the same file here and both print the same numbers.")
+    url.publish()
+
+
+def channels(demo: cv.KernelDemo, colour: str, run_key: str) -> None:
+    """RGB: the three per-colour results and their sum; depthwise: the three separate maps (pictures, no hover)."""
+    st.subheader("Three colour channels, one feature map" if colour == "rgb" else "Three channels, three maps")
+    names = ["R ∗ kernel", "G ∗ kernel", "B ∗ kernel"]
+    if colour == "rgb":
+        st.markdown("With `in_channels=3` the filter has one kernel slice per colour; the three results are "
+                    "**added** (plus the bias) into one feature map.")
+        maps, titles = np.concatenate([demo.per_channel, demo.pre_activation]), [*names, "= sum + bias"]
+    else:
+        st.markdown("With `groups=3` (depthwise) each colour keeps its own output channel: nothing is added.")
+        maps, titles = demo.output, names
+    st.image(_previews(f"{run_key}|{colour}", maps), caption=titles, width=220)
+    st.caption("Colour key: each map on its own scale, red below 0, white at 0, blue above (grey if never negative).")
+
+
+def tabs(url: ShareableState, picked: ImageChoice, demo: cv.KernelDemo, g: cv.ConvGeometry, settings: dict,
+         run_key: str) -> None:
+    """Histogram, the kernel-walk animation and a filter bank: lazy tabs, only the open one runs and is drawn."""
+    colour, mode, pad_arg = settings["colour"], settings["padding_mode"], settings["padding"]
+    stride, dilation = settings["stride"], settings["dilation"]
+    tab_hist, tab_walk, tab_bank = st.tabs(TABS, key=url.bind("conv_tab", TABS[0], options=TABS), on_change="rerun")
+    if tab_hist.open:
+        with tab_hist:
+            st.html(_histogram(run_key, demo.output))
+            st.caption("Hover a bar to read its count. Flat areas pile up at one value: the count axis is logarithmic.")
+    if tab_walk.open:
+        with tab_walk:
+            r, c = st.session_state.conv_row, st.session_state.conv_col
+            walk = cv.kernel_walk(np.moveaxis(demo.x if colour != "depthwise" else demo.x[:1], 0, -1),
+                                  demo.output[0], (r, c), kernel_size=g.kernel, stride=stride, padding=pad_arg,
+                                  dilation=dilation, padding_mode=mode)
+            st.markdown("**Animate**: press ▶ to watch the kernel walk over a small block around the picked pixel"
+                        f"{' (red channel)' if colour == 'depthwise' else ''}.")
+            st.plotly_chart(figs.animation_figure(walk), key="conv_fig_walk")
+    if tab_bank.open:
+        with tab_bank:
+            st.markdown("**A filter bank: several kernels, several feature maps**")
+            bank = st.multiselect("Kernels in the bank", list(KERNELS), key="conv_bank", max_selections=8)
+            if not bank:
+                st.caption("Pick at least one kernel.")
+                return
+            pictures = run_safely(lambda: _bank(picked.key, picked.image, tuple(bank), stride, pad_arg, dilation,
+                                                mode), what="run the filter bank")
+            if pictures is not None:
+                st.caption(f"One `nn.Conv2d(1, {len(bank)})` layer on the greyscale picture: {len(bank)} filters "
+                           f"give {len(bank)} feature maps. Smaller kernels are centred in zeros to the largest size.")
+                st.image(pictures, caption=bank, width=220)
+                st.caption("Colour key: each map on its own scale, red below 0, white at 0, blue above.")
