@@ -138,7 +138,7 @@ def depthwise_picture(maps: np.ndarray) -> np.ndarray:
 
 
 def histogram_svg(values: np.ndarray, *, bins: int = 60, width: int = 640, height: int = 220) -> str:
-    """Any array -> an SVG histogram of its values (log count axis; each bar's tooltip reads its count).
+    """Any array -> an SVG histogram of its values in a div (log count axis; each bar's tooltip reads its count).
 
     Sixty rectangles in one small SVG: the browser draws it in a frame, where a plotly bar chart costs
     a layout pass of its own on every slider change."""
@@ -152,7 +152,7 @@ def histogram_svg(values: np.ndarray, *, bins: int = 60, width: int = 640, heigh
     ymax = np.log10(max(int(counts.max()), 1)) + 0.3
     x = lambda e: left + (e - lo) / (hi - lo) * pw  # noqa: E731
     y = lambda c: top + ph * (1 - np.log10(c) / ymax) if c > 0 else top + ph  # noqa: E731
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+    parts = ['<div class="conv-hist">', f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
              f'style="max-width:{width}px;font:11px sans-serif" role="img" aria-label="Histogram of the output">',
              f'<text x="{left + pw / 2}" y="14" text-anchor="middle" font-size="13">Histogram of the output</text>']
     for n in range(int(np.floor(ymax)) + 1):  # log grid lines at 1, 10, 100, ...
@@ -174,7 +174,7 @@ def histogram_svg(values: np.ndarray, *, bins: int = 60, width: int = 640, heigh
                      f'{f"{t:.3g}".replace("-", "−")}</text>')
     parts.append(f'<text x="{left + pw / 2}" y="{height - 4}" text-anchor="middle">output value</text>'
                  f'<text x="12" y="{top + ph / 2}" text-anchor="middle" transform="rotate(-90 12 {top + ph / 2})">'
-                 "pixels (log)</text></svg>")
+                 "pixels (log)</text></svg></div>")
     return "".join(parts)
 
 

@@ -85,7 +85,7 @@ def _bank(key: str, _image: np.ndarray, names: tuple, stride: int, padding, dila
 
 
 def _settings(url: ShareableState) -> tuple[int, str, str, int, float, bool]:
-    """The Conv2d knobs in one row of three columns -> (stride, padding, padding mode, dilation, bias, relu)."""
+    """The Conv2d knobs in three columns and a toggle -> (stride, padding, padding mode, dilation, bias, relu)."""
     st.markdown("**3. Conv2d settings**")
     a, b, c = st.columns(3, gap="medium")
     stride = a.slider("Stride", 1, 4, key="conv_stride", help="How many pixels the kernel jumps each step.")
@@ -95,7 +95,8 @@ def _settings(url: ShareableState) -> tuple[int, str, str, int, float, bool]:
                        help="zeros: black border; reflect: mirror; replicate: repeat the edge; circular: wrap around.")
     dilation = b.slider("Dilation", 1, 4, key="conv_dilation", help="Gaps between the kernel's taps.")
     bias = c.slider("Bias", -1.0, 1.0, step=0.05, key="conv_bias", help="Added to every output value.")
-    relu = c.toggle("ReLU after the convolution", key="conv_relu", help="Negative outputs become 0.")
+    # Under the columns: in a third of 1024 px its label would be cut.
+    relu = st.toggle("ReLU after the convolution", key="conv_relu", help="Negative outputs become 0.")
     return stride, padding, mode, dilation, bias, relu
 
 
@@ -214,7 +215,7 @@ def tabs(url: ShareableState, picked: ImageChoice, demo: cv.KernelDemo, g: cv.Co
     tab_hist, tab_walk, tab_bank = st.tabs(TABS, key=url.bind("conv_tab", TABS[0], options=TABS), on_change="rerun")
     if tab_hist.open:
         with tab_hist:
-            st.html(_histogram(run_key, demo.output))
+            st.markdown(_histogram(run_key, demo.output), unsafe_allow_html=True)  # an SVG we built; st.html drops SVG
             st.caption("Hover a bar to read its count. Flat areas pile up at one value: the count axis is logarithmic.")
     if tab_walk.open:
         with tab_walk:

@@ -60,7 +60,7 @@ def test_default_page_has_every_part():
     assert len(at.get("image")) == 1
     assert any("products, sum" in h.proto.body for h in at.get("html"))
     assert at.get("plotly_chart") == []
-    hist = next(h.proto.body for h in at.get("html") if "Histogram of the output" in h.proto.body)
+    hist = next(m.value for m in at.markdown if "Histogram of the output" in m.value)
     assert sum(figs.histogram_counts(hist)) == 256 * 256  # every output value counted
     assert [c.key for c in run({"conv_tab": "Animate the kernel"}).get("plotly_chart")] == ["conv_fig_walk"]
     bank = run({"conv_tab": "Filter bank"})

@@ -51,6 +51,9 @@ def test_first_slider_is_the_stride_and_moving_it_reconvolves(server, page):
     src = _output_picture(page)
     assert src.startswith("data:image/")  # a compact picture, not a JSON array of numbers
     assert "Stride" in page.locator("[data-testid='stSlider']").first.inner_text()
+    bars = page.locator(".conv-hist svg rect")  # the histogram tab: an SVG drawn by the page, hover reads a count
+    bars.first.wait_for(timeout=30_000)
+    assert bars.count() > 5 and "pixels" in (bars.first.locator("title").text_content() or "")
     page.locator("[data-testid='stSlider']").get_by_role("slider").first.focus()  # what the benchmark moves
     page.keyboard.press("ArrowRight")
     wait_settled(page)

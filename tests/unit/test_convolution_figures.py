@@ -52,7 +52,7 @@ def test_histogram_counts_every_value():
     counts, _ = np.histogram(values, bins=30)
     assert figs.histogram_counts(svg) == [int(c) for c in counts if c]
     assert sum(figs.histogram_counts(svg)) == values.size
-    assert svg.startswith("<svg") and "pixels (log)" in svg and "stroke-dasharray" in svg  # 0 marked
+    assert svg.startswith('<div class="conv-hist"><svg') and "pixels (log)" in svg and "stroke-dasharray" in svg  # 0 marked
     flat = figs.histogram_svg(np.zeros((4, 4)))
     assert sum(figs.histogram_counts(flat)) == 16
 
