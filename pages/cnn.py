@@ -4,8 +4,8 @@ import streamlit as st
 
 from explainers import cnn, snippets
 from explainers.figures import cnn as fig
-from explainers.training.cnn import digit_datasets, run_layers, train_cnn
-from pages.widgets.cnn_parts import digit_input, unit_panel, unit_sliders
+from explainers.training.cnn import digit_datasets, train_cnn
+from pages.widgets.cnn_parts import digit_input, digit_network, unit_panel, unit_sliders
 from pages.widgets.ui import ShareableState, pytorch_snippet, try_this
 
 SEEDS = list(range(10))
@@ -30,45 +30,50 @@ st.markdown(
     "it computes for your digit is on screen: click any square (or use the sliders) to see where it comes from."
 )
 
-left, right = st.columns([1.4, 1], gap="large")
-sets = digit_datasets()
-verdict_box = right.container()
-with right.popover("The network's training", icon=":material/tune:"):
-    dataset = st.selectbox("Trained on", list(sets), format_func=sets.get,
-                           key=url.bind("cnn_data", "synthetic-digits", options=list(sets)),
-                           help="MNIST appears here once it is in the data folder (the Trainer downloads it).")
-    seed = st.selectbox("Training seed", SEEDS, key=url.bind("cnn_seed", 0, options=SEEDS),
-                        help="Another seed starts from other random weights: the network learns other filters.")
-with st.spinner(f"Training the small CNN on {sets[dataset]} (a few seconds, once per server)…"):
-    trained = trained_cnn(dataset, seed)
-with left:
-    picked = digit_input(url, trained)
-
-layers = run_layers(trained.model, picked.image)
-probs = layers[-1].activation
-best = int(probs.argmax())
-with verdict_box:
-    st.metric("Prediction", trained.classes[best], help="The digit with the highest softmax probability.")
-    verdict = "" if picked.label is None else (
-        "Right. " if picked.label == best else f"Wrong: it is a {trained.classes[picked.label]}. ")
-    st.caption(f"Probability {probs[best]:.0%}. {verdict}Trained here on {trained.n_train:,} {sets[dataset].lower()} "
-               f"(seed {seed}) × {trained.epochs} epochs in {trained.seconds:.0f} s; {trained.test_accuracy:.0%} "
-               f"right on {len(trained.test_labels):,} test digits it never saw.")
-
 
 @st.fragment
-def network() -> None:
-    """The whole network on one picture plus the picked unit's arithmetic; its controls rerun only this part."""
-    pick = unit_sliders(url, layers)
-    windows = cnn.receptive_windows(*pick)
-    picture = fig.network_picture(layers, pick, windows, trained.classes)
-    unit_panel(layers, pick, windows, picture)
-    pytorch_snippet(snippets.cnn_snippet(cnn.LAYER_NAMES[pick[0]], *pick[1:], seed=seed,
-                                     index=st.session_state.cnn_index))
-    url.publish()  # here too: a fragment rerun must update the link
+def lesson() -> None:
+    """The digit, the verdict and the network: the test-image slider and the training settings rerun only this."""
+    left, right = st.columns([1.4, 1], gap="large")
+    sets = digit_datasets()
+    verdict_box = right.container()
+    with right.popover("The network's training", icon=":material/tune:"):
+        dataset = st.selectbox("Trained on", list(sets), format_func=sets.get,
+                               key=url.bind("cnn_data", "synthetic-digits", options=list(sets)),
+                               help="MNIST appears here once it is in the data folder (the Trainer downloads it).")
+        seed = st.selectbox("Training seed", SEEDS, key=url.bind("cnn_seed", 0, options=SEEDS),
+                            help="Another seed starts from other random weights: the network learns other filters.")
+    with st.spinner(f"Training the small CNN on {sets[dataset]} (a few seconds, once per server)…"):
+        trained = trained_cnn(dataset, seed)
+    with left:
+        picked = digit_input(url, trained)
+    layers, base = digit_network(dataset, seed, picked.image, trained)
+    probs = layers[-1].activation
+    best = int(probs.argmax())
+    with verdict_box:
+        st.metric("Prediction", trained.classes[best], help="The digit with the highest softmax probability.")
+        verdict = "" if picked.label is None else (
+            "Right. " if picked.label == best else f"Wrong: it is a {trained.classes[picked.label]}. ")
+        st.caption(f"Probability {probs[best]:.0%}. {verdict}Trained here on {trained.n_train:,} "
+                   f"{sets[dataset].lower()} (seed {seed}) × {trained.epochs} epochs in {trained.seconds:.0f} s; "
+                   f"{trained.test_accuracy:.0%} right on {len(trained.test_labels):,} test digits it never saw.")
+
+    @st.fragment
+    def network() -> None:
+        """The whole network on one picture plus the picked unit's arithmetic; its controls rerun only this part."""
+        pick = unit_sliders(url, layers)
+        windows = cnn.receptive_windows(*pick)
+        picture = fig.network_picture(layers, pick, windows, trained.classes, base=base)
+        unit_panel(layers, pick, windows, picture)
+        pytorch_snippet(snippets.cnn_snippet(cnn.LAYER_NAMES[pick[0]], *pick[1:], seed=seed,
+                                         index=st.session_state.cnn_index))
+        url.publish()  # here too: a fragment rerun must update the link
+
+    network()
+    url.publish()
 
 
-network()
+lesson()
 
 st.subheader("Where the parameters are")
 st.table(cnn.parameter_rows(), border="horizontal")

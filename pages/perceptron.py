@@ -14,8 +14,6 @@ url = ShareableState("perc")
 replay = st.cache_data(max_entries=64, show_spinner=False)(pc.replay)
 curve_fit = st.cache_data(max_entries=64, show_spinner=False)(pc.fit_curve)
 two_layer = st.cache_data(max_entries=64, show_spinner=False)(pc.random_two_layer)
-# z moves in steps of 0.01 with the sliders: the curve for a (activation, z) seen before costs nothing.
-activation_view = st.cache_data(max_entries=256, show_spinner=False)(fig.activation_figure)
 st.title("Perceptron")
 st.markdown(
     "A neuron multiplies each input by a weight, adds them up with a bias, and passes the sum "
@@ -52,7 +50,7 @@ def one_neuron() -> None:
         st.markdown(fig.neuron_diagram(out), unsafe_allow_html=True)  # an SVG we built; st.html drops SVG
         st.markdown(f"**Weighted sum:** $z$ = {pc.weighted_sum_text(out)}")
         st.markdown(f"**Output:** $a = f(z)$ = **{pc.fixed(out.a, 4)}**")
-        st.plotly_chart(activation_view(activation, round(out.z, 10)), key="perc_activation")
+        st.markdown(fig.activation_figure(activation, out.z), unsafe_allow_html=True)  # an SVG: no plotly to redraw
     try_this("Make w1 negative and watch its edge turn red and the sum drop. With the step activation, "
              "find the bias at which the output flips from 0 to 1.")
     pytorch_snippet(snippets.perceptron_neuron_snippet(xs, ws, bias, activation, out.z, out.a))

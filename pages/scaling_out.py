@@ -5,7 +5,7 @@ import streamlit as st
 from explainers import scaling as sc
 from explainers.figures import scaling as fig
 from explainers.scaling import report, snippets
-from pages.widgets.scaling import job_panel, results
+from pages.widgets.scaling import bubble_curve, computed_gantt, job_panel, results
 from pages.widgets.ui import ShareableState, pytorch_snippet, try_this
 
 TABS = ["Data parallel", "Model parallel", "Pipelining", "When to use what"]
@@ -25,61 +25,69 @@ machine = sc.machine()
 st.caption(f"This machine: {machine.describe()} Each worker is its own Python process with one torch thread.")
 tab_dp, tab_mp, tab_pp, tab_when = st.tabs(TABS, key=url.bind("scale_tab", TABS[0], options=TABS), on_change="rerun")
 
+
+@st.fragment
+def data_parallel() -> None:
+    """N, B, steps, learning rate, model, the run and what it measured: these controls rerun only this."""
+    c1, c2, c3, c4, c5 = st.columns(5)
+    world = c1.slider("World size N (processes)", 2, 4, key=url.bind("scale_world", 2, lo=2, hi=4),
+                      help=f"This machine allows up to {machine.max_world_size}.")
+    batch = c2.select_slider("Batch per rank B", [4, 8, 16, 32, 64], key=url.bind("scale_batch", 16, options=[4, 8, 16, 32, 64]))
+    steps = c3.slider("Steps", 1, 30, key=url.bind("scale_steps", 10, lo=1, hi=30))
+    lr = c4.select_slider("Learning rate", LRS, key=url.bind("scale_lr", 0.5, options=LRS))
+    model = c5.radio("Model", list(sc.MODEL_LABELS), format_func=sc.MODEL_LABELS.get,
+                     key=url.bind("scale_model", "mlp", options=list(sc.MODEL_LABELS)))
+    if world > machine.max_world_size:
+        st.warning(f"World size {world} is more than this machine can run (one CPU core or GPU per rank: "
+                   f"at most {machine.max_world_size}).", icon=":material/memory:")
+    with st.expander("Rendezvous (where the ranks meet)", icon=":material/lan:"):
+        port = st.number_input("Port (0 = let the OS pick a free one)", 0, 65535, step=1,
+                               key=url.bind("scale_port", 0, lo=0, hi=65535))
+        st.caption("Rank 0 listens on 127.0.0.1 at this port (MASTER_PORT); the other ranks connect to it. "
+                   "Two runs on one port collide, so the lesson picks a free port for each run.")
+    dp = job_panel("dp", sc.DataParallelPlan(world, batch, steps, lr, model), f"Train with DDP on {world} processes",
+                   port=int(port) or None)
+    if dp is not None:
+        n = dp.world_size
+        st.markdown(f"**The run** ({n} ranks × {dp.plan.batch_per_rank} images, {dp.plan.steps} steps, "
+                    f"{sc.MODEL_LABELS[dp.plan.model]}, {dp.backend} on {dp.device}). Each rank's first images:")
+        st.image(fig.slices_image(dp.images), width=480, caption="One row per rank, rank 0 on top. Labels: "
+                 + "; ".join(f"rank {r}: {' '.join(map(str, row[:8]))}" for r, row in enumerate(dp.labels)))
+        key = url.bind("scale_layer", dp.param_names[-2])  # default: the last weight matrix
+        if st.session_state[key] not in dp.param_names:  # a link from the other model
+            st.session_state[key] = dp.param_names[-2]
+        layer = st.selectbox("Layer to look inside", dp.param_names, key=key)
+        st.plotly_chart(fig.gradients_figure(dp.flat_local(layer), dp.reduced_grads[layer].reshape(n, -1), layer),
+                        key="scale_grads")
+        agree = float(abs(dp.reduced_grads[layer] - dp.reduced_grads[layer][0]).max())
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Ranks' p.grad differ by", f"{agree:.1e}", help="After the all-reduce, step 1, this layer.")
+        m2.metric("DDP vs one process, batch N·B", f"{dp.reference_max_diff:.1e}",
+                  help="Largest |weight difference| after the last step against one process that saw all "
+                       "N·B images per step; float rounding only.")
+        m3.metric("Ranks' weights differ by", f"{dp.ranks_max_diff:.1e}", help="After the last step.")
+        st.caption(f"DDP packed the {len(dp.param_names)} gradient tensors into {len(dp.buckets)} bucket(s) "
+                   f"({', '.join(f'{t} tensors, {b / 1e3:.0f} kB' for t, b in dp.buckets)}); "
+                   "one all-reduce per bucket, started while backward is still running.")
+        st.markdown("**How the all-reduce works: a ring**, replayed with these gradients (DDP divides by N first).")
+        trace = sc.ring_allreduce(dp.flat_local(layer) / n)
+        st.plotly_chart(fig.ring_figure([f.counts for f in trace.frames], report.ring_captions(trace),
+                                        [f.contributors for f in trace.frames]), key="scale_ring")
+        st.caption(f"The ring's result matches the real `all_reduce` to {report.ring_matches(trace, dp.reduced_grads[layer].reshape(n, -1)):.1e}; "
+                   f"each rank sent {trace.bytes_per_rank / 1e3:.1f} kB of this layer's {trace.result[0].size * 4 / 1e3:.1f} kB.")
+        st.plotly_chart(fig.loss_per_rank_figure(dp.losses), key="scale_loss")
+    try_this("Change the batch, the steps or the learning rate and run again: 'DDP vs one process' stays at float "
+             "rounding, because N ranks with B images each take exactly the step of one process with N·B. "
+             "Then look inside fc1.weight: each rank's own gradient differs, every rank applies the same average.")
+    pytorch_snippet(snippets.ddp_script(world, batch, steps, lr, model))
+    url.publish()  # a fragment rerun must update the link too
+
+
 if tab_dp.open:
     with tab_dp:
         st.latex(r"g_r = \nabla_w \frac{1}{B}\sum_{i \in \text{slice}_r} \ell_i \qquad "
                  r"g = \frac{1}{N}\sum_{r=0}^{N-1} g_r = \nabla_w \frac{1}{NB}\sum_{i=1}^{NB} \ell_i\;")  # \; keeps the italic subscript inside the box
-        c1, c2, c3, c4, c5 = st.columns(5)
-        world = c1.slider("World size N (processes)", 2, 4, key=url.bind("scale_world", 2, lo=2, hi=4),
-                          help=f"This machine allows up to {machine.max_world_size}.")
-        batch = c2.select_slider("Batch per rank B", [4, 8, 16, 32, 64], key=url.bind("scale_batch", 16, options=[4, 8, 16, 32, 64]))
-        steps = c3.slider("Steps", 1, 30, key=url.bind("scale_steps", 10, lo=1, hi=30))
-        lr = c4.select_slider("Learning rate", LRS, key=url.bind("scale_lr", 0.5, options=LRS))
-        model = c5.radio("Model", list(sc.MODEL_LABELS), format_func=sc.MODEL_LABELS.get,
-                         key=url.bind("scale_model", "mlp", options=list(sc.MODEL_LABELS)))
-        if world > machine.max_world_size:
-            st.warning(f"World size {world} is more than this machine can run (one CPU core or GPU per rank: "
-                       f"at most {machine.max_world_size}).", icon=":material/memory:")
-        with st.expander("Rendezvous (where the ranks meet)", icon=":material/lan:"):
-            port = st.number_input("Port (0 = let the OS pick a free one)", 0, 65535, step=1,
-                                   key=url.bind("scale_port", 0, lo=0, hi=65535))
-            st.caption("Rank 0 listens on 127.0.0.1 at this port (MASTER_PORT); the other ranks connect to it. "
-                       "Two runs on one port collide, so the lesson picks a free port for each run.")
-        dp = job_panel("dp", sc.DataParallelPlan(world, batch, steps, lr, model), f"Train with DDP on {world} processes",
-                       port=int(port) or None)
-        if dp is not None:
-            n = dp.world_size
-            st.markdown(f"**The run** ({n} ranks × {dp.plan.batch_per_rank} images, {dp.plan.steps} steps, "
-                        f"{sc.MODEL_LABELS[dp.plan.model]}, {dp.backend} on {dp.device}). Each rank's first images:")
-            st.image(fig.slices_image(dp.images), width=480, caption="One row per rank, rank 0 on top. Labels: "
-                     + "; ".join(f"rank {r}: {' '.join(map(str, row[:8]))}" for r, row in enumerate(dp.labels)))
-            key = url.bind("scale_layer", dp.param_names[-2])  # default: the last weight matrix
-            if st.session_state[key] not in dp.param_names:  # a link from the other model
-                st.session_state[key] = dp.param_names[-2]
-            layer = st.selectbox("Layer to look inside", dp.param_names, key=key)
-            st.plotly_chart(fig.gradients_figure(dp.flat_local(layer), dp.reduced_grads[layer].reshape(n, -1), layer),
-                            key="scale_grads")
-            agree = float(abs(dp.reduced_grads[layer] - dp.reduced_grads[layer][0]).max())
-            m1, m2, m3 = st.columns(3)
-            m1.metric("Ranks' p.grad differ by", f"{agree:.1e}", help="After the all-reduce, step 1, this layer.")
-            m2.metric("DDP vs one process, batch N·B", f"{dp.reference_max_diff:.1e}",
-                      help="Largest |weight difference| after the last step against one process that saw all "
-                           "N·B images per step; float rounding only.")
-            m3.metric("Ranks' weights differ by", f"{dp.ranks_max_diff:.1e}", help="After the last step.")
-            st.caption(f"DDP packed the {len(dp.param_names)} gradient tensors into {len(dp.buckets)} bucket(s) "
-                       f"({', '.join(f'{t} tensors, {b / 1e3:.0f} kB' for t, b in dp.buckets)}); "
-                       "one all-reduce per bucket, started while backward is still running.")
-            st.markdown("**How the all-reduce works: a ring**, replayed with these gradients (DDP divides by N first).")
-            trace = sc.ring_allreduce(dp.flat_local(layer) / n)
-            st.plotly_chart(fig.ring_figure([f.counts for f in trace.frames], report.ring_captions(trace),
-                                            [f.contributors for f in trace.frames]), key="scale_ring")
-            st.caption(f"The ring's result matches the real `all_reduce` to {report.ring_matches(trace, dp.reduced_grads[layer].reshape(n, -1)):.1e}; "
-                       f"each rank sent {trace.bytes_per_rank / 1e3:.1f} kB of this layer's {trace.result[0].size * 4 / 1e3:.1f} kB.")
-            st.plotly_chart(fig.loss_per_rank_figure(dp.losses), key="scale_loss")
-        try_this("Change the batch, the steps or the learning rate and run again: 'DDP vs one process' stays at float "
-                 "rounding, because N ranks with B images each take exactly the step of one process with N·B. "
-                 "Then look inside fc1.weight: each rank's own gradient differs, every rank applies the same average.")
-        pytorch_snippet(snippets.ddp_script(world, batch, steps, lr, model))
+        data_parallel()
 
 if tab_mp.open:
     with tab_mp:
@@ -99,29 +107,33 @@ if tab_mp.open:
         pytorch_snippet(snippets.toy_model_script(mb, 0.001), title="PyTorch equivalent: the two-device ToyModel")
         pytorch_snippet(snippets.two_process_script(mb, 0.001), title="PyTorch equivalent: two processes, send/recv")
 
+@st.fragment
+def pipelining() -> None:
+    """M and S, the computed timeline, the measured run and the bubble curve: M and S rerun only this."""
+    p1, p2 = st.columns(2)
+    micro = p1.select_slider("Micro-batches M", MICRO, key=url.bind("scale_micro", 4, options=MICRO))
+    stages = p2.slider("Stages S (computed timeline)", 2, 8, key=url.bind("scale_stages", 2, lo=2, hi=8))
+    st.plotly_chart(computed_gantt(stages, micro), key="scale_gantt_computed")
+    pp = job_panel("pp", sc.PipelinePlan(micro_batches=micro), f"Measure it: 2 stages on 2 processes, M = {micro}")
+    if pp is not None:
+        st.plotly_chart(fig.gantt_figure(pp.run.slots, f"Measured: 2 stages, M = {pp.run.micro_batches}, batch {pp.plan.batch}",
+                                         unit="ms", note=f"measured · idle {pp.run.bubble:.0%}"), key="scale_gantt_measured")
+        st.caption(f"Each micro-batch's activation is {pp.activation_bytes / 1e3:.0f} kB. Gradients accumulated over the "
+                   f"micro-batches equal the whole batch's to {pp.grad_max_diff:.1e}: pipelining changes the timing, "
+                   "not the maths. Measured idle time includes waiting for messages, so it sits above the formula.")
+    measured = tuple((r.micro_batches, r.bubble) for r in pp.sweep) if pp is not None and stages == 2 else ()
+    st.plotly_chart(bubble_curve(stages, measured), key="scale_bubble")
+    try_this("Move M from 1 to 16: the computed bubble falls from (S-1)/S towards zero. Then add stages.")
+    pytorch_snippet(snippets.pipeline_script(micro, 256, 512))
+    url.publish()  # a fragment rerun must update the link too
+
+
 if tab_pp.open:
     with tab_pp:
         st.markdown("Split the model in stages and the first stage idles while the last works. Cutting the batch into "
                     "M micro-batches lets the stages overlap; what stays idle is the **bubble**.")
         st.latex(r"\text{bubble} = \frac{S-1}{M+S-1}")
-        p1, p2 = st.columns(2)
-        micro = p1.select_slider("Micro-batches M", MICRO, key=url.bind("scale_micro", 4, options=MICRO))
-        stages = p2.slider("Stages S (computed timeline)", 2, 8, key=url.bind("scale_stages", 2, lo=2, hi=8))
-        slots = sc.gpipe_schedule(stages, micro)
-        st.plotly_chart(fig.gantt_figure(slots, f"Computed: GPipe, S = {stages}, M = {micro} (backward = 2 × forward)",
-                                         unit="time units", note=f"computed · bubble {sc.bubble_fraction(stages, micro):.0%}"),
-                        key="scale_gantt_computed")
-        pp = job_panel("pp", sc.PipelinePlan(micro_batches=micro), f"Measure it: 2 stages on 2 processes, M = {micro}")
-        if pp is not None:
-            st.plotly_chart(fig.gantt_figure(pp.run.slots, f"Measured: 2 stages, M = {pp.run.micro_batches}, batch {pp.plan.batch}",
-                                             unit="ms", note=f"measured · idle {pp.run.bubble:.0%}"), key="scale_gantt_measured")
-            st.caption(f"Each micro-batch's activation is {pp.activation_bytes / 1e3:.0f} kB. Gradients accumulated over the "
-                       f"micro-batches equal the whole batch's to {pp.grad_max_diff:.1e}: pipelining changes the timing, "
-                       "not the maths. Measured idle time includes waiting for messages, so it sits above the formula.")
-        measured = [(r.micro_batches, r.bubble) for r in pp.sweep] if pp is not None else []
-        st.plotly_chart(fig.bubble_figure(stages, 32, measured if stages == 2 else []), key="scale_bubble")
-        try_this("Move M from 1 to 16: the computed bubble falls from (S-1)/S towards zero. Then add stages.")
-        pytorch_snippet(snippets.pipeline_script(micro, 256, 512))
+        pipelining()
 
 if tab_when.open:
     with tab_when:

@@ -8,6 +8,8 @@ arithmetic is a plotly figure with the real numbers printed in the cells.
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -89,6 +91,15 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class NetworkBase:
+    """The network picture without the orange picks: it depends only on the digit, so a page caches it."""
+
+    image: np.ndarray  # (H, W, 3) uint8
+    hits: tuple[Hit, ...]
+    boxes: dict  # (layer, channel or unit group) -> (x0, y0, px per cell): where the picks are framed
+
+
+@dataclass(frozen=True)
 class NetworkPicture:
     """The whole network as one RGB image, with the rectangles that map a click to a unit."""
 
@@ -135,12 +146,22 @@ def _outline(draw: ImageDraw.ImageDraw, box: tuple[float, float, float, float], 
 
 
 def network_picture(layers: Sequence, picked: tuple[int, int, int, int] | None = None,
-                    windows: Sequence[Window] = (), classes: Sequence[str] = tuple("0123456789")) -> NetworkPicture:
+                    windows: Sequence[Window] = (), classes: Sequence[str] = tuple("0123456789"),
+                    base: NetworkBase | None = None) -> NetworkPicture:
     """Every layer's output for one image (LayerActivation-like: name, kind, shape, activation) on one picture.
 
     ``picked`` (layer, channel or unit, row, col) gets a thick orange frame; each Window (from
-    ``explainers.cnn.receptive_windows``) is framed in orange in its layer's maps.
+    ``explainers.cnn.receptive_windows``) is framed in orange in its layer's maps. ``base`` is
+    ``network_base(layers, classes)`` when the caller has it cached: only the frames are drawn then.
     """
+    base = base or network_base(layers, classes)
+    img = Image.fromarray(base.image.copy())  # the cached base stays clean
+    _draw_picks(ImageDraw.Draw(img), list(layers), base.boxes, picked, {w.layer: w for w in windows})
+    return NetworkPicture(np.asarray(img), base.hits)
+
+
+def network_base(layers: Sequence, classes: Sequence[str] = tuple("0123456789")) -> NetworkBase:
+    """Every layer's maps, vectors and probabilities drawn once, without picks -> NetworkBase."""
     layers = list(layers)
     limits = _limits(layers)
     # Column widths and the body height, from the map sizes.
@@ -164,7 +185,6 @@ def network_picture(layers: Sequence, picked: tuple[int, int, int, int] | None =
     draw = ImageDraw.Draw(img)
     hits: list[Hit] = []
     boxes: dict[tuple[int, int], tuple[int, int, int]] = {}  # (layer, channel) -> (x0, y0, scale) of maps
-    windows_by_layer = {w.layer: w for w in windows}
     x = MARGIN
     pool_pitch = None
     for i, (layer, col_w) in enumerate(zip(layers, widths)):
@@ -234,8 +254,24 @@ def network_picture(layers: Sequence, picked: tuple[int, int, int, int] | None =
                     hits.append(Hit(x, y0, x + col_w, y0 + FC_CELL, i, u, FC_CELL, 0))
                     boxes[(i, u)] = (bx, y0 + 6, FC_CELL)
         x += col_w + COLUMN_GAP
-    _draw_picks(draw, layers, boxes, picked, windows_by_layer)
-    return NetworkPicture(np.asarray(img), tuple(hits))
+    image = np.asarray(img)
+    image.flags.writeable = False  # shared by every rerun that draws this digit
+    return NetworkBase(image, tuple(hits), boxes)
+
+
+def png_bytes(rgb: np.ndarray, level: int = 3) -> bytes:
+    """(H, W, 3) uint8 -> PNG bytes, rows unfiltered: ~3 ms for the network picture where Pillow's
+    adaptive filtering takes ~9 ms, at about the same size (the picture is mostly flat colour)."""
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    h, w, _ = rgb.shape
+    raw = np.zeros((h, w * 3 + 1), np.uint8)  # a leading 0 per row: filter type None
+    raw[:, 1:] = rgb.reshape(h, w * 3)
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw.tobytes(), level)) + chunk(b"IEND", b""))
 
 
 def _draw_picks(draw, layers, boxes, picked, windows_by_layer) -> None:
@@ -325,7 +361,15 @@ def conv_sum_figure(ws: WeightedSum, prev_name: str, channels: Sequence[int] | N
     per_row = 130 if len(channels) > 1 else 200
     layout.update(height=40 + per_row * len(channels), margin={"l": 28, "r": 6, "t": 34, "b": 6},
                   annotations=notes, plot_bgcolor="white", paper_bgcolor="white", showlegend=False)
-    return go.Figure(data=data, layout=layout)
+    return _figure(data, layout)
+
+
+def _figure(data: list, layout: dict) -> go.Figure:
+    """A Figure from plain dicts without plotly's per-property validation (~7 ms per conv sum on every slider move).
+
+    The unit tests build each figure with validation too and compare, so a misspelt property still fails there.
+    """
+    return go.Figure(data=data, layout=layout, _validate=False)
 
 
 def linear_sum_figure(ws: WeightedSum, top: np.ndarray, labels: Sequence[str]) -> go.Figure:
@@ -333,7 +377,7 @@ def linear_sum_figure(ws: WeightedSum, top: np.ndarray, labels: Sequence[str]) -
     terms = ws.products.ravel()[top]
     ticks = [f"{labels[i]}: {ws.inputs.ravel()[i]:.2f} × {ws.weights.ravel()[i]:.2f}" for i in top]
     colours = [style.POSITIVE if t >= 0 else style.NEGATIVE for t in terms]
-    fig = go.Figure(
+    fig = _figure(
         data=[{"type": "bar", "orientation": "h", "x": terms, "y": ticks, "marker": {"color": colours},
                "text": [f"{t:+.2f}" for t in terms], "textposition": "outside", "textfont": {"size": 13},
                "hovertemplate": "%{y} = %{x:.4f}<extra></extra>", "cliponaxis": False}],
@@ -355,7 +399,7 @@ def window_figure(values: np.ndarray, title: str, winner: tuple[int, int] | None
         r, q = winner
         shapes.append({"type": "rect", "x0": q - 0.5, "x1": q + 0.5, "y0": r - 0.5, "y1": r + 0.5,
                        "line": {"color": style.HIGHLIGHT, "width": 4}})
-    return go.Figure(
+    return _figure(
         data=[_cells(values, limit, title, "x", "y")],
         layout={"height": 230, "margin": {"l": 6, "r": 6, "t": 36, "b": 6}, "shapes": shapes,
                 "title": {"text": title, "font": {"size": 14}, "x": 0.01},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
 
 import numpy as np
@@ -31,22 +32,71 @@ def _clean(fig: go.Figure, height: int, title: str | None = None, legend: str | 
     return style.styled(fig, height, title, margin=margin, legend=legend, **({"showlegend": True} if legend else {}))
 
 
-def activation_figure(name: str, z: float, span: float = 6.0) -> go.Figure:
-    """The activation curve over [-span, span] with the current z and output marked."""
+@lru_cache(maxsize=len(ACTIVATION_LABELS) * 2)
+def _activation_curve(name: str, span: float) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """(z grid (401,), f(z) (401,), y low, y high) for one activation: the same for every slider position."""
     zs = np.linspace(-span, span, 401)
+    ys = activate(zs, name)
+    lo, hi = float(ys.min()), float(ys.max())
+    pad = 0.08 * (hi - lo or 1.0)
+    return zs, ys, lo - pad, hi + pad
+
+
+def _ticks(lo: float, hi: float) -> np.ndarray:
+    """Round tick values inside [lo, hi]: steps of 0.5, 1 or 2 depending on the span."""
+    span = hi - lo
+    step = 0.5 if span <= 3 else 1.0 if span <= 7 else 2.0
+    return np.arange(np.ceil(lo / step) * step, hi + 1e-9, step)
+
+
+def activation_figure(name: str, z: float, span: float = 6.0) -> str:
+    """The activation curve over [-span, span] with the current z and output marked, as an SVG chart (in a div).
+
+    Nothing here needs hover (the numbers are printed at the point), and an SVG of a few shapes is all
+    the browser redraws when a weight, input or the bias moves; the curve itself is computed once.
+    """
+    zs, ys, ymin, ymax = _activation_curve(name, float(span))
     a = float(activate(z, name))
-    fig = go.Figure()
-    fig.add_scatter(x=zs, y=activate(zs, name), mode="lines", line=dict(color=style.CHARCOAL, width=3), name="f(z)")
+    width, height, left, right, top, bottom = 460, 320, 50, 14, 40, 46
+
+    def px(v):
+        return left + (np.asarray(v, dtype=float) + span) / (2 * span) * (width - left - right)
+
+    def py(v):
+        return top + (ymax - np.asarray(v, dtype=float)) / (ymax - ymin) * (height - top - bottom)
+
+    parts = [_svg_text(8, 20, f"{ACTIVATION_LABELS[name]} activation", 14, anchor="start", bold=True)]
+    for t in _ticks(-span, span):
+        x = float(px(t))
+        parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{height - bottom}" stroke="{style.GRID}"/>'
+                     + _svg_text(x, height - bottom + 16, fixed(t, 0), 12))
+    for t in _ticks(ymin, ymax):
+        y = float(py(t))
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="{style.GRID}"/>'
+                     + _svg_text(left - 6, y + 4, fixed(t, 1), 12, anchor="end"))
+    x0 = float(px(0))
+    parts.append(f'<line x1="{x0:.1f}" y1="{top}" x2="{x0:.1f}" y2="{height - bottom}" stroke="{style.GREY}"/>')
+    if ymin <= 0 <= ymax:
+        y0 = float(py(0))
+        parts.append(f'<line x1="{left}" y1="{y0:.1f}" x2="{width - right}" y2="{y0:.1f}" stroke="{style.GREY}"/>')
+    parts.append(_svg_text((left + width - right) / 2, height - 8, "z = w·x + b", 12))
+    parts.append(_svg_text(14, (top + height - bottom) / 2, "f(z)", 12).replace(
+        "<text ", f'<text transform="rotate(-90 14 {(top + height - bottom) / 2:.1f})" ', 1))
+    pts = " ".join(f"{u:.1f},{v:.1f}" for u, v in zip(px(zs), py(ys)))
+    parts.append(f'<polyline class="curve" points="{pts}" fill="none" stroke="{style.CHARCOAL}" stroke-width="3"/>')
     zc = float(np.clip(z, -span, span))
-    fig.add_scatter(x=[zc, zc], y=[0, a], mode="lines", line=dict(color=HIGHLIGHT, dash="dot"), hoverinfo="skip")
-    fig.add_scatter(
-        x=[zc], y=[a], mode="markers+text", marker=dict(size=14, color=HIGHLIGHT),
-        text=[f"z = {fixed(z, 2)}<br>f(z) = {fixed(a, 3)}"], textposition="top left" if zc > 0 else "top right",
-        name="current",
-    )
-    fig.update_xaxes(title="z = w·x + b", zeroline=True, zerolinecolor=style.GREY, gridcolor=style.GRID)
-    fig.update_yaxes(title="f(z)", zeroline=True, zerolinecolor=style.GREY, gridcolor=style.GRID)
-    return _clean(fig, 320, f"{ACTIVATION_LABELS[name]} activation")
+    mx, my = float(px(zc)), float(py(a))
+    base = float(py(min(max(0.0, ymin), ymax)))
+    parts.append(f'<line x1="{mx:.1f}" y1="{base:.1f}" x2="{mx:.1f}" y2="{my:.1f}" stroke="{HIGHLIGHT}" '
+                 'stroke-width="2" stroke-dasharray="3 3"/>')
+    parts.append(f'<circle class="current" cx="{mx:.1f}" cy="{my:.1f}" r="7" fill="{HIGHLIGHT}"/>')
+    anchor, dx = ("end", -10) if zc > 0 else ("start", 10)
+    ty = max(my - 24, top + 12)
+    parts.append(_svg_text(mx + dx, ty, f"z = {fixed(z, 2)}", 12, anchor=anchor)
+                 + _svg_text(mx + dx, ty + 15, f"f(z) = {fixed(a, 3)}", 12, anchor=anchor))
+    return (f'<div class="perc-activation"><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+            f'width="100%" style="max-width:{width}px;min-width:{width * 10 / 12:.0f}px" role="img" '
+            f'font-family="Helvetica, Arial, sans-serif">' + "".join(parts) + "</svg></div>")
 
 
 def neuron_diagram(out: NeuronOutput) -> str:

@@ -3,6 +3,7 @@
 Usage on the page (after ``url = ShareableState("cnn")``)::
 
     picked = digit_input(url, trained)              # DigitChoice: a (28, 28) image in [0, 1]
+    layers, base = digit_network(dataset, seed, picked.image, trained)  # cached per digit
     pick = unit_sliders(url, layers)                # (layer, channel or unit, row, col)
     unit_panel(layers, pick, windows, picture)      # the clickable network and the unit's arithmetic
 """
@@ -19,6 +20,7 @@ from explainers import cnn
 from explainers.drawing import preprocess_drawing
 from explainers.figures import cnn as fig
 from explainers.images import ImageError, load_image
+from explainers.training.cnn import run_layers
 from pages.widgets.ui import ShareableState
 
 SOURCES = ("Test digit", "Draw", "Upload")
@@ -96,6 +98,28 @@ def digit_input(url: ShareableState, trained) -> DigitChoice:
         st.caption(f"Nothing to read yet ({exc}); showing the test digit.")
         return fallback
     return DigitChoice(steps.final, None, "your drawing" if source == "Draw" else "your picture")
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def digit_network(dataset: str, seed: int, image: np.ndarray, _trained) -> tuple[tuple, fig.NetworkBase]:
+    """(layers, the network picture without picks) for one digit through the (dataset, seed) network.
+
+    Cached per digit for the whole server: moving Row or Column, or coming back to a test digit, then draws only
+    the orange frames. Read-only (the picture's pixels are not writeable; nothing writes to the layers).
+    ``_trained`` is the network of (dataset, seed), which are the cache key.
+    """
+    layers = run_layers(_trained.model, image)
+    return layers, fig.network_base(layers, _trained.classes)
+
+
+class _Png:
+    """PNG bytes encoded once, handed to streamlit_image_coordinates (it accepts any object with ``save``)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def save(self, fp, **_) -> None:
+        fp.write(self.data)
 
 
 # ----------------------------------------------------------------------------- picking a unit
@@ -220,9 +244,10 @@ def unit_panel(layers, pick: tuple[int, int, int, int], windows, picture: fig.Ne
     """The clickable whole-network picture, then what the picked unit computes, with its real numbers."""
     from streamlit_image_coordinates import streamlit_image_coordinates
 
-    # PNG level 3: ~55 kB in ~20 ms; the component's default (level 0) sends 1.6 MB on every slider move.
-    streamlit_image_coordinates(picture.image, key="cnn_click", width="stretch", cursor="crosshair",
-                                png_compression_level=3, on_click=partial(_clicked, picture))
+    # Our own unfiltered PNG: ~55 kB in ~3 ms (Pillow's takes ~9 ms; the component's default, level 0,
+    # would send 1.6 MB on every slider move).
+    streamlit_image_coordinates(_Png(fig.png_bytes(picture.image)), key="cnn_click", width="stretch",
+                                cursor="crosshair", on_click=partial(_clicked, picture))
     st.caption(f"{cnn.shape_flow()}. Blue: positive, red: negative, white: 0 (one colour scale per conv → ReLU → "
                "pool block). Orange: the picked unit, and everything it depends on in the layers before it.")
     li, ch, r, q = pick
@@ -235,7 +260,7 @@ def unit_panel(layers, pick: tuple[int, int, int, int], windows, picture: fig.Ne
     first = windows[0]
     left, right = st.columns([1, 2.6], gap="medium")
     seen = "every input pixel a pool2 map can reach" if layer.kind in ("linear", "softmax") else "its window"
-    left.image(fig.zoom_image(layers[0].activation[0], first, scale=8, signed=False), width="content",
+    left.image(fig.png_bytes(fig.zoom_image(layers[0].activation[0], first, scale=8, signed=False)), width="content",
                caption=f"On the input, {seen}: {first.size[0]}×{first.size[1]} pixels")
     with right:
         if figure is not None:

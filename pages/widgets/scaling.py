@@ -11,10 +11,27 @@ from __future__ import annotations
 import streamlit as st
 
 from explainers import scaling as sc
+from explainers.figures import scaling as fig
 
 
 class SessionToken:
     """Kept in st.session_state; its garbage collection tells running jobs the session has ended."""
+
+
+# Figures that depend only on slider values, built once per server (plotly's validation costs ~15 ms each).
+# Read-only: st.plotly_chart serialises a copy and never changes the figure, so sessions may share one.
+@st.cache_resource(max_entries=64, show_spinner=False)
+def computed_gantt(stages: int, micro: int):
+    """GPipe's computed timeline for S stages and M micro-batches (a plotly Figure)."""
+    return fig.gantt_figure(sc.gpipe_schedule(stages, micro), f"Computed: GPipe, S = {stages}, M = {micro} "
+                            "(backward = 2 × forward)", unit="time units",
+                            note=f"computed · bubble {sc.bubble_fraction(stages, micro):.0%}")
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def bubble_curve(stages: int, measured: tuple[tuple[int, float], ...] = ()):
+    """The bubble (S-1)/(M+S-1) against M up to 32, with the measured idle shares (a plotly Figure)."""
+    return fig.bubble_figure(stages, 32, list(measured))
 
 
 def _jobs() -> dict:

@@ -116,3 +116,42 @@ def test_zoom_image_frames_the_window():
     assert img.shape == (224, 224, 3)
     np.testing.assert_array_equal(img[2 * 8, 3 * 8 + 4], ORANGE)
     np.testing.assert_array_equal(img[0, 0], [255, 255, 255])
+
+
+def test_picks_drawn_on_a_cached_base_equal_the_picture_drawn_from_scratch(layers):
+    base = fig.network_base(layers)
+    pick = (4, 3, 5, 6)
+    windows = cnn.receptive_windows(*pick)
+    cached = fig.network_picture(layers, pick, windows, base=base)
+    np.testing.assert_array_equal(cached.image, fig.network_picture(layers, pick, windows).image)
+    assert cached.hits == base.hits
+    assert not (base.image == ORANGE).all(axis=-1).any()  # the frames went on a copy, never on the cached base
+
+
+def test_png_bytes_decode_to_the_same_pixels(layers):
+    import io
+
+    from PIL import Image
+
+    rgb = fig.network_picture(layers, (1, 0, 3, 4), cnn.receptive_windows(1, 0, 3, 4)).image
+    data = fig.png_bytes(rgb)
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.format == "PNG" and im.mode == "RGB"
+        np.testing.assert_array_equal(np.asarray(im), rgb)
+    assert len(data) < 200_000  # compressed: the raw picture is 1.6 MB
+
+
+def test_fast_figures_are_valid_plotly(layers):
+    """The unit figures skip plotly's validation at runtime; validated here, they must come out the same."""
+    import plotly.graph_objects as go
+
+    conv2, pool1 = layers[4], layers[3]
+    ws = cnn.conv_unit(pool1.activation, conv2.weight, conv2.bias, 1, 2, 3)
+    fc = layers[8]
+    lin = cnn.linear_unit(layers[7].activation, fc.weight, fc.bias, 4)
+    top = cnn.top_terms(lin, 10)
+    window = cnn.maxpool_unit(layers[5].activation, 0, 1, 1)
+    for f in (fig.conv_sum_figure(ws, "pool1"), fig.linear_sum_figure(lin, top, [f"x{i}" for i in range(lin.terms)]),
+              fig.window_figure(window, "block", (0, 1))):
+        plain = f.to_dict()
+        assert go.Figure(plain).to_dict() == plain

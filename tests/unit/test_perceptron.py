@@ -155,8 +155,24 @@ def test_figures_build():
     assert "w3=0.00" in diagram and "-0.00" not in diagram
     import xml.etree.ElementTree as ET
     ET.fromstring(diagram)  # well-formed
-    act = figs.activation_figure("tanh", out.z)
-    np.testing.assert_allclose(act.data[-1].y[0], np.tanh(out.z))
+    act = figs.activation_figure("tanh", out.z)  # an SVG too (issue 11): the point is marked at (z, tanh z)
+    svg = ET.fromstring(act).find("{http://www.w3.org/2000/svg}svg")
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    curve = np.array([p.split(",") for p in svg.find("s:polyline[@class='curve']", ns).get("points").split()], float)
+    dot = svg.find("s:circle[@class='current']", ns)
+    cx, cy = float(dot.get("cx")), float(dot.get("cy"))
+    np.testing.assert_allclose(cy, np.interp(cx, curve[:, 0], curve[:, 1]), atol=0.3)  # on the curve
+    # The curve's pixels map back to tanh: x spans [-6, 6] left to right, y is linear in tanh.
+    z_of_x = -6 + 12 * (curve[:, 0] - curve[0, 0]) / (curve[-1, 0] - curve[0, 0])
+    np.testing.assert_allclose(z_of_x, np.linspace(-6, 6, 401), atol=0.02)
+    zs = np.linspace(-6, 6, 401)
+    fit = np.polyfit(np.tanh(zs), curve[:, 1], 1)  # pixel y = a·tanh(z) + b, to the 0.1 px the SVG prints
+    np.testing.assert_allclose(np.polyval(fit, np.tanh(zs)), curve[:, 1], atol=0.06)
+    np.testing.assert_allclose(np.polyval(fit, np.tanh(out.z)), cy, atol=0.06)
+    assert f"f(z) = {pc.fixed(np.tanh(out.z), 3)}" in act and f"z = {pc.fixed(out.z, 2)}" in act
+    assert "Tanh activation" in act
+    for name in pc.ACTIVATIONS:  # every activation draws, z far outside the picture included
+        ET.fromstring(figs.activation_figure(name, 9.5))
     X, y = pc.toy_dataset("XOR")
     f = figs.boundary_figure(X, y, np.array([1.0, 1.0]), -0.5, highlight=1, highlight_wrong=True)
     names = [t.name for t in f.data]
