@@ -3,7 +3,7 @@
 ``network_picture`` draws every feature map of every layer, the flattened vector, the logits and
 the class probabilities into one Pillow image (one element for the browser to paint, and one
 click target): ``picture.unit_at(x, y)`` turns a click back into the unit under it. The unit's
-arithmetic is a plotly figure with the real numbers printed in the cells.
+arithmetic is an SVG with the real numbers printed in the cells (a plotly bar chart for a fully connected unit).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from html import escape
 
 import numpy as np
 import plotly.graph_objects as go
@@ -322,46 +323,65 @@ def _fmt(v: float) -> str:
     return f"{v:.2f}" if abs(v) >= 0.005 or v == 0 else f"{v:.0e}"
 
 
-def _cells(z: np.ndarray, limit: float, name: str, xaxis: str, yaxis: str) -> dict:
-    return {
-        "type": "heatmap", "z": np.asarray(z, dtype=float), "colorscale": DIVERGING, "zmin": -limit, "zmax": limit,
-        "showscale": False, "xaxis": xaxis, "yaxis": yaxis, "xgap": 2, "ygap": 2,
-        "text": [[_fmt(v) for v in row] for row in np.asarray(z, dtype=float)], "texttemplate": "%{text}",
-        "textfont": {"size": 13}, "hovertemplate": f"{name}<br>row %{{y}}, col %{{x}}: %{{z:.4f}}<extra></extra>",
-    }
+def _hex(rgb: np.ndarray) -> str:
+    r, g, b = (int(v) for v in rgb)
+    return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def conv_sum_figure(ws: WeightedSum, prev_name: str, channels: Sequence[int] | None = None) -> go.Figure:
-    """A conv unit's sum: per input map, its window (C, k, k) | the kernel slice | their products, numbers printed."""
+def _svg_label(x: float, y: float, text: str, size: int, fill: str = style.INK, anchor: str = "middle",
+               extra: str = "") -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="{fill}"{extra}>'
+            f"{escape(text)}</text>")
+
+
+def _svg_grid(values: np.ndarray, limit: float, x0: float, y0: float, cell: int, size: int, name: str) -> list[str]:
+    """A (h, w) grid of coloured cells with their numbers printed (2 decimals) and exact values on hover."""
+    values = np.asarray(values, dtype=np.float64)
+    rgb = colour(values, limit)
+    strong = np.abs(values) / max(limit, 1e-12) > 0.55  # dark cells get white numbers
+    parts = []
+    for r, q in np.ndindex(values.shape):
+        x, y = x0 + q * cell, y0 + r * cell
+        v = float(values[r, q])
+        parts.append(f'<g class="cell"><title>{escape(name)}, row {r}, col {q}: {v:.4f}</title>'
+                     f'<rect x="{x:.1f}" y="{y:.1f}" width="{cell}" height="{cell}" fill="{_hex(rgb[r, q])}" '
+                     f'stroke="white" stroke-width="2"/>'
+                     + _svg_label(x + cell / 2, y + cell / 2 + size * 0.36, _fmt(v), size,
+                                  "white" if strong[r, q] else style.INK) + "</g>")
+    return parts
+
+
+def _svg(width: float, height: float, parts: list[str], css: str) -> str:
+    return (f'<div class="{css}"><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
+            f'width="100%" style="max-width:{width:.0f}px" role="img" font-family="Helvetica, Arial, sans-serif">'
+            + "".join(parts) + "</svg></div>")
+
+
+def conv_sum_figure(ws: WeightedSum, prev_name: str, channels: Sequence[int] | None = None) -> str:
+    """A conv unit's sum as an SVG: per input map, its window (C, k, k) | the kernel slice | their products.
+
+    Every number is printed in its cell (exact value on hover): nothing to zoom, so no plotly chart to
+    re-render when the picked unit moves; one colour scale per column, white at 0.
+    """
     c = ws.inputs.shape[0]
     channels = list(range(c)) if channels is None else list(channels)
     cols = [("window of " + prev_name, ws.inputs), ("× kernel", ws.weights), ("= products", ws.products)]
-    data, layout, notes = [], {}, []
-    hgap, vgap = 0.06, 0.05 if len(channels) > 1 else 0.0
-    w = (1 - 2 * hgap) / 3
-    h = (1 - vgap * (len(channels) - 1)) / len(channels)
+    k = ws.inputs.shape[-1]
+    cell, size = (46, 14) if len(channels) == 1 else (36, 12)
+    left, top, hgap, vgap = 24, 26, 26, 10
+    block = k * cell
+    parts = [_svg_label(left + q * (block + hgap) + block / 2, 16, title, 14) for q, (title, _) in enumerate(cols)]
     for r, ch in enumerate(channels):
+        y0 = top + r * (block + vgap)
+        cy = y0 + block / 2
+        parts.append(_svg_label(12, cy, f"map {ch}", 12, extra=f' transform="rotate(-90 12 {cy:.1f})"'))
         for q, (title, values) in enumerate(cols):
-            n = r * 3 + q + 1
-            s = "" if n == 1 else str(n)
             limit = float(np.abs(values).max()) or 1.0
-            data.append(_cells(values[ch], limit, f"{title}, map {ch}", f"x{s}", f"y{s}"))
-            x0, y1 = q * (w + hgap), 1 - r * (h + vgap)
-            k = values.shape[-1]
-            axis = {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False, "constrain": "domain"}
-            layout[f"xaxis{s}"] = {**axis, "domain": [x0, x0 + w], "anchor": f"y{s}", "range": [-0.5, k - 0.5]}
-            layout[f"yaxis{s}"] = {**axis, "domain": [max(y1 - h, 0), y1], "anchor": f"x{s}", "range": [k - 0.5, -0.5],
-                                   "scaleanchor": f"x{s}"}
-            if q == 0:
-                notes.append({"text": f"map {ch}", "x": -0.01, "y": y1 - h / 2, "xref": "paper", "yref": "paper",
-                              "showarrow": False, "xanchor": "right", "textangle": -90, "font": {"size": 13}})
-            if r == 0:
-                notes.append({"text": title, "x": x0 + w / 2, "y": 1.0, "xref": "paper", "yref": "paper",
-                              "showarrow": False, "yanchor": "bottom", "font": {"size": 14}})
-    per_row = 130 if len(channels) > 1 else 200
-    layout.update(height=40 + per_row * len(channels), margin={"l": 28, "r": 6, "t": 34, "b": 6},
-                  annotations=notes, plot_bgcolor="white", paper_bgcolor="white", showlegend=False)
-    return _figure(data, layout)
+            parts += _svg_grid(values[ch], limit, left + q * (block + hgap), y0, cell, size, f"{title}, map {ch}")
+    width = left + 3 * block + 2 * hgap + 2
+    height = top + len(channels) * (block + vgap)
+    return _svg(width, height, parts, "cnn-sum")
+
 
 
 def _figure(data: list, layout: dict) -> go.Figure:
@@ -390,23 +410,20 @@ def linear_sum_figure(ws: WeightedSum, top: np.ndarray, labels: Sequence[str]) -
     return fig
 
 
-def window_figure(values: np.ndarray, title: str, winner: tuple[int, int] | None = None) -> go.Figure:
-    """A small (k, k) window of numbers (max pooling's input), the winner framed."""
+def window_figure(values: np.ndarray, title: str, winner: tuple[int, int] | None = None) -> str:
+    """A small (k, k) window of numbers (max pooling's input) as an SVG, the winner framed in orange."""
+    values = np.asarray(values, dtype=np.float64)
     limit = float(np.abs(values).max()) or 1.0
     k_h, k_w = values.shape
-    shapes = []
+    cell, top = 60, 30
+    parts = [_svg_label(2, 18, title, 14, anchor="start")]
+    parts += _svg_grid(values, limit, 2, top, cell, 15, title)
     if winner is not None:
         r, q = winner
-        shapes.append({"type": "rect", "x0": q - 0.5, "x1": q + 0.5, "y0": r - 0.5, "y1": r + 0.5,
-                       "line": {"color": style.HIGHLIGHT, "width": 4}})
-    return _figure(
-        data=[_cells(values, limit, title, "x", "y")],
-        layout={"height": 230, "margin": {"l": 6, "r": 6, "t": 36, "b": 6}, "shapes": shapes,
-                "title": {"text": title, "font": {"size": 14}, "x": 0.01},
-                "xaxis": {"visible": False, "range": [-0.5, k_w - 0.5], "constrain": "domain"},
-                "yaxis": {"visible": False, "range": [k_h - 0.5, -0.5], "scaleanchor": "x", "constrain": "domain"},
-                "plot_bgcolor": "white", "paper_bgcolor": "white"},
-    )
+        parts.append(f'<rect class="winner" x="{2 + q * cell + 2}" y="{top + r * cell + 2}" width="{cell - 4}" '
+                     f'height="{cell - 4}" fill="none" stroke="{style.HIGHLIGHT}" stroke-width="4"/>')
+    return _svg(max(4 + k_w * cell, 8 * len(title) + 8), top + k_h * cell + 4, parts, "cnn-window")
+
 
 
 def zoom_image(values: np.ndarray, window: Window | None, *, scale: int = 10, signed: bool = True,

@@ -197,7 +197,7 @@ def unit_sliders(url: ShareableState, layers) -> tuple[int, int, int, int]:
 
 
 def _explain(layers, pick: tuple[int, int, int, int], windows) -> tuple[object | None, str, str]:
-    """(plotly figure or None, LaTeX, caption) for the picked unit, computed from the numbers on screen."""
+    """(SVG, plotly figure or None; LaTeX; caption) for the picked unit, computed from the numbers on screen."""
     li, ch, r, q = pick
     layer, prev = layers[li], layers[li - 1] if li else None
     kind = layer.kind
@@ -263,7 +263,9 @@ def unit_panel(layers, pick: tuple[int, int, int, int], windows, picture: fig.Ne
     left.image(fig.png_bytes(fig.zoom_image(layers[0].activation[0], first, scale=8, signed=False)), width="content",
                caption=f"On the input, {seen}: {first.size[0]}×{first.size[1]} pixels")
     with right:
-        if figure is not None:
+        if isinstance(figure, str):  # an SVG we built from the numbers (conv sums, pooling windows)
+            st.markdown(figure, unsafe_allow_html=True)
+        elif figure is not None:
             st.plotly_chart(figure, key="cnn_unit_figure")
         st.caption(caption)
     st.latex(latex)

@@ -42,7 +42,9 @@ def test_default_page_shows_the_network_the_unit_and_the_parameters():
     assert at.select_slider[0].label == "Layer" and at.select_slider[0].value == "conv1"
     assert metric(at, "Prediction").split()[0] in "0123456789"
     assert r"\text{conv1}[0,12,12]" in latex(at) and "9\\text{ products}" in latex(at)
-    assert len(at.get("plotly_chart")) == 1  # the multiply-and-sum figure
+    assert not at.get("plotly_chart")  # the multiply-and-sum is an SVG (issue 11): no plotly chart to redraw
+    sums = [m.value for m in at.markdown if 'class="cnn-sum"' in m.value]
+    assert len(sums) == 1 and sums[0].count('class="cell"') == 27  # window, kernel, products: 3×3 each
     table = at.table[0].value
     assert list(table["parameters"]) == ["40", "0", "0", "296", "0", "0", "0", "2,010", "0"]
     assert any("2,122,640" in m.value for m in at.markdown)  # conv1 as a dense layer

@@ -41,9 +41,9 @@ def test_page_draws_the_network_and_a_slider_moves_the_unit(server, browser, siz
         open_page(page, server, "cnn")
         page.get_by_text("right on 1,000 test digits").first.wait_for(timeout=120_000)  # trained at first use
         _network_frame(page)
-        # The conv unit's multiply-and-sum: plotly draws after the run has settled (its JS loads lazily).
-        page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=30_000)
-        assert page.locator("[data-testid='stPlotlyChart']").count() >= 1
+        # The conv unit's multiply-and-sum: an SVG of 27 numbered cells (window, kernel, products).
+        page.locator(".cnn-sum svg").first.wait_for(timeout=30_000)
+        assert page.locator(".cnn-sum svg g.cell").count() == 27
         row = _slider(page, "Row")
         row.focus()
         page.keyboard.press("ArrowRight")

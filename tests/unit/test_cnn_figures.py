@@ -87,14 +87,46 @@ def test_the_receptive_window_is_framed_in_every_layer_it_reaches(layers, pick):
                                       plain.image[other.y0:other.y1, other.x0:other.x1])
 
 
+def _cells(svg: str) -> list[tuple[str, float, str, str]]:
+    """(hover title, exact value, printed number, fill colour) of each cell of an SVG grid, in drawing order."""
+    import xml.etree.ElementTree as ET
+
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    root = ET.fromstring(svg).find("s:svg", ns)
+    out = []
+    for g in root.findall("s:g[@class='cell']", ns):
+        title = g.find("s:title", ns).text
+        out.append((title, float(title.rsplit(": ", 1)[1]), g.find("s:text", ns).text, g.find("s:rect", ns).get("fill")))
+    return out
+
+
 def test_conv_sum_figure_prints_the_real_numbers(layers):
     ws = cnn.conv_unit(layers[3].activation, layers[4].weight, layers[4].bias, 2, 1, 1)
-    f = fig.conv_sum_figure(ws, "pool1")
-    assert len(f.data) == 4 * 3  # window, kernel, products for each of the 4 input maps
-    kernel = f.data[1]
-    np.testing.assert_allclose(np.asarray(kernel.z), layers[4].weight[2, 0])
-    assert kernel.text[0][0] == fig._fmt(float(layers[4].weight[2, 0, 0, 0]))
-    np.testing.assert_allclose(np.asarray(f.data[2].z), ws.products[0])
+    cells = _cells(fig.conv_sum_figure(ws, "pool1"))  # an SVG now (issue 11): numbers printed, exact on hover
+    assert len(cells) == 4 * 3 * 9  # window, kernel, products (3×3 each) for each of the 4 input maps
+    kernel = [c for c in cells if c[0].startswith("× kernel, map 0,")]
+    np.testing.assert_allclose([c[1] for c in kernel], layers[4].weight[2, 0].ravel(), atol=5e-5)
+    assert kernel[0][2] == fig._fmt(float(layers[4].weight[2, 0, 0, 0]))
+    products = [c[1] for c in cells if c[0].startswith("= products, map 0,")]
+    np.testing.assert_allclose(products, ws.products[0].ravel(), atol=5e-5)
+    window = [c for c in cells if c[0].startswith("window of pool1, map 3,")]
+    np.testing.assert_allclose([c[1] for c in window], ws.inputs[3].ravel(), atol=5e-5)
+    # Colours: one signed scale per column (white at 0, blue > 0, red < 0), as in the network picture.
+    limit = float(np.abs(ws.weights).max())
+    for (title, _, _, fill), w in zip(kernel, layers[4].weight[2, 0].ravel()):
+        assert fill == fig._hex(fig.colour(w, limit)), title
+
+
+def test_window_figure_frames_the_winner(layers):
+    import xml.etree.ElementTree as ET
+
+    window = cnn.maxpool_unit(layers[5].activation, 0, 1, 1)
+    winner = np.unravel_index(int(np.argmax(window)), window.shape)
+    svg = fig.window_figure(window, "the 2×2 block of relu2", winner)
+    cells = _cells(svg)
+    np.testing.assert_allclose([c[1] for c in cells], window.ravel(), atol=5e-5)
+    frame = ET.fromstring(svg).find(".//{http://www.w3.org/2000/svg}rect[@class='winner']")
+    assert (float(frame.get("x")) - 2) // 60 == winner[1] and (float(frame.get("y")) - 30) // 60 == winner[0]
 
 
 def test_linear_sum_figure_shows_the_biggest_terms_first(layers):
@@ -142,16 +174,11 @@ def test_png_bytes_decode_to_the_same_pixels(layers):
 
 
 def test_fast_figures_are_valid_plotly(layers):
-    """The unit figures skip plotly's validation at runtime; validated here, they must come out the same."""
+    """The fully connected unit's bars skip plotly's validation at runtime; validated here, they must come out the same."""
     import plotly.graph_objects as go
 
-    conv2, pool1 = layers[4], layers[3]
-    ws = cnn.conv_unit(pool1.activation, conv2.weight, conv2.bias, 1, 2, 3)
     fc = layers[8]
     lin = cnn.linear_unit(layers[7].activation, fc.weight, fc.bias, 4)
-    top = cnn.top_terms(lin, 10)
-    window = cnn.maxpool_unit(layers[5].activation, 0, 1, 1)
-    for f in (fig.conv_sum_figure(ws, "pool1"), fig.linear_sum_figure(lin, top, [f"x{i}" for i in range(lin.terms)]),
-              fig.window_figure(window, "block", (0, 1))):
-        plain = f.to_dict()
-        assert go.Figure(plain).to_dict() == plain
+    f = fig.linear_sum_figure(lin, cnn.top_terms(lin, 10), [f"x{i}" for i in range(lin.terms)])
+    plain = f.to_dict()
+    assert go.Figure(plain).to_dict() == plain
