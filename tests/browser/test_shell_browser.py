@@ -31,7 +31,7 @@ def test_home_shows_navigation_and_map(server, page):
 
 def test_perceptron_slider_changes_the_output(server, page):
     open_page(page, server, "perceptron")
-    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    page.wait_for_selector(".perc-activation svg", timeout=30_000)  # the activation curve: an SVG (issue 11)
     weighted_sum = page.locator("[data-testid='stMarkdownContainer']", has_text="Weighted sum").first
     before = weighted_sum.inner_text()
     assert before.endswith("= 0.97"), before
