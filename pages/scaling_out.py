@@ -5,7 +5,7 @@ import streamlit as st
 from explainers import scaling as sc
 from explainers.figures import scaling as fig
 from explainers.scaling import report, snippets
-from pages.widgets.scaling import bubble_curve, computed_gantt, job_panel, results
+from pages.widgets.scaling import job_panel, pipelining, result_figure, results
 from pages.widgets.ui import ShareableState, pytorch_snippet, try_this
 
 TABS = ["Data parallel", "Model parallel", "Pipelining", "When to use what"]
@@ -57,8 +57,8 @@ def data_parallel() -> None:
         if st.session_state[key] not in dp.param_names:  # a link from the other model
             st.session_state[key] = dp.param_names[-2]
         layer = st.selectbox("Layer to look inside", dp.param_names, key=key)
-        st.plotly_chart(fig.gradients_figure(dp.flat_local(layer), dp.reduced_grads[layer].reshape(n, -1), layer),
-                        key="scale_grads")
+        st.plotly_chart(result_figure("grads", dp, layer, build=lambda: fig.gradients_figure(
+            dp.flat_local(layer), dp.reduced_grads[layer].reshape(n, -1), layer)), key="scale_grads")
         agree = float(abs(dp.reduced_grads[layer] - dp.reduced_grads[layer][0]).max())
         m1, m2, m3 = st.columns(3)
         m1.metric("Ranks' p.grad differ by", f"{agree:.1e}", help="After the all-reduce, step 1, this layer.")
@@ -71,11 +71,12 @@ def data_parallel() -> None:
                    "one all-reduce per bucket, started while backward is still running.")
         st.markdown("**How the all-reduce works: a ring**, replayed with these gradients (DDP divides by N first).")
         trace = sc.ring_allreduce(dp.flat_local(layer) / n)
-        st.plotly_chart(fig.ring_figure([f.counts for f in trace.frames], report.ring_captions(trace),
-                                        [f.contributors for f in trace.frames]), key="scale_ring")
+        st.plotly_chart(result_figure("ring", dp, layer, build=lambda: fig.ring_figure(
+            [f.counts for f in trace.frames], report.ring_captions(trace), [f.contributors for f in trace.frames])),
+                        key="scale_ring")
         st.caption(f"The ring's result matches the real `all_reduce` to {report.ring_matches(trace, dp.reduced_grads[layer].reshape(n, -1)):.1e}; "
                    f"each rank sent {trace.bytes_per_rank / 1e3:.1f} kB of this layer's {trace.result[0].size * 4 / 1e3:.1f} kB.")
-        st.plotly_chart(fig.loss_per_rank_figure(dp.losses), key="scale_loss")
+        st.plotly_chart(result_figure("loss", dp, build=lambda: fig.loss_per_rank_figure(dp.losses)), key="scale_loss")
     try_this("Change the batch, the steps or the learning rate and run again: 'DDP vs one process' stays at float "
              "rounding, because N ranks with B images each take exactly the step of one process with N·B. "
              "Then look inside fc1.weight: each rank's own gradient differs, every rank applies the same average.")
@@ -107,33 +108,12 @@ if tab_mp.open:
         pytorch_snippet(snippets.toy_model_script(mb, 0.001), title="PyTorch equivalent: the two-device ToyModel")
         pytorch_snippet(snippets.two_process_script(mb, 0.001), title="PyTorch equivalent: two processes, send/recv")
 
-@st.fragment
-def pipelining() -> None:
-    """M and S, the computed timeline, the measured run and the bubble curve: M and S rerun only this."""
-    p1, p2 = st.columns(2)
-    micro = p1.select_slider("Micro-batches M", MICRO, key=url.bind("scale_micro", 4, options=MICRO))
-    stages = p2.slider("Stages S (computed timeline)", 2, 8, key=url.bind("scale_stages", 2, lo=2, hi=8))
-    st.plotly_chart(computed_gantt(stages, micro), key="scale_gantt_computed")
-    pp = job_panel("pp", sc.PipelinePlan(micro_batches=micro), f"Measure it: 2 stages on 2 processes, M = {micro}")
-    if pp is not None:
-        st.plotly_chart(fig.gantt_figure(pp.run.slots, f"Measured: 2 stages, M = {pp.run.micro_batches}, batch {pp.plan.batch}",
-                                         unit="ms", note=f"measured · idle {pp.run.bubble:.0%}"), key="scale_gantt_measured")
-        st.caption(f"Each micro-batch's activation is {pp.activation_bytes / 1e3:.0f} kB. Gradients accumulated over the "
-                   f"micro-batches equal the whole batch's to {pp.grad_max_diff:.1e}: pipelining changes the timing, "
-                   "not the maths. Measured idle time includes waiting for messages, so it sits above the formula.")
-    measured = tuple((r.micro_batches, r.bubble) for r in pp.sweep) if pp is not None and stages == 2 else ()
-    st.plotly_chart(bubble_curve(stages, measured), key="scale_bubble")
-    try_this("Move M from 1 to 16: the computed bubble falls from (S-1)/S towards zero. Then add stages.")
-    pytorch_snippet(snippets.pipeline_script(micro, 256, 512))
-    url.publish()  # a fragment rerun must update the link too
-
-
 if tab_pp.open:
     with tab_pp:
         st.markdown("Split the model in stages and the first stage idles while the last works. Cutting the batch into "
                     "M micro-batches lets the stages overlap; what stays idle is the **bubble**.")
         st.latex(r"\text{bubble} = \frac{S-1}{M+S-1}")
-        pipelining()
+        pipelining(url, MICRO)
 
 if tab_when.open:
     with tab_when:

@@ -1,4 +1,4 @@
-"""Scaling out page: a Run / Stop panel for a job of worker processes, polled by a fragment.
+"""Scaling out page: a Run / Stop panel for a job of worker processes, polled by a fragment; the Pipelining tab.
 
 The job belongs to the learner's session (``st.session_state``), never to a global cache. Its
 monitor thread owns the processes; this script thread only reads ``job.snapshot()``. A token
@@ -12,6 +12,8 @@ import streamlit as st
 
 from explainers import scaling as sc
 from explainers.figures import scaling as fig
+from explainers.scaling import snippets
+from pages.widgets.ui import ShareableState, pytorch_snippet, try_this
 
 
 class SessionToken:
@@ -32,6 +34,21 @@ def computed_gantt(stages: int, micro: int):
 def bubble_curve(stages: int, measured: tuple[tuple[int, float], ...] = ()):
     """The bubble (S-1)/(M+S-1) against M up to 32, with the measured idle shares (a plotly Figure)."""
     return fig.bubble_figure(stages, 32, list(measured))
+
+
+def result_figure(name: str, result: object, *key, build):
+    """``build()``, kept per session while ``result`` (a finished run) is the one on screen.
+
+    A finished run does not change when N, B or the steps move for the next run, so its figures are
+    built once per (run, layer) instead of on every slider move of the data-parallel tab.
+    """
+    store = st.session_state.setdefault("scale_figures", {})
+    hit = store.get((name, *key))
+    if hit is not None and hit[0] is result:
+        return hit[1]
+    figure = build()
+    store[(name, *key)] = (result, figure)
+    return figure
 
 
 def _jobs() -> dict:
@@ -89,3 +106,26 @@ def _status(key: str, job: sc.Job, was_running: bool) -> None:
             st.error(snap.message, icon=":material/error:")
 
     poll()
+
+
+@st.fragment
+def pipelining(url: ShareableState, micro_options: list[int]) -> None:
+    """The Pipelining tab's M and S, the computed timeline, the measured run and the bubble curve (one fragment)."""
+    p1, p2 = st.columns(2)
+    micro = p1.select_slider("Micro-batches M", micro_options,
+                             key=url.bind("scale_micro", 4, options=micro_options))
+    stages = p2.slider("Stages S (computed timeline)", 2, 8, key=url.bind("scale_stages", 2, lo=2, hi=8))
+    st.plotly_chart(computed_gantt(stages, micro), key="scale_gantt_computed")
+    pp = job_panel("pp", sc.PipelinePlan(micro_batches=micro), f"Measure it: 2 stages on 2 processes, M = {micro}")
+    if pp is not None:
+        st.plotly_chart(result_figure("gantt", pp, build=lambda: fig.gantt_figure(
+            pp.run.slots, f"Measured: 2 stages, M = {pp.run.micro_batches}, batch {pp.plan.batch}", unit="ms",
+            note=f"measured · idle {pp.run.bubble:.0%}")), key="scale_gantt_measured")
+        st.caption(f"Each micro-batch's activation is {pp.activation_bytes / 1e3:.0f} kB. Gradients accumulated over the "
+                   f"micro-batches equal the whole batch's to {pp.grad_max_diff:.1e}: pipelining changes the timing, "
+                   "not the maths. Measured idle time includes waiting for messages, so it sits above the formula.")
+    measured = tuple((r.micro_batches, r.bubble) for r in pp.sweep) if pp is not None and stages == 2 else ()
+    st.plotly_chart(bubble_curve(stages, measured), key="scale_bubble")
+    try_this("Move M from 1 to 16: the computed bubble falls from (S-1)/S towards zero. Then add stages.")
+    pytorch_snippet(snippets.pipeline_script(micro, 256, 512))
+    url.publish()  # a fragment rerun must update the link too
