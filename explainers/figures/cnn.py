@@ -57,11 +57,34 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
-def _text(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, size: int, **kw) -> None:
+@lru_cache(maxsize=1024)
+def _text_tile(text: str, size: int, fill: tuple[int, ...], anchor: str) -> tuple[Image.Image, int, int] | None:
+    """``text`` rendered once on a transparent tile -> (RGBA tile, x and y offset from the anchor point).
+
+    Headings, class names and percentages repeat on every digit's picture: rendering glyphs was a third of
+    drawing the picture. None when the font cannot place text by anchor (Pillow's bitmap font).
+    """
+    font = _font(size)
+    try:
+        left, top, right, bottom = font.getbbox(text, anchor=anchor)
+    except (TypeError, ValueError):
+        return None
+    tile = Image.new("RGBA", (max(1, right - left), max(1, bottom - top)), (*fill, 0))
+    ImageDraw.Draw(tile).text((-left, -top), text, font=font, fill=(*fill, 255), anchor=anchor)
+    return tile, left, top
+
+
+def _text(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, size: int, *, fill, anchor: str = "la",
+          image: Image.Image | None = None) -> None:
     font = _font(size)
     if "DejaVu" not in str(getattr(font, "path", "")):
         text = text.replace("×", "x")  # Pillow's bundled font has no × sign
-    draw.text(xy, text, font=font, **kw)
+    tile = _text_tile(text, size, tuple(int(v) for v in fill), anchor) if image is not None else None
+    if tile is None:
+        draw.text(xy, text, font=font, fill=fill, anchor=anchor)
+        return
+    im, left, top = tile
+    image.paste(im, (round(xy[0]) + left, round(xy[1]) + top), im)
 
 
 def colour(values: np.ndarray, limit: float) -> np.ndarray:
@@ -136,9 +159,9 @@ def _limits(layers: Sequence) -> dict[str, float]:
     return limits
 
 
-def _heading(draw: ImageDraw.ImageDraw, cx: float, name: str, shape: str) -> None:
-    _text(draw, (cx, MARGIN - 2), name, 20, fill=INK, anchor="mt")
-    _text(draw, (cx, MARGIN + 23), shape, 15, fill=MUTED, anchor="mt")
+def _heading(draw: ImageDraw.ImageDraw, img: Image.Image, cx: float, name: str, shape: str) -> None:
+    _text(draw, (cx, MARGIN - 2), name, 20, fill=INK, anchor="mt", image=img)
+    _text(draw, (cx, MARGIN + 23), shape, 15, fill=MUTED, anchor="mt", image=img)
 
 
 def _outline(draw: ImageDraw.ImageDraw, box: tuple[float, float, float, float], width: int = 2) -> None:
@@ -192,7 +215,7 @@ def network_base(layers: Sequence, classes: Sequence[str] = tuple("0123456789"))
         cx = x + col_w / 2
         shape = "×".join(str(n) for n in layer.shape)
         title = {"flatten": "flatten", "linear": "fc", "softmax": "softmax"}.get(layer.kind, layer.name)
-        _heading(draw, cx, title, shape if layer.kind != "softmax" else "probabilities")
+        _heading(draw, img, cx, title, shape if layer.kind != "softmax" else "probabilities")
         if len(layer.shape) == 3:
             c, h, w = layer.shape
             s = SCALE.get(layer.name, 4)
@@ -245,13 +268,14 @@ def network_base(layers: Sequence, classes: Sequence[str] = tuple("0123456789"))
                     y0 = y + u * (FC_CELL + 4)
                     p = float(layer.activation[u])
                     bold = u == best
-                    _text(draw, (x0, y0 + FC_CELL / 2), str(classes[u]), 18 if bold else 16, fill=INK, anchor="lm")
+                    _text(draw, (x0, y0 + FC_CELL / 2), str(classes[u]), 18 if bold else 16, fill=INK, anchor="lm",
+                          image=img)
                     bx = x0 + 16
                     draw.rectangle((bx, y0 + 6, bx + BAR, y0 + FC_CELL - 6), fill=BAR_BACK)
                     draw.rectangle((bx, y0 + 6, bx + max(1, round(BAR * p)), y0 + FC_CELL - 6),
                                    fill=tuple(int(v) for v in (POSITIVE if bold else POSITIVE * 0.4 + WHITE * 0.6)))
                     _text(draw, (bx + BAR + 4, y0 + FC_CELL / 2), f"{p:.0%}", 16, fill=INK if bold else MUTED,
-                          anchor="lm")
+                          anchor="lm", image=img)
                     hits.append(Hit(x, y0, x + col_w, y0 + FC_CELL, i, u, FC_CELL, 0))
                     boxes[(i, u)] = (bx, y0 + 6, FC_CELL)
         x += col_w + COLUMN_GAP
