@@ -24,6 +24,18 @@ curve_fit = st.cache_data(max_entries=64, show_spinner=False)(pc.fit_curve)
 two_layer = st.cache_data(max_entries=64, show_spinner=False)(pc.random_two_layer)
 
 
+# ~35 ms of plotly per figure, the same for every visit with these settings. Read-only: st.plotly_chart
+# serialises a copy and never changes the figure, so sessions may share one.
+@st.cache_resource(max_entries=64, show_spinner=False)
+def regions_figure(hidden: int, seed: int, between: str):
+    """The XOR points over the output regions of the (hidden, seed) two-layer net, linear or ReLU between layers."""
+    X, y = pc.toy_dataset("XOR")
+    net = pc.random_two_layer(hidden, seed)
+    title = ("Linear → linear: always a straight line" if between == "linear"
+             else "Linear → ReLU → linear: the boundary can bend")
+    return fig.output_regions_figure(X, y, lambda P: pc.two_layer_forward(P, net, between), title)
+
+
 @st.fragment
 def learning_rule(url: ShareableState) -> None:
     """Tab 2: the perceptron rule on a toy dataset, replayed from the number of examples shown."""
@@ -107,14 +119,12 @@ def linear_collapse(url: ShareableState) -> None:
     gap = np.abs(pc.two_layer_forward(grid_check, net, "linear") - (grid_check @ W.T + b)[:, 0]).max()
     left, right = st.columns(2, gap="large")
     with left:
-        st.plotly_chart(fig.output_regions_figure(X, y, lambda P: pc.two_layer_forward(P, net, "linear"),
-                                                  "Linear → linear: always a straight line"), key="perc_linear")
+        st.plotly_chart(regions_figure(hidden, int(seed), "linear"), key="perc_linear")
         st.markdown(f"Collapsed: $W = W_2W_1$ = [{W[0, 0]:.3f}, {W[0, 1]:.3f}], "
                     f"$b = W_2b_1 + b_2$ = {b[0]:.3f}. Largest difference from the two-layer net over "
                     f"200 random points: {gap:.1e}.")
     with right:
-        st.plotly_chart(fig.output_regions_figure(X, y, lambda P: pc.two_layer_forward(P, net, "relu"),
-                                                  "Linear → ReLU → linear: the boundary can bend"), key="perc_relu")
+        st.plotly_chart(regions_figure(hidden, int(seed), "relu"), key="perc_relu")
         st.markdown(f"The same {hidden} hidden units with a ReLU between the layers: each unit can add a kink "
                     "where it switches on. (Each seed's weights are redrawn until a kink bends the boundary "
                     "inside the picture, so the bend is always there to see.)")
