@@ -122,3 +122,17 @@ def test_resize_kernel_keeps_the_middle_and_grid_from_flat_pads():
 def test_size_formula_shows_uneven_same_padding():
     latex = size_formula("W", 10, 4, 1, (1, 2), 1)  # "same" with an even kernel pads 1 left, 2 right
     assert "(1 + 2)" in latex and latex.endswith("= 10")
+
+
+def test_cached_results_are_shared_read_only_and_match_the_explainer():
+    from pages.widgets import convolution_parts as parts
+
+    k = kernel("Sobel x")
+    demo = parts._demo("test:image", IMAGE, tuple(map(tuple, k)), "rgb", 0.25, True, 2, 1, 1, "reflect")
+    fresh = apply_kernel(IMAGE, k, colour="rgb", bias=0.25, relu=True, stride=2, padding=1, padding_mode="reflect")
+    np.testing.assert_array_equal(demo.output, fresh.output)
+    assert not demo.output.flags.writeable and not demo.x.flags.writeable  # one session cannot change another's
+    with pytest.raises(ValueError):
+        demo.output[0, 0, 0] = 1.0
+    pic, f = parts._input_base("test:image", IMAGE, "grey")
+    assert f * max(IMAGE.shape[:2]) == max(pic.shape[:2]) and max(pic.shape[:2]) >= 256

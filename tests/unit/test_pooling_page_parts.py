@@ -239,3 +239,16 @@ def test_window_picture_and_table_show_the_window_the_padding_and_the_winner():
     assert html.count("−∞") == int((~cw.inside).sum()) and "3px solid" in html
     av = pl.pool2d(x, "avg", 3, 2, 1)
     assert "0 (pad)" in pfig.window_values_html(pl.cell_window(x, av, 0, 0, 0))
+
+
+def test_cached_detector_is_read_only_and_matches_the_explainer():
+    from pages.widgets import pooling_parts as parts
+    from pages.widgets.image_input import ImageChoice
+
+    image = np.random.default_rng(3).random((40, 50), dtype=np.float32)
+    det = parts.detector(ImageChoice(image, "test", "Sample", "test:pool"), 24, "Laplacian")
+    grey = pl.to_working(image, 24)
+    np.testing.assert_array_equal(det.grey, grey)
+    np.testing.assert_array_equal(det.block.feature, pl.detector_block(grey, kernel("Laplacian")).feature)
+    assert not det.grey.flags.writeable and not det.block.relu.flags.writeable
+    assert parts.detector(ImageChoice(image, "test", "Sample", "test:pool"), 24, None).kernel is None
