@@ -9,6 +9,7 @@ scale white at zero), one palette colour per rank or micro-batch, grey for idle 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape
 
 import numpy as np
 import plotly.graph_objects as go
@@ -152,35 +153,66 @@ def placement_figure(placements: Sequence[tuple[str, str, int]], messages: Seque
     return _layout(fig, "Where each layer lives, and what crosses between devices", height=140 + 95 * depth)
 
 
-def gantt_figure(slots: Sequence, title: str, unit: str = "s", note: str = "") -> go.Figure:
-    """Pipeline timeline: one row per stage, a bar per (micro-batch, phase); the gaps are the bubble."""
+def _nice_step(span: float, target: int = 6) -> float:
+    """A 1, 2 or 5 × 10^k tick step giving about ``target`` ticks over ``span``."""
+    raw = max(span, 1e-12) / target
+    k = 10 ** np.floor(np.log10(raw))
+    return float(next(m * k for m in (1, 2, 5, 10) if m * k >= raw))
+
+
+def _svg_text(x: float, y: float, text: str, size: int, fill: str = INK, anchor: str = "middle", extra: str = "") -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="{fill}"{extra}>'
+            f"{escape(text)}</text>")
+
+
+def gantt_figure(slots: Sequence, title: str, unit: str = "s", note: str = "") -> str:
+    """Pipeline timeline as an SVG (in a div): one row per stage, a bar per (micro-batch, phase); the gaps are the bubble.
+
+    Each bar says what it is (F0, B3) and its times on hover; no zoom needed, so the browser gets a few
+    shapes instead of a plotly chart to re-render when M or S moves.
+    """
     scale = 1e3 if unit == "ms" else 1.0
-    fig = go.Figure()
     stages = sorted({s.stage for s in slots})
     end = max((s.end for s in slots), default=0.0) * scale
-    for s in stages:  # the idle background: whatever the bars do not cover is waiting
-        fig.add_bar(y=[f"stage {s}"], x=[end], base=[0], orientation="h", marker={"color": PALE_GREY},
-                    hoverinfo="skip", showlegend=False, width=0.8)
-    for phase in ("forward", "backward"):
-        mine = [s for s in slots if s.phase == phase]
-        if not mine:
-            continue
-        fig.add_bar(
-            y=[f"stage {s.stage}" for s in mine], x=[(s.end - s.start) * scale for s in mine],
-            base=[s.start * scale for s in mine], orientation="h", name=phase, width=0.8,
-            marker={"color": [_colour(s.micro_batch) for s in mine], "line": {"color": WHITE, "width": 1},
-                    "pattern": {"shape": "" if phase == "forward" else "/", "fgcolor": WHITE}},
-            text=[f"{'F' if phase == 'forward' else 'B'}{s.micro_batch}" for s in mine], textposition="inside",
-            insidetextanchor="middle", customdata=[[s.micro_batch, s.start * scale, s.end * scale] for s in mine],
-            hovertemplate=f"{phase} of micro-batch %{{customdata[0]}}<br>%{{customdata[1]:.3g}} → "
-                          f"%{{customdata[2]:.3g}} {unit}<extra></extra>")
-    fig.update_layout(barmode="overlay", showlegend=False, uniformtext={"minsize": 10, "mode": "hide"})  # no tiny labels
-    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=[f"stage {s}" for s in stages])
-    fig.update_xaxes(title=f"time ({unit}); grey = idle", range=[0, end * 1.02 if end else 1])
+    xmax = end * 1.02 if end else 1.0
+    width, left, right, top, row = 640, 64, 16, 48, 45
+    height = top + row * len(stages) + 52
+
+    def px(t: float) -> float:
+        return left + t / xmax * (width - left - right)
+
+    parts = ['<defs><pattern id="gantt-hatch" patternUnits="userSpaceOnUse" width="7" height="7" '
+             f'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="7" stroke="{WHITE}" stroke-width="2"/>'
+             "</pattern></defs>",
+             _svg_text(10, 20, title, 14, anchor="start", extra=' font-weight="700"')]
     if note:
-        fig.add_annotation(x=1, y=1.12, xref="paper", yref="paper", text=note, showarrow=False, xanchor="right",
-                           font={"color": MUTED, "size": 11})
-    return _layout(fig, title, height=150 + 45 * len(stages))
+        parts.append(_svg_text(width - right, 40, note, 11, fill=MUTED, anchor="end", extra=' class="note"'))
+    step = _nice_step(xmax)
+    for t in np.arange(0, xmax + 1e-9, step):
+        x = px(float(t))
+        parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + row * len(stages)}" stroke="{style.GRID}"/>'
+                     + _svg_text(x, top + row * len(stages) + 16, f"{t:g}", 11, fill=MUTED))
+    parts.append(_svg_text((left + width - right) / 2, height - 10, f"time ({unit}); grey = idle", 12, fill=MUTED))
+    ys = {s: top + i * row for i, s in enumerate(stages)}
+    for s, y in ys.items():  # the idle background: whatever the bars do not cover is waiting
+        parts.append(_svg_text(left - 8, y + row / 2 + 4, f"stage {s}", 12, fill=MUTED, anchor="end")
+                     + f'<rect x="{px(0):.1f}" y="{y + 0.1 * row:.1f}" width="{px(end) - px(0):.1f}" '
+                       f'height="{0.8 * row:.1f}" fill="{PALE_GREY}"/>')
+    for sl in slots:
+        x0, x1, y = px(sl.start * scale), px(sl.end * scale), ys[sl.stage] + 0.1 * row
+        w, h = max(x1 - x0, 0.5), 0.8 * row
+        label = f"{'F' if sl.phase == 'forward' else 'B'}{sl.micro_batch}"
+        hover = f"{sl.phase} of micro-batch {sl.micro_batch}: {sl.start * scale:.3g} → {sl.end * scale:.3g} {unit}"
+        bar = (f'<rect x="{x0:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="{_colour(sl.micro_batch)}" '
+               f'stroke="{WHITE}" stroke-width="1"/>')
+        if sl.phase != "forward":
+            bar += f'<rect x="{x0:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="url(#gantt-hatch)"/>'
+        if w >= 8 * len(label) + 4:  # no label squeezed into a sliver
+            bar += _svg_text(x0 + w / 2, y + h / 2 + 4, label, 11, fill=WHITE)
+        parts.append(f'<g class="slot {sl.phase}"><title>{escape(hover)}</title>{bar}</g>')
+    return (f'<div class="scale-gantt"><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+            f'width="100%" style="max-width:{width}px" role="img" font-family="Helvetica, Arial, sans-serif">'
+            + "".join(parts) + "</svg></div>")
 
 
 def bubble_figure(stages: int, max_micro_batches: int, measured: Sequence[tuple[int, float]] = ()) -> go.Figure:

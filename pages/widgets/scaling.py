@@ -24,7 +24,7 @@ class SessionToken:
 # Read-only: st.plotly_chart serialises a copy and never changes the figure, so sessions may share one.
 @st.cache_resource(max_entries=64, show_spinner=False)
 def computed_gantt(stages: int, micro: int):
-    """GPipe's computed timeline for S stages and M micro-batches (a plotly Figure)."""
+    """GPipe's computed timeline for S stages and M micro-batches (an SVG in a div)."""
     return fig.gantt_figure(sc.gpipe_schedule(stages, micro), f"Computed: GPipe, S = {stages}, M = {micro} "
                             "(backward = 2 × forward)", unit="time units",
                             note=f"computed · bubble {sc.bubble_fraction(stages, micro):.0%}")
@@ -115,12 +115,12 @@ def pipelining(url: ShareableState, micro_options: list[int]) -> None:
     micro = p1.select_slider("Micro-batches M", micro_options,
                              key=url.bind("scale_micro", 4, options=micro_options))
     stages = p2.slider("Stages S (computed timeline)", 2, 8, key=url.bind("scale_stages", 2, lo=2, hi=8))
-    st.plotly_chart(computed_gantt(stages, micro), key="scale_gantt_computed")
+    st.markdown(computed_gantt(stages, micro), unsafe_allow_html=True)  # an SVG: nothing for plotly to redraw
     pp = job_panel("pp", sc.PipelinePlan(micro_batches=micro), f"Measure it: 2 stages on 2 processes, M = {micro}")
     if pp is not None:
-        st.plotly_chart(result_figure("gantt", pp, build=lambda: fig.gantt_figure(
+        st.markdown(result_figure("gantt", pp, build=lambda: fig.gantt_figure(
             pp.run.slots, f"Measured: 2 stages, M = {pp.run.micro_batches}, batch {pp.plan.batch}", unit="ms",
-            note=f"measured · idle {pp.run.bubble:.0%}")), key="scale_gantt_measured")
+            note=f"measured · idle {pp.run.bubble:.0%}")), unsafe_allow_html=True)
         st.caption(f"Each micro-batch's activation is {pp.activation_bytes / 1e3:.0f} kB. Gradients accumulated over the "
                    f"micro-batches equal the whole batch's to {pp.grad_max_diff:.1e}: pipelining changes the timing, "
                    "not the maths. Measured idle time includes waiting for messages, so it sits above the formula.")

@@ -54,7 +54,8 @@ def test_settings_come_from_the_link_and_bad_values_are_reset():
     at = run({"scale_tab": "Pipelining", "scale_micro": "8", "scale_stages": "3"})
     assert at.button(key="pp_run").label == "Measure it: 2 stages on 2 processes, M = 8"
     assert any(r"\frac{S-1}{M+S-1}" in lx.value for lx in at.latex)
-    assert len(at.get("plotly_chart")) == 2  # the computed timeline and the bubble curve, before any run
+    assert len(at.get("plotly_chart")) == 1  # the bubble curve, before any run
+    assert sum('class="scale-gantt"' in m.value for m in at.markdown) == 1  # the computed timeline, an SVG
     assert "M, BATCH, WIDTH = 8, 256, 512" in at.code[0].value
     at = run({"scale_world": "banana", "scale_micro": "7"})
     assert any("not understood" in c.value for c in at.caption)
@@ -132,7 +133,8 @@ def test_model_parallel_and_pipeline_runs_and_the_summary_table():
     at.run()
     at.button(key="pp_run").click().run()
     assert finish(at, "pp").status == "finished"
-    assert len(at.get("plotly_chart")) == 3  # computed, measured, bubble
+    assert len(at.get("plotly_chart")) == 1  # the bubble curve
+    assert sum('class="scale-gantt"' in m.value for m in at.markdown) == 2  # computed and measured timelines (SVG)
     assert any("equal the whole batch's" in c.value for c in at.caption)
     at.session_state["scale_tab"] = "When to use what"
     at.run()

@@ -282,9 +282,21 @@ def test_figures_draw_the_results():
     assert len(rf.frames) == 5 and rf.frames[-1].data[0].text[0][0] == "g0+g1+g2"
     assert len(fig.loss_per_rank_figure(dp.losses).data) == 4
     slots = sc.gpipe_schedule(2, 4)
-    g = fig.gantt_figure(slots, "t", unit="time units", note="computed")
-    bars = [d for d in g.data if d.name in ("forward", "backward")]
-    assert sum(len(d.x) for d in bars) == 16 and g.layout.annotations[0].text == "computed"
+    g = fig.gantt_figure(slots, "t", unit="time units", note="computed")  # an SVG (issue 11)
+    import xml.etree.ElementTree as ET
+
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    svg = ET.fromstring(g).find("s:svg", ns)
+    bars = svg.findall("s:g", ns)
+    assert len(bars) == 16 and svg.find("s:text[@class='note']", ns).text == "computed"
+    assert sum(b.get("class") == "slot backward" for b in bars) == 8
+    # Each bar spans its slot on the time axis: widths proportional to the durations, hover gives the times.
+    widths = np.array([float(b.find("s:rect", ns).get("width")) for b in bars])
+    durations = np.array([sl.end - sl.start for sl in slots])
+    np.testing.assert_allclose(widths / widths[0], durations / durations[0], rtol=0.02)
+    first = slots[0]
+    assert bars[0].find("s:title", ns).text == (f"{first.phase} of micro-batch {first.micro_batch}: "
+                                               f"{first.start:.3g} → {first.end:.3g} time units")
     b = fig.bubble_figure(2, 8, [(1, 0.6), (8, 0.2)])
     np.testing.assert_allclose(b.data[0].y, [1 / (m + 1) for m in range(1, 9)])
     p = fig.placement_figure([("net1", "rank 0", 110), ("net2", "rank 1", 55)],
