@@ -100,7 +100,8 @@ def digit_input(url: ShareableState, trained) -> DigitChoice:
     return DigitChoice(steps.final, None, "your drawing" if source == "Draw" else "your picture")
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+# 24 digits × ~1.7 MB (the picture's pixels and the layers): ~40 MB at most for the whole server.
+@st.cache_resource(show_spinner=False, max_entries=24)
 def digit_network(dataset: str, seed: int, image: np.ndarray, _trained) -> tuple[tuple, fig.NetworkBase]:
     """(layers, the network picture without picks) for one digit through the (dataset, seed) network.
 
