@@ -31,6 +31,13 @@ def test_home_shows_navigation_and_map(server, page):
     assert not page.js_errors
 
 
+BIAS_IS = """t => {
+  const box = [...document.querySelectorAll("[data-testid='stSlider']")].find((e) => e.innerText.includes("Bias b"));
+  const thumb = box && box.querySelector("[role='slider']");
+  return !!thumb && Math.abs(parseFloat(thumb.getAttribute("aria-valuenow")) - t) < 1e-6;
+}"""
+
+
 def test_perceptron_slider_changes_the_output(server, page):
     open_page(page, server, "perceptron")
     page.wait_for_selector(".perc-activation svg", timeout=30_000)  # the activation curve: an SVG (issue 11)
@@ -45,9 +52,8 @@ def test_perceptron_slider_changes_the_output(server, page):
             # retries for the same reason): press again only if the slider did not move.
             bias.focus()
             page.keyboard.press("ArrowRight")
-            try:
-                page.wait_for_function("([el, t]) => Math.abs(parseFloat(el.getAttribute('aria-valuenow')) - t) < 1e-6",
-                                       arg=[bias.element_handle(), target], timeout=2_000)
+            try:  # looked up on every poll: a fragment rerun re-renders the slider, a held handle goes stale
+                page.wait_for_function(BIAS_IS, arg=target, timeout=3_000)
                 break
             except PlaywrightTimeoutError:
                 continue
