@@ -208,7 +208,9 @@ def gantt_figure(slots: Sequence, title: str, unit: str = "s", note: str = "") -
         if sl.phase != "forward":
             bar += f'<rect x="{x0:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="url(#gantt-hatch)"/>'
         if w >= 8 * len(label) + 4:  # no label squeezed into a sliver
-            bar += _svg_text(x0 + w / 2, y + h / 2 + 4, label, 11, fill=WHITE)
+            # A halo in the bar's colour keeps the label legible over the backward hatching.
+            bar += _svg_text(x0 + w / 2, y + h / 2 + 4, label, 11, fill=WHITE, extra=f' stroke="{_colour(sl.micro_batch)}" '
+                             'stroke-width="3" paint-order="stroke" font-weight="700"')
         parts.append(f'<g class="slot {sl.phase}"><title>{escape(hover)}</title>{bar}</g>')
     return (f'<div class="scale-gantt"><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
             f'width="100%" style="max-width:{width}px" role="img" font-family="Helvetica, Arial, sans-serif">'
