@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -243,29 +244,40 @@ def predict(params: MLPParams, X: np.ndarray, activation: str) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * logit))
 
 
-def batch_loss_and_grad(params: MLPParams, X: np.ndarray, y: np.ndarray, activation: str,
-                        loss: str) -> tuple[float, np.ndarray]:
-    """Mean loss over the batch and its gradient (P,): X (N, 2), y (N,)."""
-    n = len(y)
-    z = X @ params.w1.T + params.b1  # (N, H)
-    a, da = _act(z, activation)  # (N, H)
-    logit = a @ params.w2 + params.b2  # (N,)
+def _loss_and_grads(vec: np.ndarray, hidden: int, X: np.ndarray, y: np.ndarray, activation: str,
+                    loss: str) -> tuple[np.ndarray, np.ndarray]:
+    """Mean loss and its gradient for R networks at once on one batch: vec (R, P), X (N, 2), y (N,) -> (R,), (R, P).
+
+    The R networks are independent (stacked matmuls, per-row reductions), so row r is exactly what a
+    single network would give: training three learning rates costs about one run of numpy overhead.
+    """
+    h, r, n = hidden, len(vec), len(y)
+    w1, b1, w2, b2 = vec[:, : 2 * h].reshape(r, h, 2), vec[:, 2 * h : 3 * h], vec[:, 3 * h : 4 * h], vec[:, 4 * h]
+    a, da = _act(X @ w1.transpose(0, 2, 1) + b1[:, None, :], activation)  # (R, N, H)
+    logit = (a @ w2[:, :, None])[..., 0] + b2[:, None]  # (R, N)
     p = 0.5 * (1.0 + np.tanh(0.5 * logit))
     if loss == "mse":
-        value = float(np.mean((p - y) ** 2))
+        value = ((p - y) ** 2).sum(axis=1) / n  # what np.mean computes, without its per-call overhead
         dlogit = 2.0 * (p - y) * p * (1.0 - p) / n
     elif loss == "bce":
         # -[y log p + (1-y) log(1-p)] written with softplus so it never takes log(0).
-        value = float(np.mean(np.logaddexp(0.0, logit) - y * logit))
+        value = (np.logaddexp(0.0, logit) - y * logit).sum(axis=1) / n
         dlogit = (p - y) / n
     else:
         raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
-    dw2 = a.T @ dlogit  # (H,)
-    db2 = dlogit.sum()
-    dz = np.outer(dlogit, params.w2) * da  # (N, H)
-    dw1 = dz.T @ X  # (H, 2)
-    db1 = dz.sum(axis=0)
-    return value, np.concatenate([dw1.ravel(), db1, dw2, [db2]])
+    dw2 = (a.transpose(0, 2, 1) @ dlogit[:, :, None])[..., 0]  # (R, H)
+    dz = dlogit[:, :, None] * w2[:, None, :] * da  # (R, N, H)
+    dw1 = dz.transpose(0, 2, 1) @ X  # (R, H, 2)
+    grads = np.concatenate([dw1.reshape(r, 2 * h), dz.sum(axis=1), dw2, dlogit.sum(axis=1)[:, None]], axis=1)
+    return value, grads
+
+
+def batch_loss_and_grad(params: MLPParams, X: np.ndarray, y: np.ndarray, activation: str,
+                        loss: str) -> tuple[float, np.ndarray]:
+    """Mean loss over the batch and its gradient (P,): X (N, 2), y (N,)."""
+    value, grads = _loss_and_grads(params.vector()[None], params.hidden, np.asarray(X, float), np.asarray(y, float),
+                                   activation, loss)
+    return float(value[0]), grads[0]
 
 
 @dataclass(frozen=True)
@@ -280,41 +292,90 @@ class FitHistory:
     diverged: bool
 
 
+DIVERGED = 1e6  # a weight past this (or not finite) marks the run diverged; it is clipped there to stay finite
+
+
+def _guard(vec: np.ndarray, diverged: np.ndarray) -> np.ndarray:
+    """Clip the rows of vec (R, P) that blew up (marking them in diverged (R,)); finite rows stay untouched."""
+    if np.abs(vec).max() <= DIVERGED:  # the usual case in one reduction (NaN compares False: checked below)
+        return vec
+    bad = ~np.isfinite(vec).all(axis=1) | (np.abs(vec).max(axis=1) > DIVERGED)
+    if bad.any():
+        diverged |= bad
+        vec[bad] = np.nan_to_num(np.clip(vec[bad], -DIVERGED, DIVERGED))
+    return vec
+
+
+def _history(losses: np.ndarray, batch_losses: np.ndarray, snaps: list[tuple[int, np.ndarray]], final: np.ndarray,
+             hidden: int, X: np.ndarray, y: np.ndarray, activation: str, diverged: bool) -> FitHistory:
+    params = params_from_vector(final, hidden)
+    acc = float(np.mean((predict(params, X, activation) >= 0.5) == (y >= 0.5)))
+    for a in (losses, batch_losses):
+        a.flags.writeable = False  # results may be cached and shared: nobody edits them in place
+    return FitHistory(losses, batch_losses, tuple((s, params_from_vector(v, hidden)) for s, v in snaps), params, acc,
+                      bool(diverged))
+
+
+def train_rates(params: MLPParams, X: np.ndarray, y: np.ndarray, activation: str, loss: str, *,
+                lrs: tuple[float, ...], steps: int, snapshot_steps: tuple[int, ...] = ()) -> tuple[FitHistory, ...]:
+    """Full-batch gradient descent from the same start with each learning rate in lrs (R,), run side by side.
+
+    One forward/backward per step gives both the loss at the current weights (losses[k]) and the step,
+    so batch_losses == losses[:-1]: on the whole dataset the batch is the data.
+    """
+    lr_col = np.asarray(lrs, dtype=float)[:, None]  # (R, 1)
+    if steps < 0 or not np.all(lr_col > 0):
+        raise ValueError("the learning rate must be positive and the number of steps not negative")
+    X, y = np.asarray(X, float), np.asarray(y, float)
+    h, r = params.hidden, len(lr_col)
+    vec = np.tile(params.vector(), (r, 1))  # (R, P)
+    losses = np.empty((r, steps + 1))
+    diverged = np.zeros(r, dtype=bool)
+    snaps: list[tuple[int, np.ndarray]] = [(0, vec)] if 0 in snapshot_steps else []
+    for step in range(steps + 1):
+        value, grads = _loss_and_grads(vec, h, X, y, activation, loss)
+        losses[:, step] = value
+        if step == steps:
+            break
+        vec = _guard(vec - lr_col * grads, diverged)
+        if step + 1 in snapshot_steps:
+            snaps.append((step + 1, vec))
+    return tuple(_history(losses[i], losses[i, :-1].copy(), [(s, v[i]) for s, v in snaps], vec[i], h, X, y,
+                          activation, diverged[i]) for i in range(r))
+
+
 def train(params: MLPParams, X: np.ndarray, y: np.ndarray, activation: str, loss: str, *,
           lr: float, steps: int, batch_size: int | None = None, seed: int = 0,
           snapshot_steps: tuple[int, ...] = ()) -> FitHistory:
     """Plain (mini-batch) gradient descent; batch_size None or >= N means full batch."""
     if lr <= 0 or steps < 0:
         raise ValueError("the learning rate must be positive and the number of steps not negative")
-    rng = np.random.default_rng(seed)
     n = len(y)
     bs = n if batch_size is None else max(1, min(int(batch_size), n))
-    vec = params.vector()
+    if bs == n:
+        return train_rates(params, X, y, activation, loss, lrs=(lr,), steps=steps, snapshot_steps=snapshot_steps)[0]
+    X, y = np.asarray(X, float), np.asarray(y, float)
+    rng = np.random.default_rng(seed)
     h = params.hidden
-    losses = [batch_loss_and_grad(params, X, y, activation, loss)[0]]
-    batch_losses = []
-    snaps = [(0, params)] if 0 in snapshot_steps else []
+    vec = params.vector()[None]  # (1, P)
+    losses, batch_losses = np.empty(steps + 1), np.empty(steps)
+    losses[0] = _loss_and_grads(vec, h, X, y, activation, loss)[0][0]
+    snaps: list[tuple[int, np.ndarray]] = [(0, vec[0])] if 0 in snapshot_steps else []
     order = rng.permutation(n)
     pos = 0
-    diverged = False
+    diverged = np.zeros(1, dtype=bool)
     for step in range(1, steps + 1):
         if pos + bs > n:  # a new epoch: reshuffle
             order, pos = rng.permutation(n), 0
         idx = order[pos : pos + bs]
         pos += bs
-        current = params_from_vector(vec, h)
-        bl, g = batch_loss_and_grad(current, X[idx], y[idx], activation, loss)
-        vec = vec - lr * g
-        if not np.all(np.isfinite(vec)) or np.abs(vec).max() > 1e6:
-            diverged = True
-            vec = np.nan_to_num(np.clip(vec, -1e6, 1e6))
-        batch_losses.append(bl)
-        losses.append(batch_loss_and_grad(params_from_vector(vec, h), X, y, activation, loss)[0])
+        bl, g = _loss_and_grads(vec, h, X[idx], y[idx], activation, loss)
+        vec = _guard(vec - lr * g, diverged)
+        batch_losses[step - 1] = bl[0]
+        losses[step] = _loss_and_grads(vec, h, X, y, activation, loss)[0][0]
         if step in snapshot_steps:
-            snaps.append((step, params_from_vector(vec, h)))
-    final = params_from_vector(vec, h)
-    acc = float(np.mean((predict(final, X, activation) >= 0.5) == (y >= 0.5)))
-    return FitHistory(np.array(losses), np.array(batch_losses), tuple(snaps), final, acc, diverged)
+            snaps.append((step, vec[0]))
+    return _history(losses, batch_losses, snaps, vec[0], h, X, y, activation, diverged[0])
 
 
 def probability_grid(params: MLPParams, activation: str, extent: tuple[float, float, float, float],
@@ -422,11 +483,27 @@ def take_step(params: MLPParams, grads: np.ndarray, lr: float, x: np.ndarray, y:
                       float(lr), *whole)
 
 
+def _marks(steps: int) -> tuple[int, ...]:
+    """The steps a fit keeps snapshots at: the start, 10 %, a third and the end."""
+    return tuple(sorted({0, steps // 10, steps // 3, steps}))
+
+
+# Pure and called with plain (hashable) arguments, so cached per process: moving a slider back to a
+# setting seen before costs nothing. Bounded: a FitHistory of 3000 steps is ~50 kB.
+@lru_cache(maxsize=128)
 def fit_problem(vec: tuple[float, ...], hidden: int, problem: str, activation: str, loss: str, lr: float,
                 steps: int, batch_size: int = 0) -> FitHistory:
     """Train from a parameter vector on a named toy problem (batch_size 0 = full batch), with snapshots
     at 0, 10 %, a third and the end (plain arguments, so a page can cache it)."""
     X, y = make_problem(problem)
-    marks = tuple(sorted({0, steps // 10, steps // 3, steps}))
     return train(params_from_vector(np.array(vec), hidden), X, y, activation, loss, lr=lr, steps=steps,
-                 batch_size=batch_size or None, snapshot_steps=marks)
+                 batch_size=batch_size or None, snapshot_steps=_marks(steps))
+
+
+@lru_cache(maxsize=64)
+def fit_rates(vec: tuple[float, ...], hidden: int, problem: str, activation: str, loss: str,
+              lrs: tuple[float, ...], steps: int) -> tuple[FitHistory, ...]:
+    """fit_problem (full batch) for several learning rates from the same start, trained side by side."""
+    X, y = make_problem(problem)
+    return train_rates(params_from_vector(np.array(vec), hidden), X, y, activation, loss, lrs=tuple(lrs), steps=steps,
+                       snapshot_steps=_marks(steps))

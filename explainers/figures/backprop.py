@@ -330,27 +330,93 @@ def level_crossings(xs: np.ndarray, ys: np.ndarray, P: np.ndarray, level: float 
     return np.concatenate(out_x), np.concatenate(out_y)
 
 
-def boundary_figure(grids: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]], X: np.ndarray,
-                    y: np.ndarray) -> go.Figure:
-    """Small multiples of P(class 1) over the plane, each (title, xs (n,), ys (n,), P (n, n)), with the data."""
-    k = len(grids)
-    fig = make_subplots(rows=1, cols=k, subplot_titles=[g[0] for g in grids], horizontal_spacing=0.03)
-    for col, (_, xs, ys, P) in enumerate(grids, start=1):
-        fig.add_trace(go.Heatmap(x=xs, y=ys, z=P, zmin=0, zmax=1, colorscale=style.CLASS_SCALE, opacity=0.75,
-                                 showscale=col == k, colorbar={"title": "P(1)", "len": 0.9}), row=1, col=col)
-        bx, by = level_crossings(xs, ys, P)  # the 0.5 boundary as dots: much cheaper to draw than a contour
-        fig.add_trace(go.Scatter(x=bx, y=by, mode="markers", marker={"color": style.INK, "size": 3}, showlegend=False,
-                                 hoverinfo="skip"), row=1, col=col)
+# --- the decision boundary as a picture (no hover needed): an SVG with the probability field as a PNG ---
+
+PANEL_H = 176  # px, the plot area's height in each small multiple (its width follows the data's aspect)
+
+
+def class_colours(P: np.ndarray, opacity: float = 0.75) -> np.ndarray:
+    """P(class 1) (…) -> (…, 3) uint8: CLASS_SCALE (orange at 0, white at 0.5, blue at 1) at `opacity` on white."""
+    t = np.clip(np.asarray(P, dtype=float), 0.0, 1.0)[..., None]
+    orange, white, blue = style.rgb(style.CLASS_COLOURS[0]), style.rgb(style.WHITE), style.rgb(style.CLASS_COLOURS[1])
+    rgb = np.where(t < 0.5, orange + (white - orange) * (t / 0.5), white + (blue - white) * ((t - 0.5) / 0.5))
+    return np.round(opacity * rgb + (1 - opacity) * white).astype(np.uint8)
+
+
+def nice_ticks(lo: float, hi: float, count: int = 4) -> np.ndarray:
+    """About `count` round tick values (steps of 1, 2 or 5 × 10^k) inside [lo, hi]."""
+    raw = (hi - lo) / max(count, 1)
+    mag = 10.0 ** np.floor(np.log10(raw))
+    step = mag * min((m for m in (1, 2, 5, 10) if m * mag >= raw), default=10)
+    return np.arange(np.ceil(lo / step - 1e-9), np.floor(hi / step + 1e-9) + 1) * step + 0.0
+
+
+def _tick(v: float) -> str:
+    return f"{v:g}".replace("-", "−")
+
+
+def boundary_svg(grids: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]], X: np.ndarray,
+                 y: np.ndarray) -> str:
+    """Small multiples of P(class 1) over the plane, each (title, xs (n,), ys (n,), P (n, n)), with the data
+    (X (N, 2), y (N,)) and the 0.5 boundary: one SVG document whose probability fields are embedded PNGs."""
+    xs0, ys0 = grids[0][1], grids[0][2]
+    ph = PANEL_H
+    pw = ph * (xs0[-1] - xs0[0]) / (ys0[-1] - ys0[0])  # one unit is as long across as up (plotly's scaleanchor)
+    left, gap, top, bottom, bar = 38, 16, 26, 48, 64
+    width = left + len(grids) * (pw + gap) + bar
+    height = top + ph + bottom
+    body = [f'<clipPath id="bp-plot"><rect x="0" y="0" width="{pw:.1f}" height="{ph:.1f}"/></clipPath>']
+    for k, (title, xs, ys, P) in enumerate(grids):
+        x0 = left + k * (pw + gap)
+
+        def px(v, xs=xs):
+            return (np.asarray(v) - xs[0]) / (xs[-1] - xs[0]) * pw
+
+        def py(v, ys=ys):
+            return ph - (np.asarray(v) - ys[0]) / (ys[-1] - ys[0]) * ph
+
+        dx, dy = (xs[-1] - xs[0]) / (len(xs) - 1) * pw / (xs[-1] - xs[0]), (ys[-1] - ys[0]) / (len(ys) - 1) * ph / (ys[-1] - ys[0])
+        field = style.image_data_uri(class_colours(P[::-1]), lossless=True)  # image rows run top down, P's up
+        panel = [f'<g class="panel" transform="translate({x0:.1f},{top})">',
+                 f'<g clip-path="url(#bp-plot)"><image href="{field}" x="{-dx / 2:.1f}" y="{-dy / 2:.1f}" '
+                 f'width="{pw + dx:.1f}" height="{ph + dy:.1f}" preserveAspectRatio="none"/>']
+        bx, by = level_crossings(xs, ys, P)  # the 0.5 boundary as dots, one path: cheap to send and to draw
+        if len(bx):
+            dots = "".join(f"M{a:.1f},{b:.1f}h0" for a, b in zip(px(bx), py(by)))
+            panel.append(f'<path class="boundary" d="{dots}" stroke="{style.INK}" stroke-width="2.6" '
+                         'stroke-linecap="round"/>')
         for cls in (0, 1):
             m = y == cls
-            fig.add_trace(go.Scatter(x=X[m, 0], y=X[m, 1], mode="markers", name=f"class {cls}",
-                                     showlegend=col == 1, legendgroup=str(cls),
-                                     marker={"color": style.CLASS_COLOURS[cls], "size": 9, "line": {"color": style.WHITE, "width": 1}}),
-                          row=1, col=col)
-        fig.update_xaxes(range=[xs[0], xs[-1]], row=1, col=col)
-        fig.update_yaxes(range=[ys[0], ys[-1]], showticklabels=col == 1, scaleanchor=f"x{col if col > 1 else ''}",
-                         row=1, col=col)
-    return _style(fig, 330)
+            panel += [f'<circle class="point class{cls}" cx="{a:.1f}" cy="{b:.1f}" r="4.5" '
+                      f'fill="{style.CLASS_COLOURS[cls]}" stroke="{style.WHITE}"/>' for a, b in zip(px(X[m, 0]), py(X[m, 1]))]
+        panel.append(f'</g><rect width="{pw:.1f}" height="{ph:.1f}" fill="none" stroke="{style.GRID}"/>')
+        panel.append(_text(pw / 2, -9, title, size=13))
+        for v in nice_ticks(xs[0], xs[-1]):
+            panel.append(_text(float(px(v)), ph + 16, _tick(v), size=12, colour=style.SLATE))
+        if k == 0:
+            for v in nice_ticks(ys[0], ys[-1]):
+                panel.append(_text(-6, float(py(v)) + 4, _tick(v), size=12, anchor="end", colour=style.SLATE))
+        panel.append("</g>")
+        body.append("".join(panel))
+    # the colour bar: the same mapping as the fields, 0 at the bottom
+    cx = width - bar + 8
+    ramp = style.image_data_uri(class_colours(np.linspace(1, 0, 64)[:, None]), lossless=True)
+    body.append(f'<g class="colorbar"><image href="{ramp}" x="{cx:.1f}" y="{top}" width="14" height="{ph}" '
+                f'preserveAspectRatio="none"/><rect x="{cx:.1f}" y="{top}" width="14" height="{ph}" fill="none" '
+                f'stroke="{style.GRID}"/>' + _text(cx, top - 9, "P(1)", size=12, anchor="start")
+                + "".join(_text(cx + 18, top + ph - v * ph + 4, f"{v:g}", size=12, anchor="start", colour=style.SLATE)
+                          for v in (0, 0.5, 1)) + "</g>")
+    legend_y = top + ph + 38
+    items = [(f'<circle cx="{left + 6}" cy="{legend_y - 4}" r="5" fill="{style.CLASS_COLOURS[0]}"/>', "class 0"),
+             (f'<circle cx="{left + 86}" cy="{legend_y - 4}" r="5" fill="{style.CLASS_COLOURS[1]}"/>', "class 1"),
+             (f'<path d="M{left + 166},{legend_y - 4}h0M{left + 172},{legend_y - 4}h0M{left + 178},{legend_y - 4}h0" '
+              f'stroke="{style.INK}" stroke-width="2.6" stroke-linecap="round"/>', "where P(1) = 0.5: the boundary")]
+    for k, (mark, label) in enumerate(items):
+        body.append(mark + _text(left + 16 + 80 * k + (6 if k == 2 else 0), legend_y, label, size=12, anchor="start"))
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" '
+            f'height="{height:.0f}" font-family="Helvetica, Arial, sans-serif" role="img" '
+            f'aria-label="The probability of class 1 over the plane at {len(grids)} points of training, with the data">'
+            + "".join(body) + "</svg>")
 
 
 def side_by_side_figure(panels: Sequence[tuple[str, np.ndarray]], *, y_title: str = "loss",

@@ -195,3 +195,19 @@ def test_the_lesson_tab_is_in_the_link_and_loss_is_explained():
     assert "how wrong" in at.markdown[0].value  # "loss" explained where it first appears
     loss_box = widget(at.selectbox, "Loss")
     assert "cross-entropy" in loss_box.help and "log" in loss_box.help
+
+
+def test_the_decision_boundary_is_one_picture_of_every_snapshot():
+    """Section 4's boundaries are a server-drawn SVG (no plotly heatmaps to re-render on every change)."""
+    import base64
+
+    at = run({"bp_dataset": "moons", "bp_hidden": "3"})
+    images = at.get("image")
+    assert len(images) == 1
+    url = images[0].proto.imgs[0].url
+    assert url.startswith("data:image/svg+xml;base64,")
+    svg = base64.b64decode(url.split(",", 1)[1]).decode()
+    assert svg.count('class="panel"') == 4 and "after 500 steps" in svg
+    assert svg.count('class="point class') == 4 * 100  # the moons, in every panel
+    widget(at.select_slider, "Learning rate η").set_value(0.1).run()  # the η run is another picture
+    assert images[0].proto.imgs[0].url != at.get("image")[0].proto.imgs[0].url

@@ -270,3 +270,38 @@ def test_step_table_adds_up_as_shown():
 def test_signed_changes_never_read_minus_zero():
     assert bp.signed(-0.00001) == "+0.0000" and bp.signed(0.0) == "+0.0000"
     assert bp.signed(-0.5) == "-0.5000" and bp.signed(0.25, 2) == "+0.25"
+
+
+@pytest.mark.parametrize(("problem", "act", "loss"), [("XOR", "tanh", "bce"), ("moons", "relu", "mse"),
+                                                      ("circle", "sigmoid", "bce")])
+def test_rates_trained_side_by_side_are_each_the_single_run(problem, act, loss):
+    """train_rates stacks R networks: each row is bit for bit the run train() gives alone, huge η included."""
+    X, y = bp.make_problem(problem)
+    params = bp.init_params(3, 4)
+    lrs = (0.01, 1.0, 30.0)
+    runs = bp.train_rates(params, X, y, act, loss, lrs=lrs, steps=120, snapshot_steps=(0, 12, 40, 120))
+    for lr, run in zip(lrs, runs):
+        alone = bp.train(params, X, y, act, loss, lr=lr, steps=120, snapshot_steps=(0, 12, 40, 120))
+        np.testing.assert_array_equal(run.losses, alone.losses)
+        np.testing.assert_array_equal(run.params.vector(), alone.params.vector())
+        assert [s for s, _ in run.snapshots] == [0, 12, 40, 120] and run.diverged == alone.diverged
+        assert run.accuracy == alone.accuracy
+    assert runs[0].losses[-1] > runs[1].losses[-1]  # η = 0.01 crawls
+
+
+def test_a_blown_up_run_is_clipped_alone():
+    X, y = bp.make_problem("XOR")
+    tame, wild = bp.train_rates(bp.init_params(2, 0), X, y, "relu", "mse", lrs=(0.1, 1e9), steps=30)
+    assert wild.diverged and not tame.diverged
+    assert np.all(np.isfinite(wild.losses)) and np.abs(wild.params.vector()).max() <= bp.DIVERGED
+    np.testing.assert_array_equal(tame.losses, bp.train(bp.init_params(2, 0), X, y, "relu", "mse", lr=0.1,
+                                                        steps=30).losses)
+
+
+def test_fits_are_cached_and_read_only():
+    vec = tuple(bp.init_params(2, 1).vector())
+    a = bp.fit_rates(vec, 2, "OR", "tanh", "bce", (0.1, 1.0), 40)
+    assert bp.fit_rates(vec, 2, "OR", "tanh", "bce", (0.1, 1.0), 40) is a  # a slider moved back costs nothing
+    np.testing.assert_array_equal(a[1].losses, bp.fit_problem(vec, 2, "OR", "tanh", "bce", 1.0, 40).losses)
+    with pytest.raises(ValueError):
+        a[0].losses[0] = 0.0  # shared between sessions: nobody may edit it in place

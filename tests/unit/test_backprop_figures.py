@@ -1,15 +1,19 @@
 """explainers.figures.backprop: the SVG graphs (laid out in Python) and the plotly figures describe the computation."""
 
+import base64
+import io
 import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from PIL import Image
 
 from explainers import autograd as ag
 from explainers import backprop as bp
 from explainers.figures import backprop as fb
+from explainers.figures import style
 
 
 def _graph(hidden=2, act="tanh", loss="bce"):
@@ -131,19 +135,50 @@ def test_loss_curve_and_side_by_side():
     assert len(fig.data) == 3 and [a.text for a in fig.layout.annotations] == ["one", "two", "three"]
 
 
-def test_boundary_figure_shows_probabilities_and_data():
+def _png(uri: str) -> np.ndarray:
+    """A data URI's PNG as an (H, W, 3) uint8 array."""
+    assert uri.startswith("data:image/png;base64,")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB"))
+
+
+def test_boundary_picture_shows_probabilities_and_data():
+    """The picture type changed (plotly heatmaps -> one SVG with PNG fields): the same content, checked by pixels."""
     X, y = bp.make_problem("XOR")
-    p = bp.init_params(2, 0)
+    p = bp.train(bp.init_params(2, 0), X, y, "tanh", "bce", lr=1.0, steps=300).params  # P crosses 0.5 here
     grid = bp.probability_grid(p, "tanh", bp.data_extent(X), n=20)
-    fig = fb.boundary_figure([("start", *grid), ("again", *grid)], X, y)
-    heat = [t for t in fig.data if isinstance(t, go.Heatmap)]
-    assert len(heat) == 2
-    np.testing.assert_allclose(heat[0].z, grid[2])
-    np.testing.assert_allclose(grid[2][0, 0], bp.predict(p, np.array([[grid[0][0], grid[1][0]]]), "tanh")[0])
-    assert sum(len(t.x) for t in fig.data if isinstance(t, go.Scatter) and t.name) == 2 * len(X)
-    boundary = [t for t in fig.data if isinstance(t, go.Scatter) and not t.name]
-    assert len(boundary) == 2
-    np.testing.assert_allclose(boundary[0].x, fb.level_crossings(*grid)[0])
+    svg = fb.boundary_svg([("start", *grid), ("again", *grid)], X, y)
+    root = ET.fromstring(svg)
+    panels = [g for g in root.iter(f"{SVG}g") if g.get("class") == "panel"]
+    assert len(panels) == 2 and "start" in ET.tostring(panels[0], encoding="unicode")
+    field = _png(next(panels[0].iter(f"{SVG}image")).get("href"))
+    assert field.shape == (20, 20, 3)
+    xs, ys, P = grid
+    # every cell's colour is P's on the class scale; the picture's top row is the highest y
+    np.testing.assert_array_equal(field[::-1], fb.class_colours(P))
+    np.testing.assert_allclose(P[0, 0], bp.predict(p, np.array([[xs[0], ys[0]]]), "tanh")[0])
+    for cell, prob in ((field[-1, 0], P[0, 0]), (field[0, -1], P[-1, -1])):  # blue where P > 0.5, orange below
+        assert (cell[2] > cell[0]) == (prob > 0.5)
+    points = [c for c in root.iter(f"{SVG}circle") if "point" in (c.get("class") or "")]
+    assert len(points) == 2 * len(X)
+    assert sum("class1" in c.get("class") for c in points) == 2 * int(y.sum())
+    dots = [d for d in root.iter(f"{SVG}path") if d.get("class") == "boundary"]
+    assert len(dots) == 2 and dots[0].get("d").count("M") == len(fb.level_crossings(*grid)[0])
+    assert min(float(t.get("font-size")) for t in root.iter(f"{SVG}text")) >= 12
+
+
+def test_class_colours_run_orange_white_blue():
+    c = fb.class_colours(np.array([0.0, 0.5, 1.0]), opacity=1.0)
+    np.testing.assert_array_equal(c, [style.rgb(style.ORANGE), style.rgb(style.WHITE), style.rgb(style.BLUE)])
+    faded = fb.class_colours(np.array([0.0]))[0]  # 0.75 opacity on white, as the plotly heatmap was drawn
+    np.testing.assert_array_equal(faded, np.round(0.75 * style.rgb(style.ORANGE) + 0.25 * 255))
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(-0.5, 1.5), (-2.19, 2.17), (-1.34, 1.37), (0.0, 3000.0)])
+def test_nice_ticks_are_round_and_inside(lo, hi):
+    ticks = fb.nice_ticks(lo, hi)
+    assert 2 <= len(ticks) <= 7 and ticks[0] >= lo - 1e-9 and ticks[-1] <= hi + 1e-9
+    step = np.diff(ticks)[0]
+    assert np.allclose(np.diff(ticks), step) and step / 10 ** np.floor(np.log10(step)) in (1, 2, 5)
 
 
 def test_level_crossings_lie_on_the_level_of_a_linear_field():
