@@ -10,7 +10,6 @@ from html import escape
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from explainers.autograd import Graph, GraphNode
 from explainers.figures import style
@@ -284,35 +283,6 @@ def _style(fig: go.Figure, height: int = 340, title: str | None = None) -> go.Fi
     return style.styled(fig, height, title, legend="below", grid=True, margin={"l": 10, "r": 10, "t": 40, "b": 10})
 
 
-def loss_curve_figure(curves: dict[str, np.ndarray], *, title: str = "Loss on the whole dataset",
-                      x_title: str = "step", log_y: bool = False) -> go.Figure:
-    """One line per named loss history (each (T,))."""
-    fig = go.Figure()
-    for name, ys in curves.items():
-        fig.add_trace(go.Scatter(x=np.arange(len(ys)), y=ys, mode="lines", name=name))
-    fig.update_layout(xaxis_title=x_title, yaxis_title="loss")
-    if log_y:
-        fig.update_yaxes(**_log_axis(np.concatenate([np.ravel(v) for v in curves.values()])))
-    return _style(fig, title=title)
-
-
-def minibatch_figure(curves: dict[str, np.ndarray], full: str, *,
-                     title: str = "Loss on the batch used at each step") -> go.Figure:
-    """Batch-loss histories (each (T,)); the noisy small-batch lines first and faint, the full-batch line
-    `full` last and bold, so it is drawn on top and stays readable."""
-    fig = go.Figure()
-    noisy = [k for k in curves if k != full]
-    for k, name in enumerate(noisy):
-        fig.add_trace(go.Scatter(x=np.arange(len(curves[name])), y=curves[name], mode="lines", name=name,
-                                 line={"color": style.rgba(style.PALETTE[(k + 1) % len(style.PALETTE)], 0.55),
-                                       "width": 1.2}))
-    if full in curves:
-        fig.add_trace(go.Scatter(x=np.arange(len(curves[full])), y=curves[full], mode="lines", name=full,
-                                 line={"color": style.INK, "width": 3.5}))
-    fig.update_layout(xaxis_title="step", yaxis_title="loss")
-    return _style(fig, title=title)
-
-
 def level_crossings(xs: np.ndarray, ys: np.ndarray, P: np.ndarray, level: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Where P (len(ys), len(xs)) crosses `level` along grid edges, linearly interpolated: -> x (K,), y (K,)."""
     out_x, out_y = [], []
@@ -332,7 +302,7 @@ def level_crossings(xs: np.ndarray, ys: np.ndarray, P: np.ndarray, level: float 
 
 # --- the decision boundary as a picture (no hover needed): an SVG with the probability field as a PNG ---
 
-PANEL_H = 176  # px, the plot area's height in each small multiple (its width follows the data's aspect)
+CHART_W = 680  # natural width of every chart picture (px); the page stretches it, text stays >= 10 px at 1024
 
 
 def class_colours(P: np.ndarray, opacity: float = 0.75) -> np.ndarray:
@@ -360,10 +330,10 @@ def boundary_svg(grids: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]]
     """Small multiples of P(class 1) over the plane, each (title, xs (n,), ys (n,), P (n, n)), with the data
     (X (N, 2), y (N,)) and the 0.5 boundary: one SVG document whose probability fields are embedded PNGs."""
     xs0, ys0 = grids[0][1], grids[0][2]
-    ph = PANEL_H
-    pw = ph * (xs0[-1] - xs0[0]) / (ys0[-1] - ys0[0])  # one unit is as long across as up (plotly's scaleanchor)
-    left, gap, top, bottom, bar = 38, 16, 26, 48, 64
-    width = left + len(grids) * (pw + gap) + bar
+    left, gap, top, bottom, bar = 40, 14, 26, 50, 62
+    width = CHART_W
+    pw = (width - left - bar - gap * (len(grids) - 1)) / len(grids)
+    ph = min(pw * 1.25, pw * (ys0[-1] - ys0[0]) / (xs0[-1] - xs0[0]))  # one unit as long across as up (scaleanchor)
     height = top + ph + bottom
     body = [f'<clipPath id="bp-plot"><rect x="0" y="0" width="{pw:.1f}" height="{ph:.1f}"/></clipPath>']
     for k, (title, xs, ys, P) in enumerate(grids):
@@ -390,12 +360,12 @@ def boundary_svg(grids: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]]
             panel += [f'<circle class="point class{cls}" cx="{a:.1f}" cy="{b:.1f}" r="4.5" '
                       f'fill="{style.CLASS_COLOURS[cls]}" stroke="{style.WHITE}"/>' for a, b in zip(px(X[m, 0]), py(X[m, 1]))]
         panel.append(f'</g><rect width="{pw:.1f}" height="{ph:.1f}" fill="none" stroke="{style.GRID}"/>')
-        panel.append(_text(pw / 2, -9, title, size=13))
-        for v in nice_ticks(xs[0], xs[-1]):
-            panel.append(_text(float(px(v)), ph + 16, _tick(v), size=12, colour=style.SLATE))
+        panel.append(_text(pw / 2, -9, title, size=14))
+        for v in nice_ticks(xs[0], xs[-1], 2):
+            panel.append(_text(float(px(v)), ph + 17, _tick(v), size=13, colour=style.SLATE))
         if k == 0:
-            for v in nice_ticks(ys[0], ys[-1]):
-                panel.append(_text(-6, float(py(v)) + 4, _tick(v), size=12, anchor="end", colour=style.SLATE))
+            for v in nice_ticks(ys[0], ys[-1], 2 if ph < 100 else 3):
+                panel.append(_text(-6, float(py(v)) + 4, _tick(v), size=13, anchor="end", colour=style.SLATE))
         panel.append("</g>")
         body.append("".join(panel))
     # the colour bar: the same mapping as the fields, 0 at the bottom
@@ -403,35 +373,137 @@ def boundary_svg(grids: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]]
     ramp = style.image_data_uri(class_colours(np.linspace(1, 0, 64)[:, None]), lossless=True)
     body.append(f'<g class="colorbar"><image href="{ramp}" x="{cx:.1f}" y="{top}" width="14" height="{ph}" '
                 f'preserveAspectRatio="none"/><rect x="{cx:.1f}" y="{top}" width="14" height="{ph}" fill="none" '
-                f'stroke="{style.GRID}"/>' + _text(cx, top - 9, "P(1)", size=12, anchor="start")
-                + "".join(_text(cx + 18, top + ph - v * ph + 4, f"{v:g}", size=12, anchor="start", colour=style.SLATE)
+                f'stroke="{style.GRID}"/>' + _text(cx, top - 9, "P(1)", size=13, anchor="start")
+                + "".join(_text(cx + 18, top + ph - v * ph + 4, f"{v:g}", size=13, anchor="start", colour=style.SLATE)
                           for v in (0, 0.5, 1)) + "</g>")
-    legend_y = top + ph + 38
+    legend_y = top + ph + 42
     items = [(f'<circle cx="{left + 6}" cy="{legend_y - 4}" r="5" fill="{style.CLASS_COLOURS[0]}"/>', "class 0"),
-             (f'<circle cx="{left + 86}" cy="{legend_y - 4}" r="5" fill="{style.CLASS_COLOURS[1]}"/>', "class 1"),
-             (f'<path d="M{left + 166},{legend_y - 4}h0M{left + 172},{legend_y - 4}h0M{left + 178},{legend_y - 4}h0" '
+             (f'<circle cx="{left + 96}" cy="{legend_y - 4}" r="5" fill="{style.CLASS_COLOURS[1]}"/>', "class 1"),
+             (f'<path d="M{left + 186},{legend_y - 4}h0M{left + 192},{legend_y - 4}h0M{left + 198},{legend_y - 4}h0" '
               f'stroke="{style.INK}" stroke-width="2.6" stroke-linecap="round"/>', "where P(1) = 0.5: the boundary")]
     for k, (mark, label) in enumerate(items):
-        body.append(mark + _text(left + 16 + 80 * k + (6 if k == 2 else 0), legend_y, label, size=12, anchor="start"))
+        body.append(mark + _text(left + 16 + 90 * k + (6 if k == 2 else 0), legend_y, label, size=13, anchor="start"))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" '
             f'height="{height:.0f}" font-family="Helvetica, Arial, sans-serif" role="img" '
             f'aria-label="The probability of class 1 over the plane at {len(grids)} points of training, with the data">'
             + "".join(body) + "</svg>")
 
 
-def side_by_side_figure(panels: Sequence[tuple[str, np.ndarray]], *, y_title: str = "loss",
-                        log_y: bool = False) -> go.Figure:
-    """One loss curve per panel, side by side, each (title, ys (T,)); own y-axes so each shape shows."""
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels], horizontal_spacing=0.06)
-    for col, (_, ys) in enumerate(panels, start=1):
-        fig.add_trace(go.Scatter(x=np.arange(len(ys)), y=ys, mode="lines", showlegend=False,
-                                 line={"color": style.BLUE}), row=1, col=col)
-        fig.update_xaxes(title_text="step", row=1, col=col)
-    fig.update_yaxes(title_text=y_title, row=1, col=1)
-    if log_y:
-        for col, (_, ys) in enumerate(panels, start=1):
-            fig.update_yaxes(**_log_axis(ys), row=1, col=col)
-    return _style(fig, 300)
+# --- loss curves as pictures: an SVG of lines (no plotly to lay out and redraw on every change) --------
+
+def _sup(k: int) -> str:
+    return str(k).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
+def _decimate(ys: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most 2 points per bucket (each bucket's min and max, in step order): spikes survive, (T,) -> (K,), (K,)."""
+    ys = np.asarray(ys, dtype=float)
+    xs = np.arange(len(ys))
+    if len(ys) <= 2 * buckets:
+        return xs, ys
+    edges = np.linspace(0, len(ys), buckets + 1).astype(int)
+    keep = set()
+    for a, b in zip(edges[:-1], edges[1:]):
+        seg = ys[a:b]
+        keep.update((a + int(np.argmin(seg)), a + int(np.argmax(seg))))
+    idx = np.array(sorted(keep | {0, len(ys) - 1}))
+    return xs[idx], ys[idx]
+
+
+def lines_svg(panels: Sequence[tuple[str, Sequence[tuple[str, np.ndarray, str, float]]]], *,
+              title: str | None = None, log_y: bool = False, y_title: str = "loss", x_title: str = "step",
+              legend: bool = True, height: int = 250) -> str:
+    """Small multiples of line charts, each (panel title, [(name, ys (T,), colour, width), ...]), own y-axes: an SVG."""
+    left, gap, right = 58, 56, 14
+    top = (24 if title else 6) + (20 if any(p[0] for p in panels) else 0)
+    names = [(name, colour, width) for _, lines in panels for name, _, colour, width in lines if name] if legend else []
+    bottom = 42 + (24 if names else 0)
+    pw = (CHART_W - left - right - gap * (len(panels) - 1)) / len(panels)
+    ph = height - top - bottom
+    body = [_text(0, 16, title, size=15, bold=True, anchor="start")] if title else []
+    for k, (panel_title, lines) in enumerate(panels):
+        x0 = left + k * (pw + gap)
+        values = np.concatenate([np.ravel(ys) for _, ys, _, _ in lines]).astype(float)
+        finite = values[np.isfinite(values)]
+        if log_y:
+            finite = finite[finite > 0]
+        lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+        steps = max(len(ys) for _, ys, _, _ in lines) - 1
+        if log_y:
+            lo, hi = np.log10(lo), np.log10(hi)
+        if hi - lo < 1e-12:
+            lo, hi = lo - 0.5, hi + 0.5
+        pad = (hi - lo) * 0.05
+        lo, hi = lo - pad, hi + pad
+
+        def sx(x, steps=steps, x0=x0):
+            return x0 + np.asarray(x, float) / max(steps, 1) * pw
+
+        def sy(v, lo=lo, hi=hi):
+            v = np.asarray(v, dtype=float)
+            if log_y:
+                v = np.log10(np.maximum(v, 1e-300))
+            return top + ph - (np.clip(v, lo - (hi - lo), hi + (hi - lo)) - lo) / (hi - lo) * ph
+
+        panel = ['<g class="panel">']
+        if log_y and hi - lo >= 1:  # a decade or more: powers of ten (as plotly's exponentformat "power")
+            ticks = [(float(10.0 ** e), f"10{_sup(int(e))}") for e in range(int(np.ceil(lo)), int(np.floor(hi)) + 1)]
+            if len(ticks) < 3:  # one or two decades: 2 and 5 times each power as well
+                ticks = sorted(ticks + [(m * 10.0 ** e, f"{m * 10.0 ** e:g}") for e in range(int(np.floor(lo)), int(np.ceil(hi)))
+                                        for m in (2, 5) if lo <= np.log10(m * 10.0 ** e) <= hi])
+            if len(ticks) > 6:
+                ticks = ticks[:: int(np.ceil(len(ticks) / 5))]
+        elif log_y:
+            ticks = [(float(v), f"{v:.3g}") for v in nice_ticks(10 ** lo, 10 ** hi) if v > 0]
+        else:
+            ticks = [(float(v), _tick(float(f"{v:.6g}"))) for v in nice_ticks(lo, hi)]
+        for v, label in ticks:
+            y = float(sy(v))
+            panel.append(f'<path d="M{x0:.1f},{y:.1f}h{pw:.1f}" stroke="{style.GRID}" stroke-width="1"/>')
+            panel.append(_text(x0 - 6, y + 4, label.replace("-", "−"), size=13, anchor="end", colour=style.SLATE))
+        for v in nice_ticks(0, steps, 4 if pw > 300 else 2):
+            panel.append(_text(float(sx(v)), top + ph + 18, f"{v:g}", size=13, colour=style.SLATE))
+        panel.append(_text(x0 + pw / 2, top + ph + 36, x_title, size=13, colour=style.SLATE))
+        if panel_title:
+            panel.append(_text(x0 + pw / 2, top - 8, panel_title, size=14, colour=style.SLATE))
+        for name, ys, colour, width in lines:
+            xs, vs = _decimate(ys, int(pw))
+            pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(sx(xs), sy(vs)))
+            panel.append(f'<polyline class="line" data-name="{escape(name)}" points="{pts}" fill="none" '
+                         f'stroke="{colour}" stroke-width="{width}" stroke-linejoin="round"/>')
+        panel.append("</g>")
+        body.append("".join(panel))
+    body.append(f'<text x="14" y="{top + ph / 2:.1f}" font-size="13" fill="{style.SLATE}" text-anchor="middle" '
+                f'transform="rotate(-90 14 {top + ph / 2:.1f})">{escape(y_title)}</text>')
+    x, y = left, height - 8
+    for name, colour, width in names:
+        body.append(f'<path d="M{x},{y - 4}h22" stroke="{colour}" stroke-width="{max(width, 2)}"/>'
+                    + _text(x + 28, y, name, size=13, anchor="start"))
+        x += 40 + 7.2 * len(name)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {CHART_W} {height}" width="{CHART_W}" '
+            f'height="{height}" font-family="Helvetica, Arial, sans-serif" role="img" '
+            f'aria-label="{escape(title or y_title)}">' + "".join(body) + "</svg>")
+
+
+def loss_curve_svg(curves: dict[str, np.ndarray], *, title: str = "Loss on the whole dataset") -> str:
+    """One line per named loss history (each (T,)): an SVG."""
+    lines = [(name, ys, style.PALETTE[k % len(style.PALETTE)], 2.0) for k, (name, ys) in enumerate(curves.items())]
+    return lines_svg([("", lines)], title=title)
+
+
+def side_by_side_svg(panels: Sequence[tuple[str, np.ndarray]], *, log_y: bool = False) -> str:
+    """One loss curve per panel, side by side, each (title, ys (T,)), own y-axes: an SVG."""
+    return lines_svg([(t, [("", ys, style.BLUE, 2.0)]) for t, ys in panels], log_y=log_y, legend=False, height=230)
+
+
+def minibatch_svg(curves: dict[str, np.ndarray], full: str, *, title: str = "Loss on the batch used at each step") -> str:
+    """Batch-loss histories (each (T,)): small batches faint and first, the full batch `full` bold and on top."""
+    noisy = [k for k in curves if k != full]
+    lines = [(name, curves[name], style.rgba(style.PALETTE[(k + 1) % len(style.PALETTE)], 0.55), 1.2)
+             for k, name in enumerate(noisy)]
+    if full in curves:
+        lines.append((full, curves[full], style.INK, 3.5))
+    return lines_svg([("", lines)], title=title, height=290)
 
 
 def vanishing_figure(grads: dict[str, np.ndarray]) -> go.Figure:

@@ -169,12 +169,12 @@ class TrainingView:
     first_loss: float
     final_loss: float
     accuracy: float
-    curve: go.Figure
+    curve: str  # SVG pictures: no hover needed, and an <img> redraws far faster than a plotly chart
     boundary: str
 
 
-# Finished figures are cached as objects (st.cache_resource: shared and read-only), not pickled: a plotly
-# figure that st.cache_data unpickles is validated again on every hit, which costs what building it did.
+# Finished pictures and figures are cached as objects (st.cache_resource: shared and read-only), not pickled:
+# a plotly figure that st.cache_data unpickles is validated again on every hit, costing what building it did.
 @st.cache_resource(max_entries=48, show_spinner=False)
 def _training_view(key: tuple, lr: float, n_steps: int, batch: int) -> TrainingView:
     vec, hidden, dataset, activation, loss = key
@@ -183,13 +183,13 @@ def _training_view(key: tuple, lr: float, n_steps: int, batch: int) -> TrainingV
     X, Y = bp.make_problem(dataset)
     grids = [(f"after {s} steps", *bp.probability_grid(p, activation, bp.data_extent(X))) for s, p in run.snapshots]
     return TrainingView(float(run.losses[0]), float(run.losses[-1]), run.accuracy,
-                        fb.loss_curve_figure({f"η = {lr:g}": run.losses}), fb.boundary_svg(grids, X, Y))
+                        fb.loss_curve_svg({f"η = {lr:g}": run.losses}), fb.boundary_svg(grids, X, Y))
 
 
 @st.cache_resource(max_entries=48, show_spinner=False)
-def _rates_figure(key: tuple, lr: float, n_steps: int) -> go.Figure:
+def _rates_picture(key: tuple, lr: float, n_steps: int) -> str:
     runs = bp.fit_rates(*key, _rates(lr), n_steps)
-    return fb.side_by_side_figure([(f"η = {r:g}: final loss {run.losses[-1]:.3g}", run.losses)
+    return fb.side_by_side_svg([(f"η = {r:g}: final loss {run.losses[-1]:.3g}", run.losses)
                                    for r, run in zip(_rates(lr), runs)], log_y=True)
 
 
@@ -198,11 +198,11 @@ def _batch_sizes(n: int) -> tuple[int, ...]:
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _minibatch_figure(key: tuple, lr: float, n_steps: int) -> go.Figure:
+def _minibatch_picture(key: tuple, lr: float, n_steps: int) -> str:
     n = len(bp.make_problem(key[2])[1])
     full = f"batch size {n} (the whole dataset)"
     runs = {s: bp.fit_problem(*key, lr, n_steps, s) for s in _batch_sizes(n)}
-    return fb.minibatch_figure({full if s == n else f"batch size {s}": r.batch_losses for s, r in runs.items()}, full)
+    return fb.minibatch_svg({full if s == n else f"batch size {s}": r.batch_losses for s, r in runs.items()}, full)
 
 
 @st.cache_resource(max_entries=20, show_spinner=False)
@@ -252,7 +252,7 @@ def _training(setup: Setup, lr: float, n_steps: int, batch: int) -> None:
     m1.metric("Final loss", f"{view.final_loss:.4f}", delta=bp.signed(view.final_loss - view.first_loss),
               delta_color="inverse")
     m2.metric("Accuracy", f"{view.accuracy:.0%}")
-    st.plotly_chart(view.curve, width="stretch")
+    st.image(view.curve, width="stretch")
     st.image(view.boundary, width="stretch")
     if setup.dataset == "XOR":
         bend = (f"With a hidden layer ({setup.hidden} units here) the network can bend the boundary." if setup.hidden > 1
@@ -280,7 +280,7 @@ def _lessons(url: ShareableState, setup: Setup, lr: float, n_steps: int) -> None
     t1, t2, t3 = st.tabs(LESSONS, key=url.bind("bp_lesson", LESSONS[0], options=LESSONS), on_change="rerun")
     if t1.open:
         with t1:
-            st.plotly_chart(_rates_figure(setup.key, lr, n_steps), width="stretch")
+            st.image(_rates_picture(setup.key, lr, n_steps), width="stretch")
             st.markdown(f"Your η ÷ 100, your η = {lr:g}, and your η × 10, from the same start (log scale). Too "
                         "small crawls; too large overshoots, bounces, blows up or saturates the units, where the "
                         "gradient is almost zero and learning stalls.")
@@ -289,7 +289,7 @@ def _lessons(url: ShareableState, setup: Setup, lr: float, n_steps: int) -> None
             _vanishing_lesson()
     if t3.open:
         with t3:
-            st.plotly_chart(_minibatch_figure(setup.key, lr, n_steps), width="stretch")
+            st.image(_minibatch_picture(setup.key, lr, n_steps), width="stretch")
             st.markdown("The thick dark line is the whole dataset at every step; the faint ones see only their "
                         "batch, so small batches give noisy estimates of the gradient, but many cheap steps. The "
                         "examples of a batch are independent until they are averaged, which is what makes "

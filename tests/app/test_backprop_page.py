@@ -197,17 +197,36 @@ def test_the_lesson_tab_is_in_the_link_and_loss_is_explained():
     assert "cross-entropy" in loss_box.help and "log" in loss_box.help
 
 
-def test_the_decision_boundary_is_one_picture_of_every_snapshot():
-    """Section 4's boundaries are a server-drawn SVG (no plotly heatmaps to re-render on every change)."""
+def _pictures(at) -> dict[str, str]:
+    """The page's SVG pictures (st.image), by their aria-label."""
     import base64
+    import re
 
+    out = {}
+    for image in at.get("image"):
+        url = image.proto.imgs[0].url
+        assert url.startswith("data:image/svg+xml;base64,")
+        svg = base64.b64decode(url.split(",", 1)[1]).decode()
+        out[re.search(r'aria-label="([^"]*)"', svg).group(1)] = svg
+    return out
+
+
+def test_the_charts_are_pictures_drawn_on_the_server():
+    """Section 4's loss curve and boundaries and the lessons' curves are SVGs (no plotly to re-render per change)."""
     at = run({"bp_dataset": "moons", "bp_hidden": "3"})
-    images = at.get("image")
-    assert len(images) == 1
-    url = images[0].proto.imgs[0].url
-    assert url.startswith("data:image/svg+xml;base64,")
-    svg = base64.b64decode(url.split(",", 1)[1]).decode()
-    assert svg.count('class="panel"') == 4 and "after 500 steps" in svg
-    assert svg.count('class="point class') == 4 * 100  # the moons, in every panel
-    widget(at.select_slider, "Learning rate η").set_value(0.1).run()  # the η run is another picture
-    assert images[0].proto.imgs[0].url != at.get("image")[0].proto.imgs[0].url
+    pictures = _pictures(at)
+    boundary = next(svg for label, svg in pictures.items() if label.startswith("The probability of class 1"))
+    assert boundary.count('class="panel"') == 4 and "after 500 steps" in boundary
+    assert boundary.count('class="point class') == 4 * 100  # the moons, in every panel
+    curve = pictures["Loss on the whole dataset"]
+    assert "η = 1<" in curve and curve.count("<polyline") == 1
+    lesson = pictures["loss"]  # the learning-rate lesson: η ÷ 100, η, η × 10
+    assert all(f"η = {r:g}: final loss" in lesson for r in (0.01, 1, 10))
+    widget(at.select_slider, "Learning rate η").set_value(0.1).run()  # another η: other pictures
+    after = _pictures(at)
+    assert after["Loss on the whole dataset"] != curve and "η = 0.1<" in after["Loss on the whole dataset"]
+    assert "η = 0.001: final loss" in after["loss"]
+    at.session_state["bp_lesson"] = "Mini-batches"
+    at.run()
+    batches = _pictures(at)["Loss on the batch used at each step"]
+    assert batches.count("<polyline") == 3 and "batch size 100 (the whole dataset)" in batches

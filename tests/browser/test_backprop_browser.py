@@ -22,7 +22,9 @@ def test_backprop_page_renders_and_follows_the_first_slider(server, page):
     page.wait_for_selector(GRAPH, timeout=30_000)
     assert page.locator(f"{GRAPH} g.node").count() > 20  # the op-level graph of a 2-unit network
     assert page.locator(f"{GRAPH} g.cluster").count() == 4  # two hidden neurons, the output, the loss
-    page.wait_for_selector("[data-testid='stPlotlyChart'] .js-plotly-plot", timeout=30_000)
+    # The charts are server-drawn SVG pictures (loss curve, boundaries, the learning-rate lesson): all decoded
+    page.wait_for_function("() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
+                           ".filter(i => i.complete && i.naturalWidth > 0).length >= 3", timeout=30_000)
     assert page.locator(".katex").count() >= 2
 
     slider = page.locator("[data-testid='stSlider']").get_by_role("slider").first  # what the benchmark moves

@@ -6,7 +6,6 @@ import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
-import plotly.graph_objects as go
 import pytest
 from PIL import Image
 
@@ -117,22 +116,46 @@ def test_graph_numbers_never_read_minus_zero():
     assert fb._fmt(-0.0) == "0.00" and fb._fmt(0.0) == "0.00" and fb._fmt(-0.5) == "−0.50"
 
 
+def _lines(svg: str) -> list:
+    """The drawn lines of a chart SVG: (name, points (K, 2), stroke width), in drawing order."""
+    root = ET.fromstring(svg)
+    return [(p.get("data-name"), np.array([[float(v) for v in xy.split(",")] for xy in p.get("points").split()]),
+             float(p.get("stroke-width"))) for p in root.iter(f"{SVG}polyline")]
+
+
 def test_minibatch_chart_draws_the_full_batch_line_on_top():
+    """The picture type changed (plotly -> SVG): the full-batch line is still drawn last and thickest."""
     curves = {"batch size 4 (the whole dataset)": np.linspace(1, 0, 50), "batch size 1": np.random.default_rng(0).random(50),
               "batch size 2": np.random.default_rng(1).random(50)}
-    fig = fb.minibatch_figure(curves, "batch size 4 (the whole dataset)")
-    assert fig.data[-1].name == "batch size 4 (the whole dataset)"  # drawn last, so on top
-    assert fig.data[-1].line.width > max(t.line.width for t in fig.data[:-1])
-    np.testing.assert_array_equal(fig.data[-1].y, curves["batch size 4 (the whole dataset)"])
+    lines = _lines(fb.minibatch_svg(curves, "batch size 4 (the whole dataset)"))
+    assert lines[-1][0] == "batch size 4 (the whole dataset)"  # drawn last, so on top
+    assert lines[-1][2] > max(w for _, _, w in lines[:-1])
+    pts = lines[-1][1]  # a straight falling line: x grows with the step, the screen y grows as the loss falls
+    assert len(pts) == 50 and np.all(np.diff(pts[:, 0]) > 0) and np.all(np.diff(pts[:, 1]) > 0)
+    np.testing.assert_allclose(np.diff(pts[:, 1]), np.diff(pts[:, 1])[0], atol=0.15)
 
 
 def test_loss_curve_and_side_by_side():
-    fig = fb.loss_curve_figure({"a": np.arange(5.0), "b": np.ones(3)}, log_y=True)
-    assert isinstance(fig, go.Figure) and len(fig.data) == 2
-    np.testing.assert_array_equal(fig.data[0].y, np.arange(5.0))
-    assert fig.layout.yaxis.type == "log"
-    fig = fb.side_by_side_figure([("one", np.arange(3.0)), ("two", np.arange(4.0)), ("three", np.ones(2))])
-    assert len(fig.data) == 3 and [a.text for a in fig.layout.annotations] == ["one", "two", "three"]
+    svg = fb.loss_curve_svg({"a": np.arange(5.0), "b": np.ones(3)})
+    lines = _lines(svg)
+    assert [n for n, _, _ in lines] == ["a", "b"] and len(lines[0][1]) == 5 and len(lines[1][1]) == 3
+    assert "Loss on the whole dataset" in svg and ">a<" in svg  # the title and the legend
+    svg = fb.side_by_side_svg([("one", np.arange(1.0, 4.0)), ("two", np.arange(4.0)), ("three", np.ones(2))])
+    assert len(_lines(svg)) == 3 and all(t in svg for t in (">one<", ">two<", ">three<"))
+
+
+def test_log_charts_label_powers_of_ten():
+    svg = fb.side_by_side_svg([("falls", np.logspace(0, -3, 100))], log_y=True)
+    assert all(f"10{e}" in svg for e in ("⁰", "⁻¹", "⁻²", "⁻³"))
+    y = _lines(svg)[0][1][:, 1]  # on a log axis equal ratios are equal distances
+    np.testing.assert_allclose(np.diff(y), np.diff(y)[0], atol=0.15)
+
+
+def test_long_noisy_curves_keep_their_spikes():
+    ys = np.zeros(3001)
+    ys[1234] = 5.0
+    x, v = fb._decimate(ys, 300)
+    assert len(x) <= 602 and 5.0 in v and x[0] == 0 and x[-1] == 3000 and np.all(np.diff(x) > 0)
 
 
 def _png(uri: str) -> np.ndarray:
