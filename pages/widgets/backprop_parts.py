@@ -265,7 +265,7 @@ def _training(setup: Setup, lr: float, n_steps: int, batch: int) -> None:
 
 
 @st.fragment
-def _vanishing_lesson() -> None:
+def _vanishing_lesson(url: ShareableState) -> None:
     """Lesson 2 depends on its depth slider only: that slider reruns this tab alone."""
     depth = st.slider("Depth of the chain (layers of one neuron)", 2, 20, key="bp_depth")
     fig, first, last = _vanishing_view(depth)
@@ -273,6 +273,7 @@ def _vanishing_lesson() -> None:
     st.markdown(f"σ′(z) ≤ 0.25, so every sigmoid layer multiplies the gradient by at most a quarter: after "
                 f"{depth} layers the first weight gets {first:.2e}, against {last:.2e} for the last. ReLU passes "
                 "gradient through unchanged where it is active.")
+    url.publish()  # a rerun of this tab alone must update the link too
 
 
 def _lessons(url: ShareableState, setup: Setup, lr: float, n_steps: int) -> None:
@@ -286,7 +287,7 @@ def _lessons(url: ShareableState, setup: Setup, lr: float, n_steps: int) -> None
                         "gradient is almost zero and learning stalls.")
     if t2.open:
         with t2:
-            _vanishing_lesson()
+            _vanishing_lesson(url)
     if t3.open:
         with t3:
             st.image(_minibatch_picture(setup.key, lr, n_steps), width="stretch")
