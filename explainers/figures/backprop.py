@@ -448,9 +448,10 @@ def lines_svg(panels: Sequence[tuple[str, Sequence[tuple[str, np.ndarray, str, f
         panel = ['<g class="panel">']
         if log_y and hi - lo >= 1:  # a decade or more: powers of ten (as plotly's exponentformat "power")
             ticks = [(float(10.0 ** e), f"10{_sup(int(e))}") for e in range(int(np.ceil(lo)), int(np.floor(hi)) + 1)]
-            if len(ticks) < 3:  # one or two decades: 2 and 5 times each power as well
-                ticks = sorted(ticks + [(m * 10.0 ** e, f"{m * 10.0 ** e:g}") for e in range(int(np.floor(lo)), int(np.ceil(hi)))
-                                        for m in (2, 5) if lo <= np.log10(m * 10.0 ** e) <= hi])
+            if len(ticks) < 3:  # one or two decades: 2 and 5 times each power as well, all written as decimals
+                ticks = sorted((v, f"{v:g}") for v in [t for t, _ in ticks] + [
+                    m * 10.0 ** e for e in range(int(np.floor(lo)), int(np.ceil(hi))) for m in (2, 5)
+                    if lo <= np.log10(m * 10.0 ** e) <= hi])
             if len(ticks) > 6:
                 ticks = ticks[:: int(np.ceil(len(ticks) / 5))]
         elif log_y:

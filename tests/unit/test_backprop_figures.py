@@ -149,6 +149,8 @@ def test_log_charts_label_powers_of_ten():
     assert all(f"10{e}" in svg for e in ("⁰", "⁻¹", "⁻²", "⁻³"))
     y = _lines(svg)[0][1][:, 1]  # on a log axis equal ratios are equal distances
     np.testing.assert_allclose(np.diff(y), np.diff(y)[0], atol=0.15)
+    short = fb.side_by_side_svg([("one decade", np.logspace(-1, -2, 50))], log_y=True)  # few powers: one style
+    assert "10⁻" not in short and all(f">{v}<" in short for v in ("0.1", "0.05", "0.02", "0.01"))
 
 
 def test_long_noisy_curves_keep_their_spikes():
