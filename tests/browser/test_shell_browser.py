@@ -33,8 +33,8 @@ def test_home_shows_navigation_and_map(server, page):
 
 BIAS_IS = """t => {
   const box = [...document.querySelectorAll("[data-testid='stSlider']")].find((e) => e.innerText.includes("Bias b"));
-  const thumb = box && box.querySelector("[role='slider']");
-  return !!thumb && Math.abs(parseFloat(thumb.getAttribute("aria-valuenow")) - t) < 1e-6;
+  const shown = box && box.querySelector("[data-testid='stSliderThumbValue']");
+  return !!shown && shown.textContent.trim() === t;
 }"""
 
 
@@ -45,7 +45,7 @@ def test_perceptron_slider_changes_the_output(server, page):
     before = weighted_sum.inner_text()
     assert before.endswith("= 0.97"), before
     bias = page.locator("[data-testid='stSlider']", has_text="Bias b").get_by_role("slider")
-    for target in (0.2, 0.3, 0.4):  # three presses: 0.10 -> 0.40
+    for target in ("0.20", "0.30", "0.40"):  # three presses: 0.10 -> 0.40 (the value shown on the thumb)
         for _ in range(5):
             # The activation curve is an SVG that is there as soon as the run settles (plotly used to take a
             # while), so the first press can land while the page is still busy and be lost (benchmarks/latency.py
