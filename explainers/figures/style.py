@@ -136,6 +136,16 @@ def image_data_uri(picture: np.ndarray, *, lossless: bool = False) -> str:
     return f"data:image/{kind};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def diverging_rgb(values: np.ndarray, limit: float) -> np.ndarray:
+    """values (...) -> RGB uint8 (..., 3) on the diverging scale: white at 0, POSITIVE blue at +limit,
+    NEGATIVE red at -limit (clipped beyond); NaN (gaps between tiles) is white."""
+    v = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0)
+    t = np.clip(v / max(float(limit), 1e-12), -1.0, 1.0)[..., None]
+    white, pos, neg = rgb(WHITE), rgb(POSITIVE), rgb(NEGATIVE)
+    out = np.where(t >= 0, white + t * (pos - white), white - t * (neg - white))
+    return np.round(out).astype(np.uint8)
+
+
 def tile(images: np.ndarray, cols: int, pad: int = 2, fill: float = 255) -> np.ndarray:
     """(N, h, w[, C]) -> (rows*(h+pad)-pad, cols*(w+pad)-pad[, C]) mosaic, row-major, gaps filled with fill."""
     a = np.asarray(images)

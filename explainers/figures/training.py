@@ -20,6 +20,7 @@ from explainers.figures.style import (
     TRAIN,
     VAL,
     WRONG,
+    diverging_rgb,
     image_data_uri,
     tile,
 )
@@ -43,48 +44,85 @@ def ema(values: Sequence[float], beta: float = 0.9) -> np.ndarray:
     return out
 
 
-def loss_figure(step_loss: Sequence[float], beta: float = 0.9, batches_per_epoch: int | None = None) -> go.Figure:
-    """Training loss per step: raw (faint) and smoothed."""
+def _epoch_marks(n_steps: int, batches_per_epoch: int | None, axis: str = "x") -> list[dict]:
+    """Dotted vertical lines across the plot at each epoch boundary of an n_steps curve."""
+    if not batches_per_epoch:
+        return []
+    return [{"type": "line", "x0": e + 0.5, "x1": e + 0.5, "y0": 0, "y1": 1, "xref": axis,
+             "yref": f"{axis.replace('x', 'y')} domain", "line": {"color": style.GREY, "dash": "dot", "width": 1}}
+            for e in range(batches_per_epoch, n_steps, batches_per_epoch)]
+
+
+# The curves as (traces, x axis, y axis) in plain dicts: one plotly validation per figure, not per property.
+def _loss_parts(step_loss: Sequence[float], beta: float, keep: np.ndarray | None = None) -> tuple[list, dict, dict]:
     y = np.asarray(step_loss, dtype=np.float64)
     x = np.arange(1, y.size + 1)
-    fig = go.Figure()
-    fig.add_scatter(x=x, y=y, mode="lines", name="per batch", line={"color": TRAIN, "width": 1}, opacity=0.3)
-    if y.size:
-        fig.add_scatter(x=x, y=ema(y, beta), mode="lines", name=f"smoothed (EMA {beta:g})",
-                        line={"color": TRAIN, "width": 2.5})
-    if batches_per_epoch:
-        for e in range(batches_per_epoch, int(y.size), batches_per_epoch):
-            fig.add_vline(x=e + 0.5, line={"color": style.GREY, "dash": "dot", "width": 1})
-    fig.update_xaxes(title="step (batch)")
-    fig.update_yaxes(title="cross-entropy loss", rangemode="tozero")
-    return _layout(fig, "Loss")
+    smooth = ema(y, beta) if y.size else None
+    if keep is not None:  # thinned after smoothing, so the EMA still sees every step
+        x, y, smooth = x[keep], y[keep], (None if smooth is None else smooth[keep])
+    traces = [{"type": "scatter", "x": x, "y": y, "mode": "lines", "name": "per batch",
+               "line": {"color": TRAIN, "width": 1}, "opacity": 0.3}]
+    if smooth is not None:
+        traces.append({"type": "scatter", "x": x, "y": smooth, "mode": "lines", "name": f"smoothed (EMA {beta:g})",
+                       "line": {"color": TRAIN, "width": 2.5}})
+    return traces, {"title": {"text": "step (batch)"}}, {"title": {"text": "cross-entropy loss"}, "rangemode": "tozero"}
 
 
-def epoch_figure(epochs: Sequence[Mapping], metric: str = "acc") -> go.Figure:
-    """Train vs validation ``acc`` (in %) or ``loss`` per epoch."""
+def _accuracy_parts(epochs: Sequence[Mapping]) -> tuple[list, dict, dict]:
     x = [int(e["epoch"]) for e in epochs]
-    scale = 100.0 if metric == "acc" else 1.0
-    fig = go.Figure()
+    traces = []
     for split, color in (("train", TRAIN), ("val", VAL)):
-        y = [None if e.get(f"{split}_{metric}") is None else scale * float(e[f"{split}_{metric}"]) for e in epochs]
-        fig.add_scatter(x=x, y=y, mode="lines+markers", name="train" if split == "train" else "validation",
-                        line={"color": color, "width": 2.5})
-    fig.update_xaxes(title="epoch", dtick=1 if len(x) <= 20 else None, rangemode="tozero")
-    fig.update_yaxes(title="accuracy (%)" if metric == "acc" else "loss")
-    if metric == "acc" and not x:  # nothing yet: show the scale it will fill
-        fig.update_yaxes(range=[0, 100])
-        fig.update_xaxes(range=[0, 1])
-    return _layout(fig, "Accuracy" if metric == "acc" else "Loss per epoch")
+        y = [None if e.get(f"{split}_acc") is None else 100.0 * float(e[f"{split}_acc"]) for e in epochs]
+        traces.append({"type": "scatter", "x": x, "y": y, "mode": "lines+markers",
+                       "name": "train" if split == "train" else "validation", "line": {"color": color, "width": 2.5}})
+    xaxis = {"title": {"text": "epoch"}, "dtick": 1 if len(x) <= 20 else None, "rangemode": "tozero"}
+    yaxis = {"title": {"text": "accuracy (%)"}}
+    if not x:  # nothing yet: show the scale it will fill
+        xaxis["range"], yaxis["range"] = [0, 1], [0, 100]
+    return traces, xaxis, yaxis
 
 
-def lr_figure(lrs: Sequence[float]) -> go.Figure:
-    """Learning rate per step (shows the scheduler)."""
+def _lr_parts(lrs: Sequence[float], keep: np.ndarray | None = None) -> tuple[list, dict, dict]:
     y = np.asarray(lrs, dtype=np.float64)
-    fig = go.Figure(go.Scatter(x=np.arange(1, y.size + 1), y=y, mode="lines", line={"color": style.PURPLE, "width": 2},
-                               name="learning rate"))
-    fig.update_xaxes(title="step (batch)")
-    fig.update_yaxes(title="learning rate", exponentformat="e", rangemode="tozero")
-    return _layout(fig, "Learning rate")
+    x = np.arange(1, y.size + 1)
+    if keep is not None:
+        x, y = x[keep], y[keep]
+    trace = {"type": "scatter", "x": x, "y": y, "mode": "lines", "line": {"color": style.PURPLE, "width": 2},
+             "name": "learning rate"}
+    return [trace], {"title": {"text": "step (batch)"}}, {"title": {"text": "learning rate"}, "exponentformat": "e",
+                                                           "rangemode": "tozero"}
+
+
+def _thin(n: int, max_points: int) -> np.ndarray:
+    """Indices of every k-th of n points, and the last, so that at most about max_points are drawn."""
+    if n <= max_points:
+        return np.arange(n)
+    return np.unique(np.r_[np.arange(0, n, int(np.ceil(n / max_points))), n - 1])
+
+
+def live_curves_figure(step_loss: Sequence[float], epochs: Sequence[Mapping], step_lr: Sequence[float],
+                       batches_per_epoch: int | None = None, beta: float = 0.9, max_points: int = 1500) -> go.Figure:
+    """The live view's three curves as ONE figure of three panels (one plot to redraw each second, not three):
+    loss per step (raw, faint, and smoothed; dotted lines between epochs), train vs validation accuracy per epoch
+    (in %), learning rate per step (shows the scheduler). A long run's per-step curves are thinned to about
+    max_points (the EMA is taken over every step first)."""
+    parts = (_loss_parts(step_loss, beta, _thin(len(step_loss), max_points)), _accuracy_parts(epochs),
+             _lr_parts(step_lr, _thin(len(step_lr), max_points)))
+    gap, width = 0.09, (1 - 2 * 0.09) / 3
+    data, layout = [], {"annotations": [], "shapes": _epoch_marks(len(step_loss), batches_per_epoch)}
+    for k, ((traces, xaxis, yaxis), title) in enumerate(zip(parts, ("Loss", "Accuracy", "Learning rate"))):
+        suffix = "" if k == 0 else str(k + 1)
+        for trace in traces:
+            data.append({**trace, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
+                         "name": f"loss {trace['name']}" if k == 0 else trace["name"]})
+        left = k * (width + gap)
+        layout[f"xaxis{suffix}"] = {**xaxis, "domain": [round(left, 6), round(min(1.0, left + width), 6)],
+                                    "anchor": f"y{suffix}"}
+        layout[f"yaxis{suffix}"] = {**yaxis, "anchor": f"x{suffix}"}
+        layout["annotations"].append({"text": f"<b>{title}</b>", "x": left + width / 2, "y": 1.0, "xref": "paper",
+                                      "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False})
+    return _layout(go.Figure({"data": data, "layout": layout}), "", height=340,
+                   margin={"l": 50, "r": 20, "t": 75, "b": 45})
 
 
 def lr_finder_figure(lrs: Sequence[float], losses: Sequence[float], suggested_lr: float | None) -> go.Figure:
@@ -173,16 +211,45 @@ def gallery_figure(images: np.ndarray, titles: Sequence[str] | None = None, colo
     return _layout(fig, title, height=max(height, 120), margin={"l": 5, "r": 5, "t": 40 if title else 5, "b": 5})
 
 
-def prediction_strip_figure(images: np.ndarray, labels: Sequence[int], preds: Sequence[int],
-                            confidences: Sequence[float], classes: Sequence[str], cols: int = 8,
-                            title: str = "Live predictions on test images") -> go.Figure:
-    """Test images with the network's current guess: green when right, red when wrong."""
-    titles, colors = [], []
-    for y, p, conf in zip(labels, preds, confidences):
+def prediction_strip_pictures(images: np.ndarray, labels: Sequence[int], preds: Sequence[int],
+                              confidences: Sequence[float], classes: Sequence[str], frame: int = 3,
+                              side: int = 56) -> tuple[list[np.ndarray], list[str]]:
+    """The live prediction strip for ``st.image``: each test image enlarged (nearest) to about ``side`` px in a
+    frame, green when the current guess is right, red when wrong -> (pictures (h, w, 3) uint8, captions
+    "guess ✓/✗ confidence"). Pictures, not a plotly figure: the live view redraws them every second."""
+    pics, captions = [], []
+    shown = to_display(images)
+    scale = max(1, round(side / max(shown.shape[1], 1))) if len(shown) else 1
+    for img, y, p, conf in zip(shown, labels, preds, confidences):
         ok = int(y) == int(p)
-        titles.append(f"{classes[int(p)]} {'✓' if ok else '✗'} {100 * float(conf):.0f}%")
-        colors.append(RIGHT if ok else WRONG)
-    return gallery_figure(images, titles, colors, cols=cols, title=title)
+        big = np.repeat(np.repeat(img, scale, axis=0), scale, axis=1)
+        framed = np.pad(big, ((frame, frame), (frame, frame), (0, 0)))
+        framed[...] = style.rgb(RIGHT if ok else WRONG)
+        framed[frame:-frame, frame:-frame] = big
+        pics.append(framed)
+        captions.append(f"{classes[int(p)]} {'✓' if ok else '✗'} {100 * float(conf):.0f}%")
+    return pics, captions
+
+
+def _filter_mosaic(weights: np.ndarray, max_filters: int, max_inputs: int, cols: int | None):
+    """(O, I, kh, kw) conv weights -> (what, tiles, ncols, limit, subtitle): what is "rgb" with (N, kh, kw, 3)
+    uint8 colour filters (3 inputs, like AlexNet's first layer), else "grid" with the weight mosaic (NaN gaps)."""
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 4:
+        raise ValueError(f"expected conv weights (O, I, kh, kw), got shape {w.shape}")
+    o, i, kh, kw = w.shape
+    w = w[:max_filters]
+    cols = cols or max(1, int(np.ceil(np.sqrt(len(w)))))  # a square-ish grid
+    if i == 3:
+        rgb = np.moveaxis(w, 1, -1)
+        lim = max(np.abs(rgb).max(), 1e-12)
+        return "rgb", np.clip(127.5 + 127.5 * rgb / lim, 0, 255).astype(np.uint8), cols, lim, ""
+    if i == 1:
+        tiles, ncols = w[:, 0], min(cols, len(w))
+    else:  # rows = output filters, columns = the first few input channels
+        tiles, ncols = w[:, :max_inputs].reshape(-1, kh, kw), min(i, max_inputs)
+    sub = "" if i == 1 else f" (rows: {len(w)} of {o} filters; columns: {ncols} of {i} input channels)"
+    return "grid", tile(tiles, ncols, pad=1, fill=np.nan), ncols, max(np.abs(tiles).max(), 1e-12), sub
 
 
 def filter_grid_figure(weights: np.ndarray, max_filters: int = 32, max_inputs: int = 8, cols: int | None = None,
@@ -192,32 +259,31 @@ def filter_grid_figure(weights: np.ndarray, max_filters: int = 32, max_inputs: i
     Blue = positive, red = negative weights, one symmetric scale for the whole layer so strengths
     are comparable between filters.
     """
-    w = np.asarray(weights, dtype=np.float64)
-    if w.ndim != 4:
-        raise ValueError(f"expected conv weights (O, I, kh, kw), got shape {w.shape}")
-    o, i, kh, kw = w.shape
-    w = w[:max_filters]
-    cols = cols or max(1, int(np.ceil(np.sqrt(len(w)))))  # a square-ish grid
-    if i == 3:  # colour filters: show each as an RGB image (like AlexNet's first layer)
-        rgb = np.moveaxis(w, 1, -1)
-        lim = max(np.abs(rgb).max(), 1e-12)
-        imgs = np.clip(127.5 + 127.5 * rgb / lim, 0, 255).astype(np.uint8)
-        big = np.repeat(np.repeat(imgs, 4, axis=1), 4, axis=2)
-        return gallery_figure(big, [f"#{k}" for k in range(len(imgs))], cols=cols, title=title, tile_px=60)
-    if i == 1:
-        tiles, ncols = w[:, 0], min(cols, len(w))
-    else:  # rows = output filters, columns = the first few input channels
-        tiles, ncols = w[:, :max_inputs].reshape(-1, kh, kw), min(i, max_inputs)
-    lim = max(np.abs(tiles).max(), 1e-12)
-    mosaic = tile(tiles, ncols, pad=1, fill=np.nan)
+    what, mosaic, ncols, lim, sub = _filter_mosaic(weights, max_filters, max_inputs, cols)
+    if what == "rgb":
+        big = np.repeat(np.repeat(mosaic, 4, axis=1), 4, axis=2)
+        return gallery_figure(big, [f"#{k}" for k in range(len(big))], cols=ncols, title=title, tile_px=60)
     fig = go.Figure(go.Heatmap(z=mosaic, colorscale=style.DIVERGING, zmid=0, zmin=-lim, zmax=lim, showscale=True,
                                colorbar={"thickness": 10, "title": "weight"}, hoverongaps=False,
                                hovertemplate="%{z:.3f}<extra></extra>"))
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
     rows = mosaic.shape[0] / max(mosaic.shape[1], 1)
-    sub = "" if i == 1 else f" (rows: {len(w)} of {o} filters; columns: {ncols} of {i} input channels)"
     return _layout(fig, title + sub, height=int(min(900, max(220, 80 + 600 * rows * min(1, ncols / 8)))))
+
+
+def filter_grid_picture(weights: np.ndarray, max_filters: int = 16, max_inputs: int = 8, cols: int | None = None,
+                        px: int = 12) -> tuple[np.ndarray, str]:
+    """The same grid as ``filter_grid_figure`` as one picture for ``st.image`` (the live view redraws it every
+    second; an image costs the browser almost nothing, a heatmap a plotly redraw) -> ((H, W, 3) uint8, caption).
+    Each weight is a px x px square; white gaps separate the filters."""
+    what, mosaic, ncols, lim, sub = _filter_mosaic(weights, max_filters, max_inputs, cols)
+    if what == "rgb":
+        big = np.repeat(np.repeat(mosaic, px, axis=1), px, axis=2)
+        return tile(big, ncols, pad=max(2, px // 2)), "Colour filters: each weight's red, green and blue parts as a colour."
+    picture = np.repeat(np.repeat(diverging_rgb(mosaic, lim), px, axis=0), px, axis=1)
+    return picture, (f"Blue = positive, red = negative weight, white = 0; one scale for the layer (±{lim:.3g})" + sub
+                     + ".")
 
 
 def feature_maps_figure(maps: np.ndarray, max_maps: int = 32, cols: int = 8, title: str = "") -> go.Figure:

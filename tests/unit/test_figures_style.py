@@ -96,3 +96,16 @@ def test_layout_is_one_validated_dict():
     assert style.styled(go.Figure(), 250, legend="above").layout.legend.yanchor == "bottom"
     assert "template" not in style.layout(100)  # validating a template costs ~30 ms a figure: pictures skip it
     assert style.layout(100, grid=True)["template"] == "plotly_white"  # charts of numbers get grid lines
+
+
+def test_diverging_rgb_is_white_at_zero_and_full_at_the_limit():
+    v = np.array([[-2.0, -1.0, 0.0], [0.5, 1.0, np.nan]])
+    c = style.diverging_rgb(v, 1.0)
+    assert c.shape == (2, 3, 3) and c.dtype == np.uint8
+    np.testing.assert_array_equal(c[0, 0], style.rgb(style.NEGATIVE))  # clipped beyond the limit
+    np.testing.assert_array_equal(c[0, 1], style.rgb(style.NEGATIVE))
+    np.testing.assert_array_equal(c[0, 2], [255, 255, 255])
+    np.testing.assert_array_equal(c[1, 1], style.rgb(style.POSITIVE))
+    np.testing.assert_array_equal(c[1, 2], [255, 255, 255])  # a gap (NaN) is white
+    half = (255 + style.rgb(style.POSITIVE)) / 2
+    assert np.abs(c[1, 0].astype(float) - half).max() <= 0.5  # linear between white and blue

@@ -23,23 +23,44 @@ def test_ema_matches_pandas_adjusted_ewm(values, beta):
     np.testing.assert_allclose(ft.ema(values, beta), expected, rtol=1e-9, atol=1e-12)
 
 
-def test_loss_figure_raw_and_smoothed_with_epoch_marks():
+def test_live_curves_loss_raw_and_smoothed_with_epoch_marks():
     loss = np.random.default_rng(0).random(25) + 1
-    fig = ft.loss_figure(loss, beta=0.8, batches_per_epoch=10)
-    raw, smooth = fig.data
+    fig = ft.live_curves_figure(loss, [], [], batches_per_epoch=10, beta=0.8)
+    raw, smooth = fig.data[:2]
+    assert (raw.xaxis, smooth.xaxis) == ("x", "x")  # the left panel
     np.testing.assert_allclose(raw.y, loss)
     np.testing.assert_allclose(smooth.y, pd.Series(loss).ewm(alpha=0.2, adjust=True).mean())
-    assert len(fig.layout.shapes) == 2  # boundaries after epochs 1 and 2
-    assert len(ft.loss_figure([]).data) == 1  # before the first batch: an empty chart, no crash
+    assert [s.x0 for s in fig.layout.shapes] == [10.5, 20.5]  # boundaries after epochs 1 and 2
+    assert {s.xref for s in fig.layout.shapes} == {"x"}
+    empty = ft.live_curves_figure([], [], [])  # before the first batch: empty panels, no crash
+    assert [t.name for t in empty.data] == ["loss per batch", "train", "validation", "learning rate"]
 
 
-def test_epoch_figure_train_and_validation_in_percent():
+def test_live_curves_long_runs_are_thinned_after_smoothing():
+    loss = np.random.default_rng(1).random(10_000) + 1
+    lrs = np.geomspace(1e-2, 1e-4, 10_000)
+    fig = ft.live_curves_figure(loss, [], lrs, beta=0.9, max_points=500)
+    raw, smooth, *_, lr = fig.data
+    assert 400 <= len(raw.x) <= 501 and raw.x[0] == 1 and raw.x[-1] == 10_000  # first and last step kept
+    steps = np.asarray(raw.x) - 1
+    np.testing.assert_allclose(raw.y, loss[steps])
+    np.testing.assert_allclose(smooth.y, ft.ema(loss, 0.9)[steps])  # the EMA of every step, then thinned
+    np.testing.assert_allclose(lr.y, lrs[np.asarray(lr.x) - 1])
+
+
+def test_live_curves_accuracy_in_percent_and_learning_rate():
     epochs = [{"epoch": 1, "train_acc": 0.5, "val_acc": 0.4, "train_loss": 1.2, "val_loss": 1.3},
               {"epoch": 2, "train_acc": 0.9, "val_acc": None, "train_loss": 0.3, "val_loss": None}]
-    fig = ft.epoch_figure(epochs, "acc")
-    assert [t.name for t in fig.data] == ["train", "validation"]
-    assert list(fig.data[0].y) == [50.0, 90.0] and list(fig.data[1].y) == [40.0, None]
-    assert list(ft.epoch_figure(epochs, "loss").data[0].y) == [1.2, 0.3]
+    lrs = np.geomspace(1e-5, 1, 50)
+    fig = ft.live_curves_figure(np.ones(50), epochs, lrs)
+    acc = [t for t in fig.data if t.xaxis == "x2"]
+    assert [t.name for t in acc] == ["train", "validation"]
+    assert list(acc[0].y) == [50.0, 90.0] and list(acc[1].y) == [40.0, None]
+    (lr,) = [t for t in fig.data if t.xaxis == "x3"]
+    np.testing.assert_allclose(lr.y, lrs)
+    assert [a.text for a in fig.layout.annotations] == ["<b>Loss</b>", "<b>Accuracy</b>", "<b>Learning rate</b>"]
+    assert fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0] < fig.layout.xaxis2.domain[1] \
+        < fig.layout.xaxis3.domain[0]  # three panels side by side
 
 
 def test_lr_figures():
@@ -49,7 +70,6 @@ def test_lr_figures():
     assert fig.layout.shapes[0].x0 == pytest.approx(3e-3)  # shapes use data values on a log axis
     assert fig.layout.annotations[0].x == pytest.approx(np.log10(3e-3))  # annotations use log10
     assert len(ft.lr_finder_figure(lrs, np.ones(50), None).layout.shapes) == 0
-    np.testing.assert_allclose(ft.lr_figure(lrs).data[0].y, lrs)
 
 
 def test_confusion_figure_against_torch_bincount():
@@ -76,15 +96,18 @@ def test_to_display_any_layout(shape):
         ft.to_display(np.zeros((2, 5, 5, 7)))
 
 
-def test_prediction_strip_colours_right_green_and_wrong_red():
+def test_prediction_strip_pictures_frame_right_green_and_wrong_red():
     imgs = np.random.default_rng(3).integers(0, 255, (6, 1, 28, 28)).astype(np.uint8)
     labels, preds = [1, 2, 3, 4, 5, 6], [1, 0, 3, 4, 9, 6]
-    fig = ft.prediction_strip_figure(imgs, labels, preds, [0.9] * 6, CLASSES, cols=3)
-    colors = [s.line.color for s in fig.layout.shapes]
-    wrong = [int(a != b) for a, b in zip(labels, preds)]
-    assert colors == [ft.WRONG if w else ft.RIGHT for w in wrong]
-    assert [a.text for a in fig.layout.annotations][1] == "0 ✗ 90%"
-    assert isinstance(fig.data[0], go.Image)
+    pics, captions = ft.prediction_strip_pictures(imgs, labels, preds, [0.9] * 6, CLASSES, frame=3, side=56)
+    assert captions[1] == "0 ✗ 90%" and captions[0] == "1 ✓ 90%"
+    for pic, img, y, p in zip(pics, imgs, labels, preds):
+        assert pic.shape == (62, 62, 3) and pic.dtype == np.uint8
+        expected = ft.style.rgb(ft.WRONG if y != p else ft.RIGHT)
+        assert (pic[0, :] == expected).all() and (pic[:, -1] == expected).all()  # the frame
+        np.testing.assert_array_equal(pic[3:-3:2, 3:-3:2, 0], img[0])  # the digit, enlarged 2x (nearest)
+    big = ft.prediction_strip_pictures(np.zeros((1, 3, 112, 112)), [0], [0], [0.5], CLASSES, frame=2)[0][0]
+    assert big.shape == (116, 116, 3)  # large pictures are not enlarged
 
 
 def test_filter_grid_shows_the_weights():
@@ -98,6 +121,21 @@ def test_filter_grid_shows_the_weights():
     assert isinstance(ft.filter_grid_figure(np.ones((8, 3, 3, 3))).data[0], go.Image)
     with pytest.raises(ValueError):
         ft.filter_grid_figure(np.ones((3, 3)))
+
+
+def test_filter_grid_picture_colours_each_weight_on_the_diverging_scale():
+    w = np.random.default_rng(5).normal(size=(6, 1, 5, 5))
+    pic, caption = ft.filter_grid_picture(w, cols=3, px=4)
+    lim = np.abs(w).max()
+    assert pic.shape == ((2 * 6 - 1) * 4, (3 * 6 - 1) * 4, 3)  # 2 rows x 3 filters of 5 + 1 gap, 4 px each
+    cell = pic[1 * 6 * 4 + 2 * 4, 1 * 6 * 4 + 3 * 4]  # filter 4 (row 1, column 1), weight (2, 3)
+    np.testing.assert_array_equal(cell, ft.style.diverging_rgb(w[4, 0, 2, 3], lim))
+    assert (pic[5 * 4, 0] == 255).all()  # the gap between rows is white
+    assert f"±{lim:.3g}" in caption and "Blue = positive" in caption
+    colour, _ = ft.filter_grid_picture(np.ones((4, 3, 3, 3)), px=2)
+    assert colour.shape[2] == 3 and colour.max() == 255  # 3-input filters as colour pictures
+    with pytest.raises(ValueError):
+        ft.filter_grid_picture(np.ones((3, 3)))
 
 
 def test_feature_maps_each_scaled_to_its_range():

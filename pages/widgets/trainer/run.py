@@ -18,6 +18,7 @@ from explainers.figures import training as ft
 from explainers.training import TrainConfig, actions, diagnose, lr_find
 from explainers.training.runners import RunHandle, RunnerUnavailable, get_runner
 from pages.widgets import sessions
+from pages.widgets.trainer import resume
 from pages.widgets.trainer.state import TrainerState
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from explainers.training.lr_find import LRFinderResult
 
 LIVE_EVERY_S = 1.0  # the live panel's refresh while training
+WATCH_NAME = "trainer-run"  # the session-end callback that stops this session's run
 QUEUED_EVERY_S = 5.0  # ... and while waiting in the queue: ten queued tabs must not keep the server busy
 
 
@@ -40,7 +42,21 @@ def start(state: TrainerState, config: TrainConfig, dataset: ImageDataset) -> No
         state.start_error = str(exc)
         return
     state.run = run
-    stop_when_gone("trainer-run", [run], sid)
+    stop_when_gone(WATCH_NAME, [run], sid)
+    resume.park(state, run, sid)  # a reload of this tab finds the run again
+
+
+def take_back(state: TrainerState) -> bool:
+    """After a reload: adopt this learner's run from the resume code in the URL (pages.widgets.trainer.resume);
+    from now on the run stops when this session ends, not the old one. True when a run came back."""
+    old = resume.adopt(state)
+    if old is None:
+        return False
+    sid = sessions.session_id()
+    if old:
+        sessions.forget(WATCH_NAME, old)
+    stop_when_gone(WATCH_NAME, [state.run], sid)
+    return True
 
 
 def stop_when_gone(name: str, runs: list, sid: str | None) -> None:
@@ -118,10 +134,9 @@ def live_panel(state: TrainerState, run: RunHandle) -> None:
         st.warning(snap.message, icon=":material/stop_circle:")
     elif snap.status == "finished":
         st.success(snap.message, icon=":material/check_circle:")
-    c1, c2, c3 = st.columns(3)
-    c1.plotly_chart(ft.loss_figure(snap.step_loss, batches_per_epoch=snap.batches_per_epoch), key="trainer_live_loss")
-    c2.plotly_chart(ft.epoch_figure(snap.epochs, "acc"), key="trainer_live_acc")
-    c3.plotly_chart(ft.lr_figure(snap.step_lr), key="trainer_live_lr")
+    # One plot of three panels, pictures as images: each second the browser redraws one chart, not five.
+    st.plotly_chart(ft.live_curves_figure(snap.step_loss, snap.epochs, snap.step_lr, snap.batches_per_epoch),
+                    key="trainer_live_loss")
     below = diagnose.train_below_validation(snap.epochs)
     if below is not None:
         st.caption(f":material/info: Training accuracy ({below['train_acc']:.0%}) is below validation accuracy "
@@ -131,13 +146,18 @@ def live_panel(state: TrainerState, run: RunHandle) -> None:
     left, right = st.columns([3, 2])
     if snap.strip_indices:
         images = actions.images(dataset, snap.strip_indices)
-        if snap.strip_probabilities is not None:
-            conf = snap.strip_probabilities.max(axis=1)
-            fig = ft.prediction_strip_figure(images, snap.strip_labels, snap.strip_predictions, conf,
-                                             dataset.classes, cols=8)
-        else:
-            fig = ft.gallery_figure(images, cols=8, title="Test images (waiting for the first prediction)")
-        left.plotly_chart(fig, key="trainer_live_strip")
+        with left.container(key="trainer_live_strip"):
+            if snap.strip_probabilities is not None:
+                st.markdown("**Live predictions on test images** (green: right, red: wrong; the network's "
+                            "confidence in its guess)")
+                pics, captions = ft.prediction_strip_pictures(images, snap.strip_labels, snap.strip_predictions,
+                                                              snap.strip_probabilities.max(axis=1), dataset.classes)
+            else:
+                st.markdown("**Test images** (waiting for the first prediction)")
+                pics, captions = list(ft.to_display(images)), None
+            st.image(pics, caption=captions, width=62 if pics and pics[0].shape[0] <= 64 else 96)
     if snap.filters is not None:
-        right.plotly_chart(ft.filter_grid_figure(snap.filters, max_filters=16, title=f"First layer "
-                                                 f"({snap.filters_layer}) filters, live"), key="trainer_live_filters")
+        picture, caption = ft.filter_grid_picture(snap.filters, max_filters=16)
+        with right.container(key="trainer_live_filters"):
+            st.markdown(f"**First layer ({snap.filters_layer}) filters, live**")
+            st.image(picture, caption=caption, width=min(360, picture.shape[1]))
