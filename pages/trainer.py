@@ -15,6 +15,8 @@ from pages.widgets.ui import ShareableState, pytorch_snippet, run_safely, try_th
 url = ShareableState("trainer")
 state = TrainerState.of()
 st.title("Trainer")
+if rn.take_back(state):  # the page was reloaded (or reopened) while its run trained
+    st.toast("Your run is back: it kept training while the page reloaded.", icon=":material/replay:")
 st.markdown(
     "Train a real PyTorch network on handwritten digits (or on cats and dogs) and watch it learn: the loss "
     "falls, the test images turn green, and the first layer's filters grow from noise into edge and stroke "

@@ -63,6 +63,11 @@ def _runtime_says_active(sid: str) -> bool | None:
         return None
 
 
+def is_connected(sid: str | None) -> bool | None:
+    """Is session ``sid`` connected to this server right now? None when unknown (no server, no id)."""
+    return _runtime_says_active(sid) if sid else None
+
+
 class _Watcher:
     """Sessions with end callbacks; a daemon thread fires them after the grace period."""
 

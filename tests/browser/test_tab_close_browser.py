@@ -1,5 +1,6 @@
 """Closing a real tab ends its session (issue 16): its run stops and frees the server's only training slot,
-so the run queued in another tab starts; the closed tab's uploads are removed from the disk.
+so the run queued in another tab starts; the closed tab's uploads are removed from the disk. Reloading a
+tab is not closing it (issue 15): the reloaded page finds its run again, and the run outlives the old session.
 
 A server of its own with NEURAL_LENS_MAX_RUNS=1 and a 3 s grace period (the default is Streamlit's
 reconnect window plus a margin, over two minutes), and a private data folder."""
@@ -7,6 +8,8 @@ reconnect window plus a margin, over two minutes), and a private data folder."""
 from __future__ import annotations
 
 import io
+import re
+import time
 import zipfile
 
 import pytest
@@ -92,3 +95,35 @@ def test_closing_a_tab_stops_its_run_frees_the_slot_and_removes_its_uploads(smal
                 ctx.close()
             except Exception:  # noqa: BLE001 - already closed
                 pass
+
+
+def _batches_done(page) -> int:
+    text = page.get_by_text("images/s").first.inner_text()
+    epoch, batch = re.search(r"Epoch (\d+)/\d+ · batch (\d+)/(\d+)", text).group(1, 2)
+    per_epoch = int(re.search(r"batch \d+/(\d+)", text).group(1))
+    return (int(epoch) - 1) * per_epoch + int(batch)
+
+
+def test_a_reloaded_tab_finds_its_run_again(small_server, browser):
+    base, _ = small_server
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        tab = ctx.new_page()
+        open_page(tab, base, LONG_RUN)
+        tab.get_by_role("button", name="Start training").click()
+        tab.get_by_text("images/s").first.wait_for(timeout=60_000)
+        assert "trainer_run=" in tab.url  # the run's resume code rides in the address
+
+        tab.reload()
+        tab.get_by_text("Your run is back").wait_for(timeout=60_000)
+        tab.get_by_text("images/s").first.wait_for(timeout=30_000)
+        before = _batches_done(tab)
+        time.sleep(8)  # past the old session's 3 s grace: its end must not stop the run it handed over
+        tab.get_by_text("images/s").first.wait_for(timeout=10_000)
+        assert tab.get_by_text("The session that started this run ended").count() == 0
+        assert _batches_done(tab) > before  # still training, and this page still follows it
+        tab.get_by_role("button", name="Stop", exact=True).click()  # ... and this page can stop it
+        tab.get_by_text("Stopped by the user").wait_for(timeout=60_000)
+        assert_no_exception(tab)
+    finally:
+        ctx.close()
