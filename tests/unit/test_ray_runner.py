@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("ray", reason="ray is not installed: pip install -r requirements-ray.txt")
 
-from explainers.training import TrainConfig, configure_threads  # noqa: E402
+from explainers.training import ServerBusy, TrainConfig, configure_threads  # noqa: E402
 from explainers.training.data import load_dataset  # noqa: E402
 from explainers.training.runners.local import LocalRunner  # noqa: E402
 from explainers.training.runners.ray import RayRunner  # noqa: E402
@@ -81,7 +81,9 @@ def test_a_gpu_run_on_a_cluster_without_gpus_is_refused_in_one_line(runner):
 
 
 def test_stop_works_mid_epoch(runner):
-    run = runner.start(LONG)
+    run = runner.start(LONG, session="tab-1")
+    with pytest.raises(ServerBusy, match="already has a run"):  # one run per learner, as on the local runner
+        runner.start(SHORT, session="tab-1")
     _wait(run, lambda s: s.status == "running" and s.batch >= 3)
     run.stop()
     snap = _wait(run, lambda s: s.done, timeout=60)

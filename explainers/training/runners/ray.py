@@ -27,6 +27,7 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from explainers.training.run import ServerBusy
 from explainers.training.runners import Placement, RunnerUnavailable
 from explainers.training.runners.worker import RunWorker, placeholder_snapshot
 
@@ -255,6 +256,7 @@ class RayRunner:
         self.local_ip = ""
         self._lock = threading.Lock()
         self._waiting: list[weakref.ref[RayHandle]] = []
+        self._sessions: dict[str, weakref.ref[RayHandle]] = {}  # each session's latest run: one job per learner
         self._actor_class: Any = None
         self._job_env = False
         self.ray: Any = None
@@ -306,9 +308,9 @@ class RayRunner:
 
     def start(self, config: TrainConfig, dataset: ImageDataset | None = None, *,
               owner: object | None = None, session: str | None = None) -> RayHandle:
-        """Start `config` on the cluster; ValueError for a bad config, RunnerUnavailable if the cluster is not there.
-
-        ``session`` is accepted for the seam and unused: the cluster's own queue shares its slots."""
+        """Start `config` on the cluster; ValueError for a bad config, RunnerUnavailable if the cluster is not there,
+        ServerBusy (a ValueError) when ``session`` already has a run queued or training here (one per learner,
+        as on the local runner; the cluster's own queue shares its slots)."""
         problems = config.problems()
         if problems:
             raise ValueError(" ".join(problems))
@@ -319,7 +321,20 @@ class RayRunner:
         if config.device == "mps":
             raise ValueError("Apple GPUs are not used through Ray; choose the device 'auto' or 'cpu'.")
         num_gpus = 1 if gpus and config.device in ("auto", "cuda") else 0
-        return RayHandle(self, config, dataset, owner, num_gpus).start()
+        handle = RayHandle(self, config, dataset, owner, num_gpus)
+        if session is not None:
+            with self._lock:  # check and claim at once: two quick clicks cannot both pass
+                self._sessions = {k: r for k, r in self._sessions.items() if r() is not None and r().alive}
+                if session in self._sessions:
+                    raise ServerBusy("This tab already has a run queued or training; stop it first "
+                                     "(one run per learner, so everyone gets a turn).")
+                self._sessions[session] = weakref.ref(handle)
+        try:
+            return handle.start()
+        except BaseException:
+            with self._lock:  # it never ran: the learner may try again
+                self._sessions.pop(session, None)
+            raise
 
     def _spawn(self, config: TrainConfig, num_gpus: float) -> Any:
         # Joined a cluster someone else started in this process: our code must already import there.
