@@ -1,15 +1,17 @@
-"""Neural Lens entry point: page navigation only. Start with `streamlit run app.py`."""
+"""Neural Lens entry point: page navigation (and one clean-up per server start). `streamlit run app.py`."""
 
 from pathlib import Path
 
 import streamlit as st
 
 from pages.widgets.catalog import HOME, LESSONS, SECTIONS
+from pages.widgets.startup import clean_up_after_dead_servers
 
 # A local file: a material-icon favicon is fetched from a font server, which fails offline.
 FAVICON = str(Path(__file__).resolve().parent / "assets" / "favicon.png")
 st.set_page_config(page_title="Neural Lens", page_icon=FAVICON, layout="wide")
 
+clean_up_after_dead_servers()  # once per server process, in the background
 navigation = {section: [] for section in SECTIONS}
 for info in [HOME, *LESSONS]:
     navigation[info.section].append(

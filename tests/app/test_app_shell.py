@@ -1,8 +1,10 @@
 """The app shell: navigation, Home, lazy torch, shareable URL state."""
 
+import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -79,3 +81,21 @@ def test_no_full_garbage_collection_after_every_rerun():
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
+
+
+def test_the_first_visit_to_a_new_server_clears_uploads_a_dead_server_left(tmp_path, monkeypatch):
+    from explainers.training.data import uploads as up
+    from pages.widgets.startup import clean_up_after_dead_servers
+
+    monkeypatch.setenv("NEURAL_LENS_DATA", str(tmp_path))
+    dead = up.session_folder(tmp_path, "dead-server-tab")
+    dead.mkdir(parents=True)
+    (dead / up.OWNER_FILE).write_text(f"{os.uname().nodename} 999999999 1")  # a process that is gone
+    (dead / "cat.png").write_bytes(b"x")
+    clean_up_after_dead_servers.clear()  # as in a freshly started server process
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception, at.exception
+    deadline = time.monotonic() + 20
+    while dead.exists() and time.monotonic() < deadline:  # in the background: the first page does not wait
+        time.sleep(0.1)
+    assert not dead.exists()
