@@ -108,7 +108,8 @@ def live_curves_figure(step_loss: Sequence[float], epochs: Sequence[Mapping], st
     max_points (the EMA is taken over every step first)."""
     parts = (_loss_parts(step_loss, beta, _thin(len(step_loss), max_points)), _accuracy_parts(epochs),
              _lr_parts(step_lr, _thin(len(step_lr), max_points)))
-    gap, width = 0.09, (1 - 2 * 0.09) / 3
+    gap = 0.12  # room for the next panel's y-axis title and ticks, on a projector too
+    width = (1 - 2 * gap) / 3
     data, layout = [], {"annotations": [], "shapes": _epoch_marks(len(step_loss), batches_per_epoch)}
     for k, ((traces, xaxis, yaxis), title) in enumerate(zip(parts, ("Loss", "Accuracy", "Learning rate"))):
         suffix = "" if k == 0 else str(k + 1)
@@ -121,8 +122,10 @@ def live_curves_figure(step_loss: Sequence[float], epochs: Sequence[Mapping], st
         layout[f"yaxis{suffix}"] = {**yaxis, "anchor": f"x{suffix}"}
         layout["annotations"].append({"text": f"<b>{title}</b>", "x": left + width / 2, "y": 1.0, "xref": "paper",
                                       "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False})
-    return _layout(go.Figure({"data": data, "layout": layout}), "", height=340,
-                   margin={"l": 50, "r": 20, "t": 75, "b": 45})
+    # the legend below the x axis titles, clear of the three panel titles above
+    frame = style.layout(370, None, legend="below", grid=True, margin={"l": 50, "r": 20, "t": 30, "b": 95})
+    frame["legend"] = {**frame["legend"], "y": -0.32}
+    return go.Figure({"data": data, "layout": {**frame, **layout}})
 
 
 def lr_finder_figure(lrs: Sequence[float], losses: Sequence[float], suggested_lr: float | None) -> go.Figure:
@@ -273,11 +276,15 @@ def filter_grid_figure(weights: np.ndarray, max_filters: int = 32, max_inputs: i
 
 
 def filter_grid_picture(weights: np.ndarray, max_filters: int = 16, max_inputs: int = 8, cols: int | None = None,
-                        px: int = 12) -> tuple[np.ndarray, str]:
+                        px: int | None = None, width: int = 300) -> tuple[np.ndarray, str]:
     """The same grid as ``filter_grid_figure`` as one picture for ``st.image`` (the live view redraws it every
     second; an image costs the browser almost nothing, a heatmap a plotly redraw) -> ((H, W, 3) uint8, caption).
-    Each weight is a px x px square; white gaps separate the filters."""
+    Each weight is a px x px square (default: as large as fits about ``width`` pixels); white gaps separate
+    the filters."""
     what, mosaic, ncols, lim, sub = _filter_mosaic(weights, max_filters, max_inputs, cols)
+    if px is None:
+        cells = ncols * (mosaic.shape[2] + 1) if what == "rgb" else mosaic.shape[1]  # weights across the picture
+        px = int(np.clip(width // max(cells, 1), 2, 32))
     if what == "rgb":
         big = np.repeat(np.repeat(mosaic, px, axis=1), px, axis=2)
         return tile(big, ncols, pad=max(2, px // 2)), "Colour filters: each weight's red, green and blue parts as a colour."

@@ -160,4 +160,4 @@ def live_panel(state: TrainerState, run: RunHandle) -> None:
         picture, caption = ft.filter_grid_picture(snap.filters, max_filters=16)
         with right.container(key="trainer_live_filters"):
             st.markdown(f"**First layer ({snap.filters_layer}) filters, live**")
-            st.image(picture, caption=caption, width=min(360, picture.shape[1]))
+            st.image(picture, caption=caption, width="stretch")  # about 300 px: fits the column on a projector too
