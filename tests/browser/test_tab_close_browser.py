@@ -50,16 +50,22 @@ def _pets_zip(path) -> None:
     path.write_bytes(buf.getvalue())
 
 
+def _start_long_run(ctx, base: str):
+    """A new tab of ``ctx`` on the Trainer that starts a long run and shows it training -> the tab."""
+    tab = ctx.new_page()
+    open_page(tab, base, LONG_RUN)
+    tab.get_by_role("button", name="Start training").click()
+    tab.get_by_text("images/s").first.wait_for(timeout=60_000)
+    return tab
+
+
 def test_closing_a_tab_stops_its_run_frees_the_slot_and_removes_its_uploads(small_server, browser, tmp_path):
     base, data = small_server
     leaving = browser.new_context(viewport={"width": 1400, "height": 1000})
     staying = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         # Tab 1 (leaving): a long run takes the only slot.
-        runner = leaving.new_page()
-        open_page(runner, base, LONG_RUN)
-        runner.get_by_role("button", name="Start training").click()
-        runner.get_by_text("images/s").first.wait_for(timeout=60_000)
+        runner = _start_long_run(leaving, base)
         assert runner.get_by_text("in the queue").count() == 0
 
         # Tab 2 (same browser, same leaving context): an upload of its own.
@@ -99,19 +105,15 @@ def test_closing_a_tab_stops_its_run_frees_the_slot_and_removes_its_uploads(smal
 
 def _batches_done(page) -> int:
     text = page.get_by_text("images/s").first.inner_text()
-    epoch, batch = re.search(r"Epoch (\d+)/\d+ · batch (\d+)/(\d+)", text).group(1, 2)
-    per_epoch = int(re.search(r"batch \d+/(\d+)", text).group(1))
-    return (int(epoch) - 1) * per_epoch + int(batch)
+    epoch, batch, per_epoch = map(int, re.search(r"Epoch (\d+)/\d+ · batch (\d+)/(\d+)", text).groups())
+    return (epoch - 1) * per_epoch + batch
 
 
 def test_a_reloaded_tab_finds_its_run_again(small_server, browser):
     base, _ = small_server
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
-        tab = ctx.new_page()
-        open_page(tab, base, LONG_RUN)
-        tab.get_by_role("button", name="Start training").click()
-        tab.get_by_text("images/s").first.wait_for(timeout=60_000)
+        tab = _start_long_run(ctx, base)
         assert "trainer_run=" in tab.url  # the run's resume code rides in the address
 
         tab.reload()
