@@ -217,9 +217,9 @@ def model_note(model: str, ds: dsets.ImageDataset) -> str:
         inputs = ds.channels * ds.image_size * ds.image_size
         return (f"{inputs:,} inputs ({ds.channels}×{ds.image_size}×{ds.image_size} pixels) → three hidden layers "
                 f"of 64 fully connected neurons → {ds.num_classes} outputs; sees pixels, not shapes.")
-    if ds.name != "mnist" and model in _NOTES_ELSEWHERE:
-        return _NOTES_ELSEWHERE[model]
-    return spec.description
+    note = _NOTES_ELSEWHERE[model] if ds.name != "mnist" and model in _NOTES_ELSEWHERE else spec.description
+    # said here, not in the menu label: "(recommended)" made the label too long for the box on a projector
+    return f"Recommended. {note}" if spec.recommended else note
 
 
 def quick_look(ds: dsets.ImageDataset) -> str:
