@@ -130,3 +130,27 @@ def test_a_worker_that_ignores_stop_is_ended(runner, monkeypatch):
     assert snap.status == "stopped" and "did not stop within" in snap.message
     with pytest.raises(ray.exceptions.RayActorError):
         ray.get(actor.snapshot.remote(), timeout=30)
+
+
+def test_after_the_cluster_connection_is_gone_nothing_starts_a_new_cluster(runner):
+    """Last in this file: it shuts the module's Ray down. Ray's API starts a fresh local cluster when
+    called unconnected, in whatever thread calls it (here it once came from a garbage-collection
+    finalizer, and the cluster's death took the whole test process down)."""
+    import gc
+
+    import ray
+
+    class Owner:  # stands for a session's token: a weak-referenceable object
+        pass
+
+    owner = Owner()
+    run = runner.start(LONG, owner=owner)
+    _wait(run, lambda s: s.status == "running")
+    ray.shutdown()
+    del owner
+    gc.collect()  # the owner's finalizer asks the (gone) actor to stop
+    run.stop()
+    snap = run.snapshot()
+    assert snap.status == "failed" and "lost its connection to the Ray cluster" in snap.message
+    run.kill()
+    assert not ray.is_initialized()  # none of these started a new cluster

@@ -55,8 +55,22 @@ def _ray():
     return ray
 
 
+def _connected() -> bool:
+    """Is this process still joined to a Ray cluster? Every call on an actor must ask first: after
+    ray.shutdown() (or a lost connection) Ray's API starts a brand-new local cluster by itself, in
+    whichever thread made the call (a garbage-collection finalizer, a script thread), and that cluster
+    dies with the thread and takes this process down with it."""
+    try:
+        import ray
+    except ImportError:
+        return False
+    return ray.is_initialized()
+
+
 def _stop_actor(actor: Any) -> None:
     """The owner (a session) is gone: stop its run between batches (finalizer; never raises)."""
+    if not _connected():
+        return  # the cluster connection is gone, and the actors with it
     try:
         actor.stop.remote()
     except Exception:  # noqa: BLE001 - the cluster may be gone too
@@ -135,7 +149,7 @@ class RayHandle:
 
     def kill(self) -> None:
         """End the worker now (the last resort; the run's state so far is kept)."""
-        if self._actor is not None:
+        if self._actor is not None and _connected():
             self._runner.ray.kill(self._actor, no_restart=True)
 
     def join(self, timeout: float | None = None) -> bool:
@@ -180,6 +194,10 @@ class RayHandle:
         with self._lock:
             if self._final is not None:
                 return self._final
+            if not _connected():
+                return self._end(placeholder_snapshot(
+                    self.config, "failed", "This server lost its connection to the Ray cluster, so this run "
+                    "is lost. Start it once more.", last=self._last))
             ray = self._runner.ray
             try:
                 if self._where is None:
