@@ -26,7 +26,9 @@ def _metric(page, label: str) -> str:
 def test_first_slider_is_the_kernel_size_and_moving_it_repools(server, page):
     open_page(page, server, "pooling")
     # The block and the picked cell's windows are compact pictures; the pooled map is clickable.
-    page.wait_for_selector("[data-testid='stImage'] img", timeout=30_000)
+    # (they arrive panel by panel, each fragment on its own: wait for all three, not the first)
+    page.wait_for_function("() => document.querySelectorAll(\"[data-testid='stImage'] img\").length >= 3",
+                           timeout=30_000)
     assert page.locator("[data-testid='stImage'] img").count() >= 3
     page.wait_for_selector(MAP, timeout=30_000)
     n = _max_pool_size(32, 2, 2)
