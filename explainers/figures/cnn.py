@@ -87,11 +87,8 @@ def _text(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, size: i
     image.paste(im, (round(xy[0]) + left, round(xy[1]) + top), im)
 
 
-def colour(values: np.ndarray, limit: float) -> np.ndarray:
-    """values (...) -> RGB uint8 (..., 3): white at 0, blue for positive, red for negative, full at |v| = limit."""
-    t = np.clip(np.asarray(values, dtype=np.float64) / max(limit, 1e-12), -1.0, 1.0)[..., None]
-    rgb = np.where(t >= 0, WHITE + t * (POSITIVE - WHITE), WHITE - t * (NEGATIVE - WHITE))
-    return np.round(rgb).astype(np.uint8)
+# values (...) -> RGB uint8 (..., 3): white at 0, blue for positive, red for negative, full at |v| = limit
+colour = style.diverging_rgb
 
 
 def grey(values: np.ndarray) -> np.ndarray:
