@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from explainers import training as tr
 from explainers.training.data import BUILTIN_DATASETS
 from explainers.training.data import weights as cd
 from pages.widgets.trainer.state import STATE_KEY
+from tests.unit.test_uploads import _zip
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "trainer.py")
 
@@ -30,7 +30,7 @@ def offline(tmp_path, monkeypatch):
     defaults = {**cd.fetch_resnet18_weights.__kwdefaults__, "url": "http://127.0.0.1:9/resnet18.pth", "timeout": 2}
     monkeypatch.setattr(cd.fetch_resnet18_weights, "__kwdefaults__", defaults)
     yield tmp_path
-    tr.stop_all_runs()
+    tr.stop_all_runs(timeout=30)
 
 
 def run(query: dict | None = None) -> AppTest:
@@ -49,14 +49,6 @@ def texts(elements) -> str:
 def _png(colour, fmt="PNG", size=(40, 30)) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, colour).save(buf, format=fmt)
-    return buf.getvalue()
-
-
-def _zip(entries: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
     return buf.getvalue()
 
 

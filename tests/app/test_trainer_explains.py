@@ -10,27 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from explainers import training
-from explainers.training.data import weights as cd
 from explainers.training.objective import loss_formula
 from pages.widgets.trainer import setup
 from pages.widgets.trainer.state import STATE_KEY
+from tests.app.test_catsdogs_page import offline  # noqa: F401 (an autouse fixture: no downloads, runs stopped)
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "trainer.py")
-
-
-@pytest.fixture(autouse=True)
-def offline(tmp_path, monkeypatch):
-    monkeypatch.setenv("NEURAL_LENS_DATA", str(tmp_path / "data"))
-    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
-    defaults = {**cd.fetch_resnet18_weights.__kwdefaults__, "url": "http://127.0.0.1:9/resnet18.pth", "timeout": 2}
-    monkeypatch.setattr(cd.fetch_resnet18_weights, "__kwdefaults__", defaults)
-    yield
-    training.stop_all_runs(timeout=30)
 
 
 def page(**query) -> AppTest:
