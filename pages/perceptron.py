@@ -55,11 +55,18 @@ def one_neuron() -> None:
     url.publish()
 
 
-with tab_neuron:
-    one_neuron()
-with tab_rule:
-    learning_rule(url)
-with tab_layers:
-    linear_collapse(url)
-with tab_curve:
-    any_curve(url)
+# Only the open tab is computed and drawn, as on the other lesson pages: the browser then re-renders one
+# tab's elements per slider change, not four tabs'. Opening a tab reruns the page; the settings of the
+# closed tabs stay in the URL and in the session (ShareableState), so nothing is lost on the way.
+if tab_neuron.open:
+    with tab_neuron:
+        one_neuron()
+if tab_rule.open:
+    with tab_rule:
+        learning_rule(url)
+if tab_layers.open:
+    with tab_layers:
+        linear_collapse(url)
+if tab_curve.open:
+    with tab_curve:
+        any_curve(url)

@@ -8,8 +8,17 @@ from explainers import perceptron as pc
 from tests.app.harness import run_page, slider
 
 
+RULE, LAYERS, CURVE = "The learning rule", "Why layers need a non-linearity", "Enough units: any curve"
+
+
 def run(query: dict | None = None) -> AppTest:
     return run_page("perceptron.py", query)
+
+
+def open_tab(at: AppTest, name: str) -> AppTest:
+    """Click a tab: only the open tab is drawn (the page reruns, as the browser does on a tab click)."""
+    at.session_state["perc_tab"] = name
+    return at.run()
 
 
 def markdown_with(at, text):
@@ -47,6 +56,7 @@ def test_url_reproduces_the_demo_and_ignores_nonsense():
     assert slider(at, "Number of inputs").value == 4
     assert at.selectbox[0].value == "relu"
     assert slider(at, "Weight w1").value == -1.5
+    open_tab(at, LAYERS)
     assert slider(at, "Hidden units").value == 8  # clamped to the slider's range
     bad = run({"perc_act": "swish", "perc_n": "lots"})
     assert bad.selectbox[0].value == "sigmoid"
@@ -54,7 +64,7 @@ def test_url_reproduces_the_demo_and_ignores_nonsense():
 
 
 def test_learning_rule_buttons_step_and_reset():
-    at = run()
+    at = run({"perc_tab": RULE})
     step = next(b for b in at.button if b.label == "Step")
     step.click().run()
     assert "Last example" in markdown_with(at, "Last example")
@@ -65,7 +75,7 @@ def test_learning_rule_buttons_step_and_reset():
 
 
 def test_xor_never_converges_and_says_why():
-    at = run({"perc_data": "XOR"})
+    at = run({"perc_data": "XOR", "perc_tab": RULE})
     next(b for b in at.button if b.label == "Run 10 epochs").click().run()
     assert not at.success
     assert any("XOR never converges" in w.value for w in at.warning)
@@ -74,17 +84,19 @@ def test_xor_never_converges_and_says_why():
 def test_changing_dataset_restarts_the_rule_but_keeps_other_settings():
     at = run()
     slider(at, "Bias b").set_value(1.2).run()
+    open_tab(at, RULE)
     next(b for b in at.button if b.label == "Run one epoch").click().run()
     slider(at, "Learning rate η").set_value(0.5).run()  # a new rate starts the rule again too
     assert not any("Last example" in m.value for m in at.markdown)
     next(b for b in at.button if b.label == "Run one epoch").click().run()
-    at.selectbox[1].set_value("OR").run()
+    at.selectbox[0].set_value("OR").run()
     assert not any("Last example" in m.value for m in at.markdown)
+    open_tab(at, "One neuron")  # the bias was kept while its tab was closed
     assert slider(at, "Bias b").value == 1.2
 
 
 def test_collapse_tab_shows_the_collapsed_weights():
-    at = run()
+    at = run({"perc_tab": LAYERS})
     for hidden in (2, 8):
         slider(at, "Hidden units").set_value(hidden).run()
         at.number_input[0].set_value(17).run()
@@ -100,7 +112,7 @@ def test_collapse_tab_shows_the_collapsed_weights():
 
 def test_convergence_names_the_epoch_it_happened():
     """Issue 12 item 3: blobs' mistakes go 2, 2, 2, 1, 0: converged in epoch 5, not "after 10 epochs"."""
-    at = run({"perc_data": "blobs"})
+    at = run({"perc_data": "blobs", "perc_tab": RULE})
     next(b for b in at.button if b.label == "Run 10 epochs").click().run()
     message = next(s.value for s in at.success if "Converged" in s.value)
     assert "epoch 5" in message and "10" not in message
@@ -109,24 +121,22 @@ def test_convergence_names_the_epoch_it_happened():
 
 
 def test_a_shared_link_brings_back_the_tab_the_dataset_and_the_training():
-    at = run()
-    at.selectbox[1].set_value("OR").run()
+    at = open_tab(run(), RULE)
+    at.selectbox[0].set_value("OR").run()
     next(b for b in at.button if b.label == "Run one epoch").click().run()
     next(b for b in at.button if b.label == "Step").click().run()
-    at.session_state["perc_tab"] = "The learning rule"
-    at.run()
     query = dict(at.query_params)
-    assert query["perc_tab"] == "The learning rule" and query["perc_data"] == "OR" and query["perc_seen"] == "5"
+    assert query["perc_tab"] == RULE and query["perc_data"] == "OR" and query["perc_seen"] == "5"
     again = run({k: v if isinstance(v, str) else v[0] for k, v in query.items()})
-    assert again.session_state["perc_tab"] == "The learning rule"
-    assert again.selectbox[1].value == "OR"
+    assert again.session_state["perc_tab"] == RULE
+    assert again.selectbox[0].value == "OR"
     assert markdown_with(again, "w = (") == markdown_with(at, "w = (")
     assert markdown_with(again, "Last example") == markdown_with(at, "Last example")
     assert again.get("metric")[0].value == at.get("metric")[0].value
 
 
 def test_more_units_draw_the_curve_better():
-    at = run({"perc_tab": "Enough units: any curve"})
+    at = run({"perc_tab": CURVE})
     errors = []
     for units in (1, 4, 32):
         slider(at, "ReLU units H").set_value(units).run()
@@ -137,3 +147,15 @@ def test_more_units_draw_the_curve_better():
     assert errors[0] > errors[1] > errors[2]
     assert at.query_params["perc_units"] == "32"
     assert "torch.linalg.lstsq" in at.code[-1].value
+
+
+def test_only_the_open_tab_is_drawn_and_closed_tabs_keep_their_settings():
+    at = run()
+    assert slider(at, "Number of inputs") and not any(s.label == "Hidden units" for s in at.slider)
+    slider(at, "Weight w1").set_value(-1.0).run()
+    open_tab(at, LAYERS)
+    assert not any(s.label == "Weight w1" for s in at.slider)
+    slider(at, "Hidden units").set_value(6).run()
+    open_tab(at, "One neuron")
+    assert slider(at, "Weight w1").value == -1.0 and at.query_params["perc_hidden"] == "6"
+    assert open_tab(at, LAYERS) and slider(at, "Hidden units").value == 6
