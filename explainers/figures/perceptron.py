@@ -57,7 +57,8 @@ def activation_figure(name: str, z: float, span: float = 6.0) -> str:
     """
     zs, ys, ymin, ymax = _activation_curve(name, float(span))
     a = float(activate(z, name))
-    width, height, left, right, top, bottom = 460, 320, 50, 14, 40, 46
+    # 360 wide: at its smallest (12 px text kept >= 10 px) it fits the page's right column at 1024 px.
+    width, height, left, right, top, bottom = 360, 320, 50, 14, 40, 46
 
     def px(v):
         return left + (np.asarray(v, dtype=float) + span) / (2 * span) * (width - left - right)
@@ -106,10 +107,11 @@ def neuron_diagram(out: NeuronOutput) -> str:
     or re-render but the shapes themselves when a slider moves.
     """
     n = len(out.x)
-    width, height = 460, 300
+    # 330 wide: at its smallest (11 px text kept >= 10 px) it fits the page's right column at 1024 px.
+    width, height = 330, 300
     ys = np.linspace(54, height - 30, n) if n > 1 else np.array([height / 2])
     wmax = max(1e-9, float(np.abs(out.w).max()))
-    cx, cy, ox = 250, height / 2, 400
+    cx, cy, ox = 180, height / 2, 290
     parts = [_svg_text(8, 18, "The neuron", 14, anchor="start", bold=True)]
     for i in range(n):
         w = float(out.w[i])
@@ -118,8 +120,9 @@ def neuron_diagram(out: NeuronOutput) -> str:
         parts.append(f'<line class="edge" x1="48" y1="{ys[i]:.1f}" x2="{cx - 44}" y2="{cy:.1f}" stroke="{colour}" '
                      f'stroke-width="{1 + 9 * abs(w) / wmax:.2f}" stroke-opacity="{opacity:.2f}"/>')
         lx, ly = 48 + 0.45 * (cx - 92), ys[i] + 0.45 * (cy - ys[i])
-        parts.append(f'<rect x="{lx - 36:.1f}" y="{ly - 11:.1f}" width="72" height="20" rx="4" fill="{style.WHITE}"/>'
-                     + _svg_text(lx, ly + 4, f"w{i + 1}={fixed(w, 2)}", 12, colour))
+        # A white halo behind the letters, not a box: on these short edges a box would hide the edge itself.
+        parts.append(_svg_text(lx, ly + 4, f"w{i + 1}={fixed(w, 2)}", 12, colour).replace(
+            "<text ", f'<text stroke="{style.WHITE}" stroke-width="7" stroke-linejoin="round" paint-order="stroke" ', 1))
     parts.append(f'<line x1="{cx + 44}" y1="{cy:.1f}" x2="{ox - 28}" y2="{cy:.1f}" stroke="{style.CHARCOAL}" stroke-width="3"/>')
     for i in range(n):
         parts.append(f'<circle cx="26" cy="{ys[i]:.1f}" r="22" fill="{style.PALE_GREY}" stroke="{style.MUTED}" stroke-width="2"/>'

@@ -7,7 +7,6 @@ from streamlit.testing.v1 import AppTest
 from explainers import perceptron as pc
 from tests.app.harness import run_page, slider
 
-
 RULE, LAYERS, CURVE = "The learning rule", "Why layers need a non-linearity", "Enough units: any curve"
 
 

@@ -2,7 +2,8 @@
 
 Each page is opened at both sizes, screenshotted into tests/browser/artifacts/projector/ (kept
 by CI as test artifacts), and checked for what a class sees broken: a widget label, button, tab
-or toggle cut with an ellipsis; a formula wider than its box; figure text under 10 px.
+or toggle cut with an ellipsis; a formula wider than its box; one of our SVG pictures wider than its column
+or the window; figure text under 10 px.
 """
 
 from __future__ import annotations
@@ -42,6 +43,25 @@ _OVERFLOWING_FORMULAS = """() => {
   return out;
 }"""
 
+# The SVG pictures the pages build (neuron, graphs, curves) have a min-width that keeps their text readable;
+# where a column is narrower than that, the picture spills over the next column or off the window.
+_SPILLING_PICTURES = """() => {
+  const out = [];
+  for (const svg of document.querySelectorAll("[data-testid='stMarkdownContainer'] svg[role='img']")) {
+    if (!svg.getClientRects().length) continue;
+    const box = svg.closest("[data-testid='stColumn']") || svg.closest("[data-testid='stElementContainer']");
+    // A picture in a scrolling wrapper (Backprop's graph) scrolls on purpose: then the wrapper must fit.
+    const scroller = svg.parentElement.closest("div") || svg.parentElement;
+    const scrolls = ["auto", "scroll"].includes(getComputedStyle(scroller).overflowX);
+    const r = (scrolls ? scroller : svg).getBoundingClientRect(), b = box.getBoundingClientRect();
+    if (r.right > b.right + 1 || r.right > window.innerWidth + 1) {
+      out.push(`${(svg.parentElement.className || "svg").slice(0, 30)}: ${r.width.toFixed(0)} px wide, ` +
+               `${(r.right - Math.min(b.right, window.innerWidth)).toFixed(0)} px out`);
+    }
+  }
+  return out;
+}"""
+
 _SMALL_FIGURE_TEXT = """(minPx) => {
   const out = [];
   for (const t of document.querySelectorAll(".js-plotly-plot svg text, [data-testid='stGraphVizChart'] svg text")) {
@@ -70,6 +90,8 @@ def test_page_is_readable_and_unclipped(server, browser, info, size):
         assert not clipped, f"text cut at {width}x{height}: {clipped}"
         formulas = pg.evaluate(_OVERFLOWING_FORMULAS)
         assert not formulas, f"formulas overflow at {width}x{height}: {formulas}"
+        spilling = pg.evaluate(_SPILLING_PICTURES)
+        assert not spilling, f"pictures wider than their column at {width}x{height}: {spilling}"
         small = pg.evaluate(_SMALL_FIGURE_TEXT, MIN_FIGURE_FONT_PX)
         assert not small, f"figure text under {MIN_FIGURE_FONT_PX} px at {width}x{height}: {small}"
     finally:
