@@ -31,3 +31,17 @@ def test_every_lesson_names_three_controls():
 
     missing = [p.url_path for p in LESSONS if len(latency.CONTROLS.get(p.url_path, ())) != 3]
     assert not missing, f"name three controls in benchmarks/latency.py CONTROLS for: {missing}"
+
+
+def test_fragment_floor_times_every_synthetic_panel(browser):
+    """benchmarks/fragment_floor.py: every panel of floor_app.py is moved and given a ratio to the baseline."""
+    from benchmarks import fragment_floor
+
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.fragment_floor", "--repeats", "1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {line.split("|")[1].strip(): line for line in proc.stdout.splitlines() if line.startswith("| ")}
+    assert set(fragment_floor.PANELS) <= set(rows), proc.stdout
+    assert rows["baseline"].split("|")[4].strip() == "1.00"
+    for name in fragment_floor.PANELS:  # a number, not a blank: the panel's slider really moved
+        assert float(rows[name].split("|")[2]) > 0
