@@ -119,7 +119,15 @@ def _range_message(lo: float, hi: float) -> str:
     )
 
 
-def _decode_small(im: Image.Image, max_side: int) -> np.ndarray:
+def _light_strokes(colour: np.ndarray, alpha: np.ndarray) -> bool:
+    """Premultiplied (H, W, 3) colour and (H, W, 1) alpha: are the visible pixels mostly light?"""
+    seen = alpha[..., 0] > 0.5
+    if not seen.any():
+        return False
+    return bool(np.median(colour[seen].mean(axis=1) / alpha[seen, 0]) > 0.5)
+
+
+def _decode_small(im: Image.Image, max_side: int, background: str = "white") -> np.ndarray:
     """An opened image -> (H, W, 3) or (H, W) float32 in [0, 1], upright, longer side <= max_side.
 
     Large pictures are shrunk in Pillow's integer domain (JPEG draft, then an integer box
@@ -171,9 +179,12 @@ def _decode_small(im: Image.Image, max_side: int) -> np.ndarray:
             scale = 1.0 if hi <= 1.0 else (255.0 if hi <= 255.0 else 65535.0)
         arr = arr / scale
     elif premultiplied:
-        # Composite on white: C*a + 1*(1 - a), with C*a already stored in the colour planes.
+        # Composite on white: C*a + 1*(1 - a), with C*a already stored in the colour planes. "contrast"
+        # puts light strokes (white ink on a transparent sheet) on black instead: C*a + 0*(1 - a).
         arr = arr / 255.0
-        arr = arr[..., :3] + (1.0 - arr[..., 3:4])
+        colour, alpha = arr[..., :3], arr[..., 3:4]
+        on_black = background == "contrast" and _light_strokes(colour, alpha)
+        arr = colour if on_black else colour + (1.0 - alpha)
     else:
         arr = arr / 255.0
     return _resize(np.clip(arr, 0.0, 1.0).astype(np.float32), target)
@@ -193,14 +204,20 @@ def _resize(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.clip(res, 0.0, 1.0).astype(np.float32)
 
 
-def load_image(data: bytes, *, max_side: int = 512, mode: str = "RGB") -> np.ndarray:
+def load_image(data: bytes, *, max_side: int = 512, mode: str = "RGB", background: str = "white") -> np.ndarray:
     """bytes -> (H, W, 3) for mode "RGB" or (H, W) for "L", float32 in [0, 1], max(H, W) <= max_side.
+
+    Transparent pixels are laid on white, as a browser shows them on a page; ``background="contrast"``
+    lays light strokes on black instead (a digit drawn in white on a transparent sheet would vanish
+    on white), dark ones still on white.
 
     Every value returned is finite and in [0, 1]; anything else raises ImageError with a
     message for the learner (never a traceback, never an absolute path).
     """
     if mode not in ("RGB", "L"):
         raise ValueError(f"mode must be 'RGB' or 'L', not {mode!r}")
+    if background not in ("white", "contrast"):
+        raise ValueError(f"background must be 'white' or 'contrast', not {background!r}")
     if max_side < 1:
         raise ValueError("max_side must be at least 1")
     if isinstance(data, (bytearray, memoryview)):
@@ -219,7 +236,7 @@ def load_image(data: bytes, *, max_side: int = 512, mode: str = "RGB") -> np.nda
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's chatter about odd tags
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            arr = _decode_small(im, max_side)
+            arr = _decode_small(im, max_side, background)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):

@@ -45,7 +45,7 @@ class DigitChoice:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _decode(data: bytes) -> np.ndarray:
-    return load_image(data, max_side=512, mode="L")
+    return load_image(data, max_side=512, mode="L", background="contrast")  # white ink on a clear sheet shows
 
 
 def _canvas() -> np.ndarray | None:

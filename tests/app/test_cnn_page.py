@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
@@ -103,6 +104,19 @@ def test_uploaded_digit_goes_through_the_network(invert):
     assert not at.exception and not at.error
     assert metric(at, "Prediction").split()[0] in "0123456789"
     assert not any("Showing the test digit" in c.value for c in at.caption)
+
+
+def test_white_digit_on_a_transparent_sheet_is_read():
+    """A '1' in white ink on a transparent PNG (as some drawing apps export it) is read, not blank."""
+    arr = np.zeros((160, 120, 4), np.uint8)
+    arr[20:140, 52:68] = (255, 255, 255, 255)
+    buf = io.BytesIO()
+    Image.fromarray(arr, "RGBA").save(buf, "PNG")
+    at = run({"cnn_source": "Upload"})
+    at.file_uploader(key="cnn_upload").upload("one.png", buf.getvalue(), "image/png").run()
+    assert not at.exception and not at.error
+    assert not any("Showing the test digit" in c.value or "Nothing to read" in c.value for c in at.caption)
+    assert metric(at, "Prediction").split()[0] in "0123456789"
 
 
 def test_drawing_tab_without_a_drawing_falls_back_to_the_test_digit():

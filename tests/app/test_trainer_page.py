@@ -193,6 +193,12 @@ def test_drawing_upload_weights_and_bad_files(trained):
     drawn = state(at).drawn
     assert drawn.shape == (1, 28, 28) and drawn.dtype == np.uint8
     assert "red cross" in texts(at)  # the step-by-step figure's caption
+    # The same '1' in white ink on a transparent sheet (as drawing apps export it) is read too, not blank.
+    clear = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    ImageDraw.Draw(clear).line([(140, 40), (140, 240)], fill=(255, 255, 255, 255), width=22)
+    at.file_uploader(key="trainer_digit_upload").set_value(("clear.png", _png(clear), "image/png")).run()
+    assert not at.exception and "Nothing to read yet" not in texts(at)
+    np.testing.assert_array_equal(state(at).drawn, drawn)
     at.radio(key="trainer_fm_source").set_value("drawing").run()
     assert not at.exception
     # Weights: garbage, then weights of another model, then the right ones.

@@ -122,6 +122,38 @@ def test_rgba_alpha_is_composited_on_white():
     np.testing.assert_allclose(got[1:, 1:], 1.0)
 
 
+def _stroke_on_clear(ink: tuple[int, int, int], hidden: tuple[int, int, int]) -> bytes:
+    """A vertical stroke of colour `ink` on a transparent sheet whose hidden colour is `hidden`."""
+    arr = np.zeros((40, 30, 4), np.uint8)
+    arr[..., :3] = hidden
+    arr[5:35, 12:18] = (*ink, 255)
+    return encode(Image.fromarray(arr, "RGBA"), "PNG")
+
+
+@pytest.mark.parametrize("hidden", [(0, 0, 0), (255, 255, 255)])
+def test_contrast_background_keeps_white_ink_on_a_clear_sheet(hidden):
+    data = _stroke_on_clear((255, 255, 255), hidden)
+    on_white = load_image(data, mode="L")
+    assert on_white.min() > 0.99  # the default, as a browser shows it: white on white, nothing to see
+    got = load_image(data, mode="L", background="contrast")
+    np.testing.assert_allclose(got[5:35, 12:18], 1.0, atol=1e-6)  # the stroke, white on black
+    np.testing.assert_allclose(got[:5], 0.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("hidden", [(0, 0, 0), (255, 255, 255)])
+def test_contrast_background_keeps_dark_ink_on_white(hidden):
+    data = _stroke_on_clear((0, 0, 0), hidden)
+    got = load_image(data, background="contrast")
+    np.testing.assert_allclose(got, load_image(data), atol=1e-6)
+    np.testing.assert_allclose(got[5:35, 12:18], 0.0, atol=1e-6)
+    np.testing.assert_allclose(got[:5], 1.0, atol=1e-6)
+
+
+def test_unknown_background_is_refused():
+    with pytest.raises(ValueError, match="background"):
+        load_image(_stroke_on_clear((0, 0, 0), (0, 0, 0)), background="grey")
+
+
 def test_animated_gif_gives_the_first_frame():
     frames = [Image.new("RGB", (8, 8), c) for c in ((255, 0, 0), (0, 0, 255))]
     buf = io.BytesIO()

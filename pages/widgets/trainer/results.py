@@ -166,7 +166,8 @@ def _canvas_image() -> np.ndarray | None:
                           key="trainer_digit_upload")
     if up is not None:
         try:
-            img = load_image(up.getvalue(), max_side=560)  # (H, W, 3) in [0, 1], checked and shrunk on load
+            # (H, W, 3) in [0, 1], checked and shrunk on load; white ink on a transparent sheet stays visible
+            img = load_image(up.getvalue(), max_side=560, background="contrast")
         except ImageError as exc:  # its message never repeats the upload object
             st.error(f"“{up.name}” is not a picture this page can read. {exc}", icon=":material/broken_image:")
             return None
