@@ -23,38 +23,30 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from benchmarks.latency import measure, p90
-from tests.browser.helpers import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    free_port,
-    open_page,
-    start_streamlit,
-    stop,
-    wait_settled,
-)
+from tests.browser import helpers as h
 
 PANELS = ("baseline", "text", "image", "sliders", "formulas", "panel")  # floor_app.py's, in this order
 
 
 def run(repeats: int) -> list[str]:
     workdir = Path(tempfile.mkdtemp(prefix="nl-floor-"))
-    port = free_port()
-    app = start_streamlit("benchmarks/floor_app.py", port, workdir / "floor.log")
+    port = h.free_port()
+    app = h.start_streamlit("benchmarks/floor_app.py", port, workdir / "floor.log")
     results: dict[str, list[float]] = {}
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=h.CHROMIUM, args=h.CHROMIUM_ARGS)
             # The baseline first and last: the two runs show how much the machine drifted meanwhile.
             for name in ("baseline", *PANELS[1:], "baseline"):
                 pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-                open_page(pg, f"http://127.0.0.1:{port}", f"?panel={name}")
-                wait_settled(pg)
+                h.open_page(pg, f"http://127.0.0.1:{port}", f"?panel={name}")
+                h.wait_settled(pg)
                 slider = pg.locator("[data-testid='stSlider']").filter(has_text="Value").get_by_role("slider").first
                 results.setdefault(name, []).extend(measure(pg, slider, repeats))
                 pg.close()
             browser.close()
     finally:
-        stop(app)
+        h.stop(app)
     base_med, base_p90 = statistics.median(results["baseline"]), p90(results["baseline"])
     out = [
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
