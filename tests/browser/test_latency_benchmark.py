@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -45,3 +46,6 @@ def test_fragment_floor_times_every_synthetic_panel(browser):
     assert rows["baseline"].split("|")[4].strip() == "1.00"
     for name in fragment_floor.PANELS:  # a number, not a blank: the panel's slider really moved
         assert float(rows[name].split("|")[2]) > 0
+        assert float(rows[name].split("|")[6]) >= 0  # the server's CPU per change
+    local = re.search(r"computed in the browser: median (\d+) ms", proc.stdout)
+    assert local and int(local.group(1)) > 0, proc.stdout  # the component redrew itself on the key press
