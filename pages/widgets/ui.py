@@ -111,13 +111,18 @@ class ShareableState:
         kept = state.setdefault(_KEEP, {})
         published = state.setdefault(_PUBLISHED, {})
         raw = st.query_params.get(key)
-        if key in state and not (raw is not None and key in published and raw != published[key]):
+        url_moved = raw is not None and key in published and raw != published[key]
+        # A value unlike the one we last wrote was changed by the learner since: their change wins. The
+        # address in this rerun may be older than our last write (a quick second change, under load, can
+        # be sent before the browser applied that write); taken as Back, it would undo what they just did.
+        learner_moved = key in state and key in published and _encode(state[key]) != published[key]
+        if key in state and (not url_moved or learner_moved):
             # Re-assigning makes the value user state: Streamlit then keeps it even in runs where
             # its widget is not drawn (a closed lazy tab), instead of cleaning it up.
             state[key] = state[key]
             return key
-        # First visit, or the URL moved without us (the browser's Back/Forward through the history
-        # entries each settled change made, or an edited address): the URL wins.
+        # First visit, or the URL moved without us and no widget did (the browser's Back/Forward through
+        # the history entries each settled change made): the URL wins.
         if key not in state:
             state[key] = kept.get(key, default)
         if raw is not None:

@@ -158,3 +158,19 @@ def test_only_the_open_tab_is_drawn_and_closed_tabs_keep_their_settings():
     open_tab(at, "One neuron")
     assert slider(at, "Weight w1").value == -1.0 and at.query_params["perc_hidden"] == "6"
     assert open_tab(at, LAYERS) and slider(at, "Hidden units").value == 6
+
+
+def test_a_quick_second_change_is_kept_when_the_address_lags_behind():
+    """A rerun can carry the address as it was before the last run's URL write reached the browser (a second
+    change under load). That is not Back: the learner's change wins, and the URL follows it."""
+    at = run_page("perceptron.py")
+    slider(at, "Bias b").set_value(0.2).run()
+    assert at.query_params["perc_b"] == "0.2"
+    at.query_params["perc_b"] = "0.1"  # the browser has not applied the write of 0.2 yet
+    slider(at, "Bias b").set_value(0.3).run()
+    assert not at.exception
+    assert slider(at, "Bias b").value == 0.3 and at.query_params["perc_b"] == "0.3"
+    # Back (the address moves and no widget did) still brings the earlier setting back.
+    at.query_params["perc_b"] = "0.2"
+    at.run()
+    assert slider(at, "Bias b").value == 0.2
