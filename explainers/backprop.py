@@ -17,7 +17,7 @@ import numpy as np
 from explainers.autograd import ACTIVATIONS, Value, activate, numeric_grad
 
 LOSSES = ("mse", "bce")
-LOSS_LABELS = {"mse": "Squared error", "bce": "Binary cross-entropy"}
+LOSS_LABELS = {"mse": "Squared error", "bce": "Cross-entropy"}  # short: the menu is narrow at 1024 px
 PROBLEMS = ("AND", "OR", "XOR", "circle", "moons")  # the toy 2-D problems `make_problem` knows
 MAX_HIDDEN = 4
 WEIGHT_LIMIT = 5.0  # the sliders' usual range [-5, 5]; a step may leave it (the slider then widens)

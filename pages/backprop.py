@@ -34,7 +34,7 @@ url.bind("bp_seed", 0, lo=0, hi=9999)
 url.bind("bp_view", "ops", options=("ops", "neurons"))
 url.bind("bp_step", 0, lo=0, hi=999)
 
-c1, c2, c3, c4 = st.columns([1, 1, 1.4, 1])  # room for "Binary cross-entropy" at 1024 px
+c1, c2, c3, c4 = st.columns([1, 1, 1.4, 1])  # room for "Cross-entropy" at 1024 px
 hidden = c1.slider("Hidden units", 1, bp.MAX_HIDDEN, key="bp_hidden")
 activation = c2.selectbox("Hidden activation", ag.ACTIVATIONS, format_func=ag.ACTIVATION_LABELS.get,
                           key="bp_activation")

@@ -21,13 +21,15 @@ max_col, avg_col = st.columns(2)  # one formula each: side by side on one line t
 max_col.latex(r"\text{max: } y_{ij} = \max_{(a,b)\in W_{ij}} x_{ab}\;")
 avg_col.latex(r"\text{average: } y_{ij} = \frac{1}{|W_{ij}|}\sum_{(a,b)\in W_{ij}} x_{ab}\;")
 
-c1, c2, c3 = st.columns([2, 2, 1], gap="medium")
+# Two columns, not three: at 1024 px a narrower first one cut "Camera" off the image source buttons.
+c1, c2 = st.columns(2, gap="medium")
 with c1:
     picked = image_input("pool", url, mode="L")
+    size = st.selectbox("Working size (pixels)", SIZES, key=url.bind("pool_size", 32, options=SIZES),
+                        help="The picture is resized to this square before it is pooled.")
 stage = c2.radio("What gets pooled", STAGES, key=url.bind("pool_stage", STAGES[1], options=STAGES))
 kname = c2.selectbox("Convolution kernel", list(KERNELS), disabled=stage == STAGES[0],
                      key=url.bind("pool_kernel", "Sobel x", options=list(KERNELS)))
-size = c3.selectbox("Working size (pixels)", SIZES, key=url.bind("pool_size", 32, options=SIZES))
 
 # The pooling layer's knobs and everything they change: one fragment, so a slider reruns only this part.
 layer(url, detector(picked, size, kname if stage == STAGES[1] else None), kname)

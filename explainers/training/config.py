@@ -18,7 +18,7 @@ SCHEDULERS: dict[str, str] = {
     "cosine": "Cosine",
 }
 DEVICES: dict[str, str] = {
-    "auto": "Auto (CUDA, then Apple GPU, then CPU)",
+    "auto": "Auto",  # CUDA, then Apple GPU, then CPU: said in the menu's help
     "cpu": "CPU",
     "cuda": "CUDA GPU",
     "mps": "Apple GPU (MPS)",

@@ -3,7 +3,7 @@
 Each page is opened at both sizes, screenshotted into tests/browser/artifacts/projector/ (kept
 by CI as test artifacts), and checked for what a class sees broken: a widget label, button, tab
 or toggle cut with an ellipsis; a formula wider than its box; one of our SVG pictures wider than its column
-or the window; figure text under 10 px.
+or the window; a menu's chosen value or a segmented option running past its box; figure text under 10 px.
 """
 
 from __future__ import annotations
@@ -62,6 +62,29 @@ _SPILLING_PICTURES = """() => {
   return out;
 }"""
 
+# A selectbox's chosen value (the text of its input) or a segmented control's option that runs past the box
+# that clips it: cut with no ellipsis, so _CLIPPED (which asks each element about its own overflow) misses it.
+_CUT_BY_BOX = """() => {
+  const out = [];
+  for (const input of document.querySelectorAll("[data-testid='stSelectbox'] input")) {
+    if (input.getClientRects().length && input.scrollWidth > input.clientWidth + 1) out.push(input.value.slice(0, 60));
+  }
+  const sel = "[data-testid='stSelectbox'] [data-baseweb='select'] *, [data-testid='stButtonGroup'] button *";
+  for (const el of document.querySelectorAll(sel)) {
+    if (el.children.length || !el.textContent.trim() || !el.getClientRects().length) continue;
+    let box = el.parentElement;
+    while (box && !["hidden", "clip"].includes(getComputedStyle(box).overflowX)) box = box.parentElement;
+    const widget = el.closest("[data-testid='stElementContainer']");
+    for (const limit of [box, widget]) {
+      if (limit && el.getBoundingClientRect().right > limit.getBoundingClientRect().right + 1) {
+        out.push(el.textContent.trim().slice(0, 60));
+        break;
+      }
+    }
+  }
+  return [...new Set(out)];
+}"""
+
 _SMALL_FIGURE_TEXT = """(minPx) => {
   const out = [];
   for (const t of document.querySelectorAll(".js-plotly-plot svg text, [data-testid='stGraphVizChart'] svg text")) {
@@ -86,7 +109,7 @@ def test_page_is_readable_and_unclipped(server, browser, info, size):
         out.mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(out / f"{info.url_path}-{width}x{height}.png"), full_page=True)
         assert_no_exception(pg)
-        clipped = pg.evaluate(_CLIPPED)
+        clipped = pg.evaluate(_CLIPPED) + pg.evaluate(_CUT_BY_BOX)
         assert not clipped, f"text cut at {width}x{height}: {clipped}"
         formulas = pg.evaluate(_OVERFLOWING_FORMULAS)
         assert not formulas, f"formulas overflow at {width}x{height}: {formulas}"
@@ -94,5 +117,25 @@ def test_page_is_readable_and_unclipped(server, browser, info, size):
         assert not spilling, f"pictures wider than their column at {width}x{height}: {spilling}"
         small = pg.evaluate(_SMALL_FIGURE_TEXT, MIN_FIGURE_FONT_PX)
         assert not small, f"figure text under {MIN_FIGURE_FONT_PX} px at {width}x{height}: {small}"
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_trainer_on_cats_and_dogs_with_resnet_is_unclipped(server, browser, size):
+    """The Trainer's longest menu names and its picture sizes (not on the page's default digits)."""
+    width, height = size
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    pg = ctx.new_page()
+    try:
+        open_page(pg, server, "trainer?trainer_dataset=synthetic-pets&trainer_model=resnet18_frozen")
+        pg.wait_for_function("() => [...document.querySelectorAll(\"[data-testid='stSelectbox'] input\")]"
+                             ".some((i) => i.value === 'ResNet-18 transfer (frozen backbone)')", timeout=60_000)
+        pg.wait_for_timeout(500)
+        (ARTIFACTS / "projector").mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / "projector" / f"trainer-catsdogs-{width}x{height}.png"), full_page=True)
+        assert_no_exception(pg)
+        clipped = pg.evaluate(_CLIPPED) + pg.evaluate(_CUT_BY_BOX)
+        assert not clipped, f"text cut at {width}x{height}: {clipped}"
     finally:
         ctx.close()

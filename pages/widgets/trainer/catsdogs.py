@@ -103,8 +103,9 @@ def data_panel(state: TrainerState, spec: dsets.DatasetSpec) -> None:
         left.caption("CIFAR-10 pictures are 32×32 pixels: tiny, so training is quick.")
     else:
         state.put(Keys.CD_SIZE, size)
-        left.segmented_control("Picture size", dsets.SIZES, key=Keys.CD_SIZE, required=True,
-                               format_func=lambda s: f"{s} px", on_change=_switch_size, args=(state, spec),
+        # Bare numbers: at 1024 px "64 px  96 px  128 px" ran past this third of the row and "128" was cut.
+        left.segmented_control("Picture size (pixels)", dsets.SIZES, key=Keys.CD_SIZE, required=True,
+                               format_func=str, on_change=_switch_size, args=(state, spec),
                                help="Pictures are decoded once to this size and kept in memory; bigger "
                                     "pictures show more detail but train more slowly.")
     with right.expander("Use your own cat and dog photos", icon=":material/photo_library:"):
@@ -146,16 +147,18 @@ def refine(url: ShareableState, state: TrainerState, ds: ImageDataset | None, co
         url.bind(Keys.augmentation(op), op in ("flip", "crop"))
     with st.container(border=True):
         st.markdown("**Cats vs dogs: augmentation and transfer learning**")
-        left, right = st.columns([3, 2], gap="large")
+        # Sized for a projector at 1024 px: four toggles in one row, a 3:2 split and a button beside the slider
+        # cut the toggles' names to nothing, "New draws" to "N." and the transfer column's labels.
+        left, right = st.columns([1, 1], gap="medium")
         with left:
-            cols = st.columns(4)
+            cols = st.columns(2) * 2  # a 2×2 grid
             on = {op: col.toggle(LABELS[op], key=Keys.augmentation(op), help=HELP[op])
                   for col, op in zip(cols, augment.OPERATIONS)}
             ops = tuple(op for op in augment.OPERATIONS if on[op])
-            a, b = st.columns([3, 1], vertical_alignment="bottom")
-            pick = a.slider("Preview picture", 0, min(actions.split_size(ds, "train"), 64) - 1, 0,
-                            key="trainer_cd_preview")
-            if b.button("New draws", key="trainer_cd_redraw", icon=":material/casino:", width="stretch"):
+            pick = st.slider("Preview picture", 0, min(actions.split_size(ds, "train"), 64) - 1, 0,
+                             key="trainer_cd_preview")
+            if st.button("New draws", key="trainer_cd_redraw", icon=":material/casino:",
+                         help="New random versions of the same picture."):
                 state.preview_seed += 1
             versions = actions.augment_preview(ds, pick, ops, n=8, seed=state.preview_seed)
             st.plotly_chart(fcd.augment_preview_figure(versions, cols=4), key="trainer_cd_preview_fig")
@@ -164,7 +167,7 @@ def refine(url: ShareableState, state: TrainerState, ds: ImageDataset | None, co
                        "watch the gap between training and validation accuracy.")
         with right:
             _transfer_controls(state, config.model)
-            if st.button("Race: from scratch vs transfer learning", key="trainer_cd_race_go", icon=":material/flag:",
+            if st.button("Race: scratch vs transfer", key="trainer_cd_race_go", icon=":material/flag:",
                          disabled=state.race_active, width="stretch",
                          help="Trains the tutorial CNN from scratch and ResNet-18 from ImageNet weights on the "
                               "same pictures with the same settings, side by side."):

@@ -141,12 +141,14 @@ def settings_form(url: ShareableState, state: TrainerState, ds: dsets.ImageDatas
         state.put(Keys.MODEL, next((m for m in models if MODELS[m].recommended), models[0]))
     url.bind(Keys.MODEL, DEFAULTS[Keys.MODEL], options=models)
 
+    # The model across the whole row: in a third of it its names ("ResNet-18 transfer (frozen backbone)")
+    # were cut at 1024 px, the projector's width.
+    model = st.selectbox("Model", models, key=Keys.MODEL, help=HELP["model"],
+                         format_func=lambda m: model_label(m, ds.channels, ds.image_size, ds.num_classes))
+    st.caption(model_note(model, ds))
     c1, c2, c3 = st.columns(3, gap="medium")
     with c1:
-        st.markdown("**Model and data**")
-        model = st.selectbox("Model", models, key=Keys.MODEL, help=HELP["model"],
-                             format_func=lambda m: model_label(m, ds.channels, ds.image_size, ds.num_classes))
-        st.caption(model_note(model, ds))
+        st.markdown("**Data**")
         subset = st.select_slider("Training images", SUBSETS, key=Keys.SUBSET,
                                   format_func=lambda n: f"all {actions.split_size(ds, 'train'):,}" if n == 0 else f"{n:,}")
         val = st.slider("Validation share", 0.05, 0.3, step=0.05, key=Keys.VAL,
@@ -170,9 +172,11 @@ def settings_form(url: ShareableState, state: TrainerState, ds: dsets.ImageDatas
             dropout = st.slider("Dropout", 0.0, 0.7, step=0.05, key=Keys.DROPOUT, help=HELP["dropout"])
         patience = st.slider("Early stopping patience", 0, 10, key=Keys.PATIENCE, help=HELP["patience"])
         augment = st.toggle("Augment", key=Keys.AUGMENT, help=HELP["augment"])
-        a, b = st.columns(2)
-        seed = a.number_input("Seed", 0, 10_000, key=Keys.SEED, help=HELP["seed"])
-        device = b.selectbox("Device", list(DEVICES), format_func=DEVICES.get, key=Keys.DEVICE)
+        # One under the other: side by side at 1024 px the device names were cut to a few letters.
+        seed = st.number_input("Seed", 0, 10_000, key=Keys.SEED, help=HELP["seed"])
+        device = st.selectbox("Device", list(DEVICES), format_func=DEVICES.get, key=Keys.DEVICE,
+                              help="Auto takes an NVIDIA GPU (CUDA) if there is one, then an Apple GPU (MPS), "
+                                   "else the CPU.")
     return TrainConfig(
         dataset=ds.name, model=model, optimizer=optimizer, lr=float(lr), batch_size=int(batch), epochs=int(epochs),
         weight_decay=float(wd), l1=float(l1), dropout=float(dropout), scheduler=scheduler, patience=int(patience),
