@@ -23,7 +23,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from benchmarks.latency import cpu_seconds, measure, p90
+from benchmarks.latency import arrow_key, cpu_seconds, measure, p90
 from tests.browser import helpers as h
 
 PANELS = ("baseline", "text", "image", "sliders", "formulas", "panel", "component")  # floor_app.py's, in this order
@@ -57,8 +57,7 @@ def local_paint_ms(pg, slider, repeats: int) -> list[float]:
         h.wait_settled(pg)
         slider.focus()
         slider.evaluate(_ARM_LOCAL)
-        pg.keyboard.press("ArrowRight" if float(slider.input_value()) < float(slider.get_attribute("max"))
-                          else "ArrowLeft")
+        pg.keyboard.press(arrow_key(slider))
         times.append(pg.evaluate("window.__painted"))
     h.wait_settled(pg)
     return times

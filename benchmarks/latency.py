@@ -130,15 +130,20 @@ def _first_sliders(page, n: int = 3) -> tuple[Control, ...]:
     return tuple(Control(t.strip()) for t in labels[:n])
 
 
+def arrow_key(slider) -> str:
+    """The arrow that moves this <input type=range> one step without hitting its end."""
+    return "ArrowRight" if float(slider.input_value()) < float(slider.get_attribute("max")) else "ArrowLeft"
+
+
 def measure(page, slider, repeats: int) -> list[float]:
     """Press an arrow key on `slider` `repeats` times; return ms per change (a warm-up change dropped)."""
     times: list[float] = []
     lost = 0
     while len(times) < repeats + 1:
-        now, top = slider.input_value(), slider.get_attribute("max")  # an <input type=range>
+        key = arrow_key(slider)
         slider.focus()
         page.evaluate(_ARM)
-        page.keyboard.press("ArrowRight" if float(now) < float(top) else "ArrowLeft")
+        page.keyboard.press(key)
         ms = page.evaluate("window.__settled")
         if ms == -2:
             raise RuntimeError("a rerun started but did not finish within 60 s")

@@ -96,27 +96,32 @@ _SMALL_FIGURE_TEXT = """(minPx) => {
 }"""
 
 
+def _assert_readable(pg, name: str, size: tuple[int, int]) -> None:
+    """Screenshot the open page into artifacts/projector/ and run every check above on it."""
+    width, height = size
+    pg.wait_for_timeout(500)  # figures finish their first layout
+    out = ARTIFACTS / "projector"
+    out.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(out / f"{name}-{width}x{height}.png"), full_page=True)
+    assert_no_exception(pg)
+    clipped = pg.evaluate(_CLIPPED) + pg.evaluate(_CUT_BY_BOX)
+    assert not clipped, f"text cut at {width}x{height}: {clipped}"
+    formulas = pg.evaluate(_OVERFLOWING_FORMULAS)
+    assert not formulas, f"formulas overflow at {width}x{height}: {formulas}"
+    spilling = pg.evaluate(_SPILLING_PICTURES)
+    assert not spilling, f"pictures wider than their column at {width}x{height}: {spilling}"
+    small = pg.evaluate(_SMALL_FIGURE_TEXT, MIN_FIGURE_FONT_PX)
+    assert not small, f"figure text under {MIN_FIGURE_FONT_PX} px at {width}x{height}: {small}"
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("info", [HOME, *LESSONS], ids=lambda i: i.url_path)
 def test_page_is_readable_and_unclipped(server, browser, info, size):
-    width, height = size
-    ctx = browser.new_context(viewport={"width": width, "height": height})
-    pg = ctx.new_page()
+    ctx = browser.new_context(viewport={"width": size[0], "height": size[1]})
     try:
+        pg = ctx.new_page()
         open_page(pg, server, "" if info is HOME else info.url_path)
-        pg.wait_for_timeout(500)  # figures finish their first layout
-        out = ARTIFACTS / "projector"
-        out.mkdir(parents=True, exist_ok=True)
-        pg.screenshot(path=str(out / f"{info.url_path}-{width}x{height}.png"), full_page=True)
-        assert_no_exception(pg)
-        clipped = pg.evaluate(_CLIPPED) + pg.evaluate(_CUT_BY_BOX)
-        assert not clipped, f"text cut at {width}x{height}: {clipped}"
-        formulas = pg.evaluate(_OVERFLOWING_FORMULAS)
-        assert not formulas, f"formulas overflow at {width}x{height}: {formulas}"
-        spilling = pg.evaluate(_SPILLING_PICTURES)
-        assert not spilling, f"pictures wider than their column at {width}x{height}: {spilling}"
-        small = pg.evaluate(_SMALL_FIGURE_TEXT, MIN_FIGURE_FONT_PX)
-        assert not small, f"figure text under {MIN_FIGURE_FONT_PX} px at {width}x{height}: {small}"
+        _assert_readable(pg, info.url_path, size)
     finally:
         ctx.close()
 
@@ -124,18 +129,12 @@ def test_page_is_readable_and_unclipped(server, browser, info, size):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_trainer_on_cats_and_dogs_with_resnet_is_unclipped(server, browser, size):
     """The Trainer's longest menu names and its picture sizes (not on the page's default digits)."""
-    width, height = size
-    ctx = browser.new_context(viewport={"width": width, "height": height})
-    pg = ctx.new_page()
+    ctx = browser.new_context(viewport={"width": size[0], "height": size[1]})
     try:
+        pg = ctx.new_page()
         open_page(pg, server, "trainer?trainer_dataset=synthetic-pets&trainer_model=resnet18_frozen")
         pg.wait_for_function("() => [...document.querySelectorAll(\"[data-testid='stSelectbox'] input\")]"
                              ".some((i) => i.value === 'ResNet-18 transfer (frozen backbone)')", timeout=60_000)
-        pg.wait_for_timeout(500)
-        (ARTIFACTS / "projector").mkdir(parents=True, exist_ok=True)
-        pg.screenshot(path=str(ARTIFACTS / "projector" / f"trainer-catsdogs-{width}x{height}.png"), full_page=True)
-        assert_no_exception(pg)
-        clipped = pg.evaluate(_CLIPPED) + pg.evaluate(_CUT_BY_BOX)
-        assert not clipped, f"text cut at {width}x{height}: {clipped}"
+        _assert_readable(pg, "trainer-catsdogs", size)
     finally:
         ctx.close()
