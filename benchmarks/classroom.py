@@ -7,7 +7,8 @@ page (which gives it the proxy's sticky cookie), a websocket to /_stcore/stream,
 BackMsg for the page, then every --period seconds a rerun BackMsg with one slider moved (the
 widget states of every slider it has seen, the page's script hash and the slider's fragment id,
 as the frontend sends them). Even sessions open Convolution and move its stride; odd sessions open
-Perceptron and move weight w1. A response is the time from sending the BackMsg until the
+Perceptron and move weight w1 (a range input of a browser-drawn panel, whose state is sent as the
+panel sends it). A response is the time from sending the BackMsg until the
 ScriptFinished ForwardMsg of that run; a session waits for it before its next move (a learner looks
 at the picture), so a slow server gets fewer moves, not a growing backlog. Errors: exceptions
 shown on the page, runs that fail, connections that drop, responses slower than --timeout.
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import json
 import os
 import platform
 import random
@@ -83,6 +85,24 @@ class Slider:
 
 
 @dataclass
+class Panel:
+    """A browser-drawn panel of range inputs (pages/widgets/slider_panel.py): its state is one JSON value."""
+
+    id: str
+    fragment_id: str
+    controls: dict[str, Slider]  # by label; Slider.id is the session-state key the value goes to
+    seq: int  # the last change the page applied
+    state: str = ""  # what the browser last sent for it ("" before any move)
+
+    def move(self, label: str, value: float) -> None:
+        """Send `value` for `label` as the panel does: every value it shows, one sequence number on."""
+        self.controls[label].value = [value]
+        self.seq += 1
+        values = {c.id: c.value[0] for c in self.controls.values()}
+        self.state = json.dumps({"values": {"seq": self.seq, "values": values}})
+
+
+@dataclass
 class SessionLog:
     page: str
     responses: list[float] = field(default_factory=list)  # seconds per moved slider
@@ -97,6 +117,7 @@ class SimulatedSession:
     def __init__(self, base: str, page: str, log: SessionLog, timeout: float) -> None:
         self.base, self.page, self.log, self.timeout = _local_only(base), page, log, timeout
         self.sliders: dict[str, Slider] = {}
+        self.panels: dict[str, Panel] = {}
         self.page_hash = ""
         self.ws = None
 
@@ -152,23 +173,38 @@ class SimulatedSession:
             # Like the frontend: keep our own value unless the server sets one.
             value = list(s.value) if s.set_value and s.value else (known.value if known else list(s.default))
             self.sliders[s.id] = Slider(s.id, s.label, fragment_id, s.min, s.max, s.step or 1.0, value)
+        elif kind == "bidi_component" and element.bidi_component.component_name == "neural_lens.slider_panel":
+            c = element.bidi_component
+            data = json.loads(c.json)
+            controls = {d["label"]: Slider(d["name"], d["label"], fragment_id, d["lo"], d["hi"], d["step"], [d["value"]])
+                        for d in data["controls"]}
+            known = self.panels.get(c.id)
+            self.panels[c.id] = Panel(c.id, fragment_id, controls, data["seq"], known.state if known else "")
 
-    def _target(self) -> Slider:
+    def _target(self) -> tuple[Slider, Panel | None]:
+        """The slider to move (PAGES names it), and the browser-drawn panel it sits in, if any."""
         label = PAGES[self.page]
         for s in self.sliders.values():
             if s.label == label:
-                return s
+                return s, None
+        for panel in self.panels.values():
+            if label in panel.controls:
+                return panel.controls[label], panel
         if not self.sliders:
             raise RuntimeError(f"no slider on {self.page}")
-        return next(iter(self.sliders.values()))  # the page changed its labels: move its first slider
+        return next(iter(self.sliders.values())), None  # the page changed its labels: move its first slider
 
     async def move(self, direction: int) -> float:
         """Move the target slider one step (bouncing at its ends); seconds until the rerun finished."""
-        s = self._target()
+        s, panel = self._target()
         v = s.value[0] + direction * s.step
         if not s.lo <= v <= s.hi:
             v = s.value[0] - direction * s.step
-        s.value = [round(v, 10)]
+        v = round(v, 10)
+        if panel is not None:
+            panel.move(s.label, v)
+        else:
+            s.value = [v]
         msg = BackMsg()
         state = msg.rerun_script
         state.page_script_hash, state.fragment_id = self.page_hash, s.fragment_id
@@ -176,10 +212,20 @@ class SimulatedSession:
             w = state.widget_states.widgets.add()
             w.id = known.id
             w.double_array_value.data.extend(known.value)
+        for known_panel in self.panels.values():
+            if known_panel.state:
+                w = state.widget_states.widgets.add()
+                w.id = known_panel.id
+                w.json_value = known_panel.state
         t0 = time.perf_counter()
         await self.ws.send(msg.SerializeToString())
         await self._until_finished()
-        return time.perf_counter() - t0
+        elapsed = time.perf_counter() - t0
+        if panel is not None:  # the page draws the panel again with what it applied: our move, or it was lost
+            shown = self.panels[panel.id].controls[s.label].value[0]
+            if abs(shown - v) > 1e-9:
+                self.log.errors.append(f"{s.label} moved to {v} but the page shows {shown}")
+        return elapsed
 
     async def close(self) -> None:
         if self.ws is not None:

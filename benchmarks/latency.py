@@ -49,7 +49,7 @@ MEMORY_GROWTH_MIB = 300
 
 @dataclass(frozen=True)
 class Control:
-    label: str  # the slider's label on the page (a slider or select_slider)
+    label: str  # the slider's label on the page (a slider, select_slider or panel range input)
     tab: str | None = None  # a tab to open first, when the control lives in one
 
 
@@ -120,7 +120,9 @@ def _slider(page, control: Control):
         wait_settled(page)
     box = page.locator("[data-testid='stSlider']").filter(
         has=page.locator("[data-testid='stWidgetLabel']", has_text=control.label))
-    slider = box.get_by_role("slider").first
+    # A Streamlit slider, or a range input of a browser-drawn panel (pages/widgets/slider_panel.py), whose
+    # accessible name is its label.
+    slider = box.get_by_role("slider").or_(page.get_by_role("slider", name=control.label, exact=True)).first
     slider.wait_for(timeout=30_000)
     return slider
 

@@ -7,6 +7,7 @@ from explainers import perceptron as pc
 from explainers import snippets
 from explainers.figures import perceptron as fig
 from pages.widgets.perceptron_parts import any_curve, learning_rule, linear_collapse
+from pages.widgets.slider_panel import RangeControl, slider_panel
 from pages.widgets.ui import ShareableState, pytorch_snippet, try_this
 
 url = ShareableState("perc")
@@ -27,28 +28,25 @@ tab_neuron, tab_rule, tab_layers, tab_curve = st.tabs(TABS, key=url.bind("perc_t
 # tabs live in pages/widgets/perceptron_parts.py.
 @st.fragment
 def one_neuron() -> None:
-    left, right = st.columns([2, 3], gap="large")
-    with left:
-        n = st.slider("Number of inputs", 2, 5, key=url.bind("perc_n", 3, lo=2, hi=5))
-        activation = st.selectbox("Activation f", pc.ACTIVATIONS, format_func=pc.ACTIVATION_LABELS.get,
-                                  key=url.bind("perc_act", "sigmoid", options=pc.ACTIVATIONS))
-        defaults_x, defaults_w = [0.7, 0.6, 1.4, -0.5, 0.3], [0.5, -1.0, 0.8, 0.4, -0.2]
-        for i in range(5):
-            url.bind(f"perc_x{i + 1}", defaults_x[i], lo=-2.0, hi=2.0)
-            url.bind(f"perc_w{i + 1}", defaults_w[i], lo=-2.0, hi=2.0)
-        for i in range(n):
-            cx, cw = st.columns(2)
-            cx.slider(f"Input x{i + 1}", -2.0, 2.0, step=0.1, key=f"perc_x{i + 1}")
-            cw.slider(f"Weight w{i + 1}", -2.0, 2.0, step=0.1, key=f"perc_w{i + 1}")
-        bias = st.slider("Bias b", -3.0, 3.0, step=0.1, key=url.bind("perc_b", 0.1, lo=-3.0, hi=3.0))
+    settings, activation_box = st.columns([2, 3], gap="large")
+    n = settings.slider("Number of inputs", 2, 5, key=url.bind("perc_n", 3, lo=2, hi=5))
+    activation = activation_box.selectbox("Activation f", pc.ACTIVATIONS, format_func=pc.ACTIVATION_LABELS.get,
+                                          key=url.bind("perc_act", "sigmoid", options=pc.ACTIVATIONS))
+    # The inputs, weights and bias are the lesson's most moved controls: drawn by the browser, beside the
+    # neuron and its activation as Python computed them (pages/widgets/slider_panel.py). All five pairs are
+    # bound, so inputs hidden by a smaller n keep their values in the URL.
+    defaults = {"x": [0.7, 0.6, 1.4, -0.5, 0.3], "w": [0.5, -1.0, 0.8, 0.4, -0.2]}
+    pairs = [(RangeControl(f"perc_{v}{i + 1}", f"{name} {v}{i + 1}", -2.0, 2.0, 0.1), defaults[v][i])
+             for i in range(5) for v, name in (("x", "Input"), ("w", "Weight"))]
+    pairs.append((RangeControl("perc_b", "Bias b", -3.0, 3.0, 0.1, wide=True), 0.1))
+    for control, default in pairs:
+        url.bind(control.key, default, lo=control.lo, hi=control.hi, step=control.step)
     xs = np.array([st.session_state[f"perc_x{i + 1}"] for i in range(n)])
     ws = np.array([st.session_state[f"perc_w{i + 1}"] for i in range(n)])
+    bias = st.session_state["perc_b"]
     out = pc.neuron_forward(xs, ws, bias, activation)
-    with right:
-        st.markdown(fig.neuron_diagram(out), unsafe_allow_html=True)  # an SVG we built; st.html drops SVG
-        st.markdown(f"**Weighted sum:** $z$ = {pc.weighted_sum_text(out)}")
-        st.markdown(f"**Output:** $a = f(z)$ = **{pc.fixed(out.a, 4)}**")
-        st.markdown(fig.activation_figure(activation, out.z), unsafe_allow_html=True)  # an SVG: no plotly to redraw
+    controls = [control for control, _ in pairs[:2 * n]] + [pairs[-1][0]]
+    slider_panel("perc_neuron", controls, fig.neuron_panel_html(out))
     try_this("Make w1 negative and watch its edge turn red and the sum drop. With the step activation, "
              "find the bias at which the output flips from 0 to 1.")
     pytorch_snippet(snippets.perceptron_neuron_snippet(xs, ws, bias, activation, out.z, out.a))

@@ -24,6 +24,7 @@ from explainers.perceptron import (
     NeuronOutput,
     activate,
     fixed,
+    weighted_sum_text,
 )
 
 
@@ -135,6 +136,18 @@ def neuron_diagram(out: NeuronOutput) -> str:
     return (f'<div class="perc-neuron"><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
             f'width="100%" style="max-width:{width}px;min-width:{width * 10 / 11:.0f}px" role="img" '
             f'font-family="Helvetica, Arial, sans-serif">' + "".join(parts) + "</svg></div>")
+
+
+def neuron_panel_html(out: NeuronOutput) -> str:
+    """Everything the One-neuron tab shows for one setting: the neuron, z written out, a = f(z), the curve.
+
+    HTML we built from our own numbers (escaped), for the browser panel beside the sliders.
+    """
+    z, a = '<span class="math">z</span>', '<span class="math">a</span>'
+    return (neuron_diagram(out)
+            + f"<p><b>Weighted sum:</b> {z} = {escape(weighted_sum_text(out))}</p>"
+            + f'<p><b>Output:</b> {a} = <span class="math">f</span>({z}) = <b>{escape(fixed(out.a, 4))}</b></p>'
+            + activation_figure(out.activation, out.z))
 
 
 def _svg_text(x: float, y: float, text: str, size: int, colour: str = style.INK, *, anchor: str = "middle",

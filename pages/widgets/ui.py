@@ -34,6 +34,7 @@ class _Binding:
     options: tuple | None
     lo: float | None
     hi: float | None
+    step: float | None = None  # a float value from the URL is put on the lo + k*step grid, as its slider shows it
 
 
 MAX_URL_VALUE = 400  # characters; a longer value in a link is refused, not parsed
@@ -60,7 +61,7 @@ def _parse(raw: str, b: _Binding) -> Any:
         raise ValueError(raw)
     if isinstance(d, (list, tuple)):
         parts = [p for p in raw.split(",") if p != ""]
-        inner = _Binding(d[0] if d else "", b.options, b.lo, b.hi)
+        inner = _Binding(d[0] if d else "", b.options, b.lo, b.hi, b.step)
         return type(d)(_parse(p, inner) for p in parts)
     if isinstance(d, int):
         value: Any = int(_finite(raw))
@@ -74,7 +75,17 @@ def _parse(raw: str, b: _Binding) -> Any:
         value = max(type(value)(b.lo), value)
     if b.hi is not None:
         value = min(type(value)(b.hi), value)
+    if b.step and isinstance(value, float):
+        value = on_grid(value, b.lo if b.lo is not None else 0.0, b.hi, b.step)
     return value
+
+
+def on_grid(value: float, lo: float, hi: float | None, step: float) -> float:
+    """The nearest of lo, lo + step, ... to `value` that is not above `hi` (what a slider with this step shows)."""
+    k = round((value - lo) / step)
+    if hi is not None and lo + k * step > hi + 1e-9:  # a top that is not on the grid
+        k -= 1
+    return round(lo + k * step, 10)
 
 
 def _encode(value: Any) -> str:
@@ -103,9 +114,10 @@ class ShareableState:
         options: Sequence | None = None,
         lo: float | None = None,
         hi: float | None = None,
+        step: float | None = None,
     ) -> str:
         """Seed ``st.session_state[key]`` from the URL, the kept value, or ``default``."""
-        b = _Binding(default, tuple(options) if options is not None else None, lo, hi)
+        b = _Binding(default, tuple(options) if options is not None else None, lo, hi, step)
         self._bindings[key] = b
         state = st.session_state
         kept = state.setdefault(_KEEP, {})

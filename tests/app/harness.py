@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -22,3 +23,34 @@ def run_page(script: str, query: dict | None = None, *, timeout: float = 60) -> 
 def slider(at: AppTest, label: str):
     """The slider with this label (StopIteration names a missing one in the traceback)."""
     return next(s for s in at.slider if s.label == label)
+
+
+def panel(at: AppTest, key: str) -> dict:
+    """What the page sent to the browser panel `key` (pages/widgets/slider_panel.py): controls, picture, seq."""
+    element = next(e for e in at.get("bidi_component") if e.key == key)
+    return json.loads(element.proto.json)
+
+
+def panel_value(at: AppTest, key: str, name: str) -> float:
+    """The value the panel `key` shows for its control `name` (a session-state key)."""
+    return next(c["value"] for c in panel(at, key)["controls"] if c["name"] == name)
+
+
+def move_panel(at: AppTest, key: str, values: dict[str, float]) -> AppTest:
+    """Rerun as the browser does when the learner moves range inputs of the panel `key`.
+
+    The panel sends every value it shows, with a sequence number one past the last one the page applied;
+    AppTest cannot click a custom component, so this sends that widget state with the others.
+    """
+    element = next(e for e in at.get("bidi_component") if e.key == key)
+    data = json.loads(element.proto.json)
+    shown = {c["name"]: c["value"] for c in data["controls"]}
+    unknown = set(values) - set(shown)
+    assert not unknown, f"the panel has no control {unknown}"
+    states = at._tree.get_widget_states()
+    state = states.widgets.add()
+    state.id = element.proto.id
+    state.json_value = json.dumps({"values": {"seq": data["seq"] + 1, "values": {**shown, **values}}})
+    at._run(states)
+    assert not at.exception, at.exception
+    return at

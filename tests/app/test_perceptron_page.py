@@ -5,9 +5,10 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from explainers import perceptron as pc
-from tests.app.harness import run_page, slider
+from tests.app.harness import move_panel, panel, panel_value, run_page, slider
 
 RULE, LAYERS, CURVE = "The learning rule", "Why layers need a non-linearity", "Enough units: any curve"
+NEURON = "perc_neuron"  # the panel of inputs, weights and bias (pages/widgets/slider_panel.py)
 
 
 def run(query: dict | None = None) -> AppTest:
@@ -24,21 +25,30 @@ def markdown_with(at, text):
     return next(m.value for m in at.markdown if text in m.value)
 
 
+def neuron(at: AppTest, **values: float) -> AppTest:
+    """Move the One-neuron panel's inputs, weights or bias (x1=1.0, w2=2.0, b=0.3), as the browser sends them."""
+    return move_panel(at, NEURON, {f"perc_{name}": v for name, v in values.items()})
+
+
+def shown(at: AppTest, name: str) -> float:
+    """The value the One-neuron panel shows for x1, w1, b, ..."""
+    return panel_value(at, NEURON, f"perc_{name}")
+
+
 def test_neuron_sliders_drive_the_weighted_sum():
     at = run()
     slider(at, "Number of inputs").set_value(2).run()
-    slider(at, "Input x1").set_value(1.0).run()
-    slider(at, "Weight w1").set_value(-0.5).run()
-    slider(at, "Input x2").set_value(0.5).run()
-    slider(at, "Weight w2").set_value(2.0).run()
-    slider(at, "Bias b").set_value(0.3).run()
-    assert not at.exception
-    assert "(-0.50)·1.00 + 2.00·0.50 + 0.30 = 0.80" in markdown_with(at, "Weighted sum")
+    neuron(at, x1=1.0)
+    neuron(at, w1=-0.5)
+    neuron(at, x2=0.5, w2=2.0)  # one message can carry several moves (a slow answer)
+    neuron(at, b=0.3)
+    assert "(-0.50)·1.00 + 2.00·0.50 + 0.30 = 0.80" in panel(at, NEURON)["picture"]
+    assert "z=0.80" in panel(at, NEURON)["picture"]  # the neuron diagram follows
     for act in pc.ACTIVATIONS:
         at.selectbox[0].set_value(act).run()
         assert not at.exception
         expected = float(pc.activate(0.8, act))
-        assert f"{expected:.4f}" in markdown_with(at, "Output")
+        assert f"<b>{expected:.4f}</b>" in panel(at, NEURON)["picture"]
     assert at.query_params["perc_act"] == "linear"
     assert at.query_params["perc_b"] == "0.3"
 
@@ -47,14 +57,16 @@ def test_number_of_inputs_adds_sliders():
     at = run()
     for n in (2, 5):
         slider(at, "Number of inputs").set_value(n).run()
-        assert sum(s.label.startswith("Input x") for s in at.slider) == n
+        labels = [c["label"] for c in panel(at, NEURON)["controls"]]
+        assert sum(label.startswith("Input x") for label in labels) == n
+        assert sum(label.startswith("Weight w") for label in labels) == n and labels[-1] == "Bias b"
 
 
 def test_url_reproduces_the_demo_and_ignores_nonsense():
     at = run({"perc_n": "4", "perc_act": "relu", "perc_w1": "-1.5", "perc_data": "XOR", "perc_hidden": "99"})
     assert slider(at, "Number of inputs").value == 4
     assert at.selectbox[0].value == "relu"
-    assert slider(at, "Weight w1").value == -1.5
+    assert shown(at, "w1") == -1.5
     open_tab(at, LAYERS)
     assert slider(at, "Hidden units").value == 8  # clamped to the slider's range
     bad = run({"perc_act": "swish", "perc_n": "lots"})
@@ -82,7 +94,7 @@ def test_xor_never_converges_and_says_why():
 
 def test_changing_dataset_restarts_the_rule_but_keeps_other_settings():
     at = run()
-    slider(at, "Bias b").set_value(1.2).run()
+    neuron(at, b=1.2)
     open_tab(at, RULE)
     next(b for b in at.button if b.label == "Run one epoch").click().run()
     slider(at, "Learning rate η").set_value(0.5).run()  # a new rate starts the rule again too
@@ -91,7 +103,7 @@ def test_changing_dataset_restarts_the_rule_but_keeps_other_settings():
     at.selectbox[0].set_value("OR").run()
     assert not any("Last example" in m.value for m in at.markdown)
     open_tab(at, "One neuron")  # the bias was kept while its tab was closed
-    assert slider(at, "Bias b").value == 1.2
+    assert shown(at, "b") == 1.2
 
 
 def test_collapse_tab_shows_the_collapsed_weights():
@@ -151,12 +163,12 @@ def test_more_units_draw_the_curve_better():
 def test_only_the_open_tab_is_drawn_and_closed_tabs_keep_their_settings():
     at = run()
     assert slider(at, "Number of inputs") and not any(s.label == "Hidden units" for s in at.slider)
-    slider(at, "Weight w1").set_value(-1.0).run()
+    neuron(at, w1=-1.0)
     open_tab(at, LAYERS)
-    assert not any(s.label == "Weight w1" for s in at.slider)
+    assert not at.get("bidi_component") and not any(s.label == "Number of inputs" for s in at.slider)
     slider(at, "Hidden units").set_value(6).run()
     open_tab(at, "One neuron")
-    assert slider(at, "Weight w1").value == -1.0 and at.query_params["perc_hidden"] == "6"
+    assert shown(at, "w1") == -1.0 and at.query_params["perc_hidden"] == "6"
     assert open_tab(at, LAYERS) and slider(at, "Hidden units").value == 6
 
 
@@ -164,13 +176,36 @@ def test_a_quick_second_change_is_kept_when_the_address_lags_behind():
     """A rerun can carry the address as it was before the last run's URL write reached the browser (a second
     change under load). That is not Back: the learner's change wins, and the URL follows it."""
     at = run_page("perceptron.py")
-    slider(at, "Bias b").set_value(0.2).run()
+    neuron(at, b=0.2)
     assert at.query_params["perc_b"] == "0.2"
     at.query_params["perc_b"] = "0.1"  # the browser has not applied the write of 0.2 yet
-    slider(at, "Bias b").set_value(0.3).run()
-    assert not at.exception
-    assert slider(at, "Bias b").value == 0.3 and at.query_params["perc_b"] == "0.3"
+    neuron(at, b=0.3)
+    assert shown(at, "b") == 0.3 and at.query_params["perc_b"] == "0.3"
     # Back (the address moves and no widget did) still brings the earlier setting back.
     at.query_params["perc_b"] = "0.2"
     at.run()
-    assert slider(at, "Bias b").value == 0.2
+    assert shown(at, "b") == 0.2
+
+
+def test_the_neuron_panel_shows_what_python_computed_and_the_url_follows():
+    at = run()
+    neuron(at, x1=-1.2, w1=1.5, b=-0.4)
+    data = panel(at, NEURON)
+    out = pc.neuron_forward(np.array([-1.2, 0.6, 1.4]), np.array([1.5, -1.0, 0.8]), -0.4, "sigmoid")
+    assert pc.weighted_sum_text(out) in data["picture"] and f"<b>{pc.fixed(out.a, 4)}</b>" in data["picture"]
+    assert data["seq"] == 1  # the page tells the panel which of its changes it has applied
+    assert (at.query_params["perc_x1"], at.query_params["perc_w1"], at.query_params["perc_b"]) == ("-1.2", "1.5", "-0.4")
+    code = at.code[-1].value  # the snippet a learner copies has the same numbers
+    assert "x = torch.tensor([-1.2, 0.6, 1.4])" in code and "torch.tensor([1.5, -1.0, 0.8])" in code
+    assert f"# tensor([{out.z:.4f}])" in code
+
+
+def test_the_neuron_panel_accepts_only_values_on_its_sliders():
+    """The browser's message is not trusted: out of range is clamped, off the 0.1 grid is snapped, text ignored."""
+    at = run({"perc_w2": "0.75"})  # a hand-edited link: shown as its slider can show it
+    assert shown(at, "w2") == 0.8 and at.query_params["perc_w2"] == "0.8"
+    neuron(at, b=9.0, x1=0.333)
+    assert shown(at, "b") == 3.0 and shown(at, "x1") == 0.3
+    neuron(at, w1="lots", x2=None)
+    assert shown(at, "w1") == 0.5 and shown(at, "x2") == 0.6
+    assert not at.exception

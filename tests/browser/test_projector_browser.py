@@ -85,6 +85,26 @@ _CUT_BY_BOX = """() => {
   return [...new Set(out)];
 }"""
 
+# A panel drawn by a browser component (pages/widgets/slider_panel.py) lives in a shadow root the checks above
+# do not see into: its labels and numbers must fit their row, its pictures and text the panel and the window.
+_PANEL_OVERFLOW = """() => {
+  const out = [];
+  for (const host of document.querySelectorAll("*")) {
+    const panel = host.shadowRoot && host.shadowRoot.querySelector(".nl-panel");
+    if (!panel || !panel.getClientRects().length) continue;
+    const edge = Math.min(panel.getBoundingClientRect().right, window.innerWidth) + 1;
+    for (const head of panel.querySelectorAll(".nl-head, .nl-ends")) {
+      if (head.scrollWidth > head.clientWidth + 1) out.push(`row: ${head.textContent.trim().replace(/\\s+/g, " ")}`);
+    }
+    for (const el of panel.querySelectorAll(".nl-controls, .nl-picture svg, .nl-picture p")) {
+      if (el.getBoundingClientRect().right > edge || el.scrollWidth > el.clientWidth + 1) {
+        out.push(`${el.tagName.toLowerCase()}: ${el.textContent.trim().slice(0, 40)}`);
+      }
+    }
+  }
+  return out;
+}"""
+
 _SMALL_FIGURE_TEXT = """(minPx) => {
   const out = [];
   for (const t of document.querySelectorAll(".js-plotly-plot svg text, [data-testid='stGraphVizChart'] svg text")) {
@@ -108,7 +128,7 @@ def _assert_readable(pg, name: str, size: tuple[int, int]) -> None:
     assert not clipped, f"text cut at {width}x{height}: {clipped}"
     formulas = pg.evaluate(_OVERFLOWING_FORMULAS)
     assert not formulas, f"formulas overflow at {width}x{height}: {formulas}"
-    spilling = pg.evaluate(_SPILLING_PICTURES)
+    spilling = pg.evaluate(_SPILLING_PICTURES) + pg.evaluate(_PANEL_OVERFLOW)
     assert not spilling, f"pictures wider than their column at {width}x{height}: {spilling}"
     small = pg.evaluate(_SMALL_FIGURE_TEXT, MIN_FIGURE_FONT_PX)
     assert not small, f"figure text under {MIN_FIGURE_FONT_PX} px at {width}x{height}: {small}"

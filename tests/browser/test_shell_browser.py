@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+import numpy as np
 
 from tests.browser.helpers import (
     assert_no_exception,
@@ -31,37 +31,66 @@ def test_home_shows_navigation_and_map(server, page):
     assert not page.js_errors
 
 
-BIAS_IS = """t => {
-  const box = [...document.querySelectorAll("[data-testid='stSlider']")].find((e) => e.innerText.includes("Bias b"));
-  const shown = box && box.querySelector("[data-testid='stSliderThumbValue']");
-  return !!shown && shown.textContent.trim() === t;
+# The One-neuron panel is drawn by a browser component in a shadow root (pages/widgets/slider_panel.py).
+_PANEL = """() => [...document.querySelectorAll("*")].map((e) => e.shadowRoot && e.shadowRoot.querySelector(".nl-panel"))
+  .find(Boolean)"""
+_SHOWN = """(name) => {
+  const panel = (""" + _PANEL + """)();
+  const input = panel.querySelector(`input[name="${name}"]`);
+  return input.closest(".nl-control").querySelector("output").textContent;
+}"""
+# Every number the w1 thumb shows, in order: an answer to an older change must never drag it back.
+_WATCH_W1 = """() => {
+  const panel = (""" + _PANEL + """)();
+  const output = panel.querySelector('input[name="perc_w1"]').closest(".nl-control").querySelector("output");
+  window.__w1 = [output.textContent];
+  new MutationObserver(() => window.__w1.push(output.textContent)).observe(output, {childList: true, characterData: true, subtree: true});
 }"""
 
 
-def test_perceptron_slider_changes_the_output(server, page):
+def _picture(page) -> str:
+    return page.evaluate(f"() => ({_PANEL})().querySelector('.nl-picture').innerText")
+
+
+def test_perceptron_panel_answers_key_presses_with_pythons_numbers(server, page):
+    from explainers import perceptron as pc
+
     open_page(page, server, "perceptron")
-    page.wait_for_selector(".perc-activation svg", timeout=30_000)  # the activation curve: an SVG (issue 11)
-    weighted_sum = page.locator("[data-testid='stMarkdownContainer']", has_text="Weighted sum").first
-    before = weighted_sum.inner_text()
-    assert before.endswith("= 0.97"), before
-    bias = page.locator("[data-testid='stSlider']", has_text="Bias b").get_by_role("slider")
-    for target in ("0.20", "0.30", "0.40"):  # three presses: 0.10 -> 0.40 (the value shown on the thumb)
-        for _ in range(5):
-            # The activation curve is an SVG that is there as soon as the run settles (plotly used to take a
-            # while), so the first press can land while the page is still busy and be lost (benchmarks/latency.py
-            # retries for the same reason): press again only if the slider did not move.
-            bias.focus()
-            page.keyboard.press("ArrowRight")
-            try:  # looked up on every poll: a fragment rerun re-renders the slider, a held handle goes stale
-                page.wait_for_function(BIAS_IS, arg=target, timeout=3_000)
-                break
-            except PlaywrightTimeoutError:
-                continue
+    page.wait_for_selector(".nl-picture .perc-activation svg", timeout=30_000)  # pierces the panel's shadow root
     wait_settled(page)
-    page.wait_for_function("() => document.body.innerText.includes('0.40 = 1.27')", timeout=15_000)
-    assert weighted_sum.inner_text().endswith("0.40 = 1.27")
-    assert "perc_b=0.4" in page.url
+    assert "= 0.97" in _picture(page)
+    page.evaluate(_WATCH_W1)
+    # Seven quick presses, sent without waiting for the server: each moves the thumb at once.
+    page.get_by_role("slider", name="Weight w1", exact=True).focus()
+    for _ in range(7):
+        page.keyboard.press("ArrowLeft")
+    assert page.evaluate(_SHOWN, "perc_w1") == "-0.20"  # in the browser, before any answer
+    page.get_by_role("slider", name="Bias b", exact=True).focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    expected = pc.neuron_forward(np.array([0.7, 0.6, 1.4]), np.array([-0.2, -1.0, 0.8]), 0.4, "sigmoid")
+    line = pc.weighted_sum_text(expected)  # (-0.20)·0.70 + (-1.00)·0.60 + 0.80·1.40 + 0.40 = 0.78
+    page.wait_for_function(f"() => ({_PANEL})().querySelector('.nl-picture').innerText.includes({line!r})",
+                           timeout=15_000)
+    wait_settled(page)
+    picture = _picture(page)
+    assert f"= {pc.fixed(expected.a, 4)}" in picture and "w1=-0.20" in picture and "bias b = 0.40" in picture
+    shown = page.evaluate("window.__w1")
+    assert shown == [f"{v / 10:.2f}" for v in range(5, -3, -1)], shown  # 0.50 0.40 ... -0.20, never back
+    page.wait_for_function("() => location.search.includes('perc_b=0.4')", timeout=15_000)
+    assert "perc_w1=-0.2" in page.url
+    # Back: the thumbs and the picture follow the earlier address, and agree with each other.
+    page.go_back()
+    page.wait_for_function("() => !location.search.includes('perc_b=0.4')", timeout=15_000)
+    wait_settled(page)
+    page.wait_for_timeout(300)
+    query = dict(p.split("=") for p in page.url.split("?", 1)[1].split("&"))
+    b, w1 = float(query["perc_b"]), float(query["perc_w1"])
+    assert page.evaluate(_SHOWN, "perc_b") == f"{b:.2f}" and page.evaluate(_SHOWN, "perc_w1") == f"{w1:.2f}"
+    earlier = pc.neuron_forward(np.array([0.7, 0.6, 1.4]), np.array([w1, -1.0, 0.8]), b, "sigmoid")
+    assert pc.weighted_sum_text(earlier) in _picture(page)
     assert_no_exception(page)
+    assert not page.js_errors
 
 
 def test_shared_link_on_a_fresh_server_uses_the_app_navigation(browser):
@@ -73,12 +102,12 @@ def test_shared_link_on_a_fresh_server_uses_the_app_navigation(browser):
         open_page(pg, f"http://127.0.0.1:{port}", "perceptron?perc_n=4&perc_act=relu")
         # The first run may be Streamlit's old page mode, which reruns into app.py: wait for the result.
         pg.locator("[data-testid='stSidebarNav']", has_text="Neurons").wait_for(timeout=30_000)
-        pg.locator("[data-testid='stSlider']", has_text="Input x4").wait_for(timeout=30_000)
+        pg.get_by_role("slider", name="Input x4", exact=True).wait_for(timeout=30_000)
         wait_settled(pg)
         nav = pg.locator("[data-testid='stSidebarNav']").inner_text()
         assert "Neurons" in nav and "catalog" not in nav and "ui" not in nav.split()
-        assert pg.locator("[data-testid='stSlider']", has_text="Input x4").count() == 1
-        assert pg.locator("[data-testid='stSlider']", has_text="Input x5").count() == 0
+        assert pg.get_by_role("slider", name="Input x4", exact=True).count() == 1
+        assert pg.get_by_role("slider", name="Input x5", exact=True).count() == 0
         pg.get_by_text("ReLU activation").wait_for(timeout=15_000)
         assert_no_exception(pg)
         pg.close()

@@ -173,6 +173,11 @@ def test_figures_build():
     assert "Tanh activation" in act
     for name in pc.ACTIVATIONS:  # every activation draws, z far outside the picture included
         ET.fromstring(figs.activation_figure(name, 9.5))
+    # The One-neuron panel's picture: the same diagram, z written out, a = f(z) and the curve, well-formed.
+    html = figs.neuron_panel_html(out)
+    assert html.startswith(diagram) and html.endswith(act)
+    assert pc.weighted_sum_text(out) in html and f"<b>{pc.fixed(out.a, 4)}</b>" in html
+    ET.fromstring(f"<div>{html}</div>")
     X, y = pc.toy_dataset("XOR")
     f = figs.boundary_figure(X, y, np.array([1.0, 1.0]), -0.5, highlight=1, highlight_wrong=True)
     names = [t.name for t in f.data]

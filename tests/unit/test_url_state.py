@@ -16,6 +16,8 @@ BINDINGS = [
     _Binding("relu", ("relu", "tanh", "sigmoid"), None, None),
     _Binding((1.0, -1.0, 0.5), None, -10.0, 10.0),
     _Binding(7, None, None, None),
+    _Binding(0.1, None, -3.0, 3.0, 0.1),  # a slider with 0.1 steps
+    _Binding(0.0, None, 0.0, 1.05, 0.1),  # a top off its grid
 ]
 
 
@@ -51,6 +53,16 @@ def test_values_are_clamped_to_the_widget_range():
     assert _parse("99", BINDINGS[0]) == 5
     assert _parse("-30", BINDINGS[1]) == -5.0
     assert _parse("3e-4", BINDINGS[2]) == pytest.approx(3e-4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=st.floats(-1e6, 1e6))
+def test_stepped_values_land_on_their_slider_grid(value):
+    for b in BINDINGS[7:]:
+        parsed = _parse(repr(value), b)
+        k = (parsed - b.lo) / b.step
+        assert _fits(parsed, b) and abs(k - round(k)) < 1e-6, (value, b, parsed)
+    assert _parse("0.75", BINDINGS[7]) == 0.8 and _parse("-0.04", BINDINGS[7]) == 0.0
 
 
 def test_overlong_values_are_refused_before_parsing():

@@ -1,0 +1,99 @@
+"""Range inputs beside a picture, drawn by a small browser component: a lesson control that answers at once.
+
+Streamlit re-renders each of its sliders on every rerun of their fragment, and thirteen of them cost
+more than the target round trip (benchmarks/RESULTS.md: 1.36x the one-slider app for sliders alone,
+1.03x for the same controls in one component). This panel draws the range inputs in the browser,
+which moves a thumb and its number as the key is pressed, and shows the picture (HTML) that Python
+computed from the values, so the explainers stay the one place where the maths is done.
+
+Each value lives in ``st.session_state[control.key]``, as a slider's would: bind it with
+``ShareableState.bind()`` before the panel, and the URL, Back/Forward and the kept settings work as
+they do for Streamlit's widgets. A change from the browser reruns the panel's fragment.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from pages.widgets.ui import on_grid
+
+_HERE = Path(__file__).parent / "components"
+_PANEL = st.components.v2.component(
+    "neural_lens.slider_panel",
+    js=(_HERE / "slider_panel.js").read_text(encoding="utf-8"),
+    css=(_HERE / "slider_panel.css").read_text(encoding="utf-8"),
+)
+
+
+@dataclass(frozen=True)
+class RangeControl:
+    key: str  # the session-state key that holds the value (bound to the URL by the page)
+    label: str  # shown above the range, and its accessible name
+    lo: float
+    hi: float
+    step: float
+    wide: bool = False  # spans both columns of the controls (the others sit in pairs)
+
+    @property
+    def digits(self) -> int:
+        """Decimals shown for a value: two for 0.1 steps, as Streamlit's float sliders show them."""
+        return max(2, -math.floor(math.log10(self.step))) if self.step < 1 else 0
+
+    def snap(self, raw: Any) -> float | None:
+        """A value from the browser, clamped to the range and put on the step grid; None when it is not a number."""
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+            return None
+        return on_grid(min(max(float(raw), self.lo), self.hi), self.lo, self.hi, self.step)
+
+
+def _seq_key(key: str) -> str:
+    return f"_{key}_seq"
+
+
+def apply_change(key: str, controls: Sequence[RangeControl], payload: Any) -> list[str]:
+    """Write a change sent by the panel (``{"seq": int, "values": {key: number}}``) into session state.
+
+    Returns the keys whose value changed. Anything malformed (not a mapping, unknown keys, text, NaN) is
+    ignored rather than trusted: the payload comes from the browser.
+    """
+    if not isinstance(payload, dict) or not isinstance(payload.get("values"), dict):
+        return []
+    seq = payload.get("seq")
+    if isinstance(seq, int) and not isinstance(seq, bool) and seq > st.session_state.get(_seq_key(key), 0):
+        st.session_state[_seq_key(key)] = seq
+    changed = []
+    for control in controls:
+        value = control.snap(payload["values"].get(control.key))
+        if value is not None and st.session_state.get(control.key) != value:
+            st.session_state[control.key] = value
+            changed.append(control.key)
+    return changed
+
+
+def _on_change(key: str, controls: tuple[RangeControl, ...]) -> None:
+    apply_change(key, controls, (st.session_state.get(key) or {}).get("values"))
+
+
+def slider_panel(key: str, controls: Sequence[RangeControl], picture_html: str, *,
+                 split: tuple[int, int] = (2, 3)) -> None:
+    """Draw ``controls`` (left, in pairs) beside ``picture_html`` (right, HTML we built) as one element.
+
+    The values are read from ``st.session_state``; a change in the browser writes them back there
+    (``apply_change``) before the fragment holding the panel reruns.
+    """
+    controls = tuple(controls)
+    data = {
+        "controls": [{"name": c.key, "label": c.label, "lo": c.lo, "hi": c.hi, "step": c.step, "wide": c.wide,
+                      "digits": c.digits, "value": float(st.session_state[c.key])} for c in controls],
+        "picture": picture_html,
+        "seq": st.session_state.get(_seq_key(key), 0),
+        "split": list(split),
+    }
+    _PANEL(key=key, data=data, on_values_change=partial(_on_change, key, controls))
