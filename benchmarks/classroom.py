@@ -48,6 +48,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from deploy.serve import COOKIE, Classroom
+from pages.widgets.slider_panel import panel_message
 
 MAX_SESSIONS = 200
 MAX_SECONDS = 900
@@ -95,11 +96,14 @@ class Panel:
     state: str = ""  # what the browser last sent for it ("" before any move)
 
     def move(self, label: str, value: float) -> None:
-        """Send `value` for `label` as the panel does: every value it shows, one sequence number on."""
-        self.controls[label].value = [value]
+        """Send `value` for `label` as the panel does: every value it shows, one sequence number on.
+
+        The controls keep what the page last drew: the page's next drawing must show `value`, or the move
+        was lost (SimulatedSession.move checks).
+        """
+        values = {c.id: (value if c.label == label else c.value[0]) for c in self.controls.values()}
         self.seq += 1
-        values = {c.id: c.value[0] for c in self.controls.values()}
-        self.state = json.dumps({"values": {"seq": self.seq, "values": values}})
+        self.state = json.dumps(panel_message(self.seq, values))
 
 
 @dataclass

@@ -46,9 +46,8 @@ def one_neuron() -> None:
     bias = st.session_state["perc_b"]
     out = pc.neuron_forward(xs, ws, bias, activation)
     controls = [control for control, _ in pairs[:2 * n]] + [pairs[-1][0]]
-    slider_panel("perc_neuron", controls, fig.neuron_panel_html(out))
-    try_this("Make w1 negative and watch its edge turn red and the sum drop. With the step activation, "
-             "find the bias at which the output flips from 0 to 1.")
+    slider_panel("perc_neuron", controls, fig.neuron_panel_html(out),
+                 announce=f"z = {pc.fixed(out.z, 2)}, a = {pc.fixed(out.a, 4)}")
     pytorch_snippet(snippets.perceptron_neuron_snippet(xs, ws, bias, activation, out.z, out.a))
     url.publish()
 
@@ -59,6 +58,9 @@ def one_neuron() -> None:
 if tab_neuron.open:
     with tab_neuron:
         one_neuron()
+        # Static, so outside the fragment: a key press in the panel never sends it again.
+        try_this("Make w1 negative and watch its edge turn red and the sum drop. With the step activation, "
+                 "find the bias at which the output flips from 0 to 1.")
 if tab_rule.open:
     with tab_rule:
         learning_rule(url)

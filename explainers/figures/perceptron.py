@@ -1,4 +1,4 @@
-"""Plotly figures for the Perceptron page. Builders take explainer results and return Figures."""
+"""Figures for the Perceptron page: plotly Figures, and SVG or HTML strings where nothing needs hover or zoom."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import streamlit as st
 
-from pages.widgets.ui import on_grid
+from pages.widgets.ui import finite, on_grid
 
 _HERE = Path(__file__).parent / "components"
 _PANEL = st.components.v2.component(
@@ -30,6 +30,9 @@ _PANEL = st.components.v2.component(
     js=(_HERE / "slider_panel.js").read_text(encoding="utf-8"),
     css=(_HERE / "slider_panel.css").read_text(encoding="utf-8"),
 )
+
+
+MAX_SEQ = 2**53 - 1  # the browser counts in doubles: a larger number is not a count it could have sent
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,18 @@ class RangeControl:
 
     def snap(self, raw: Any) -> float | None:
         """A value from the browser, clamped to the range and put on the step grid; None when it is not a number."""
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
             return None
-        return on_grid(min(max(float(raw), self.lo), self.hi), self.lo, self.hi, self.step)
+        try:
+            value = finite(raw)
+        except (ValueError, OverflowError):
+            return None
+        return on_grid(min(max(value, self.lo), self.hi), self.lo, self.hi, self.step)
+
+
+def panel_message(seq: int, values: dict[str, float]) -> dict:
+    """The state the panel sends on a change (its JavaScript builds the same): a sequence number and every value."""
+    return {"values": {"seq": seq, "values": values}}
 
 
 def _seq_key(key: str) -> str:
@@ -60,17 +72,23 @@ def _seq_key(key: str) -> str:
 def apply_change(key: str, controls: Sequence[RangeControl], payload: Any) -> list[str]:
     """Write a change sent by the panel (``{"seq": int, "values": {key: number}}``) into session state.
 
-    Returns the keys whose value changed. Anything malformed (not a mapping, unknown keys, text, NaN) is
-    ignored rather than trusted: the payload comes from the browser.
+    Returns the keys whose value changed. A message older than one already applied (sent by a panel the
+    page has since redrawn) is dropped; anything malformed (not a mapping, unknown keys, text, NaN, huge
+    numbers) is ignored rather than trusted: the payload comes from the browser.
     """
-    if not isinstance(payload, dict) or not isinstance(payload.get("values"), dict):
+    if not isinstance(payload, dict):
         return []
-    seq = payload.get("seq")
-    if isinstance(seq, int) and not isinstance(seq, bool) and seq > st.session_state.get(_seq_key(key), 0):
-        st.session_state[_seq_key(key)] = seq
+    seq, values = payload.get("seq"), payload.get("values")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq <= MAX_SEQ:
+        return []
+    if seq <= st.session_state.get(_seq_key(key), 0):
+        return []
+    st.session_state[_seq_key(key)] = seq  # answered even when its values are refused: the browser waits for it
+    if not isinstance(values, dict):
+        return []
     changed = []
     for control in controls:
-        value = control.snap(payload["values"].get(control.key))
+        value = control.snap(values.get(control.key))
         if value is not None and st.session_state.get(control.key) != value:
             st.session_state[control.key] = value
             changed.append(control.key)
@@ -81,18 +99,20 @@ def _on_change(key: str, controls: tuple[RangeControl, ...]) -> None:
     apply_change(key, controls, (st.session_state.get(key) or {}).get("values"))
 
 
-def slider_panel(key: str, controls: Sequence[RangeControl], picture_html: str, *,
+def slider_panel(key: str, controls: Sequence[RangeControl], picture_html: str, *, announce: str = "",
                  split: tuple[int, int] = (2, 3)) -> None:
     """Draw ``controls`` (left, in pairs) beside ``picture_html`` (right, HTML we built) as one element.
 
     The values are read from ``st.session_state``; a change in the browser writes them back there
-    (``apply_change``) before the fragment holding the panel reruns.
+    (``apply_change``) before the fragment holding the panel reruns. ``announce`` is the one line a screen
+    reader says after each change (the result, e.g. "z = 0.97, a = 0.7251").
     """
     controls = tuple(controls)
     data = {
         "controls": [{"name": c.key, "label": c.label, "lo": c.lo, "hi": c.hi, "step": c.step, "wide": c.wide,
                       "digits": c.digits, "value": float(st.session_state[c.key])} for c in controls],
         "picture": picture_html,
+        "announce": announce,
         "seq": st.session_state.get(_seq_key(key), 0),
         "split": list(split),
     }

@@ -40,8 +40,9 @@ class _Binding:
 MAX_URL_VALUE = 400  # characters; a longer value in a link is refused, not parsed
 
 
-def _finite(raw: str) -> float:
-    """A float from a URL value: finite and of sane size, else ValueError (never inf or NaN)."""
+def finite(raw: str | float) -> float:
+    """A float from a URL value (or a number a browser sent): finite and of sane size, else ValueError or
+    OverflowError (never inf or NaN)."""
     value = float(raw)
     if not math.isfinite(value) or abs(value) > 1e15:
         raise ValueError(raw)
@@ -64,9 +65,9 @@ def _parse(raw: str, b: _Binding) -> Any:
         inner = _Binding(d[0] if d else "", b.options, b.lo, b.hi, b.step)
         return type(d)(_parse(p, inner) for p in parts)
     if isinstance(d, int):
-        value: Any = int(_finite(raw))
+        value: Any = int(finite(raw))
     elif isinstance(d, float):
-        value = _finite(raw)
+        value = finite(raw)
     else:
         value = raw
     if b.options is not None and value not in b.options:
@@ -82,7 +83,7 @@ def _parse(raw: str, b: _Binding) -> Any:
 
 def on_grid(value: float, lo: float, hi: float | None, step: float) -> float:
     """The nearest of lo, lo + step, ... to `value` that is not above `hi` (what a slider with this step shows)."""
-    k = round((value - lo) / step)
+    k = math.floor((value - lo) / step + 0.5)  # a half rounds up, as the browser's range input rounds it
     if hi is not None and lo + k * step > hi + 1e-9:  # a top that is not on the grid
         k -= 1
     return round(lo + k * step, 10)

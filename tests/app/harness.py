@@ -7,6 +7,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from pages.widgets.slider_panel import panel_message
+
 PAGES = Path(__file__).resolve().parents[2] / "pages"
 
 
@@ -25,10 +27,13 @@ def slider(at: AppTest, label: str):
     return next(s for s in at.slider if s.label == label)
 
 
+def _panel_element(at: AppTest, key: str):
+    return next(e for e in at.get("bidi_component") if e.key == key)
+
+
 def panel(at: AppTest, key: str) -> dict:
     """What the page sent to the browser panel `key` (pages/widgets/slider_panel.py): controls, picture, seq."""
-    element = next(e for e in at.get("bidi_component") if e.key == key)
-    return json.loads(element.proto.json)
+    return json.loads(_panel_element(at, key).proto.json)
 
 
 def panel_value(at: AppTest, key: str, name: str) -> float:
@@ -36,21 +41,21 @@ def panel_value(at: AppTest, key: str, name: str) -> float:
     return next(c["value"] for c in panel(at, key)["controls"] if c["name"] == name)
 
 
-def move_panel(at: AppTest, key: str, values: dict[str, float]) -> AppTest:
+def move_panel(at: AppTest, key: str, values: dict, *, seq: int | None = None) -> AppTest:
     """Rerun as the browser does when the learner moves range inputs of the panel `key`.
 
-    The panel sends every value it shows, with a sequence number one past the last one the page applied;
-    AppTest cannot click a custom component, so this sends that widget state with the others.
+    The panel sends every value it shows, with a sequence number one past the last one the page applied
+    (or `seq`). AppTest cannot press keys in a custom component, so this sends that widget state along with
+    the others through AppTest's own (private) run with explicit widget states.
     """
-    element = next(e for e in at.get("bidi_component") if e.key == key)
-    data = json.loads(element.proto.json)
+    data = panel(at, key)
     shown = {c["name"]: c["value"] for c in data["controls"]}
     unknown = set(values) - set(shown)
     assert not unknown, f"the panel has no control {unknown}"
     states = at._tree.get_widget_states()
     state = states.widgets.add()
-    state.id = element.proto.id
-    state.json_value = json.dumps({"values": {"seq": data["seq"] + 1, "values": {**shown, **values}}})
+    state.id = _panel_element(at, key).proto.id
+    state.json_value = json.dumps(panel_message(data["seq"] + 1 if seq is None else seq, {**shown, **values}))
     at._run(states)
     assert not at.exception, at.exception
     return at

@@ -206,6 +206,16 @@ def test_the_neuron_panel_accepts_only_values_on_its_sliders():
     assert shown(at, "w2") == 0.8 and at.query_params["perc_w2"] == "0.8"
     neuron(at, b=9.0, x1=0.333)
     assert shown(at, "b") == 3.0 and shown(at, "x1") == 0.3
-    neuron(at, w1="lots", x2=None)
-    assert shown(at, "w1") == 0.5 and shown(at, "x2") == 0.6
+    neuron(at, w1="lots", x2=None, x3=10**400)  # 10**400 is no float: ignored, not a traceback
+    assert (shown(at, "w1"), shown(at, "x2"), shown(at, "x3")) == (0.5, 0.6, 1.4)
+    assert panel(at, NEURON)["seq"] == 2  # answered all the same: the browser waits for the answer
     assert not at.exception
+
+
+def test_a_message_from_a_panel_the_page_has_redrawn_since_is_dropped():
+    """Messages carry every value: one older than a change already applied would undo that change."""
+    at = run()
+    neuron(at, b=0.5)
+    neuron(at, b=0.6)
+    move_panel(at, NEURON, {"perc_b": 0.2, "perc_w1": 1.0}, seq=1)  # sent before the two above were answered
+    assert shown(at, "b") == 0.6 and shown(at, "w1") == 0.5 and at.query_params["perc_b"] == "0.6"

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
+from explainers import perceptron as pc
 from tests.browser.helpers import (
     assert_no_exception,
     free_port,
@@ -53,8 +54,6 @@ def _picture(page) -> str:
 
 
 def test_perceptron_panel_answers_key_presses_with_pythons_numbers(server, page):
-    from explainers import perceptron as pc
-
     open_page(page, server, "perceptron")
     page.wait_for_selector(".nl-picture .perc-activation svg", timeout=30_000)  # pierces the panel's shadow root
     wait_settled(page)
@@ -83,10 +82,10 @@ def test_perceptron_panel_answers_key_presses_with_pythons_numbers(server, page)
     page.go_back()
     page.wait_for_function("() => !location.search.includes('perc_b=0.4')", timeout=15_000)
     wait_settled(page)
-    page.wait_for_timeout(300)
     query = dict(p.split("=") for p in page.url.split("?", 1)[1].split("&"))
     b, w1 = float(query["perc_b"]), float(query["perc_w1"])
-    assert page.evaluate(_SHOWN, "perc_b") == f"{b:.2f}" and page.evaluate(_SHOWN, "perc_w1") == f"{w1:.2f}"
+    page.wait_for_function(f"() => ({_SHOWN})('perc_b') === '{b:.2f}'", timeout=15_000)
+    assert page.evaluate(_SHOWN, "perc_w1") == f"{w1:.2f}"
     earlier = pc.neuron_forward(np.array([0.7, 0.6, 1.4]), np.array([w1, -1.0, 0.8]), b, "sigmoid")
     assert pc.weighted_sum_text(earlier) in _picture(page)
     assert_no_exception(page)
@@ -113,3 +112,26 @@ def test_shared_link_on_a_fresh_server_uses_the_app_navigation(browser):
         pg.close()
     finally:
         stop(proc)
+
+
+def test_perceptron_panel_drag_ends_where_the_thumb_is(server, page):
+    """A mouse drag sends one message at a time (the rest wait for the answer): it still ends in agreement."""
+    open_page(page, server, "perceptron")
+    page.wait_for_selector(".nl-picture .perc-activation svg", timeout=30_000)
+    wait_settled(page)
+    box = page.get_by_role("slider", name="Input x2", exact=True).bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.65, y)  # about the thumb at 0.60
+    page.mouse.down()
+    for i in range(1, 21):  # to the left end in 20 moves, without waiting for the server
+        page.mouse.move(box["x"] + box["width"] * 0.65 * (1 - i / 20), y)
+    page.mouse.up()
+    assert page.evaluate(_SHOWN, "perc_x2") == "-2.00"
+    page.wait_for_function("() => location.search.includes('perc_x2=-2')", timeout=15_000)
+    wait_settled(page)
+    expected = pc.neuron_forward(np.array([0.7, -2.0, 1.4]), np.array([0.5, -1.0, 0.8]), 0.1, "sigmoid")
+    page.wait_for_function(f"() => ({_PANEL})().querySelector('.nl-picture').innerText"
+                           f".includes({pc.weighted_sum_text(expected)!r})", timeout=15_000)
+    assert page.evaluate(_SHOWN, "perc_x2") == "-2.00"
+    assert_no_exception(page)
+    assert not page.js_errors

@@ -2,55 +2,39 @@
 //
 // The browser moves the thumb and its number at once; the picture is the HTML Python computed from the
 // values (Python, tested against PyTorch, stays the only place the maths is done). Each change is sent as
-// {seq, values}; Python echoes the last seq it applied, so an answer to an older change never drags a
-// thumb back, while a value Python changed by itself (the browser's Back, a shared link) is shown.
+// {seq, values} with every value shown (Streamlit keeps only the latest message when a rerun is pending, so
+// a message must be complete). Python answers with the last seq it applied:
+//  - an answer to an older message never drags a thumb back (a newer change of ours is on its way);
+//  - once every change is answered, Python's values are shown (the browser's Back, a shared link);
+//  - one message at a time: while one is unanswered, a drag's further moves wait and only the latest goes
+//    (a mouse drag would otherwise start dozens of reruns a second per learner), or after WAIT_MS anyway.
+const WAIT_MS = 1000;
+
 export default function ({ parentElement, data, setStateValue }) {
+  // Kept on the mount point, so a panel rebuilt for other controls (another "Number of inputs") goes on
+  // counting where the old one stopped instead of reusing numbers Python has seen.
+  const state = parentElement.nlState ??= { seq: data.seq, answered: data.seq, pending: null, timer: 0 };
+  state.seq = Math.max(state.seq, data.seq);
+  state.answered = Math.max(state.answered, data.seq);
+  state.send = (values) => {
+    clearTimeout(state.timer);
+    state.pending = null;
+    state.seq += 1;
+    setStateValue("values", { seq: state.seq, values });
+  };
   const signature = data.controls.map((c) => `${c.name}:${c.lo}:${c.hi}:${c.step}`).join("|");
   let root = parentElement.querySelector(".nl-panel");
   const fresh = !root || root.dataset.signature !== signature;
   if (fresh) {
     if (root) root.remove();
-    root = document.createElement("div");
-    root.className = "nl-panel";
-    root.dataset.signature = signature;
-    root.style.setProperty("--nl-left", `${data.split[0]}fr`);
-    root.style.setProperty("--nl-right", `${data.split[1]}fr`);
-    root.innerHTML = `<div class="nl-controls"></div><div class="nl-picture" aria-live="polite"></div>`;
-    const controls = root.querySelector(".nl-controls");
-    for (const c of data.controls) {
-      const digits = c.digits;
-      const box = document.createElement("div");
-      box.className = c.wide ? "nl-control nl-wide" : "nl-control";
-      box.innerHTML = `<div class="nl-head"><span class="nl-label"></span><output></output></div>
-        <input type="range" min="${c.lo}" max="${c.hi}" step="${c.step}">
-        <div class="nl-ends"><span>${c.lo.toFixed(digits)}</span><span>${c.hi.toFixed(digits)}</span></div>`;
-      box.querySelector(".nl-label").textContent = c.label;
-      const input = box.querySelector("input");
-      input.name = c.name;
-      input.setAttribute("aria-label", c.label);
-      input.dataset.digits = digits;
-      controls.appendChild(box);
-    }
+    root = build(data, state);
     parentElement.appendChild(root);
-    root.seq = data.seq;
-    const inputs = [...root.querySelectorAll("input")];
-    for (const input of inputs) {
-      input.addEventListener("input", () => {
-        show(input);
-        root.seq += 1;
-        const values = Object.fromEntries(inputs.map((el) => [el.name, Number(el.value)]));
-        root.send({ seq: root.seq, values });
-      });
-    }
   }
-  root.send = (payload) => setStateValue("values", payload);
-  // Python's values win when it has seen every change we sent (or on a fresh panel); otherwise a newer
-  // change of ours is still on its way and the thumbs already show it.
-  if (fresh || data.seq >= root.seq) {
-    root.seq = data.seq;
+  if (state.pending && data.seq >= state.seq) state.send(state.pending);  // our last message is answered
+  if (fresh || (data.seq >= state.seq && !state.pending)) {
     for (const c of data.controls) {
       const input = root.querySelector(`input[name="${c.name}"]`);
-      if (Number(input.value) !== c.value || fresh) {
+      if (fresh || Number(input.value) !== c.value) {
         input.value = String(c.value);
         show(input);
       }
@@ -61,6 +45,49 @@ export default function ({ parentElement, data, setStateValue }) {
     picture.innerHTML = data.picture;
     picture.dataset.html = data.picture;
   }
+  root.querySelector(".nl-announce").textContent = data.announce;
+}
+
+function build(data, state) {
+  const root = document.createElement("div");
+  root.className = "nl-panel";
+  root.dataset.signature = data.controls.map((c) => `${c.name}:${c.lo}:${c.hi}:${c.step}`).join("|");
+  root.style.setProperty("--nl-left", `${data.split[0]}fr`);
+  root.style.setProperty("--nl-right", `${data.split[1]}fr`);
+  // The picture is not a live region (a screen reader would read the whole drawing on every key press);
+  // the one-line result is.
+  root.innerHTML = `<div class="nl-controls"></div><div class="nl-picture"></div>
+    <div class="nl-announce" role="status" aria-live="polite"></div>`;
+  const controls = root.querySelector(".nl-controls");
+  for (const c of data.controls) {
+    const box = document.createElement("div");
+    box.className = c.wide ? "nl-control nl-wide" : "nl-control";
+    // The number beside the label repeats the slider's own value text: hidden from screen readers.
+    box.innerHTML = `<div class="nl-head"><span class="nl-label"></span><output aria-hidden="true"></output></div>
+      <input type="range" min="${c.lo}" max="${c.hi}" step="${c.step}">
+      <div class="nl-ends" aria-hidden="true"><span>${c.lo.toFixed(c.digits)}</span><span>${c.hi.toFixed(c.digits)}</span></div>`;
+    box.querySelector(".nl-label").textContent = c.label;
+    const input = box.querySelector("input");
+    input.name = c.name;
+    input.setAttribute("aria-label", c.label);
+    input.dataset.digits = c.digits;
+    controls.appendChild(box);
+  }
+  const inputs = [...root.querySelectorAll("input")];
+  for (const input of inputs) {
+    input.addEventListener("input", () => {
+      show(input);
+      const values = Object.fromEntries(inputs.map((el) => [el.name, Number(el.value)]));
+      if (state.seq > state.answered) {  // our last message is still unanswered
+        state.pending = values;  // sent when the answer comes, or after WAIT_MS
+        clearTimeout(state.timer);
+        state.timer = setTimeout(() => state.pending && state.send(state.pending), WAIT_MS);
+      } else {
+        state.send(values);
+      }
+    });
+  }
+  return root;
 }
 
 function show(input) {
