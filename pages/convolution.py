@@ -4,7 +4,7 @@ import streamlit as st
 
 from explainers import convolution as cv
 from explainers.kernels import KERNELS
-from pages.widgets.convolution_parts import BANK, PADDINGS, results
+from pages.widgets.convolution_parts import BANK, results
 from pages.widgets.image_input import image_input
 from pages.widgets.kernel_input import kernel_input
 from pages.widgets.ui import ShareableState, try_this
@@ -26,12 +26,6 @@ st.latex(r"y_{i,j} = b + \sum_{c}\sum_{m}\sum_{n} x_{c,\, s i + d m - p,\, s j +
 url = ShareableState("conv")
 url.bind("conv_normalise", False)
 url.bind("conv_colour", "grey", options=cv.COLOUR_MODES)
-url.bind("conv_stride", 1, lo=1, hi=4)
-url.bind("conv_padding", "1", options=PADDINGS)
-url.bind("conv_padding_mode", "zeros", options=cv.PADDING_MODES)
-url.bind("conv_dilation", 1, lo=1, hi=4)
-url.bind("conv_bias", 0.0, lo=-1.0, hi=1.0)
-url.bind("conv_relu", False)
 url.bind("conv_row", 150, lo=0)
 url.bind("conv_col", 50, lo=0)
 url.bind("conv_bank", BANK, options=list(KERNELS))

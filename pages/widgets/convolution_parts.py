@@ -87,16 +87,25 @@ def _bank(key: str, _image: np.ndarray, names: tuple, stride: int, padding, dila
 def _settings(url: ShareableState) -> tuple[int, str, str, int, float, bool]:
     """The Conv2d knobs in three columns and a toggle -> (stride, padding, padding mode, dilation, bias, relu)."""
     st.markdown("**3. Conv2d settings**")
+    # Bound here, in the fragment, not at the top of the page: each rerun of the fragment then sends these
+    # widgets with their values. Bound only by the full run, a fragment rerun sent them without, and a
+    # browser that had dropped its copy drew them at their minimum (padding 0, bias -1.00 under a link
+    # that said 1 and 0: the rare CI failure of the shared-link test).
     a, b, c = st.columns(3, gap="medium")
-    stride = a.slider("Stride", 1, 4, key="conv_stride", help="How many pixels the kernel jumps each step.")
-    padding = a.select_slider("Padding", PADDINGS, key="conv_padding",
+    stride = a.slider("Stride", 1, 4, key=url.bind("conv_stride", 1, lo=1, hi=4),
+                      help="How many pixels the kernel jumps each step.")
+    padding = a.select_slider("Padding", PADDINGS, key=url.bind("conv_padding", "1", options=PADDINGS),
                               help="Pixels added around the picture; 0 is 'valid', 'same' keeps the size.")
-    mode = b.selectbox("Padding mode", cv.PADDING_MODES, key="conv_padding_mode",
+    mode = b.selectbox("Padding mode", cv.PADDING_MODES, key=url.bind("conv_padding_mode", "zeros",
+                                                                      options=cv.PADDING_MODES),
                        help="zeros: black border; reflect: mirror; replicate: repeat the edge; circular: wrap around.")
-    dilation = b.slider("Dilation", 1, 4, key="conv_dilation", help="Gaps between the kernel's taps.")
-    bias = c.slider("Bias", -1.0, 1.0, step=0.05, key="conv_bias", help="Added to every output value.")
+    dilation = b.slider("Dilation", 1, 4, key=url.bind("conv_dilation", 1, lo=1, hi=4),
+                        help="Gaps between the kernel's taps.")
+    bias = c.slider("Bias", -1.0, 1.0, step=0.05, key=url.bind("conv_bias", 0.0, lo=-1.0, hi=1.0, step=0.05),
+                    help="Added to every output value.")
     # Under the columns: in a third of 1024 px its label would be cut.
-    relu = st.toggle("ReLU after the convolution", key="conv_relu", help="Negative outputs become 0.")
+    relu = st.toggle("ReLU after the convolution", key=url.bind("conv_relu", False),
+                     help="Negative outputs become 0.")
     return stride, padding, mode, dilation, bias, relu
 
 
@@ -168,6 +177,8 @@ def pixel_panel(url: ShareableState, picked: ImageChoice, demo: cv.KernelDemo, g
             if figs.is_signed(demo.output):
                 st.caption("Negative **red**, zero **white**, positive **blue**; turn on ReLU to clip negatives to 0.")
     with right:
+        for key in ("conv_row", "conv_col"):  # re-assigned: sent with their values on every rerun (see _settings)
+            state[key] = state[key]
         st.slider("Output row", 0, max(ho - 1, 1), key="conv_row", disabled=ho == 1)
         st.slider("Output column", 0, max(wo - 1, 1), key="conv_col", disabled=wo == 1)
         st.html(figs.step_html(step, channel_names=None if colour == "grey" else ["R", "G", "B"]))
