@@ -48,7 +48,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from deploy.serve import COOKIE, Classroom
-from pages.widgets.slider_panel import panel_message
+from pages.widgets.slider_panel import COMPONENT, panel_message
 
 MAX_SESSIONS = 200
 MAX_SECONDS = 900
@@ -177,7 +177,7 @@ class SimulatedSession:
             # Like the frontend: keep our own value unless the server sets one.
             value = list(s.value) if s.set_value and s.value else (known.value if known else list(s.default))
             self.sliders[s.id] = Slider(s.id, s.label, fragment_id, s.min, s.max, s.step or 1.0, value)
-        elif kind == "bidi_component" and element.bidi_component.component_name == "neural_lens.slider_panel":
+        elif kind == "bidi_component" and element.bidi_component.component_name == COMPONENT:
             c = element.bidi_component
             data = json.loads(c.json)
             controls = {d["label"]: Slider(d["name"], d["label"], fragment_id, d["lo"], d["hi"], d["step"], [d["value"]])

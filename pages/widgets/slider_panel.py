@@ -24,9 +24,10 @@ import streamlit as st
 
 from pages.widgets.ui import finite, on_grid
 
+COMPONENT = "neural_lens.slider_panel"  # the name its elements carry (benchmarks/classroom.py looks for it)
 _HERE = Path(__file__).parent / "components"
 _PANEL = st.components.v2.component(
-    "neural_lens.slider_panel",
+    COMPONENT,
     js=(_HERE / "slider_panel.js").read_text(encoding="utf-8"),
     css=(_HERE / "slider_panel.css").read_text(encoding="utf-8"),
 )
@@ -69,30 +70,27 @@ def _seq_key(key: str) -> str:
     return f"_{key}_seq"
 
 
-def apply_change(key: str, controls: Sequence[RangeControl], payload: Any) -> list[str]:
+def apply_change(key: str, controls: Sequence[RangeControl], payload: Any) -> None:
     """Write a change sent by the panel (``{"seq": int, "values": {key: number}}``) into session state.
 
-    Returns the keys whose value changed. A message older than one already applied (sent by a panel the
-    page has since redrawn) is dropped; anything malformed (not a mapping, unknown keys, text, NaN, huge
-    numbers) is ignored rather than trusted: the payload comes from the browser.
+    A message older than one already applied (sent by a panel the page has since redrawn) is dropped;
+    anything malformed (not a mapping, unknown keys, text, NaN, huge numbers) is ignored rather than
+    trusted: the payload comes from the browser.
     """
     if not isinstance(payload, dict):
-        return []
+        return
     seq, values = payload.get("seq"), payload.get("values")
     if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq <= MAX_SEQ:
-        return []
+        return
     if seq <= st.session_state.get(_seq_key(key), 0):
-        return []
+        return
     st.session_state[_seq_key(key)] = seq  # answered even when its values are refused: the browser waits for it
     if not isinstance(values, dict):
-        return []
-    changed = []
+        return
     for control in controls:
         value = control.snap(values.get(control.key))
-        if value is not None and st.session_state.get(control.key) != value:
+        if value is not None:
             st.session_state[control.key] = value
-            changed.append(control.key)
-    return changed
 
 
 def _on_change(key: str, controls: tuple[RangeControl, ...]) -> None:

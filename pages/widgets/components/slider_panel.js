@@ -27,11 +27,11 @@ export default function ({ parentElement, data, setStateValue }) {
   const fresh = !root || root.dataset.signature !== signature;
   if (fresh) {
     if (root) root.remove();
-    root = build(data, state);
+    root = build(data, signature, state);
     parentElement.appendChild(root);
   }
-  if (state.pending && data.seq >= state.seq) state.send(state.pending);  // our last message is answered
-  if (fresh || (data.seq >= state.seq && !state.pending)) {
+  if (state.pending && state.answered >= state.seq) state.send(state.pending);  // our last message is answered
+  if (fresh || (state.answered >= state.seq && !state.pending)) {
     for (const c of data.controls) {
       const input = root.querySelector(`input[name="${c.name}"]`);
       if (fresh || Number(input.value) !== c.value) {
@@ -41,17 +41,17 @@ export default function ({ parentElement, data, setStateValue }) {
     }
   }
   const picture = root.querySelector(".nl-picture");
-  if (picture.dataset.html !== data.picture) {
+  if (picture.nlHtml !== data.picture) {  // a property, not an attribute: no copy of the HTML in the DOM
     picture.innerHTML = data.picture;
-    picture.dataset.html = data.picture;
+    picture.nlHtml = data.picture;
   }
   root.querySelector(".nl-announce").textContent = data.announce;
 }
 
-function build(data, state) {
+function build(data, signature, state) {
   const root = document.createElement("div");
   root.className = "nl-panel";
-  root.dataset.signature = data.controls.map((c) => `${c.name}:${c.lo}:${c.hi}:${c.step}`).join("|");
+  root.dataset.signature = signature;
   root.style.setProperty("--nl-left", `${data.split[0]}fr`);
   root.style.setProperty("--nl-right", `${data.split[1]}fr`);
   // The picture is not a live region (a screen reader would read the whole drawing on every key press);
