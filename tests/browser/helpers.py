@@ -22,6 +22,10 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 SETTLED = "[data-testid='stApp'][data-test-script-state='notRunning']"
+# Every panel drawn by our browser component (pages/widgets/slider_panel.py): each sits in a shadow root, which
+# document.querySelectorAll does not enter.
+PANELS = """() => [...document.querySelectorAll("*")].map((e) => e.shadowRoot && e.shadowRoot.querySelector(".nl-panel"))
+  .filter(Boolean)"""
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ import pytest
 
 from pages.widgets.catalog import HOME, LESSONS
 from tests.browser.conftest import ARTIFACTS
-from tests.browser.helpers import assert_no_exception, open_page
+from tests.browser.helpers import PANELS, assert_no_exception, open_page
 
 SIZES = [(1024, 768), (1440, 900)]
 MIN_FIGURE_FONT_PX = 10
@@ -87,18 +87,12 @@ _CUT_BY_BOX = """() => {
 }"""
 
 # A panel drawn by a browser component (pages/widgets/slider_panel.py) lives in a shadow root the checks above
-# do not see into: its labels and numbers must fit their row, its pictures and text the panel and the window,
-# and its figure text be readable.
-_PANEL_OVERFLOW = """(minPx) => {
+# do not see into: its labels and numbers must fit their row, its pictures and text the panel and the window
+# (its figure text is read by _SMALL_FIGURE_TEXT).
+_PANEL_OVERFLOW = """() => {
   const out = [];
-  for (const host of document.querySelectorAll("*")) {
-    const panel = host.shadowRoot && host.shadowRoot.querySelector(".nl-panel");
-    if (!panel || !panel.getClientRects().length) continue;
-    for (const t of panel.querySelectorAll("svg text")) {
-      const m = t.getScreenCTM();  // its scale, rotated labels (the curve's f(z)) included
-      const px = parseFloat(getComputedStyle(t).fontSize) * (m ? Math.hypot(m.a, m.b) : 1);
-      if (t.textContent.trim() && px < minPx - 0.05) out.push(`${t.textContent.trim().slice(0, 30)} (${px.toFixed(1)} px)`);
-    }
+  for (const panel of (""" + PANELS + """)()) {
+    if (!panel.getClientRects().length) continue;
     const edge = Math.min(panel.getBoundingClientRect().right, window.innerWidth) + 1;
     for (const head of panel.querySelectorAll(".nl-head, .nl-ends")) {
       if (head.scrollWidth > head.clientWidth + 1) out.push(`row: ${head.textContent.trim().replace(/\\s+/g, " ")}`);
@@ -114,9 +108,12 @@ _PANEL_OVERFLOW = """(minPx) => {
 
 _SMALL_FIGURE_TEXT = """(minPx) => {
   const out = [];
-  for (const t of document.querySelectorAll(".js-plotly-plot svg text, [data-testid='stGraphVizChart'] svg text")) {
+  const texts = [...document.querySelectorAll(".js-plotly-plot svg text, [data-testid='stGraphVizChart'] svg text"),
+                 ...(""" + PANELS + """)().flatMap((panel) => [...panel.querySelectorAll("svg text")])];
+  for (const t of texts) {
     if (!t.textContent.trim() || t.getBoundingClientRect().width === 0) continue;
-    const px = parseFloat(getComputedStyle(t).fontSize) * (t.getScreenCTM() ? t.getScreenCTM().a : 1);
+    const m = t.getScreenCTM();  // its scale, rotated labels (an axis title) included
+    const px = parseFloat(getComputedStyle(t).fontSize) * (m ? Math.hypot(m.a, m.b) : 1);
     if (px > 0 && px < minPx - 0.05) out.push(`${t.textContent.trim().slice(0, 30)} (${px.toFixed(1)} px)`);
   }
   return [...new Set(out)].slice(0, 10);
@@ -137,7 +134,7 @@ def _assert_readable(pg, name: str, size: tuple[int, int]) -> None:
     assert not formulas, f"formulas overflow at {width}x{height}: {formulas}"
     if name in PANEL_PAGES:  # drawn by the time the run settled: else the check below would look at nothing
         assert pg.locator(".nl-panel").count() == 1, f"no browser-drawn panel on {name}"
-    spilling = pg.evaluate(_SPILLING_PICTURES) + pg.evaluate(_PANEL_OVERFLOW, MIN_FIGURE_FONT_PX)
+    spilling = pg.evaluate(_SPILLING_PICTURES) + pg.evaluate(_PANEL_OVERFLOW)
     assert not spilling, f"pictures wider than their column at {width}x{height}: {spilling}"
     small = pg.evaluate(_SMALL_FIGURE_TEXT, MIN_FIGURE_FONT_PX)
     assert not small, f"figure text under {MIN_FIGURE_FONT_PX} px at {width}x{height}: {small}"

@@ -6,6 +6,7 @@ import numpy as np
 
 from explainers import perceptron as pc
 from tests.browser.helpers import (
+    PANELS,
     assert_no_exception,
     free_port,
     open_page,
@@ -33,8 +34,7 @@ def test_home_shows_navigation_and_map(server, page):
 
 
 # The One-neuron panel is drawn by a browser component in a shadow root (pages/widgets/slider_panel.py).
-_PANEL = """() => [...document.querySelectorAll("*")].map((e) => e.shadowRoot && e.shadowRoot.querySelector(".nl-panel"))
-  .find(Boolean)"""
+_PANEL = "() => (" + PANELS + ")()[0]"
 _SHOWN = """(name) => {
   const panel = (""" + _PANEL + """)();
   const input = panel.querySelector(`input[name="${name}"]`);
