@@ -18,7 +18,8 @@ from explainers.figures import convolution as figs
 from explainers.images import to_grey
 from explainers.kernels import KERNELS
 from explainers.kernels import kernel as named_kernel
-from pages.widgets.image_input import ImageChoice, clickable_picture, clicked_cell
+from pages.widgets.image_input import ImageChoice
+from pages.widgets.slider_panel import RangeControl, slider_panel
 from pages.widgets.ui import ShareableState, pytorch_snippet, run_safely
 
 PADDINGS = ["0", "1", "2", "3", "4", "5", "6", "same"]
@@ -145,18 +146,39 @@ def results(url: ShareableState, picked: ImageChoice, kernel: np.ndarray, kernel
     url.publish()
 
 
-def _pick(ho: int, wo: int) -> None:
-    """A click on the feature map moves the row and column sliders to the clicked pixel."""
-    state = st.session_state
-    cell = clicked_cell(state.get("conv_click"), ho, wo)
-    if cell is not None:
-        state.conv_row, state.conv_col = cell
+def _pick(ho: int, wo: int, target: str, x: float, y: float) -> None:
+    """A click on the feature map (x, y: fractions of its size) moves the row and column to the clicked pixel."""
+    if target == "output":
+        st.session_state.conv_row = min(int(y * ho), ho - 1)
+        st.session_state.conv_col = min(int(x * wo), wo - 1)
+
+
+def _arithmetic_html(step: cv.ConvStep, demo: cv.KernelDemo, colour: str, bias: float, relu: bool) -> str:
+    """The picked pixel's tables and its sum in words (HTML): what the panel shows beside the pictures."""
+    r, c = step.out_row, step.out_col
+    tables = figs.step_html(step, channel_names=None if colour == "grey" else ["R", "G", "B"])
+    if colour == "depthwise":
+        sums = ", ".join(f"{n} {cv.fmt(step.products[i].sum() + bias)}" for i, n in enumerate("RGB"))
+        held = ", ".join(cv.fmt(demo.output[i, r, c]) for i in range(3))
+        text = (f"Depthwise: each channel keeps its own sum, plus bias {bias:+.2f}: {sums}"
+                f"{' before ReLU' if relu else ''}. The three maps hold <b>{held}</b> at row {r}, column {c}.")
+    else:
+        after = f", then ReLU gives {cv.fmt(max(step.total, 0.0))}" if relu else ""
+        text = (f"Sum of the {step.products.size} products = <b>{cv.fmt(step.products.sum())}</b>, plus bias "
+                f"{bias:+.2f} = <b>{cv.fmt(step.total)}</b>{after}. The feature map holds "
+                f"<b>{cv.fmt(demo.output[0, r, c])}</b> at row {r}, column {c}.")
+    return (f"{tables}<p>{text}</p><p class='nl-caption'>Tables show 2 decimals; each product is rounded up or "
+            "down so the shown products add up to the shown sum. Dotted cells read padding, not the picture.</p>")
 
 
 @st.fragment
 def pixel_panel(url: ShareableState, picked: ImageChoice, demo: cv.KernelDemo, g: cv.ConvGeometry, run_key: str,
                 kernel: np.ndarray, kernel_name: str, settings: dict) -> None:
-    """Input, clickable feature map and the picked pixel's multiply-and-sum, side by side (reruns alone)."""
+    """Input, clickable feature map and the picked pixel's multiply-and-sum, side by side (reruns alone).
+
+    One browser panel (pages/widgets/slider_panel.py): the row and column move as the key is pressed, a click
+    on the map picks its pixel, and the pictures and sums are the ones computed here.
+    """
     state = st.session_state
     colour, bias, relu = settings["colour"], settings["bias"], settings["relu"]
     (ho, wo), pad_arg = g.out_size, settings["padding"]
@@ -164,42 +186,33 @@ def pixel_panel(url: ShareableState, picked: ImageChoice, demo: cv.KernelDemo, g
     step = cv.conv_step(demo.x, seen, state.conv_row, state.conv_col, bias=bias, stride=settings["stride"],
                         padding=pad_arg, dilation=settings["dilation"], padding_mode=settings["padding_mode"])
     r, c = step.out_row, step.out_col
-    left, middle, right = st.columns([1, 1, 1.3], gap="medium")
-    left.image(_input_picture(picked.key, picked.image, colour, figs.window_of(step)), width="stretch",
-               caption=f"Input: {picked.label} ({g.in_size[0]}×{g.in_size[1]}); orange: the kernel's window")
-    with middle:
-        clickable_picture(_output_picture(run_key, demo.output, (r, c)), "conv_click", partial(_pick, ho, wo))
-        if colour == "depthwise":
-            st.caption(f"Output: 3 maps ({ho}×{wo}) shown as R, G, B; for signed maps mid-grey is 0. Click a pixel.")
-        else:
-            st.caption(f"Output: {kernel_name} ({ho}×{wo}). Click a pixel to see its sum.")
-            st.html(figs.colour_key_html(figs.colour_limits(demo.output), "output value"))
-            if figs.is_signed(demo.output):
-                st.caption("Negative **red**, zero **white**, positive **blue**; turn on ReLU to clip negatives to 0.")
-    with right:
-        for key in ("conv_row", "conv_col"):  # re-assigned: sent with their values on every rerun (see _settings)
-            state[key] = state[key]
-        st.slider("Output row", 0, max(ho - 1, 1), key="conv_row", disabled=ho == 1)
-        st.slider("Output column", 0, max(wo - 1, 1), key="conv_col", disabled=wo == 1)
-        st.html(figs.step_html(step, channel_names=None if colour == "grey" else ["R", "G", "B"]))
-        if colour == "depthwise":
-            sums = ", ".join(f"{n} {cv.fmt(step.products[i].sum() + bias)}" for i, n in enumerate("RGB"))
-            held = ", ".join(cv.fmt(demo.output[i, r, c]) for i in range(3))
-            st.markdown(f"Depthwise: each channel keeps its own sum, plus bias {bias:+.2f}: {sums}"
-                        f"{' before ReLU' if relu else ''}. The three maps hold **{held}** at row {r}, column {c}.")
-        else:
-            after = f", then ReLU gives {cv.fmt(max(step.total, 0.0))}" if relu else ""
-            st.markdown(
-                f"Sum of the {step.products.size} products = **{cv.fmt(step.products.sum())}**, plus bias "
-                f"{bias:+.2f} = **{cv.fmt(step.total)}**{after}. The feature map holds "
-                f"**{cv.fmt(demo.output[0, r, c])}** at row {r}, column {c}."
-            )
-        st.caption("Tables show 2 decimals; each product is rounded up or down so the shown products add up to "
-                   "the shown sum. Dotted cells read padding, not the picture.")
-        pytorch_snippet(snippets.convolution_snippet(kernel, pixel=(r, c), photo=picked.file_name or "your_photo.png",
-                                                     **settings))
-        if not picked.file_name:
-            st.caption("The snippet reads a photo: upload the same file here and both print the same numbers.")
+    label = picked.label
+    shown_in = figs.figure_html(
+        _input_picture(picked.key, picked.image, colour, figs.window_of(step)),
+        f"Input: {label} ({g.in_size[0]}×{g.in_size[1]}); orange: the kernel's window", alt=f"Input: {label}")
+    if colour == "depthwise":
+        output = figs.figure_html(
+            _output_picture(run_key, demo.output, (r, c)), click="output", alt="The three output maps",
+            caption=f"Output: 3 maps ({ho}×{wo}) shown as R, G, B; for signed maps mid-grey is 0. Click a pixel.")
+    else:
+        signed = ("<p class='nl-caption'>Negative <b>red</b>, zero <b>white</b>, positive <b>blue</b>; turn on ReLU "
+                  "to clip negatives to 0.</p>") if figs.is_signed(demo.output) else ""
+        output = figs.figure_html(
+            _output_picture(run_key, demo.output, (r, c)), click="output", alt=f"Output feature map: {kernel_name}",
+            caption=f"Output: {kernel_name} ({ho}×{wo}). Click a pixel to see its sum.",
+            after=figs.colour_key_html(figs.colour_limits(demo.output), "output value") + signed)
+    arithmetic = _arithmetic_html(step, demo, colour, bias, relu)
+    picture = (f"<div class='nl-columns'><div>{shown_in}</div><div>{output}</div>"
+               f"<div style='--nl-grow:1.3'>{arithmetic}</div></div>")
+    slider_panel("conv_pixel", [RangeControl("conv_row", "Output row", 0, ho - 1, 1),
+                                RangeControl("conv_col", "Output column", 0, wo - 1, 1)], picture,
+                 layout="stack", on_click=partial(_pick, ho, wo),
+                 announce=f"Row {r}, column {c}: the feature map holds "
+                          + ", ".join(cv.fmt(v) for v in demo.output[:, r, c]))
+    pytorch_snippet(snippets.convolution_snippet(kernel, pixel=(r, c), photo=picked.file_name or "your_photo.png",
+                                                 **settings))
+    if not picked.file_name:
+        st.caption("The snippet reads a photo: upload the same file here and both print the same numbers.")
     url.publish()
 
 

@@ -9,12 +9,16 @@ computed from the values, so the explainers stay the one place where the maths i
 Each value lives in ``st.session_state[control.key]``, as a slider's would: bind it with
 ``ShareableState.bind()`` before the panel, and the URL, Back/Forward and the kept settings work as
 they do for Streamlit's widgets. A change from the browser reruns the panel's fragment.
+
+The picture may mark elements with ``data-nl-click="name"``: a click on one is sent with the values, and
+``on_click(name, x, y)`` (x and y as fractions of the element's width and height) decides what it picks,
+e.g. the output cell under the pointer, by writing the controls' session-state keys.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -34,6 +38,9 @@ _PANEL = st.components.v2.component(
 
 
 MAX_SEQ = 2**53 - 1  # the browser counts in doubles: a larger number is not a count it could have sent
+LAYOUTS = ("side", "stack")  # controls beside the picture (in pairs), or in one row above it
+
+OnClick = Callable[[str, float, float], None]  # (the clicked element's data-nl-click, x, y as fractions)
 
 
 @dataclass(frozen=True)
@@ -61,17 +68,32 @@ class RangeControl:
         return on_grid(min(max(value, self.lo), self.hi), self.lo, self.hi, self.step)
 
 
-def panel_message(seq: int, values: dict[str, float]) -> dict:
-    """The state the panel sends on a change (its JavaScript builds the same): a sequence number and every value."""
-    return {"values": {"seq": seq, "values": values}}
+def panel_message(seq: int, values: dict[str, float], click: dict | None = None) -> dict:
+    """The state the panel sends on a change (its JavaScript builds the same): a sequence number, every value,
+    and for a click on the picture ``{"target": name, "x": fraction, "y": fraction}``."""
+    message = {"seq": seq, "values": values}
+    if click is not None:
+        message["click"] = click
+    return {"values": message}
 
 
 def _seq_key(key: str) -> str:
     return f"_{key}_seq"
 
 
-def apply_change(key: str, controls: Sequence[RangeControl], payload: Any) -> None:
-    """Write a change sent by the panel (``{"seq": int, "values": {key: number}}``) into session state.
+def _fraction(raw: Any) -> float | None:
+    """A click position from the browser as a fraction in [0, 1], or None when it is not a number."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        return None
+    try:
+        return min(max(finite(raw), 0.0), 1.0)
+    except (ValueError, OverflowError):
+        return None
+
+
+def apply_change(key: str, controls: Sequence[RangeControl], payload: Any, on_click: OnClick | None = None) -> None:
+    """Write a change sent by the panel (``{"seq": int, "values": {key: number}, "click"?: {...}}``) into
+    session state; a click on the picture then goes to ``on_click(target, x, y)``.
 
     A message older than one already applied (sent by a panel the page has since redrawn) is dropped;
     anything malformed (not a mapping, unknown keys, text, NaN, huge numbers) is ignored rather than
@@ -91,20 +113,30 @@ def apply_change(key: str, controls: Sequence[RangeControl], payload: Any) -> No
         value = control.snap(values.get(control.key))
         if value is not None:
             st.session_state[control.key] = value
+    click = payload.get("click")
+    if on_click is None or not isinstance(click, dict):
+        return
+    target, x, y = click.get("target"), _fraction(click.get("x")), _fraction(click.get("y"))
+    if isinstance(target, str) and len(target) <= 64 and x is not None and y is not None:
+        on_click(target, x, y)
 
 
-def _on_change(key: str, controls: tuple[RangeControl, ...]) -> None:
-    apply_change(key, controls, (st.session_state.get(key) or {}).get("values"))
+def _on_change(key: str, controls: tuple[RangeControl, ...], on_click: OnClick | None) -> None:
+    apply_change(key, controls, (st.session_state.get(key) or {}).get("values"), on_click)
 
 
 def slider_panel(key: str, controls: Sequence[RangeControl], picture_html: str, *, announce: str = "",
-                 split: tuple[int, int] = (2, 3)) -> None:
-    """Draw ``controls`` (left, in pairs) beside ``picture_html`` (right, HTML we built) as one element.
+                 split: tuple[float, float] = (2, 3), layout: str = "side", on_click: OnClick | None = None) -> None:
+    """Draw ``controls`` beside ``picture_html`` (HTML we built) as one element: in pairs on the left
+    (``layout="side"``, widths in the ratio ``split``) or in one row above it (``"stack"``).
 
     The values are read from ``st.session_state``; a change in the browser writes them back there
     (``apply_change``) before the fragment holding the panel reruns. ``announce`` is the one line a screen
-    reader says after each change (the result, e.g. "z = 0.97, a = 0.7251").
+    reader says after each change (the result, e.g. "z = 0.97, a = 0.7251"). ``on_click`` receives clicks on
+    the picture's ``data-nl-click`` elements.
     """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
     controls = tuple(controls)
     data = {
         "controls": [{"name": c.key, "label": c.label, "lo": c.lo, "hi": c.hi, "step": c.step, "wide": c.wide,
@@ -113,5 +145,6 @@ def slider_panel(key: str, controls: Sequence[RangeControl], picture_html: str, 
         "announce": announce,
         "seq": st.session_state.get(_seq_key(key), 0),
         "split": list(split),
+        "layout": layout,
     }
-    _PANEL(key=key, data=data, on_values_change=partial(_on_change, key, controls))
+    _PANEL(key=key, data=data, on_values_change=partial(_on_change, key, controls, on_click))

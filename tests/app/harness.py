@@ -41,8 +41,10 @@ def panel_value(at: AppTest, key: str, name: str) -> float:
     return next(c["value"] for c in panel(at, key)["controls"] if c["name"] == name)
 
 
-def move_panel(at: AppTest, key: str, values: dict, *, seq: int | None = None) -> AppTest:
-    """Rerun as the browser does when the learner moves range inputs of the panel `key`.
+def move_panel(at: AppTest, key: str, values: dict, *, seq: int | None = None, click: dict | None = None
+               ) -> AppTest:
+    """Rerun as the browser does when the learner moves range inputs of the panel `key` (or, with `click`,
+    clicks its picture: ``{"target": name, "x": fraction, "y": fraction}``).
 
     The panel sends every value it shows, with a sequence number one past the last one the page applied
     (or `seq`). AppTest cannot press keys in a custom component, so this sends that widget state along with
@@ -55,7 +57,7 @@ def move_panel(at: AppTest, key: str, values: dict, *, seq: int | None = None) -
     states = at._tree.get_widget_states()
     state = states.widgets.add()
     state.id = _panel_element(at, key).proto.id
-    state.json_value = json.dumps(panel_message(data["seq"] + 1 if seq is None else seq, {**shown, **values}))
+    state.json_value = json.dumps(panel_message(data["seq"] + 1 if seq is None else seq, {**shown, **values}, click))
     at._run(states)
     assert not at.exception, at.exception
     return at

@@ -16,7 +16,7 @@ from explainers.figures import convolution as figs
 from explainers.images import sample_images, to_grey
 from explainers.kernels import kernel
 from pages.widgets.convolution_parts import BANK
-from tests.app.harness import run_page
+from tests.app.harness import move_panel, panel, panel_value, run_page
 
 
 def run(query: dict | None = None) -> AppTest:
@@ -31,9 +31,14 @@ def shapes(at: AppTest) -> str:
     return markdown_with(at, "Shapes: input")
 
 
+def pixel(at: AppTest) -> str:
+    """The HTML of the picked pixel's panel (pages/widgets/convolution_parts.pixel_panel): pictures and sums."""
+    return panel(at, "conv_pixel")["picture"]
+
+
 def held_value(at: AppTest) -> tuple[float, int, int]:
     """The feature-map value the step-through reports, with its row and column."""
-    m = re.search(r"The feature map holds \*\*(-?[\d.]+)\*\* at row (\d+), column (\d+)", markdown_with(at, "holds"))
+    m = re.search(r"The feature map holds <b>(-?[\d.]+)</b> at row (\d+), column (\d+)", pixel(at))
     return float(m.group(1)), int(m.group(2)), int(m.group(3))
 
 
@@ -55,10 +60,11 @@ def upload(at: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppT
 def test_default_page_has_every_part():
     at = run()
     assert at.title[0].value == "Convolution"
-    # Input and feature map go as pictures (the map is clickable), the step as tables beside them;
-    # histogram (an SVG), animation (plotly) and filter bank (pictures) are lazy tabs, each drawn when open.
-    assert len(at.get("image")) == 1
-    assert any("products, sum" in h.proto.body for h in at.get("html"))
+    # Input and feature map go as pictures in one browser panel (the map is clickable), the step as tables
+    # beside them; histogram (an SVG), animation (plotly) and filter bank (pictures) are lazy tabs.
+    assert at.get("image") == []
+    assert pixel(at).count('<img src="data:image/') == 2 and pixel(at).count('data-nl-click="output"') == 1
+    assert "products, sum" in pixel(at)
     assert at.get("plotly_chart") == []
     hist = next(m.value for m in at.markdown if "Histogram of the output" in m.value)
     assert sum(figs.histogram_counts(hist)) == 256 * 256  # every output value counted
@@ -109,10 +115,10 @@ def test_bias_relu_normalise_and_colour_modes():
     after, _, _ = held_value(at)
     assert after == pytest.approx(before + 0.5, abs=1e-3)
     at.toggle(key="conv_relu").set_value(True).run()
-    assert "ReLU gives" in markdown_with(at, "Sum of the")
+    assert "ReLU gives" in pixel(at)
     at.toggle(key="conv_normalise").set_value(True).run()
     at.radio(key="conv_colour").set_value("rgb").run()
-    assert "(1, 3, 256, 256)" in shapes(at) and "Sum of the 27 products" in markdown_with(at, "Sum of the")
+    assert "(1, 3, 256, 256)" in shapes(at) and "Sum of the 27 products" in pixel(at)
     assert any("Three colour channels" in s.value for s in at.subheader)
     at.radio(key="conv_colour").set_value("depthwise").run()
     assert "groups=3" in shapes(at) and "(1, 3, 256, 256)" in shapes(at)
@@ -146,12 +152,30 @@ def test_switching_to_custom_starts_from_the_preset_and_url_sets_the_numbers():
 
 def test_step_sliders_move_the_pixel_and_stay_inside_a_smaller_output():
     at = run()
-    at.slider(key="conv_row").set_value(10).run()
-    at.slider(key="conv_col").set_value(250).run()
+    move_panel(at, "conv_pixel", {"conv_row": 10})
+    move_panel(at, "conv_pixel", {"conv_col": 250})
     assert held_value(at)[1:] == (10, 250)
+    assert at.query_params["conv_row"] == "10" and at.query_params["conv_col"] == "250"
     at.slider(key="conv_stride").set_value(4).run()  # output 64×64: the pixel moves inside
     assert held_value(at)[1:] == (10, 63)
+    assert panel_value(at, "conv_pixel", "conv_col") == 63
+    assert [c["hi"] for c in panel(at, "conv_pixel")["controls"]] == [63, 63]
     assert not at.exception
+
+
+def test_a_click_on_the_feature_map_picks_the_pixel_under_it():
+    at = run({"conv_stride": "2"})  # a 128×128 map, drawn at any size: the click is a fraction of it
+    move_panel(at, "conv_pixel", {}, click={"target": "output", "x": 0.25, "y": 0.755})
+    assert held_value(at)[1:] == (96, 32)  # int(0.755 * 128), int(0.25 * 128)
+    assert at.query_params["conv_row"] == "96" and at.query_params["conv_col"] == "32"
+    move_panel(at, "conv_pixel", {}, click={"target": "output", "x": 1.0, "y": 1.0})  # the far edge
+    assert held_value(at)[1:] == (127, 127)
+    for bad in ({"target": "output", "x": "left", "y": 0.1}, {"target": "output", "x": float("nan"), "y": 0},
+                {"target": "input", "x": 0.1, "y": 0.1}, "here"):  # not a position on the map: nothing moves
+        move_panel(at, "conv_pixel", {}, click=bad)
+        assert held_value(at)[1:] == (127, 127)
+    move_panel(at, "conv_pixel", {}, click={"target": "output", "x": -3, "y": 9})  # outside: clamped to the map
+    assert held_value(at)[1:] == (127, 0)
 
 
 def test_filter_bank_and_empty_bank():
@@ -200,8 +224,9 @@ def test_url_reproduces_the_demo_and_survives_nonsense():
 def test_depthwise_step_reports_each_channel_like_torch():
     at = run({"conv_colour": "depthwise", "conv_kernel": "Sharpen", "conv_bias": "0.1", "conv_row": "120",
               "conv_col": "60", "conv_padding": "same", "conv_tab": "Animate the kernel"})
-    text = markdown_with(at, "Depthwise: each channel")
-    held = re.search(r"hold \*\*([-\d., ]+)\*\* at row 120, column 60", text).group(1)
+    text = pixel(at)
+    assert "Depthwise: each channel" in text
+    held = re.search(r"hold <b>([-\d., ]+)</b> at row 120, column 60", text).group(1)
     values = [float(v) for v in held.split(",")]
     x = torch.from_numpy(sample_images()["Scene with edges"].transpose(2, 0, 1).copy()).double()[None]
     w = torch.from_numpy(kernel("Sharpen")).expand(3, 1, 3, 3)
@@ -242,6 +267,7 @@ def photo_jpeg(w: int, h: int, seed: int = 0, orientation: int = 1) -> bytes:
 def all_text(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
     parts += [img.caption for i in at.get("image") for img in i.proto.imgs]
+    parts.append(re.sub(r"<[^>]+>", " ", pixel(at)))  # the panel's captions and sums, without the tags
     return "\n".join(str(p) for p in parts)
 
 
@@ -288,7 +314,7 @@ def test_snippet_reproduces_the_pages_pixel_for_an_uploaded_photo(tmp_path, w, h
 def test_shown_products_add_up_to_the_shown_sum_and_no_negative_zero():
     for query in ({"conv_row": "100", "conv_col": "60"}, {"conv_kernel": "Gaussian blur 5×5", "conv_colour": "rgb"}):
         at = run(query)
-        html = next(h.proto.body for h in at.get("html") if "products, sum" in h.proto.body)
+        html = pixel(at)
         for table in html.split("= products, sum ")[1:]:
             total = float(table.split("<")[0].replace("−", "-"))
             cells = re.findall(r">([−\d.]+)</td>", table.split("</table>")[0])

@@ -9,10 +9,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from tests.browser.helpers import assert_no_exception, open_page, wait_settled
+from tests.browser.helpers import PANELS, assert_no_exception, open_page, wait_settled
 
-MAP = "iframe[title*='image_coordinates']"  # the clickable feature map (streamlit-image-coordinates)
-PICTURE = "[data-testid='stImage'] img"  # the input picture with the kernel's window
+# The picked pixel's panel (pages/widgets/slider_panel.py, in a shadow root that Playwright's CSS enters):
+MAP = ".nl-panel img[data-nl-click='output']"  # the clickable feature map
+PICTURE = ".nl-panel figure img:not([data-nl-click])"  # the input picture with the kernel's window
+# The page's text, the panels' included (document.body.innerText does not enter a shadow root).
+_HAS_TEXT = "t => document.body.innerText.includes(t) || (" + PANELS + ")().some((p) => p.innerText.includes(t))"
 
 
 def _out_size(n: int, k: int = 3, s: int = 1, p: int = 1) -> int:
@@ -20,8 +23,7 @@ def _out_size(n: int, k: int = 3, s: int = 1, p: int = 1) -> int:
 
 
 def _map_img(page):
-    page.wait_for_selector(MAP, timeout=30_000)
-    img = page.frame_locator(MAP).first.locator("img#image")
+    img = page.locator(MAP).first
     img.wait_for(timeout=30_000)
     return img
 
@@ -40,7 +42,7 @@ def _wait_new_picture(page, old: str) -> None:
 
 
 def _wait_text(page, text: str) -> None:
-    page.wait_for_function("t => document.body.innerText.includes(t)", arg=text, timeout=20_000)
+    page.wait_for_function(_HAS_TEXT, arg=text, timeout=20_000)
 
 
 def test_first_slider_is_the_stride_and_moving_it_reconvolves(server, page):
@@ -104,7 +106,7 @@ def test_a_bad_upload_shows_a_message_and_the_page_carries_on(server, page, tmp_
 def test_clicking_the_feature_map_picks_the_pixel_and_shows_its_sum_beside_it(server, page):
     open_page(page, server, "convolution")
     img = _map_img(page)
-    page.wait_for_function("() => document.body.innerText.includes('at row 150, column 50')", timeout=20_000)
+    _wait_text(page, "at row 150, column 50")
     box = img.bounding_box()
     assert box and box["width"] > 150  # big enough to aim at
     img.click(position={"x": box["width"] * 0.25 + 0.5, "y": box["height"] * 0.75 + 0.5})
@@ -113,7 +115,20 @@ def test_clicking_the_feature_map_picks_the_pixel_and_shows_its_sum_beside_it(se
     _wait_text(page, f"at row {row}, column {col}")
     assert f"conv_row={row}" in page.url and f"conv_col={col}" in page.url
     # The arithmetic sits beside the picture: its tables start above the map's bottom edge.
-    table = page.locator("table").first.bounding_box()
-    frame = page.locator(MAP).first.bounding_box()
+    table = page.locator(".nl-panel table").first.bounding_box()
+    frame = img.bounding_box()
     assert table["y"] < frame["y"] + frame["height"] and table["x"] > frame["x"] + frame["width"] - 1
+    # The row's range input took the clicked row; a key press moves it at once, and the sums follow.
+    slider = page.get_by_role("slider", name="Output row", exact=True)
+    assert slider.input_value() == str(row)
+    img.evaluate("e => { e.nlMark = e.src; }")
+    slider.focus()
+    page.keyboard.press("ArrowUp")
+    assert slider.input_value() == str(row + 1)  # before any answer from the server
+    _wait_text(page, f"at row {row + 1}, column {col}")
+    # The panel patches its picture: the same <img> element, given the map with the new pixel outlined
+    # (replacing the element would blank the picture until the new one decoded).
+    assert img.evaluate("e => e.nlMark !== undefined && e.nlMark !== e.src")
+    page.wait_for_function("r => location.href.includes('conv_row=' + r)", arg=str(row + 1), timeout=20_000)
     assert_no_exception(page)
+    assert not page.js_errors

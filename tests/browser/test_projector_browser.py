@@ -16,7 +16,7 @@ from tests.browser.helpers import PANELS, assert_no_exception, open_page
 
 SIZES = [(1024, 768), (1440, 900)]
 MIN_FIGURE_FONT_PX = 10
-PANEL_PAGES = {"perceptron"}  # pages with a browser-drawn panel (pages/widgets/slider_panel.py)
+PANEL_PAGES = {"perceptron", "convolution"}  # pages with a browser-drawn panel (pages/widgets/slider_panel.py)
 
 # Elements whose text must fit: labels, buttons, tabs, toggles, radio/segmented options, metrics.
 _CLIPPED = """() => {
@@ -87,8 +87,8 @@ _CUT_BY_BOX = """() => {
 }"""
 
 # A panel drawn by a browser component (pages/widgets/slider_panel.py) lives in a shadow root the checks above
-# do not see into: its labels and numbers must fit their row, its pictures and text the panel and the window
-# (its figure text is read by _SMALL_FIGURE_TEXT).
+# do not see into: its labels and numbers must fit their row, its pictures, tables, columns and text the panel
+# and the window (its figure text is read by _SMALL_FIGURE_TEXT).
 _PANEL_OVERFLOW = """() => {
   const out = [];
   for (const panel of (""" + PANELS + """)()) {
@@ -97,7 +97,8 @@ _PANEL_OVERFLOW = """() => {
     for (const head of panel.querySelectorAll(".nl-head, .nl-ends")) {
       if (head.scrollWidth > head.clientWidth + 1) out.push(`row: ${head.textContent.trim().replace(/\\s+/g, " ")}`);
     }
-    for (const el of panel.querySelectorAll(".nl-controls, .nl-picture svg, .nl-picture p")) {
+    const parts = ".nl-controls, .nl-picture svg, .nl-picture p, .nl-picture table, .nl-picture figure, .nl-columns > *";
+    for (const el of panel.querySelectorAll(parts)) {
       if (el.getBoundingClientRect().right > edge || el.scrollWidth > el.clientWidth + 1) {
         out.push(`${el.tagName.toLowerCase()}: ${el.textContent.trim().slice(0, 40)}`);
       }
