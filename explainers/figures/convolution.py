@@ -395,27 +395,6 @@ def step_html(step: ConvStep, *, channel_names: list[str] | None = None, decimal
     return "".join(parts)
 
 
-def data_uri(data: bytes) -> str:
-    """PNG or JPEG bytes -> a data: URI (for a picture inside HTML we build)."""
-    import base64
-
-    kind = "jpeg" if data[:2] == b"\xff\xd8" else "png"
-    return f"data:image/{kind};base64,{base64.b64encode(data).decode('ascii')}"
-
-
-def figure_html(data: bytes, caption: str, *, alt: str, click: str | None = None, after: str = "") -> str:
-    """A picture (PNG/JPEG bytes) with its caption as HTML (``caption`` and ``alt`` are plain text, escaped).
-
-    ``click`` marks it ``data-nl-click``: a browser panel (pages/widgets/slider_panel.py) sends clicks on it
-    to Python. ``after`` is HTML we built, placed under the caption (a colour key).
-    """
-    from html import escape
-
-    mark = f' data-nl-click="{escape(click)}"' if click else ""
-    return (f'<figure class="nl-figure"><img src="{data_uri(data)}" alt="{escape(alt)}"{mark}>'
-            f"<figcaption>{escape(caption)}</figcaption>{after}</figure>")
-
-
 def picture_bytes(picture: np.ndarray, *, photo: bool) -> bytes:
     """(H, W, 3) uint8 -> JPEG bytes for photo-like pictures (one picture pixel per screen pixel: PNG of a
     512x512 photo is ~30 ms and ~600 kB, JPEG ~1 ms and ~100 kB), PNG for enlarged maps (sharp, small)."""

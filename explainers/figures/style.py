@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import io
+import re
+from html import escape
 
 import numpy as np
 from PIL import Image
@@ -129,11 +131,34 @@ def image_data_uri(picture: np.ndarray, *, lossless: bool = False) -> str:
     buf = io.BytesIO()
     if lossless or arr.shape[0] * arr.shape[1] <= JPEG_ABOVE:
         Image.fromarray(arr).save(buf, format="PNG", compress_level=1 if arr.size <= 3 * JPEG_ABOVE else 6)
-        kind = "png"
     else:  # a 512×512 photo: ~5 ms and ~100 kB as JPEG, against ~40 ms and ~500 kB as PNG
         Image.fromarray(arr).save(buf, format="JPEG", quality=92, subsampling=0)
-        kind = "jpeg"
-    return f"data:image/{kind};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return data_uri(buf.getvalue())
+
+
+def data_uri(data: bytes) -> str:
+    """PNG or JPEG file bytes (say a cached encoding) -> a data URI of the right type."""
+    kind = "jpeg" if data[:2] == b"\xff\xd8" else "png"
+    return f"data:image/{kind};base64," + base64.b64encode(data).decode("ascii")
+
+
+def figure_html(data: bytes, caption: str, *, alt: str, click: str | None = None, after: str = "",
+                width: int | None = None) -> str:
+    """A picture (PNG/JPEG bytes) with its caption as HTML (``caption`` and ``alt`` are plain text, escaped).
+
+    ``click`` marks it ``data-nl-click``: a browser panel (pages/widgets/slider_panel.py) sends clicks on it
+    to Python. ``after`` is HTML we built, placed under the caption (a colour key, a table). The picture fills
+    its column, or is shown ``width`` CSS pixels wide (never wider than the column).
+    """
+    mark = f' data-nl-click="{escape(click)}"' if click else ""
+    size = f' style="width:{int(width)}px;max-width:100%"' if width else ""
+    return (f'<figure class="nl-figure"><img src="{data_uri(data)}" alt="{escape(alt)}"{mark}{size}>'
+            f"<figcaption>{escape(caption)}</figcaption>{after}</figure>")
+
+
+def bold_html(text: str) -> str:
+    """A line of our text with **bold** markdown -> escaped HTML with <b> (for a browser panel's picture)."""
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", escape(text))
 
 
 def diverging_rgb(values: np.ndarray, limit: float) -> np.ndarray:

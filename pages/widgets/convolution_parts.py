@@ -15,6 +15,7 @@ import streamlit as st
 from explainers import convolution as cv
 from explainers import snippets
 from explainers.figures import convolution as figs
+from explainers.figures import style
 from explainers.images import to_grey
 from explainers.kernels import KERNELS
 from explainers.kernels import kernel as named_kernel
@@ -187,17 +188,17 @@ def pixel_panel(url: ShareableState, picked: ImageChoice, demo: cv.KernelDemo, g
                         padding=pad_arg, dilation=settings["dilation"], padding_mode=settings["padding_mode"])
     r, c = step.out_row, step.out_col
     label = picked.label
-    shown_in = figs.figure_html(
+    shown_in = style.figure_html(
         _input_picture(picked.key, picked.image, colour, figs.window_of(step)),
         f"Input: {label} ({g.in_size[0]}×{g.in_size[1]}); orange: the kernel's window", alt=f"Input: {label}")
     if colour == "depthwise":
-        output = figs.figure_html(
+        output = style.figure_html(
             _output_picture(run_key, demo.output, (r, c)), click="output", alt="The three output maps",
             caption=f"Output: 3 maps ({ho}×{wo}) shown as R, G, B; for signed maps mid-grey is 0. Click a pixel.")
     else:
         signed = ("<p class='nl-caption'>Negative <b>red</b>, zero <b>white</b>, positive <b>blue</b>; turn on ReLU "
                   "to clip negatives to 0.</p>") if figs.is_signed(demo.output) else ""
-        output = figs.figure_html(
+        output = style.figure_html(
             _output_picture(run_key, demo.output, (r, c)), click="output", alt=f"Output feature map: {kernel_name}",
             caption=f"Output: {kernel_name} ({ho}×{wo}). Click a pixel to see its sum.",
             after=figs.colour_key_html(figs.colour_limits(demo.output), "output value") + signed)

@@ -17,8 +17,10 @@ from explainers import pooling as pl
 from explainers import snippets
 from explainers.figures import convolution as cfig
 from explainers.figures import pooling as fig
+from explainers.figures import style
 from explainers.kernels import KERNELS
-from pages.widgets.image_input import ImageChoice, clickable_picture, clicked_cell
+from pages.widgets.image_input import ImageChoice
+from pages.widgets.slider_panel import RangeControl, slider_panel
 from pages.widgets.ui import ShareableState, pytorch_snippet, run_safely, try_this
 
 TABS = ["Pick an output cell", "Indices (return_indices)", "Gradient routing", "Shift the picture",
@@ -142,40 +144,47 @@ def layer(url: ShareableState, det: Detector, kernel_name: str) -> None:
     url.publish()
 
 
-def _pick(ho: int, wo: int) -> None:
-    """A click on the pooled map moves the row and column sliders to the clicked cell."""
-    cell = clicked_cell(st.session_state.get("pool_click"), ho, wo)
-    if cell is not None:
-        st.session_state.pool_row, st.session_state.pool_col = cell
+def _pick(ho: int, wo: int, target: str, x: float, y: float) -> None:
+    """A click on the pooled map (x, y: fractions of its size) moves the row and column to the clicked cell."""
+    if target == "map":
+        st.session_state.pool_row = min(int(y * ho), ho - 1)
+        st.session_state.pool_col = min(int(x * wo), wo - 1)
 
 
 @st.fragment
 def cell_panel(url: ShareableState, feature: np.ndarray, mx: pl.PoolResult, av: pl.PoolResult, key: str, p: int,
                size: int) -> None:
-    """Click (or slide to) an output cell: its window and arithmetic beside the map (reruns alone)."""
+    """Click (or slide to) an output cell: its window and arithmetic beside the map (reruns alone).
+
+    One browser panel (pages/widgets/slider_panel.py): the row and column move as the key is pressed, a click
+    on the map picks its cell, and the pictures and sums are the ones computed here.
+    """
     _, ho, wo = mx.settings.out_shape
-    pick, arithmetic = st.columns([1, 2], gap="medium")
-    with arithmetic:
-        r1, r2 = st.columns(2)
-        oh = r1.slider("Output row", 0, max(ho - 1, 1), key="pool_row", disabled=ho == 1)
-        ow = r2.slider("Output column", 0, max(wo - 1, 1), key="pool_col", disabled=wo == 1)
-        cells = {"max": pl.cell_window(feature[None], mx, 0, oh, ow)}
-        cells["avg"] = pl.cell_window(feature[None], av, 0, min(oh, av.output.shape[1] - 1),
-                                      min(ow, av.output.shape[2] - 1))
-        for kind, cw in cells.items():
-            st.markdown(f"**{'Max' if kind == 'max' else 'Average'} pooling**, output ({oh}, {ow}):")
-            st.markdown(pl.describe_cell(cw, size))
-    with pick:
-        clickable_picture(_cell_png(key, mx.output[0], (oh, ow)), "pool_click", partial(_pick, ho, wo))
-        st.caption(f"Max-pooled map ({ho}×{wo}): click a cell to see its window.")
-        st.html(cfig.colour_key_html(cfig.colour_limits(mx.output[0]), "value"))
-    for col, (kind, cw) in zip(st.columns(2, gap="large"), cells.items()):
-        with col:  # pictures and tables, not plotly: this panel redraws on every pick
-            label = "Max pooling" if kind == "max" else "Average pooling"
-            st.image(_window_png(key, kind, (oh, ow), feature, cw, p), width="stretch", output_format="PNG",
-                     caption=f"{label}: the window of output ({oh}, {ow}) on the map (grey ring: padding"
-                             f"{'; red: the winner' if kind == 'max' else ''})")
-            st.html(fig.window_values_html(cw))
+    oh, ow = min(int(st.session_state.pool_row), ho - 1), min(int(st.session_state.pool_col), wo - 1)
+    cells = {"max": pl.cell_window(feature[None], mx, 0, oh, ow)}
+    cells["avg"] = pl.cell_window(feature[None], av, 0, min(oh, av.output.shape[1] - 1),
+                                  min(ow, av.output.shape[2] - 1))
+    pooled_map = style.figure_html(
+        _cell_png(key, mx.output[0], (oh, ow)), f"Max-pooled map ({ho}×{wo}): click a cell to see its window.",
+        alt=f"Max-pooled map, {ho} by {wo}", click="map",
+        after=cfig.colour_key_html(cfig.colour_limits(mx.output[0]), "value"))
+    sums = "".join(f"<p><b>{'Max' if kind == 'max' else 'Average'} pooling</b>, output ({oh}, {ow}):<br>"
+                   f"{style.bold_html(pl.describe_cell(cw, size))}</p>" for kind, cw in cells.items())
+    windows = []  # pictures and tables, not plotly: this panel redraws on every pick
+    for kind, cw in cells.items():
+        label = "Max pooling" if kind == "max" else "Average pooling"
+        windows.append("<div>" + style.figure_html(
+            _window_png(key, kind, (oh, ow), feature, cw, p), alt=f"{label}: the window of output ({oh}, {ow})",
+            caption=f"{label}: the window of output ({oh}, {ow}) on the map (grey ring: padding"
+                    f"{'; red: the winner' if kind == 'max' else ''})",
+            after=fig.window_values_html(cw)) + "</div>")
+    picture = (f"<div class='nl-columns'><div>{pooled_map}</div><div style='--nl-grow:2'>{sums}</div></div>"
+               f"<div class='nl-columns' style='gap:3rem'>{''.join(windows)}</div>")
+    slider_panel("pool_cell", [RangeControl("pool_row", "Output row", 0, ho - 1, 1),
+                               RangeControl("pool_col", "Output column", 0, wo - 1, 1)], picture,
+                 layout="stack", on_click=partial(_pick, ho, wo),
+                 announce=f"Output ({oh}, {ow}): max {pl.fmt(cells['max'].output)}, "
+                          f"average {pl.fmt(cells['avg'].output)}")
     url.publish()
 
 

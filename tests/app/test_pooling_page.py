@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from explainers import pooling as pl
 from explainers.images import sample_images
 from explainers.kernels import kernel
-from tests.app.harness import run_page, slider
+from tests.app.harness import move_panel, panel, panel_value, run_page, slider
 
 
 def run(query: dict | None = None) -> AppTest:
@@ -22,6 +22,11 @@ def run(query: dict | None = None) -> AppTest:
 
 def metric(at, label):
     return next(m.value for m in at.metric if m.label == label)
+
+
+def cell_html(at) -> str:
+    """The HTML of the picked cell's panel (pages/widgets/pooling_parts.cell_panel): map, sums, windows."""
+    return panel(at, "pool_cell")["picture"]
 
 
 def torch_size(n, k, s, p, d=1, ceil=False):
@@ -71,27 +76,38 @@ def test_illegal_padding_gives_a_plain_error_and_keeps_the_settings():
 
 def test_picked_cell_text_names_the_index_torch_returns():
     at = run({"pool_k": "3", "pool_s": "2", "pool_p": "1"})
-    slider(at, "Output row").set_value(5).run()
-    slider(at, "Output column").set_value(7).run()
+    move_panel(at, "pool_cell", {"pool_row": 5})
+    move_panel(at, "pool_cell", {"pool_col": 7})
+    assert at.query_params["pool_row"] == "5" and at.query_params["pool_col"] == "7"
     grey = pl.to_working(sample_images()["Scene with edges"] @ np.array([0.299, 0.587, 0.114], np.float32), 32)
     feature = pl.detector_block(grey, kernel("Sobel x")).feature
     y, idx = F.max_pool2d(torch.tensor(feature), 3, 2, 1, return_indices=True)
-    text = next(m.value for m in at.markdown if m.value.startswith("max("))
-    assert f"= **{int(idx[0, 5, 7])}**" in text
-    assert f"**{y[0, 5, 7].item():.2f}**".replace("-", "−") in text
+    lines = cell_html(at).split("<br>")  # each sum follows its heading's line break
+    text = next(line for line in lines if line.startswith("max("))
+    assert f"= <b>{int(idx[0, 5, 7])}</b>" in text
+    assert f"<b>{y[0, 5, 7].item():.2f}</b>".replace("-", "−") in text
     avg = F.avg_pool2d(torch.tensor(feature), 3, 2, 1)[0, 5, 7].item()
-    assert any(m.value.startswith("(") and f"**{avg:.2f}**" in m.value for m in at.markdown)
+    assert any(line.startswith("(") and f"<b>{avg:.2f}</b>" in line for line in lines)
 
 
 def test_a_shrinking_output_clamps_the_picked_cell():
     at = run()
-    slider(at, "Output row").set_value(15).run()
-    slider(at, "Output column").set_value(15).run()
+    move_panel(at, "pool_cell", {"pool_row": 15, "pool_col": 15})
     slider(at, "Kernel size k").set_value(6).run()
     slider(at, "Stride s").set_value(6).run()
     assert not at.exception
     n = torch_size(32, 6, 6, 0)
-    assert slider(at, "Output row").value == n - 1 and slider(at, "Output column").value == n - 1
+    assert panel_value(at, "pool_cell", "pool_row") == n - 1 and panel_value(at, "pool_cell", "pool_col") == n - 1
+    assert f"output ({n - 1}, {n - 1})" in cell_html(at)
+
+
+def test_a_click_on_the_pooled_map_picks_the_cell_under_it():
+    at = run()  # 16×16, drawn at any size: the click is a fraction of it
+    move_panel(at, "pool_cell", {}, click={"target": "map", "x": 0.5, "y": 0.25})
+    assert (panel_value(at, "pool_cell", "pool_row"), panel_value(at, "pool_cell", "pool_col")) == (4, 8)
+    assert "output (4, 8)" in cell_html(at) and at.query_params["pool_row"] == "4"
+    move_panel(at, "pool_cell", {}, click={"target": "elsewhere", "x": 0.9, "y": 0.9})  # not the map
+    assert "output (4, 8)" in cell_html(at)
 
 
 def test_every_tab_opens_from_a_link():
@@ -100,9 +116,9 @@ def test_every_tab_opens_from_a_link():
         at = run({"pool_tab": name, "pool_k": "3", "pool_s": "1", "pool_p": "1"})
         # The block (picture, conv, ReLU, max, avg) goes as one compact picture; each tab draws its own figure.
         assert "max pool" in at.get("image")[0].proto.imgs[0].caption, name
-        if name == "Pick an output cell":  # redrawn on every pick: pictures and tables, no plotly
-            assert len(at.get("image")) == 3 and any("the winner" in h.proto.body or "<table" in h.proto.body
-                                                     for h in at.get("html")), name
+        if name == "Pick an output cell":  # redrawn on every pick: pictures and tables in one panel, no plotly
+            assert len(at.get("image")) == 1 and at.get("plotly_chart") == [], name
+            assert cell_html(at).count("<img") == 3 and "the winner" in cell_html(at) and "<table" in cell_html(at)
         else:
             assert len(at.get("plotly_chart")) >= 1, name
 
@@ -118,7 +134,7 @@ def test_stage_kernel_size_gradient_and_shift_widgets_all_run():
     assert metric(at, "Max pooling output") == "24×24"
     at.session_state["pool_tab"] = "Gradient routing"  # what a click on the tab does (lazy tabs)
     at.run()
-    assert not any(sl.label == "Output row" for sl in at.slider)  # only the open tab is drawn
+    assert not [e for e in at.get("bidi_component") if e.key == "pool_cell"]  # only the open tab is drawn
     at.toggle(key="pool_gradcell").set_value(False).run()
     assert any("input pixels get any gradient" in c.value for c in at.caption)
     at.session_state["pool_tab"] = "Shift the picture"

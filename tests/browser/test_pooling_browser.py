@@ -9,9 +9,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from tests.browser.helpers import assert_no_exception, open_page, wait_settled
+from tests.browser.helpers import PANELS, assert_no_exception, open_page, wait_settled
 
-MAP = "iframe[title*='image_coordinates']"  # the clickable max-pooled map
+# The picked cell's panel (pages/widgets/slider_panel.py, in a shadow root that Playwright's CSS enters):
+MAP = ".nl-panel img[data-nl-click='map']"  # the clickable max-pooled map
+# The page's text, the panels' included (document.body.innerText does not enter a shadow root).
+_HAS_TEXT = "t => document.body.innerText.includes(t) || (" + PANELS + ")().some((p) => p.innerText.includes(t))"
 
 
 def _max_pool_size(n: int, k: int, s: int, p: int = 0) -> int:
@@ -25,12 +28,10 @@ def _metric(page, label: str) -> str:
 
 def test_first_slider_is_the_kernel_size_and_moving_it_repools(server, page):
     open_page(page, server, "pooling")
-    # The block and the picked cell's windows are compact pictures; the pooled map is clickable.
-    # (they arrive panel by panel, each fragment on its own: wait for all three, not the first)
-    page.wait_for_function("() => document.querySelectorAll(\"[data-testid='stImage'] img\").length >= 3",
-                           timeout=30_000)
-    assert page.locator("[data-testid='stImage'] img").count() >= 3
-    page.wait_for_selector(MAP, timeout=30_000)
+    # The block is a compact picture; the picked cell's panel holds the clickable pooled map and both windows.
+    page.locator("[data-testid='stImage'] img").first.wait_for(timeout=30_000)
+    page.locator(MAP).first.wait_for(timeout=30_000)
+    assert page.locator(".nl-panel figure img").count() == 3
     n = _max_pool_size(32, 2, 2)
     assert _metric(page, "Max pooling output") == f"{n}×{n}"
     first = page.locator("[data-testid='stSlider']").get_by_role("slider").first  # what the benchmark moves
@@ -70,12 +71,20 @@ def test_upload_a_picture_and_open_the_gradient_tab(server, page, tmp_path):
 
 def test_clicking_the_pooled_map_picks_the_cell_and_shows_its_window(server, page):
     open_page(page, server, "pooling")
-    page.wait_for_selector(MAP, timeout=30_000)
-    img = page.frame_locator(MAP).first.locator("img#image")
+    img = page.locator(MAP).first
     img.wait_for(timeout=30_000)
     box = img.bounding_box()
     img.click(position={"x": box["width"] * (2.5 / 16), "y": box["height"] * (13.5 / 16)})  # cell (13, 2)
     wait_settled(page)
-    page.wait_for_function("() => document.body.innerText.includes('output (13, 2)')", timeout=20_000)
-    assert "pool_row=13" in page.url and "pool_col=2" in page.url
+    page.wait_for_function(_HAS_TEXT, arg="output (13, 2)", timeout=20_000)
+    page.wait_for_function("() => location.href.includes('pool_row=13') && location.href.includes('pool_col=2')",
+                           timeout=20_000)
+    # The row's range input took the clicked row; a key press moves it (and the window) at once.
+    row = page.get_by_role("slider", name="Output row", exact=True)
+    assert row.input_value() == "13"
+    row.focus()
+    page.keyboard.press("ArrowLeft")
+    assert row.input_value() == "12"
+    page.wait_for_function(_HAS_TEXT, arg="output (12, 2)", timeout=20_000)
     assert_no_exception(page)
+    assert not page.js_errors

@@ -141,15 +141,3 @@ def test_clicked_cell_maps_a_click_at_any_display_size_to_the_map():
     assert clicked_cell({"x": 150, "y": 50, "width": 300, "height": 200}, 64, 96) == (16, 48)
     assert clicked_cell(None, 5, 5) is None
 
-
-def test_figure_html_carries_the_picture_and_escapes_what_a_learner_named():
-    png = figs.png_bytes(np.zeros((4, 6, 3), np.uint8))
-    html = figs.figure_html(png, 'Input: "<b>x</b>.png" (4×6)', alt="a <photo>", click="output",
-                            after="<div>key</div>")
-    uri = html.split('src="', 1)[1].split('"', 1)[0]
-    assert decode(uri).shape == (4, 6, 3)  # the very bytes, as a data URI
-    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html and 'alt="a &lt;photo&gt;"' in html
-    assert 'data-nl-click="output"' in html and html.endswith("<div>key</div></figure>")
-    jpeg = figs.picture_bytes(np.zeros((8, 8, 3), np.uint8), photo=True)
-    assert figs.data_uri(jpeg).startswith("data:image/jpeg;base64,")
-    assert "data-nl-click" not in figs.figure_html(png, "map", alt="map")

@@ -109,3 +109,19 @@ def test_diverging_rgb_is_white_at_zero_and_full_at_the_limit():
     np.testing.assert_array_equal(c[1, 2], [255, 255, 255])  # a gap (NaN) is white
     half = (255 + style.rgb(style.POSITIVE)) / 2
     assert np.abs(c[1, 0].astype(float) - half).max() <= 0.5  # linear between white and blue
+
+
+def test_figure_html_carries_the_picture_and_escapes_what_a_learner_named():
+    from explainers.figures import convolution as figs
+
+    png = figs.png_bytes(np.zeros((4, 6, 3), np.uint8))
+    html = style.figure_html(png, 'Input: "<b>x</b>.png" (4×6)', alt="a <photo>", click="output",
+                             after="<div>key</div>")
+    uri = html.split('src="', 1)[1].split('"', 1)[0]
+    assert decode(uri).shape == (4, 6, 3)  # the very bytes, as a data URI
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html and 'alt="a &lt;photo&gt;"' in html
+    assert 'data-nl-click="output"' in html and html.endswith("<div>key</div></figure>")
+    jpeg = figs.picture_bytes(np.zeros((8, 8, 3), np.uint8), photo=True)
+    assert style.data_uri(jpeg).startswith("data:image/jpeg;base64,")
+    assert "data-nl-click" not in style.figure_html(png, "map", alt="map")
+    assert style.bold_html("max(1, <2>) = **3**") == "max(1, &lt;2&gt;) = <b>3</b>"
