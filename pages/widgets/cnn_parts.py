@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from html import escape
 
 import numpy as np
 import streamlit as st
@@ -19,8 +20,10 @@ import streamlit as st
 from explainers import cnn
 from explainers.drawing import preprocess_drawing
 from explainers.figures import cnn as fig
+from explainers.figures import style
 from explainers.images import ImageError, load_image
 from explainers.training.cnn import run_layers
+from pages.widgets.slider_panel import RangeControl, slider_panel
 from pages.widgets.ui import ShareableState
 
 SOURCES = ("Test digit", "Draw", "Upload")
@@ -113,16 +116,6 @@ def digit_network(dataset: str, seed: int, image: np.ndarray, _trained) -> tuple
     return layers, fig.network_base(layers, _trained.classes)
 
 
-class _Png:
-    """PNG bytes encoded once, handed to streamlit_image_coordinates (it accepts any object with ``save``)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def save(self, fp, **_) -> None:
-        fp.write(self.data)
-
-
 # ----------------------------------------------------------------------------- picking a unit
 
 
@@ -153,13 +146,12 @@ def _current() -> tuple[int, int, int, int]:
     return li, int(s.cnn_unit), 0, 0
 
 
-def _clicked(picture: fig.NetworkPicture) -> None:
-    """Widget callback: a click on the network picture picks the unit under it (before the sliders are drawn)."""
-    click = st.session_state.get("cnn_click")
-    if not click or not click.get("width"):
+def _clicked(picture: fig.NetworkPicture, target: str, x: float, y: float) -> None:
+    """A click on the network picture (x, y: fractions of its size) picks the unit under it, layer included."""
+    if target != "network":
         return
     w, h = picture.size
-    hit = picture.unit_at(click["x"] * w / click["width"], click["y"] * h / click["height"])
+    hit = picture.unit_at(x * w, y * h)
     if hit is None:
         return
     li, ch, r, q = hit
@@ -171,27 +163,25 @@ def _clicked(picture: fig.NetworkPicture) -> None:
 
 
 def unit_sliders(url: ShareableState, layers) -> tuple[int, int, int, int]:
-    """Layer / channel (or unit) / row / column controls -> (layer, channel or unit, row, col)."""
+    """The layer control (channel, row and column, or unit, are in the unit panel) -> (layer, channel or unit,
+    row, col)."""
     url.bind("cnn_layer", "conv1", options=NAMES)
     url.bind("cnn_ch", 0, lo=0, hi=63)
     url.bind("cnn_row", 12, lo=0, hi=63)
     url.bind("cnn_col", 12, lo=0, hi=63)
     url.bind("cnn_unit", 0, lo=0, hi=999)
     li, *_ = _clamp(layers)
-    shape = layers[li].shape
-    c1, c2, c3, c4 = st.columns([2.4, 1, 1, 1], gap="medium")
-    c1.select_slider("Layer", NAMES, key="cnn_layer", help=KIND_HELP[layers[li].kind])
-    li, *_ = _clamp(layers)
+    st.select_slider("Layer", NAMES, key="cnn_layer", help=KIND_HELP[layers[li].kind])
+    return _clamp(layers)
+
+
+def _unit_controls(layers, li: int) -> list[RangeControl]:
+    """The picked layer's channel, row and column (a map), or unit (a vector), as the panel's range inputs."""
     shape = layers[li].shape
     if len(shape) == 3:
-        c2.slider("Channel", 0, max(shape[0] - 1, 1), key="cnn_ch", disabled=shape[0] == 1,
-                  help="Which map of this layer (each is one kernel's answer).")
-        c3.slider("Row", 0, shape[1] - 1, key="cnn_row")
-        c4.slider("Column", 0, shape[2] - 1, key="cnn_col")
-    else:
-        c2.slider("Unit", 0, shape[0] - 1, key="cnn_unit",
-                  help="Which number of this vector." if layers[li].kind == "flatten" else "Which digit's output.")
-    return _current()
+        return [RangeControl("cnn_ch", "Channel", 0, shape[0] - 1, 1), RangeControl("cnn_row", "Row", 0, shape[1] - 1, 1),
+                RangeControl("cnn_col", "Column", 0, shape[2] - 1, 1)]
+    return [RangeControl("cnn_unit", "Unit", 0, shape[0] - 1, 1)]
 
 
 # ----------------------------------------------------------------------------- the network and the unit's sums
@@ -242,31 +232,38 @@ def _explain(layers, pick: tuple[int, int, int, int], windows) -> tuple[object |
 
 
 def unit_panel(layers, pick: tuple[int, int, int, int], windows, picture: fig.NetworkPicture) -> None:
-    """The clickable whole-network picture, then what the picked unit computes, with its real numbers."""
-    from streamlit_image_coordinates import streamlit_image_coordinates
+    """The clickable whole-network picture, then what the picked unit computes, with its real numbers.
 
-    # Our own unfiltered PNG: ~55 kB in ~3 ms (Pillow's takes ~9 ms; the component's default, level 0,
-    # would send 1.6 MB on every slider move).
-    streamlit_image_coordinates(_Png(fig.png_bytes(picture.image)), key="cnn_click", width="stretch",
-                                cursor="crosshair", on_click=partial(_clicked, picture))
-    st.caption(f"{cnn.shape_flow()}. Blue: positive, red: negative, white: 0 (one colour scale per conv → ReLU → "
-               "pool block). Orange: the picked unit, and everything it depends on in the layers before it.")
+    One browser panel (pages/widgets/slider_panel.py) holds the unit's controls, the network (a click picks the
+    unit under it), the unit's value, its window on the input and its sum drawn as an SVG; a plotly chart (the
+    fully connected layer's terms) and the formula follow it as Streamlit elements.
+    """
     li, ch, r, q = pick
     layer = layers[li]
     spatial = len(layer.shape) == 3
     what = f"{layer.name}[{ch}, {r}, {q}]" if spatial else f"{layer.name}[{ch}]"
     value = float(layer.activation[ch, r, q] if spatial else layer.activation[ch])
-    st.markdown(f"**{what} = {value:.3f}**: {KIND_HELP[layer.kind]}.")
     figure, latex, caption = _explain(layers, pick, windows)
     first = windows[0]
-    left, right = st.columns([1, 2.6], gap="medium")
     seen = "every input pixel a pool2 map can reach" if layer.kind in ("linear", "softmax") else "its window"
-    left.image(fig.png_bytes(fig.zoom_image(layers[0].activation[0], first, scale=8, signed=False)), width="content",
-               caption=f"On the input, {seen}: {first.size[0]}×{first.size[1]} pixels")
-    with right:
-        if isinstance(figure, str):  # an SVG we built from the numbers (conv sums, pooling windows)
-            st.markdown(figure, unsafe_allow_html=True)
-        elif figure is not None:
-            st.plotly_chart(figure, key="cnn_unit_figure")
+    # Our own unfiltered PNG: ~55 kB in ~3 ms (Pillow's default filters take ~9 ms).
+    network = style.figure_html(
+        fig.png_bytes(picture.image), click="network", alt="The whole network, every layer's numbers as squares",
+        caption=f"{cnn.shape_flow()}. Blue: positive, red: negative, white: 0 (one colour scale per conv → ReLU → "
+                "pool block). Orange: the picked unit, and everything it depends on in the layers before it.")
+    zoomed = fig.zoom_image(layers[0].activation[0], first, scale=8, signed=False)
+    zoom = style.figure_html(fig.png_bytes(zoomed), f"On the input, {seen}: {first.size[0]}×{first.size[1]} pixels",
+                             alt=f"The input digit, {seen} outlined", width=zoomed.shape[1])
+    plotly = figure is not None and not isinstance(figure, str)  # the fully connected layer's terms: hover reads each
+    beside = ("" if plotly or figure is None else figure) + ("" if plotly else f"<p class='nl-caption'>{escape(caption)}</p>")
+    html = (f"{network}<p><b>{escape(what)} = {value:.3f}</b>: {escape(KIND_HELP[layer.kind])}.</p>"
+            # The sum's SVG (up to ~490 px) goes under the input when the two do not fit side by side: shrunk
+            # into what is left beside it, its numbers would be smaller than a projector shows (under 10 px).
+            f"<div class='nl-columns nl-wrap'><div style='flex:0 0 auto'>{zoom}</div>"
+            f"<div style='flex:1 1 31rem'>{beside}</div></div>")
+    slider_panel("cnn_unit_panel", _unit_controls(layers, li), html, layout="stack",
+                 on_click=partial(_clicked, picture), announce=f"{what} = {value:.3f}")
+    if plotly:
+        st.plotly_chart(figure, key="cnn_unit_figure")
         st.caption(caption)
     st.latex(latex)

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from explainers import cnn
-from tests.app.harness import run_page, slider
+from tests.app.harness import move_panel, panel, panel_value, run_page, slider
 
 TIMEOUT = 300  # the first run trains the small CNN (seconds; more on a busy machine)
 
@@ -21,6 +21,15 @@ def run(query: dict | None = None) -> AppTest:
 
 def latex(at: AppTest) -> str:
     return "\n".join(x.value for x in at.latex)
+
+
+def unit(at: AppTest) -> dict:
+    """What the unit panel (pages/widgets/cnn_parts.unit_panel) shows: its controls and its HTML."""
+    return panel(at, "cnn_unit_panel")
+
+
+def controls(at: AppTest) -> list[str]:
+    return [c["label"] for c in unit(at)["controls"]]
 
 
 def metric(at: AppTest, label: str) -> str:
@@ -39,13 +48,14 @@ def digit_png(invert: bool = False) -> bytes:
 def test_default_page_shows_the_network_the_unit_and_the_parameters():
     at = run()
     assert at.title[0].value == "A whole CNN"
-    assert [s.label for s in at.slider][:4] == ["Test image", "Channel", "Row", "Column"]
+    assert [s.label for s in at.slider] == ["Test image"] and controls(at) == ["Channel", "Row", "Column"]
     assert at.select_slider[0].label == "Layer" and at.select_slider[0].value == "conv1"
     assert metric(at, "Prediction").split()[0] in "0123456789"
     assert r"\text{conv1}[0,12,12]" in latex(at) and "9\\text{ products}" in latex(at)
     assert not at.get("plotly_chart")  # the multiply-and-sum is an SVG (issue 11): no plotly chart to redraw
-    sums = [m.value for m in at.markdown if 'class="cnn-sum"' in m.value]
-    assert len(sums) == 1 and sums[0].count('class="cell"') == 27  # window, kernel, products: 3×3 each
+    html = unit(at)["picture"]
+    assert html.count('class="cnn-sum"') == 1 and html.count('class="cell"') == 27  # window, kernel, products
+    assert html.count('data-nl-click="network"') == 1 and "<b>conv1[0, 12, 12] = " in html
     table = at.table[0].value
     assert list(table["parameters"]) == ["40", "0", "0", "296", "0", "0", "0", "2,010", "0"]
     assert any("2,122,640" in m.value for m in at.markdown)  # conv1 as a dense layer
@@ -58,26 +68,40 @@ def test_every_layer_can_be_picked_and_its_sum_is_the_torch_value():
     for name in cnn.LAYER_NAMES:
         at.select_slider[0].set_value(name).run()
         assert not at.exception, (name, at.exception)
-        heading = next(m.value for m in at.markdown if m.value.startswith(f"**{name}["))
+        heading = unit(at)["picture"].split(f"<b>{name}[", 1)[1].split("</b>", 1)[0]
         assert " = " in heading
         assert f"{name} unit" in at.code[0].value  # the snippet checks this very unit
-    assert [s.label for s in at.slider] == ["Test image", "Unit"]
+    assert [s.label for s in at.slider] == ["Test image"] and controls(at) == ["Unit"]
     assert at.query_params["cnn_layer"] == "softmax"
 
 
 def test_sliders_clamp_when_the_layer_shrinks():
     at = run({"cnn_layer": "conv1", "cnn_row": "25", "cnn_col": "25", "cnn_ch": "3"})
-    assert slider(at, "Row").value == 25
+    assert panel_value(at, "cnn_unit_panel", "cnn_row") == 25
     at.select_slider[0].set_value("pool2").run()
     assert not at.exception
-    assert (slider(at, "Channel").value, slider(at, "Row").value, slider(at, "Column").value) == (3, 4, 4)
+    assert [panel_value(at, "cnn_unit_panel", k) for k in ("cnn_ch", "cnn_row", "cnn_col")] == [3, 4, 4]
+    assert [c["hi"] for c in unit(at)["controls"]] == [7, 4, 4]  # pool2: 8 maps of 5×5
     assert r"\text{pool2[3,4,4]}" in latex(at)
+
+
+def test_the_unit_panel_moves_the_unit_and_a_click_picks_the_one_under_the_pointer():
+    at = run()
+    move_panel(at, "cnn_unit_panel", {"cnn_row": 13, "cnn_ch": 2})
+    assert r"\text{conv1}[2,13,12]" in latex(at) and "acts['conv1'][0, 2, 13, 12]" in at.code[0].value
+    assert at.query_params["cnn_row"] == "13" and at.query_params["cnn_ch"] == "2"
+    # The fully connected column sits at about 78% of the picture's width, its cells in the middle band.
+    move_panel(at, "cnn_unit_panel", {}, click={"target": "network", "x": 0.783, "y": 0.5})
+    assert at.select_slider[0].value == "fc" and at.query_params["cnn_layer"] == "fc"
+    assert controls(at) == ["Unit"] and "largest" in latex(at)
+    move_panel(at, "cnn_unit_panel", {}, click={"target": "network", "x": 0.999, "y": 0.001})  # the paper
+    assert at.select_slider[0].value == "fc" and not at.exception
 
 
 def test_a_link_with_settings_opens_that_unit_of_that_digit():
     at = run({"cnn_layer": "fc", "cnn_unit": "3", "cnn_index": "5", "cnn_seed": "0"})
     assert slider(at, "Test image").value == 5
-    assert slider(at, "Unit").value == 3
+    assert panel_value(at, "cnn_unit_panel", "cnn_unit") == 3
     assert "z_{3} = " in latex(at)
     assert "largest" in latex(at) and "other 190" in latex(at)
 

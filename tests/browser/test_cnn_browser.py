@@ -13,21 +13,17 @@ TRUNCATED_LABELS = """() => [...document.querySelectorAll("[data-testid='stWidge
 
 
 def _network_frame(page):
-    """The clickable network picture (a component iframe) once its image has loaded."""
-    frame = page.frame_locator("iframe[title='streamlit_image_coordinates.streamlit_image_coordinates']")
-    image = frame.locator("img#image")
+    """The clickable network picture (in the unit panel's shadow root) once its image has loaded."""
+    image = page.locator(".nl-panel img[data-nl-click='network']").first
     image.wait_for(timeout=60_000)
-    page.wait_for_function(
-        """() => { const f = document.querySelector("iframe[title*='streamlit_image_coordinates']");
-                   const img = f && f.contentDocument && f.contentDocument.querySelector('img');
-                   return img && img.complete && img.naturalWidth > 0 && f.getBoundingClientRect().height > 100; }""",
-        timeout=60_000)
+    image.evaluate("img => img.decode()")  # its pixels are ready to be clicked
+    assert image.bounding_box()["height"] > 100
     return image
 
 
 def _slider(page, label: str):
-    box = page.locator("[data-testid='stSlider']", has_text=label).first
-    return box.get_by_role("slider")
+    """A range input of the unit panel, by its accessible name."""
+    return page.get_by_role("slider", name=label, exact=True)
 
 
 @pytest.mark.parametrize("size", [(1440, 900), (1024, 768)], ids=lambda s: f"{s[0]}x{s[1]}")
@@ -47,6 +43,7 @@ def test_page_draws_the_network_and_a_slider_moves_the_unit(server, browser, siz
         row = _slider(page, "Row")
         row.focus()
         page.keyboard.press("ArrowRight")
+        assert row.input_value() == "13"  # the thumb moves on the key press
         wait_settled(page)
         page.wait_for_function("() => location.search.includes('cnn_row=')", timeout=15_000)
         assert "cnn_row=13" in page.url  # 12 by default

@@ -16,7 +16,8 @@ from tests.browser.helpers import PANELS, assert_no_exception, open_page
 
 SIZES = [(1024, 768), (1440, 900)]
 MIN_FIGURE_FONT_PX = 10
-PANEL_PAGES = {"perceptron", "convolution"}  # pages with a browser-drawn panel (pages/widgets/slider_panel.py)
+# Pages with a browser-drawn panel (pages/widgets/slider_panel.py).
+PANEL_PAGES = {"perceptron", "convolution", "pooling", "cnn"}
 
 # Elements whose text must fit: labels, buttons, tabs, toggles, radio/segmented options, metrics.
 _CLIPPED = """() => {
