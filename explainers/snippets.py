@@ -10,6 +10,7 @@ No torch here: the snippets are text.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -146,7 +147,7 @@ def convolution_snippet(kernel: np.ndarray, *, colour: str, stride: int | tuple[
     c_in, c_out, groups = {"grey": (1, 1, 1), "rgb": (3, 1, 1), "depthwise": (3, 3, 3)}[colour]
     kh, kw = np.asarray(kernel).shape
     load = [
-        f'im = Image.open("{photo}")',
+        f"im = Image.open({json.dumps(photo, ensure_ascii=False)})",  # a name with quotes stays one string
         f'im.draft("RGB", ({max_side}, {max_side}))  # JPEG: decode at a smaller scale, as the page does',
         'if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:  # transparency goes on white',
         '    im = Image.alpha_composite(Image.new("RGBA", im.size, "white"), im.convert("RGBA"))',

@@ -5,7 +5,12 @@ import streamlit as st
 from explainers import cnn, snippets
 from explainers.figures import cnn as fig
 from explainers.training.cnn import digit_datasets, train_cnn
-from pages.widgets.cnn_parts import digit_input, digit_network, unit_panel, unit_sliders
+from pages.widgets.cnn_parts import (
+    digit_input,
+    digit_network,
+    layer_control,
+    unit_panel,
+)
 from pages.widgets.ui import ShareableState, pytorch_snippet, try_this
 
 SEEDS = list(range(10))
@@ -61,7 +66,7 @@ def lesson() -> None:
     @st.fragment
     def network() -> None:
         """The whole network on one picture plus the picked unit's arithmetic; its controls rerun only this part."""
-        pick = unit_sliders(url, layers)
+        pick = layer_control(url, layers)
         windows = cnn.receptive_windows(*pick)
         picture = fig.network_picture(layers, pick, windows, trained.classes, base=base)
         unit_panel(layers, pick, windows, picture)

@@ -142,15 +142,24 @@ def data_uri(data: bytes) -> str:
     return f"data:image/{kind};base64," + base64.b64encode(data).decode("ascii")
 
 
-def figure_html(data: bytes, caption: str, *, alt: str, click: str | None = None, after: str = "",
-                width: int | None = None) -> str:
+def figure_html(data: bytes, caption: str, *, alt: str, click: str | None = None,
+                pick: tuple[str, str, int, int] | None = None, after: str = "", width: int | None = None) -> str:
     """A picture (PNG/JPEG bytes) with its caption as HTML (``caption`` and ``alt`` are plain text, escaped).
 
-    ``click`` marks it ``data-nl-click``: a browser panel (pages/widgets/slider_panel.py) sends clicks on it
-    to Python. ``after`` is HTML we built, placed under the caption (a colour key, a table). The picture fills
-    its column, or is shown ``width`` CSS pixels wide (never wider than the column).
+    In a browser panel (pages/widgets/slider_panel.py) the picture can be clicked: ``pick=(row_key, col_key,
+    rows, cols)`` makes it a rows x cols map whose click moves those two ranges to the cell under the pointer
+    (in the browser, at once); ``click="name"`` sends the click to Python instead. ``after`` is HTML we built,
+    placed under the caption (a colour key, a table). The picture fills its column, or is shown ``width`` CSS
+    pixels wide (never wider than the column).
     """
-    mark = f' data-nl-click="{escape(click)}"' if click else ""
+    mark = ""
+    if pick is not None:
+        row_key, col_key, rows, cols = pick
+        mark += f' data-nl-pick="{escape(row_key)} {escape(col_key)}" data-nl-grid="{int(rows)} {int(cols)}"'
+    if click:
+        mark += f' data-nl-click="{escape(click)}"'
+    if mark:  # not draggable: pressing on it and moving a little would drag the picture instead of clicking it
+        mark += ' draggable="false"'
     size = f' style="width:{int(width)}px;max-width:100%"' if width else ""
     return (f'<figure class="nl-figure"><img src="{data_uri(data)}" alt="{escape(alt)}"{mark}{size}>'
             f"<figcaption>{escape(caption)}</figcaption>{after}</figure>")

@@ -4,7 +4,7 @@ Usage on the page (after ``url = ShareableState("cnn")``)::
 
     picked = digit_input(url, trained)              # DigitChoice: a (28, 28) image in [0, 1]
     layers, base = digit_network(dataset, seed, picked.image, trained)  # cached per digit
-    pick = unit_sliders(url, layers)                # (layer, channel or unit, row, col)
+    pick = layer_control(url, layers)               # (layer, channel or unit, row, col)
     unit_panel(layers, pick, windows, picture)      # the clickable network and the unit's arithmetic
 """
 
@@ -119,10 +119,6 @@ def digit_network(dataset: str, seed: int, image: np.ndarray, _trained) -> tuple
 # ----------------------------------------------------------------------------- picking a unit
 
 
-def _spatial(layer: int, layers) -> bool:
-    return len(layers[layer].shape) == 3
-
-
 def _clamp(layers) -> tuple[int, int, int, int]:
     """Clamp the unit in session state to the chosen layer's shape (the layer may have just changed)."""
     s = st.session_state
@@ -162,9 +158,9 @@ def _clicked(picture: fig.NetworkPicture, target: str, x: float, y: float) -> No
         st.session_state.cnn_unit = ch
 
 
-def unit_sliders(url: ShareableState, layers) -> tuple[int, int, int, int]:
-    """The layer control (channel, row and column, or unit, are in the unit panel) -> (layer, channel or unit,
-    row, col)."""
+def layer_control(url: ShareableState, layers) -> tuple[int, int, int, int]:
+    """The Layer select slider (the channel, row and column, or the unit, are in the unit panel) -> (layer,
+    channel or unit, row, col)."""
     url.bind("cnn_layer", "conv1", options=NAMES)
     url.bind("cnn_ch", 0, lo=0, hi=63)
     url.bind("cnn_row", 12, lo=0, hi=63)
@@ -179,9 +175,11 @@ def _unit_controls(layers, li: int) -> list[RangeControl]:
     """The picked layer's channel, row and column (a map), or unit (a vector), as the panel's range inputs."""
     shape = layers[li].shape
     if len(shape) == 3:
-        return [RangeControl("cnn_ch", "Channel", 0, shape[0] - 1, 1), RangeControl("cnn_row", "Row", 0, shape[1] - 1, 1),
-                RangeControl("cnn_col", "Column", 0, shape[2] - 1, 1)]
-    return [RangeControl("cnn_unit", "Unit", 0, shape[0] - 1, 1)]
+        return [RangeControl("cnn_ch", "Channel", 0, shape[0] - 1, 1,
+                             help="Which map of this layer (each is one kernel's answer)."),
+                RangeControl("cnn_row", "Row", 0, shape[1] - 1, 1), RangeControl("cnn_col", "Column", 0, shape[2] - 1, 1)]
+    what = "Which number of this vector." if layers[li].kind == "flatten" else "Which digit's output."
+    return [RangeControl("cnn_unit", "Unit", 0, shape[0] - 1, 1, help=what)]
 
 
 # ----------------------------------------------------------------------------- the network and the unit's sums

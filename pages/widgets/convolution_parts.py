@@ -7,8 +7,6 @@ an outline and a JPEG/PNG encode, not a figure build.
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 import streamlit as st
 
@@ -147,13 +145,6 @@ def results(url: ShareableState, picked: ImageChoice, kernel: np.ndarray, kernel
     url.publish()
 
 
-def _pick(ho: int, wo: int, target: str, x: float, y: float) -> None:
-    """A click on the feature map (x, y: fractions of its size) moves the row and column to the clicked pixel."""
-    if target == "output":
-        st.session_state.conv_row = min(int(y * ho), ho - 1)
-        st.session_state.conv_col = min(int(x * wo), wo - 1)
-
-
 def _arithmetic_html(step: cv.ConvStep, demo: cv.KernelDemo, colour: str, bias: float, relu: bool) -> str:
     """The picked pixel's tables and its sum in words (HTML): what the panel shows beside the pictures."""
     r, c = step.out_row, step.out_col
@@ -184,22 +175,23 @@ def pixel_panel(url: ShareableState, picked: ImageChoice, demo: cv.KernelDemo, g
     colour, bias, relu = settings["colour"], settings["bias"], settings["relu"]
     (ho, wo), pad_arg = g.out_size, settings["padding"]
     seen = demo.weight[:, 0] if colour == "depthwise" else demo.weight[0]  # (C_in, kH, kW): what one pixel sees
-    step = cv.conv_step(demo.x, seen, state.conv_row, state.conv_col, bias=bias, stride=settings["stride"],
+    step = cv.conv_step(demo.x, seen, int(state.conv_row), int(state.conv_col), bias=bias, stride=settings["stride"],
                         padding=pad_arg, dilation=settings["dilation"], padding_mode=settings["padding_mode"])
     r, c = step.out_row, step.out_col
+    pick = ("conv_row", "conv_col", ho, wo)  # a click on the feature map moves both ranges to its pixel
     label = picked.label
     shown_in = style.figure_html(
         _input_picture(picked.key, picked.image, colour, figs.window_of(step)),
         f"Input: {label} ({g.in_size[0]}×{g.in_size[1]}); orange: the kernel's window", alt=f"Input: {label}")
     if colour == "depthwise":
         output = style.figure_html(
-            _output_picture(run_key, demo.output, (r, c)), click="output", alt="The three output maps",
+            _output_picture(run_key, demo.output, (r, c)), pick=pick, alt="The three output maps",
             caption=f"Output: 3 maps ({ho}×{wo}) shown as R, G, B; for signed maps mid-grey is 0. Click a pixel.")
     else:
         signed = ("<p class='nl-caption'>Negative <b>red</b>, zero <b>white</b>, positive <b>blue</b>; turn on ReLU "
                   "to clip negatives to 0.</p>") if figs.is_signed(demo.output) else ""
         output = style.figure_html(
-            _output_picture(run_key, demo.output, (r, c)), click="output", alt=f"Output feature map: {kernel_name}",
+            _output_picture(run_key, demo.output, (r, c)), pick=pick, alt=f"Output feature map: {kernel_name}",
             caption=f"Output: {kernel_name} ({ho}×{wo}). Click a pixel to see its sum.",
             after=figs.colour_key_html(figs.colour_limits(demo.output), "output value") + signed)
     arithmetic = _arithmetic_html(step, demo, colour, bias, relu)
@@ -207,9 +199,9 @@ def pixel_panel(url: ShareableState, picked: ImageChoice, demo: cv.KernelDemo, g
                f"<div style='--nl-grow:1.3'>{arithmetic}</div></div>")
     slider_panel("conv_pixel", [RangeControl("conv_row", "Output row", 0, ho - 1, 1),
                                 RangeControl("conv_col", "Output column", 0, wo - 1, 1)], picture,
-                 layout="stack", on_click=partial(_pick, ho, wo),
-                 announce=f"Row {r}, column {c}: the feature map holds "
-                          + ", ".join(cv.fmt(v) for v in demo.output[:, r, c]))
+                 layout="stack", announce=f"Row {r}, column {c}: "
+                 + ("the three maps hold " if colour == "depthwise" else "the feature map holds ")
+                 + ", ".join(cv.fmt(v) for v in demo.output[:, r, c]))
     pytorch_snippet(snippets.convolution_snippet(kernel, pixel=(r, c), photo=picked.file_name or "your_photo.png",
                                                  **settings))
     if not picked.file_name:

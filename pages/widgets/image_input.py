@@ -89,32 +89,3 @@ def image_input(prefix: str, url: ShareableState, *, mode: str = "RGB", max_side
     label = f"your photo ({size})" if source == "Camera" else f"“{name}” ({size})"
     key = f"{source}:{getattr(file, 'file_id', '') or hash(file.getvalue())}:{mode}:{max_side}"
     return ImageChoice(image, label, source, key, name if source == "Upload" else "photo.jpg")
-
-
-class _EncodedPNG:
-    """PNG bytes that look like a PIL image to streamlit-image-coordinates (it calls .save), so a
-    cached encoding is sent as is instead of being re-encoded uncompressed on every run."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def save(self, buffer, **_ignored) -> None:
-        buffer.write(self.data)
-
-
-def clickable_picture(png: bytes, key: str, on_click=None) -> dict | None:
-    """Show a PNG (or JPEG) that reports where it was clicked: {"x", "y", "width", "height", "unix_time"} or None."""
-    from streamlit_image_coordinates import streamlit_image_coordinates
-
-    fmt = "JPEG" if png[:2] == b"\xff\xd8" else "PNG"  # the data URI's type must match the bytes
-    return streamlit_image_coordinates(_EncodedPNG(png), key=key, width="stretch", image_format=fmt,
-                                       on_click=on_click, cursor="crosshair")
-
-
-def clicked_cell(click: dict | None, rows: int, cols: int) -> tuple[int, int] | None:
-    """A click on a picture of a rows x cols map (shown at any size) -> (row, col) of the cell, or None."""
-    if not click or not click.get("width") or not click.get("height"):
-        return None
-    r = int(click["y"] * rows / click["height"])
-    c = int(click["x"] * cols / click["width"])
-    return min(max(r, 0), rows - 1), min(max(c, 0), cols - 1)

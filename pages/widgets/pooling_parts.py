@@ -8,7 +8,6 @@ whose hover teaches (indices, gradients, changes, the pyramid's values).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 import streamlit as st
@@ -144,13 +143,6 @@ def layer(url: ShareableState, det: Detector, kernel_name: str) -> None:
     url.publish()
 
 
-def _pick(ho: int, wo: int, target: str, x: float, y: float) -> None:
-    """A click on the pooled map (x, y: fractions of its size) moves the row and column to the clicked cell."""
-    if target == "map":
-        st.session_state.pool_row = min(int(y * ho), ho - 1)
-        st.session_state.pool_col = min(int(x * wo), wo - 1)
-
-
 @st.fragment
 def cell_panel(url: ShareableState, feature: np.ndarray, mx: pl.PoolResult, av: pl.PoolResult, key: str, p: int,
                size: int) -> None:
@@ -166,7 +158,7 @@ def cell_panel(url: ShareableState, feature: np.ndarray, mx: pl.PoolResult, av: 
                                   min(ow, av.output.shape[2] - 1))
     pooled_map = style.figure_html(
         _cell_png(key, mx.output[0], (oh, ow)), f"Max-pooled map ({ho}×{wo}): click a cell to see its window.",
-        alt=f"Max-pooled map, {ho} by {wo}", click="map",
+        alt=f"Max-pooled map, {ho} by {wo}", pick=("pool_row", "pool_col", ho, wo),
         after=cfig.colour_key_html(cfig.colour_limits(mx.output[0]), "value"))
     sums = "".join(f"<p><b>{'Max' if kind == 'max' else 'Average'} pooling</b>, output ({oh}, {ow}):<br>"
                    f"{style.bold_html(pl.describe_cell(cw, size))}</p>" for kind, cw in cells.items())
@@ -182,7 +174,7 @@ def cell_panel(url: ShareableState, feature: np.ndarray, mx: pl.PoolResult, av: 
                f"<div class='nl-columns' style='gap:3rem'>{''.join(windows)}</div>")
     slider_panel("pool_cell", [RangeControl("pool_row", "Output row", 0, ho - 1, 1),
                                RangeControl("pool_col", "Output column", 0, wo - 1, 1)], picture,
-                 layout="stack", on_click=partial(_pick, ho, wo),
+                 layout="stack",
                  announce=f"Output ({oh}, {ow}): max {pl.fmt(cells['max'].output)}, "
                           f"average {pl.fmt(cells['avg'].output)}")
     url.publish()

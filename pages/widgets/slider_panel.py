@@ -1,4 +1,5 @@
-"""Range inputs beside a picture, drawn by a small browser component: a lesson control that answers at once.
+"""Range inputs beside or above a picture, drawn by a small browser component: a lesson control that answers
+at once.
 
 Streamlit re-renders each of its sliders on every rerun of their fragment, and thirteen of them cost
 more than the target round trip (benchmarks/RESULTS.md: 1.36x the one-slider app for sliders alone,
@@ -10,9 +11,12 @@ Each value lives in ``st.session_state[control.key]``, as a slider's would: bind
 ``ShareableState.bind()`` before the panel, and the URL, Back/Forward and the kept settings work as
 they do for Streamlit's widgets. A change from the browser reruns the panel's fragment.
 
-The picture may mark elements with ``data-nl-click="name"``: a click on one is sent with the values, and
-``on_click(name, x, y)`` (x and y as fractions of the element's width and height) decides what it picks,
-e.g. the output cell under the pointer, by writing the controls' session-state keys.
+A map in the picture (``figures.style.figure_html(..., pick=...)``) moves its row and column ranges to the
+clicked cell in the browser, as a key press would. Other elements may be marked ``data-nl-click="name"``: a
+click on one is sent to Python, and ``on_click(name, x, y)`` (x and y as fractions of the element's width and
+height) decides what it picks (the CNN's unit under the pointer, layer included) by writing the controls'
+session-state keys. A message carries that click, then the ranges moved after it (only those the learner
+moved: the others keep Python's values).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class RangeControl:
     hi: float
     step: float
     wide: bool = False  # spans both columns of the controls (the others sit in pairs)
+    help: str = ""  # what the control means: a tooltip, and the input's accessible description
 
     @property
     def digits(self) -> int:
@@ -69,8 +74,8 @@ class RangeControl:
 
 
 def panel_message(seq: int, values: dict[str, float], click: dict | None = None) -> dict:
-    """The state the panel sends on a change (its JavaScript builds the same): a sequence number, every value,
-    and for a click on the picture ``{"target": name, "x": fraction, "y": fraction}``."""
+    """The state the panel sends on a change (its JavaScript builds the same): a sequence number, the values
+    the learner moved, and for a click sent to Python ``{"target": name, "x": fraction, "y": fraction}``."""
     message = {"seq": seq, "values": values}
     if click is not None:
         message["click"] = click
@@ -93,7 +98,8 @@ def _fraction(raw: Any) -> float | None:
 
 def apply_change(key: str, controls: Sequence[RangeControl], payload: Any, on_click: OnClick | None = None) -> None:
     """Write a change sent by the panel (``{"seq": int, "values": {key: number}, "click"?: {...}}``) into
-    session state; a click on the picture then goes to ``on_click(target, x, y)``.
+    session state: first the click on the picture, through ``on_click(target, x, y)``, then the values of
+    the ranges the learner moved after it (a message names only the moved ones).
 
     A message older than one already applied (sent by a panel the page has since redrawn) is dropped;
     anything malformed (not a mapping, unknown keys, text, NaN, huge numbers) is ignored rather than
@@ -107,18 +113,17 @@ def apply_change(key: str, controls: Sequence[RangeControl], payload: Any, on_cl
     if seq <= st.session_state.get(_seq_key(key), 0):
         return
     st.session_state[_seq_key(key)] = seq  # answered even when its values are refused: the browser waits for it
+    click = payload.get("click")
+    if on_click is not None and isinstance(click, dict):
+        target, x, y = click.get("target"), _fraction(click.get("x")), _fraction(click.get("y"))
+        if isinstance(target, str) and len(target) <= 64 and x is not None and y is not None:
+            on_click(target, x, y)
     if not isinstance(values, dict):
         return
     for control in controls:
         value = control.snap(values.get(control.key))
         if value is not None:
             st.session_state[control.key] = value
-    click = payload.get("click")
-    if on_click is None or not isinstance(click, dict):
-        return
-    target, x, y = click.get("target"), _fraction(click.get("x")), _fraction(click.get("y"))
-    if isinstance(target, str) and len(target) <= 64 and x is not None and y is not None:
-        on_click(target, x, y)
 
 
 def _on_change(key: str, controls: tuple[RangeControl, ...], on_click: OnClick | None) -> None:
@@ -140,7 +145,7 @@ def slider_panel(key: str, controls: Sequence[RangeControl], picture_html: str, 
     controls = tuple(controls)
     data = {
         "controls": [{"name": c.key, "label": c.label, "lo": c.lo, "hi": c.hi, "step": c.step, "wide": c.wide,
-                      "digits": c.digits, "value": float(st.session_state[c.key])} for c in controls],
+                      "digits": c.digits, "help": c.help, "value": float(st.session_state[c.key])} for c in controls],
         "picture": picture_html,
         "announce": announce,
         "seq": st.session_state.get(_seq_key(key), 0),

@@ -44,20 +44,19 @@ def panel_value(at: AppTest, key: str, name: str) -> float:
 def move_panel(at: AppTest, key: str, values: dict, *, seq: int | None = None, click: dict | None = None
                ) -> AppTest:
     """Rerun as the browser does when the learner moves range inputs of the panel `key` (or, with `click`,
-    clicks its picture: ``{"target": name, "x": fraction, "y": fraction}``).
+    clicks a ``data-nl-click`` element of its picture: ``{"target": name, "x": fraction, "y": fraction}``).
 
-    The panel sends every value it shows, with a sequence number one past the last one the page applied
-    (or `seq`). AppTest cannot press keys in a custom component, so this sends that widget state along with
-    the others through AppTest's own (private) run with explicit widget states.
+    The panel sends the values the learner moved, with a sequence number one past the last one the page
+    applied (or `seq`). AppTest cannot press keys in a custom component, so this sends that widget state along
+    with the others through AppTest's own (private) run with explicit widget states.
     """
     data = panel(at, key)
-    shown = {c["name"]: c["value"] for c in data["controls"]}
-    unknown = set(values) - set(shown)
+    unknown = set(values) - {c["name"] for c in data["controls"]}
     assert not unknown, f"the panel has no control {unknown}"
     states = at._tree.get_widget_states()
     state = states.widgets.add()
     state.id = _panel_element(at, key).proto.id
-    state.json_value = json.dumps(panel_message(data["seq"] + 1 if seq is None else seq, {**shown, **values}, click))
+    state.json_value = json.dumps(panel_message(data["seq"] + 1 if seq is None else seq, values, click))
     at._run(states)
     assert not at.exception, at.exception
     return at

@@ -85,17 +85,49 @@ def test_sliders_clamp_when_the_layer_shrinks():
     assert r"\text{pool2[3,4,4]}" in latex(at)
 
 
+def _centre_of(layer: str, channel: int, row: int, col: int) -> dict:
+    """Where unit (channel, row, col) of a map layer sits in the network picture, as the panel sends a click there.
+
+    The picture's geometry depends on the layers' shapes only, so any network of this shape gives it."""
+    from explainers.figures import cnn as fig
+    from explainers.training.cnn import run_layers, train_cnn
+
+    trained = train_cnn("synthetic-digits", 0, n_train=200, epochs=1)
+    layers = run_layers(trained.model, trained.test_images[0])
+    pick = (1, 0, 0, 0)
+    picture = fig.network_picture(layers, pick, cnn.receptive_windows(*pick), trained.classes,
+                                  base=fig.network_base(layers, trained.classes))
+    li = cnn.LAYER_NAMES.index(layer)
+    hit = next(h for h in picture.hits if h.layer == li and h.channel == channel)
+    w, h = picture.size
+    return {"target": "network", "x": (hit.x0 + (col + 0.5) * hit.cell_w) / w,
+            "y": (hit.y0 + (row + 0.5) * hit.cell_h) / h}
+
+
 def test_the_unit_panel_moves_the_unit_and_a_click_picks_the_one_under_the_pointer():
     at = run()
     move_panel(at, "cnn_unit_panel", {"cnn_row": 13, "cnn_ch": 2})
     assert r"\text{conv1}[2,13,12]" in latex(at) and "acts['conv1'][0, 2, 13, 12]" in at.code[0].value
     assert at.query_params["cnn_row"] == "13" and at.query_params["cnn_ch"] == "2"
     # The fully connected column sits at about 78% of the picture's width, its cells in the middle band.
-    move_panel(at, "cnn_unit_panel", {}, click={"target": "network", "x": 0.783, "y": 0.5})
+    fc = {"target": "network", "x": 0.783, "y": 0.5}
+    move_panel(at, "cnn_unit_panel", {}, click=fc)
     assert at.select_slider[0].value == "fc" and at.query_params["cnn_layer"] == "fc"
     assert controls(at) == ["Unit"] and "largest" in latex(at)
+    unit_now = panel_value(at, "cnn_unit_panel", "cnn_unit")
     move_panel(at, "cnn_unit_panel", {}, click={"target": "network", "x": 0.999, "y": 0.001})  # the paper
-    assert at.select_slider[0].value == "fc" and not at.exception
+    assert at.select_slider[0].value == "fc" and panel_value(at, "cnn_unit_panel", "cnn_unit") == unit_now
+    # A map's square: the click picks layer, channel, row and column.
+    move_panel(at, "cnn_unit_panel", {}, click=_centre_of("relu2", 5, 3, 7))
+    assert at.select_slider[0].value == "relu2"
+    assert [panel_value(at, "cnn_unit_panel", k) for k in ("cnn_ch", "cnn_row", "cnn_col")] == [5, 3, 7]
+    assert r"\text{relu2}[5,3,7]" in latex(at).replace(" ", "")
+    # A click first, then the moves made after it: the move wins for what it moved.
+    move_panel(at, "cnn_unit_panel", {"cnn_row": 1}, click=_centre_of("conv1", 2, 20, 4))
+    assert [panel_value(at, "cnn_unit_panel", k) for k in ("cnn_ch", "cnn_row", "cnn_col")] == [2, 1, 4]
+    # A message the page has already answered (an old click arriving late) changes nothing.
+    move_panel(at, "cnn_unit_panel", {}, click=fc, seq=unit(at)["seq"])
+    assert at.select_slider[0].value == "conv1" and panel_value(at, "cnn_unit_panel", "cnn_row") == 1
 
 
 def test_a_link_with_settings_opens_that_unit_of_that_digit():

@@ -63,7 +63,8 @@ def test_default_page_has_every_part():
     # Input and feature map go as pictures in one browser panel (the map is clickable), the step as tables
     # beside them; histogram (an SVG), animation (plotly) and filter bank (pictures) are lazy tabs.
     assert at.get("image") == []
-    assert pixel(at).count('<img src="data:image/') == 2 and pixel(at).count('data-nl-click="output"') == 1
+    assert pixel(at).count('<img src="data:image/') == 2
+    assert pixel(at).count('data-nl-pick="conv_row conv_col" data-nl-grid="256 256"') == 1  # the clickable map
     assert "products, sum" in pixel(at)
     assert at.get("plotly_chart") == []
     hist = next(m.value for m in at.markdown if "Histogram of the output" in m.value)
@@ -163,19 +164,20 @@ def test_step_sliders_move_the_pixel_and_stay_inside_a_smaller_output():
     assert not at.exception
 
 
-def test_a_click_on_the_feature_map_picks_the_pixel_under_it():
-    at = run({"conv_stride": "2"})  # a 128×128 map, drawn at any size: the click is a fraction of it
-    move_panel(at, "conv_pixel", {}, click={"target": "output", "x": 0.25, "y": 0.755})
-    assert held_value(at)[1:] == (96, 32)  # int(0.755 * 128), int(0.25 * 128)
-    assert at.query_params["conv_row"] == "96" and at.query_params["conv_col"] == "32"
-    move_panel(at, "conv_pixel", {}, click={"target": "output", "x": 1.0, "y": 1.0})  # the far edge
-    assert held_value(at)[1:] == (127, 127)
-    for bad in ({"target": "output", "x": "left", "y": 0.1}, {"target": "output", "x": float("nan"), "y": 0},
-                {"target": "input", "x": 0.1, "y": 0.1}, "here"):  # not a position on the map: nothing moves
-        move_panel(at, "conv_pixel", {}, click=bad)
-        assert held_value(at)[1:] == (127, 127)
-    move_panel(at, "conv_pixel", {}, click={"target": "output", "x": -3, "y": 9})  # outside: clamped to the map
-    assert held_value(at)[1:] == (127, 0)
+def test_the_feature_map_is_a_clickable_grid_of_the_output_size():
+    # A click moves the row and column ranges in the browser (tests/browser/test_convolution_browser.py): the
+    # page must say which ranges and how many rows and columns the picture has, at every output size.
+    at = run({"conv_stride": "2"})
+    assert 'data-nl-pick="conv_row conv_col" data-nl-grid="128 128"' in pixel(at)
+    at.select_slider(key="conv_padding").set_value("0").run()
+    assert 'data-nl-grid="127 127"' in pixel(at)
+    assert [(c["name"], c["hi"]) for c in panel(at, "conv_pixel")["controls"]] == [("conv_row", 126), ("conv_col", 126)]
+
+
+def test_an_uploaded_file_name_is_shown_as_text_not_markup():
+    at = upload(run(), "<b>x</b>.png", png(40, 30))
+    assert "&lt;b&gt;x&lt;/b&gt;.png" in pixel(at) and "<b>x</b>.png" not in pixel(at)
+    assert "(1, 1, 30, 40)" in shapes(at)
 
 
 def test_filter_bank_and_empty_bank():

@@ -101,13 +101,14 @@ def test_a_shrinking_output_clamps_the_picked_cell():
     assert f"output ({n - 1}, {n - 1})" in cell_html(at)
 
 
-def test_a_click_on_the_pooled_map_picks_the_cell_under_it():
-    at = run()  # 16×16, drawn at any size: the click is a fraction of it
-    move_panel(at, "pool_cell", {}, click={"target": "map", "x": 0.5, "y": 0.25})
-    assert (panel_value(at, "pool_cell", "pool_row"), panel_value(at, "pool_cell", "pool_col")) == (4, 8)
-    assert "output (4, 8)" in cell_html(at) and at.query_params["pool_row"] == "4"
-    move_panel(at, "pool_cell", {}, click={"target": "elsewhere", "x": 0.9, "y": 0.9})  # not the map
-    assert "output (4, 8)" in cell_html(at)
+def test_the_pooled_map_is_a_clickable_grid_of_the_output_size():
+    # A click moves the row and column ranges in the browser (tests/browser/test_pooling_browser.py).
+    at = run()
+    assert 'data-nl-pick="pool_row pool_col" data-nl-grid="16 16"' in cell_html(at)
+    slider(at, "Stride s").set_value(3).run()
+    n = torch_size(32, 2, 3, 0)
+    assert f'data-nl-grid="{n} {n}"' in cell_html(at)
+    assert [c["hi"] for c in panel(at, "pool_cell")["controls"]] == [n - 1, n - 1]
 
 
 def test_every_tab_opens_from_a_link():

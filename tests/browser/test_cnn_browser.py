@@ -67,7 +67,21 @@ def test_clicking_the_picture_picks_the_unit_under_the_pointer(server, page):
     wait_settled(page)
     page.wait_for_function("() => location.search.includes('cnn_layer=fc')", timeout=15_000)
     page.get_by_text("largest of 200 terms").first.wait_for(timeout=15_000)
+    unit = _slider(page, "Unit")  # the panel was rebuilt for the fc layer's one control
+    assert unit.get_attribute("max") == "9"
+    # The panel patched its picture from conv1's to fc's (other elements, other counts): what is on screen
+    # is exactly the HTML Python sent, as a fresh page would parse it.
+    wait_settled(page)
+    same = page.evaluate("""() => [...document.querySelectorAll("*")].filter((e) => e.shadowRoot)
+      .map((e) => e.shadowRoot.querySelector(".nl-picture")).filter(Boolean).map((pic) => {
+        const fresh = document.createElement("div");
+        fresh.className = pic.className;
+        fresh.innerHTML = pic.nlHtml;
+        return fresh.isEqualNode(pic);
+      })""")
+    assert same == [True]
     assert_no_exception(page)
+    assert not page.js_errors
 
 
 def test_a_link_with_settings_opens_that_unit(server, page):

@@ -12,8 +12,8 @@ from PIL import Image
 from tests.browser.helpers import PANELS, assert_no_exception, open_page, wait_settled
 
 # The picked pixel's panel (pages/widgets/slider_panel.py, in a shadow root that Playwright's CSS enters):
-MAP = ".nl-panel img[data-nl-click='output']"  # the clickable feature map
-PICTURE = ".nl-panel figure img:not([data-nl-click])"  # the input picture with the kernel's window
+MAP = ".nl-panel img[data-nl-pick='conv_row conv_col']"  # the clickable feature map
+PICTURE = ".nl-panel figure img:not([data-nl-pick])"  # the input picture with the kernel's window
 # The page's text, the panels' included (document.body.innerText does not enter a shadow root).
 _HAS_TEXT = "t => document.body.innerText.includes(t) || (" + PANELS + ")().some((p) => p.innerText.includes(t))"
 
@@ -39,6 +39,21 @@ def _wait_new_picture(page, old: str) -> None:
             return
         page.wait_for_timeout(200)
     raise AssertionError("the feature map did not change")
+
+
+def _click_cell(page, img, fx: float, fy: float, n: int = 256) -> tuple[int, int]:
+    """Click the n x n map at fractions (fx, fy) of its size; -> the (row, col) under the pointer.
+
+    Computed from where the click event really landed: Chromium reports whole CSS pixels, and at about one
+    pixel per cell rounding the aimed point can move it to the next cell.
+    """
+    page.evaluate("() => document.addEventListener('click', (e) => { window.__click = [e.clientX, e.clientY]; },"
+                  " {capture: true, once: true})")
+    box = img.bounding_box()
+    img.click(position={"x": box["width"] * fx, "y": box["height"] * fy})
+    x, y = page.evaluate("window.__click")
+    r = img.evaluate("e => e.getBoundingClientRect().toJSON()")
+    return int((y - r["y"]) / r["height"] * n), int((x - r["x"]) / r["width"] * n)
 
 
 def _wait_text(page, text: str) -> None:
@@ -109,18 +124,20 @@ def test_clicking_the_feature_map_picks_the_pixel_and_shows_its_sum_beside_it(se
     _wait_text(page, "at row 150, column 50")
     box = img.bounding_box()
     assert box and box["width"] > 150  # big enough to aim at
-    img.click(position={"x": box["width"] * 0.25 + 0.5, "y": box["height"] * 0.75 + 0.5})
+    slider = page.get_by_role("slider", name="Output row", exact=True)
+    column = page.get_by_role("slider", name="Output column", exact=True)
+    row, col = _click_cell(page, img, 0.25, 0.75)
+    assert abs(row - 192) <= 1 and abs(col - 64) <= 1  # where we aimed
+    # The click moves both ranges in the browser, before any answer from the server.
+    assert (slider.input_value(), column.input_value()) == (str(row), str(col))
     wait_settled(page)
-    row, col = int(0.75 * 256 + 0.5 * 256 / box["height"]), int(0.25 * 256 + 0.5 * 256 / box["width"])
     _wait_text(page, f"at row {row}, column {col}")
     assert f"conv_row={row}" in page.url and f"conv_col={col}" in page.url
     # The arithmetic sits beside the picture: its tables start above the map's bottom edge.
     table = page.locator(".nl-panel table").first.bounding_box()
     frame = img.bounding_box()
     assert table["y"] < frame["y"] + frame["height"] and table["x"] > frame["x"] + frame["width"] - 1
-    # The row's range input took the clicked row; a key press moves it at once, and the sums follow.
-    slider = page.get_by_role("slider", name="Output row", exact=True)
-    assert slider.input_value() == str(row)
+    # A key press moves the row at once, and the sums follow.
     img.evaluate("e => { e.nlMark = e.src; }")
     slider.focus()
     page.keyboard.press("ArrowUp")
@@ -130,5 +147,16 @@ def test_clicking_the_feature_map_picks_the_pixel_and_shows_its_sum_beside_it(se
     # (replacing the element would blank the picture until the new one decoded).
     assert img.evaluate("e => e.nlMark !== undefined && e.nlMark !== e.src")
     page.wait_for_function("r => location.href.includes('conv_row=' + r)", arg=str(row + 1), timeout=20_000)
+    # A click and, at once, a key press (no waiting for the click's answer): both count, in that order.
+    row2, col2 = _click_cell(page, img, 0.5, 0.25)
+    slider.focus()
+    page.keyboard.press("ArrowDown")
+    row2 -= 1
+    assert (slider.input_value(), column.input_value()) == (str(row2), str(col2))
+    _wait_text(page, f"at row {row2}, column {col2}")
+    wait_settled(page)
+    page.wait_for_timeout(300)  # nothing arrives later to undo it
+    assert (slider.input_value(), column.input_value()) == (str(row2), str(col2))
+    assert f"conv_row={row2}" in page.url and f"conv_col={col2}" in page.url
     assert_no_exception(page)
     assert not page.js_errors

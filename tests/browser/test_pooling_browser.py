@@ -12,7 +12,7 @@ from PIL import Image
 from tests.browser.helpers import PANELS, assert_no_exception, open_page, wait_settled
 
 # The picked cell's panel (pages/widgets/slider_panel.py, in a shadow root that Playwright's CSS enters):
-MAP = ".nl-panel img[data-nl-click='map']"  # the clickable max-pooled map
+MAP = ".nl-panel img[data-nl-pick='pool_row pool_col']"  # the clickable max-pooled map
 # The page's text, the panels' included (document.body.innerText does not enter a shadow root).
 _HAS_TEXT = "t => document.body.innerText.includes(t) || (" + PANELS + ")().some((p) => p.innerText.includes(t))"
 
@@ -74,14 +74,15 @@ def test_clicking_the_pooled_map_picks_the_cell_and_shows_its_window(server, pag
     img = page.locator(MAP).first
     img.wait_for(timeout=30_000)
     box = img.bounding_box()
+    row = page.get_by_role("slider", name="Output row", exact=True)
+    column = page.get_by_role("slider", name="Output column", exact=True)
     img.click(position={"x": box["width"] * (2.5 / 16), "y": box["height"] * (13.5 / 16)})  # cell (13, 2)
+    assert (row.input_value(), column.input_value()) == ("13", "2")  # moved in the browser, at once
     wait_settled(page)
     page.wait_for_function(_HAS_TEXT, arg="output (13, 2)", timeout=20_000)
     page.wait_for_function("() => location.href.includes('pool_row=13') && location.href.includes('pool_col=2')",
                            timeout=20_000)
-    # The row's range input took the clicked row; a key press moves it (and the window) at once.
-    row = page.get_by_role("slider", name="Output row", exact=True)
-    assert row.input_value() == "13"
+    # A key press moves the row (and the window) at once.
     row.focus()
     page.keyboard.press("ArrowLeft")
     assert row.input_value() == "12"

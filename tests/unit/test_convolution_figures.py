@@ -132,12 +132,3 @@ def test_window_picture_outlines_the_window_and_step_html_adds_up():
     html = step_html(step)
     assert html.count("<table") == 3 and "products, sum" in html
 
-
-def test_clicked_cell_maps_a_click_at_any_display_size_to_the_map():
-    from pages.widgets.image_input import clicked_cell
-
-    assert clicked_cell({"x": 0, "y": 0, "width": 300, "height": 200}, 64, 96) == (0, 0)
-    assert clicked_cell({"x": 299, "y": 199, "width": 300, "height": 200}, 64, 96) == (63, 95)
-    assert clicked_cell({"x": 150, "y": 50, "width": 300, "height": 200}, 64, 96) == (16, 48)
-    assert clicked_cell(None, 5, 5) is None
-

@@ -124,4 +124,6 @@ def test_figure_html_carries_the_picture_and_escapes_what_a_learner_named():
     jpeg = figs.picture_bytes(np.zeros((8, 8, 3), np.uint8), photo=True)
     assert style.data_uri(jpeg).startswith("data:image/jpeg;base64,")
     assert "data-nl-click" not in style.figure_html(png, "map", alt="map")
+    grid = style.figure_html(png, "map", alt="map", pick=("pool_row", "pool_col", 16, 12))
+    assert 'data-nl-pick="pool_row pool_col" data-nl-grid="16 12" draggable="false"' in grid
     assert style.bold_html("max(1, <2>) = **3**") == "max(1, &lt;2&gt;) = <b>3</b>"

@@ -1,29 +1,35 @@
-// A panel of range inputs beside a picture, for a lesson control that must answer within a frame.
+// A panel of range inputs beside (or under) a picture, for a lesson control that must answer within a frame.
 //
 // The browser moves the thumb and its number at once; the picture is the HTML Python computed from the
-// values (Python, tested against PyTorch, stays the only place the maths is done). Each change is sent as
-// {seq, values} with every value shown (Streamlit keeps only the latest message when a rerun is pending, so
-// a message must be complete). Python answers with the last seq it applied:
+// values (Python, tested against PyTorch, stays the only place the maths is done). What the learner did since
+// Python last answered everything (the "intent": the ranges moved, and a click on the picture) is sent as
+// {seq, values[, click]}. Streamlit keeps only the latest message when a rerun is pending, so each message
+// carries the whole intent, not just the last move; ranges the learner did not touch are left out, so a
+// value Python set (a click's cell) is never sent back stale. Python answers with the last seq it applied:
 //  - an answer to an older message never drags a thumb back (a newer change of ours is on its way);
 //  - once every change is answered, Python's values are shown (the browser's Back, a shared link);
-//  - one message at a time: while one is unanswered, a drag's further moves wait and only the latest goes
-//    (a mouse drag would otherwise start dozens of reruns a second per learner), or after WAIT_MS anyway.
-// A click on an element of the picture marked data-nl-click="name" is sent the same way, with the values, as
-// {click: {target: name, x, y}} (fractions of the element's width and height): Python decides what it picks.
+//  - one message at a time: while one is unanswered, further moves wait and go together when the answer
+//    comes (a mouse drag would otherwise start dozens of reruns a second per learner), or after WAIT_MS.
+// A click on a picture marked data-nl-pick="row col" data-nl-grid="rows cols" (a map) moves those two ranges
+// to the cell under the pointer, here and at once, like a key press. A click on one marked data-nl-click="name"
+// sends {target: name, x, y} (fractions of its width and height): Python decides what it picks, before the
+// moves made after the click; such a click starts a new intent (it sets what it picks, so earlier moves of
+// those controls are superseded).
 // The picture is patched in place (only what changed), so a picture that stays keeps its pixels on screen.
 const WAIT_MS = 1000;
 
 export default function ({ parentElement, data, setStateValue }) {
   // Kept on the mount point, so a panel rebuilt for other controls (another "Number of inputs") goes on
   // counting where the old one stopped instead of reusing numbers Python has seen.
-  const state = parentElement.nlState ??= { seq: data.seq, answered: data.seq, pending: null, timer: 0 };
+  const state = parentElement.nlState ??= { seq: data.seq, answered: data.seq, intent: null, dirty: false, timer: 0 };
   state.seq = Math.max(state.seq, data.seq);
   state.answered = Math.max(state.answered, data.seq);
-  state.send = (message) => {
+  state.send = () => {
     clearTimeout(state.timer);
-    state.pending = null;
+    state.dirty = false;
     state.seq += 1;
-    setStateValue("values", { seq: state.seq, ...message });
+    const { click, values } = state.intent;
+    setStateValue("values", { seq: state.seq, values: Object.fromEntries(values), ...(click ? { click } : {}) });
   };
   const signature = data.layout + "|" + data.controls.map((c) => `${c.name}:${c.lo}:${c.hi}:${c.step}`).join("|");
   let root = parentElement.querySelector(".nl-panel");
@@ -33,8 +39,11 @@ export default function ({ parentElement, data, setStateValue }) {
     root = build(data, signature, state);
     parentElement.appendChild(root);
   }
-  if (state.pending && state.answered >= state.seq) state.send(state.pending);  // our last message is answered
-  if (fresh || (state.answered >= state.seq && !state.pending)) {
+  if (state.answered >= state.seq) {  // every message we sent is answered
+    if (state.dirty) state.send();  // what the learner did while the last one was on its way
+    else state.intent = null;  // nothing left to say: Python's values are the truth
+  }
+  if (fresh || (state.answered >= state.seq && !state.dirty)) {
     for (const c of data.controls) {
       const input = root.querySelector(`input[name="${c.name}"]`);
       if (fresh || Number(input.value) !== c.value) {
@@ -76,35 +85,54 @@ function build(data, signature, state) {
     const input = box.querySelector("input");
     input.name = c.name;
     input.setAttribute("aria-label", c.label);
+    if (c.help) {  // a tooltip on the label and the range, read out as the range's description
+      box.querySelector(".nl-head").title = c.help;
+      input.title = c.help;
+      input.setAttribute("aria-description", c.help);
+    }
     input.dataset.digits = c.digits;
     input.disabled = c.lo >= c.hi;  // one row or column only: nothing to move
     controls.appendChild(box);
   }
-  const inputs = [...root.querySelectorAll("input")];
-  const submit = (message) => {
-    if (state.seq > state.answered) {  // our last message is still unanswered
-      state.pending = message;  // sent when the answer comes, or after WAIT_MS (the latest change wins)
+  const request = () => {
+    state.dirty = true;
+    if (state.seq > state.answered) {  // our last message is still unanswered: send with its answer
       clearTimeout(state.timer);
-      state.timer = setTimeout(() => state.pending && state.send(state.pending), WAIT_MS);
+      state.timer = setTimeout(() => state.dirty && state.send(), WAIT_MS);
     } else {
-      state.send(message);
+      state.send();
     }
   };
-  const values = () => Object.fromEntries(inputs.map((el) => [el.name, Number(el.value)]));
-  for (const input of inputs) {
+  for (const input of root.querySelectorAll("input")) {
     input.addEventListener("input", () => {
       show(input);
-      submit({ values: values() });
+      state.intent ??= { click: null, values: new Map() };
+      state.intent.values.set(input.name, Number(input.value));
+      request();
     });
   }
   root.querySelector(".nl-picture").addEventListener("click", (event) => {
-    const target = event.target.closest("[data-nl-click]");
+    const target = event.target.closest("[data-nl-pick], [data-nl-click]");
     if (!target) return;
     const box = target.getBoundingClientRect();
     if (!box.width || !box.height) return;
     const x = (event.clientX - box.left) / box.width;
     const y = (event.clientY - box.top) / box.height;
-    submit({ values: values(), click: { target: target.dataset.nlClick, x, y } });
+    if (target.dataset.nlPick) {  // a map: the cell under the pointer moves the row and column ranges, here
+      const [rows, cols] = target.dataset.nlGrid.split(" ").map(Number);
+      const cell = [Math.floor(y * rows), Math.floor(x * cols)];
+      state.intent ??= { click: null, values: new Map() };
+      target.dataset.nlPick.split(" ").forEach((name, i) => {
+        const input = root.querySelector(`input[name="${CSS.escape(name)}"]`);
+        if (!input) return;
+        input.value = String(cell[i]);  // a range input clamps to its min and max (the far edge: the last cell)
+        show(input);
+        state.intent.values.set(name, Number(input.value));
+      });
+    } else {  // Python decides what the click picks; it is applied before any move made after it
+      state.intent = { click: { target: target.dataset.nlClick, x, y }, values: new Map() };
+    }
+    request();
   });
   return root;
 }
