@@ -131,6 +131,16 @@ def test_backprop_snippet_other_settings(problem, act, loss, hidden):
 # --- Convolution -----------------------------------------------------------------------------------------
 
 
+def test_convolution_snippet_opens_a_photo_whose_name_has_quotes(tmp_path, monkeypatch):
+    name = 'my "best" it\'s.png'  # an upload's own name, quotes and all
+    Image.fromarray((sample_images()["Shapes"][:20, :24] * 255).round().astype(np.uint8)).save(tmp_path / name)
+    code = snippets.convolution_snippet(kernel("Sobel x"), photo=name, colour="grey", stride=1, padding=1, dilation=1,
+                                        padding_mode="zeros", bias=0.0, relu=False)
+    ast.parse(code)
+    monkeypatch.chdir(tmp_path)
+    assert run(code)["y"].shape[-2:] == (20, 24)
+
+
 @pytest.mark.parametrize("colour", ["grey", "rgb", "depthwise"])
 @pytest.mark.parametrize("name, settings_", [
     ("Emboss", {"stride": 2, "padding": 1, "dilation": 1, "padding_mode": "replicate", "bias": 0.3, "relu": True}),
