@@ -186,12 +186,12 @@ def gantt_figure(slots: Sequence, title: str, unit: str = "s", note: str = "") -
              "</pattern></defs>",
              _svg_text(10, 20, title, 14, anchor="start", extra=' font-weight="700"')]
     if note:
-        parts.append(_svg_text(width - right, 40, note, 11, fill=MUTED, anchor="end", extra=' class="note"'))
+        parts.append(_svg_text(width - right, 40, note, 12, fill=MUTED, anchor="end", extra=' class="note"'))
     step = _nice_step(xmax)
     for t in np.arange(0, xmax + 1e-9, step):
         x = px(float(t))
         parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + row * len(stages)}" stroke="{style.GRID}"/>'
-                     + _svg_text(x, top + row * len(stages) + 16, f"{t:g}", 11, fill=MUTED))
+                     + _svg_text(x, top + row * len(stages) + 16, f"{t:g}", 12, fill=MUTED))
     parts.append(_svg_text((left + width - right) / 2, height - 10, f"time ({unit}); grey = idle", 12, fill=MUTED))
     ys = {s: top + i * row for i, s in enumerate(stages)}
     for s, y in ys.items():  # the idle background: whatever the bars do not cover is waiting
@@ -209,7 +209,7 @@ def gantt_figure(slots: Sequence, title: str, unit: str = "s", note: str = "") -
             bar += f'<rect x="{x0:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="url(#gantt-hatch)"/>'
         if w >= 8 * len(label) + 4:  # no label squeezed into a sliver
             # A halo in the bar's colour keeps the label legible over the backward hatching.
-            bar += _svg_text(x0 + w / 2, y + h / 2 + 4, label, 11, fill=WHITE, extra=f' stroke="{_colour(sl.micro_batch)}" '
+            bar += _svg_text(x0 + w / 2, y + h / 2 + 4, label, 12, fill=WHITE, extra=f' stroke="{_colour(sl.micro_batch)}" '
                              'stroke-width="3" paint-order="stroke" font-weight="700"')
         parts.append(f'<g class="slot {sl.phase}"><title>{escape(hover)}</title>{bar}</g>')
     return (f'<div class="scale-gantt"><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '

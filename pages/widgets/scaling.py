@@ -13,6 +13,7 @@ import streamlit as st
 from explainers import scaling as sc
 from explainers.figures import scaling as fig
 from explainers.scaling import snippets
+from pages.widgets.slider_panel import RangeControl, slider_panel
 from pages.widgets.ui import ShareableState, pytorch_snippet, try_this
 
 
@@ -111,11 +112,14 @@ def _status(key: str, job: sc.Job, was_running: bool) -> None:
 @st.fragment
 def pipelining(url: ShareableState, micro_options: list[int]) -> None:
     """The Pipelining tab's M and S, the computed timeline, the measured run and the bubble curve (one fragment)."""
-    p1, p2 = st.columns(2)
-    micro = p1.select_slider("Micro-batches M", micro_options,
-                             key=url.bind("scale_micro", 4, options=micro_options))
-    stages = p2.slider("Stages S (computed timeline)", 2, 8, key=url.bind("scale_stages", 2, lo=2, hi=8))
-    st.markdown(computed_gantt(stages, micro), unsafe_allow_html=True)  # an SVG: nothing for plotly to redraw
+    url.bind("scale_micro", 4, options=micro_options)
+    url.bind("scale_stages", 2, lo=2, hi=8)
+    micro, stages = int(st.session_state.scale_micro), int(st.session_state.scale_stages)
+    # M, S and the computed timeline (an SVG) in one browser-drawn panel: a key press moves M at once.
+    slider_panel("scale_pipeline", [RangeControl.choices("scale_micro", "Micro-batches M", micro_options),
+                                    RangeControl("scale_stages", "Stages S (computed timeline)", 2, 8, 1)],
+                 computed_gantt(stages, micro), layout="stack",
+                 announce=f"S = {stages}, M = {micro}: bubble {sc.bubble_fraction(stages, micro):.0%}")
     pp = job_panel("pp", sc.PipelinePlan(micro_batches=micro), f"Measure it: 2 stages on 2 processes, M = {micro}")
     if pp is not None:
         st.markdown(result_figure("gantt", pp, build=lambda: fig.gantt_figure(

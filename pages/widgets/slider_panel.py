@@ -56,6 +56,19 @@ class RangeControl:
     step: float
     wide: bool = False  # spans both columns of the controls (the others sit in pairs)
     help: str = ""  # what the control means: a tooltip, and the input's accessible description
+    options: tuple[float, ...] = ()  # a select slider's choices (see ``choices``); lo/hi/step then count them
+
+    @classmethod
+    def choices(cls, key: str, label: str, options: Sequence[float], **kw) -> RangeControl:
+        """A range over a list of values, as ``st.select_slider`` offers them (1, 2, 4, 8, ...): the value is
+        always one of ``options``."""
+        options = tuple(options)  # as given: an int option stays an int (a link then reads "8", not "8.0")
+        return cls(key, label, 0, len(options) - 1, 1, options=options, **kw)
+
+    @property
+    def labels(self) -> list[str]:
+        """How each option is shown (``f"{o:g}"``: 4, 0.05, 1e-05)."""
+        return [f"{o:g}" for o in self.options]
 
     @property
     def digits(self) -> int:
@@ -70,6 +83,8 @@ class RangeControl:
             value = finite(raw)
         except (ValueError, OverflowError):
             return None
+        if self.options:  # the nearest choice (the browser sends one of them)
+            return min(self.options, key=lambda o: abs(o - value))
         return on_grid(min(max(value, self.lo), self.hi), self.lo, self.hi, self.step)
 
 
@@ -145,7 +160,8 @@ def slider_panel(key: str, controls: Sequence[RangeControl], picture_html: str, 
     controls = tuple(controls)
     data = {
         "controls": [{"name": c.key, "label": c.label, "lo": c.lo, "hi": c.hi, "step": c.step, "wide": c.wide,
-                      "digits": c.digits, "help": c.help, "value": float(st.session_state[c.key])} for c in controls],
+                      "digits": c.digits, "help": c.help, "options": list(c.options), "labels": c.labels,
+                      "value": float(st.session_state[c.key])} for c in controls],
         "picture": picture_html,
         "announce": announce,
         "seq": st.session_state.get(_seq_key(key), 0),

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from explainers import scaling as sc
 from explainers.scaling import launch
-from tests.app.harness import run_page, slider
+from tests.app.harness import move_panel, panel, run_page, slider
 from tests.unit.scaling_procs import live_children
 
 
@@ -55,8 +55,14 @@ def test_settings_come_from_the_link_and_bad_values_are_reset():
     assert at.button(key="pp_run").label == "Measure it: 2 stages on 2 processes, M = 8"
     assert any(r"\frac{S-1}{M+S-1}" in lx.value for lx in at.latex)
     assert len(at.get("plotly_chart")) == 1  # the bubble curve, before any run
-    assert sum('class="scale-gantt"' in m.value for m in at.markdown) == 1  # the computed timeline, an SVG
+    pipeline = panel(at, "scale_pipeline")  # M, S and the computed timeline (an SVG) in one browser panel
+    assert 'class="scale-gantt"' in pipeline["picture"] and "S = 3, M = 8" in pipeline["picture"]
+    assert [(c["label"], c["value"], c["options"]) for c in pipeline["controls"]] == [
+        ("Micro-batches M", 8, [1, 2, 4, 8, 16, 32]), ("Stages S (computed timeline)", 3, [])]
     assert "M, BATCH, WIDTH = 8, 256, 512" in at.code[0].value
+    move_panel(at, "scale_pipeline", {"scale_micro": 16})  # one step right on the range: the next option
+    assert at.button(key="pp_run").label.endswith("M = 16") and at.query_params["scale_micro"] == "16"
+    assert "S = 3, M = 16" in panel(at, "scale_pipeline")["picture"] and "M, BATCH, WIDTH = 16," in at.code[0].value
     at = run({"scale_world": "banana", "scale_micro": "7"})
     assert any("not understood" in c.value for c in at.caption)
     assert slider(at, "World size N (processes)").value == 2
@@ -134,7 +140,8 @@ def test_model_parallel_and_pipeline_runs_and_the_summary_table():
     at.button(key="pp_run").click().run()
     assert finish(at, "pp").status == "finished"
     assert len(at.get("plotly_chart")) == 1  # the bubble curve
-    assert sum('class="scale-gantt"' in m.value for m in at.markdown) == 2  # computed and measured timelines (SVG)
+    assert sum('class="scale-gantt"' in m.value for m in at.markdown) == 1  # the measured timeline (SVG)
+    assert 'class="scale-gantt"' in panel(at, "scale_pipeline")["picture"]  # and the computed one, in the panel
     assert any("equal the whole batch's" in c.value for c in at.caption)
     at.session_state["scale_tab"] = "When to use what"
     at.run()

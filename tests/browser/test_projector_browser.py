@@ -17,7 +17,7 @@ from tests.browser.helpers import PANELS, assert_no_exception, open_page
 SIZES = [(1024, 768), (1440, 900)]
 MIN_FIGURE_FONT_PX = 10
 # Pages with a browser-drawn panel (pages/widgets/slider_panel.py).
-PANEL_PAGES = {"perceptron", "convolution", "pooling", "cnn"}
+PANEL_PAGES = {"perceptron", "convolution", "pooling", "cnn", "scaling_out-pipelining"}
 
 # Elements whose text must fit: labels, buttons, tabs, toggles, radio/segmented options, metrics.
 _CLIPPED = """() => {
@@ -164,5 +164,18 @@ def test_trainer_on_cats_and_dogs_with_resnet_is_unclipped(server, browser, size
         pg.wait_for_function("() => [...document.querySelectorAll(\"[data-testid='stSelectbox'] input\")]"
                              ".some((i) => i.value === 'ResNet-18 transfer (frozen backbone)')", timeout=60_000)
         _assert_readable(pg, "trainer-catsdogs", size)
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_scaling_out_pipelining_is_unclipped(server, browser, size):
+    """The Pipelining tab's panel (M, S and the computed timeline), not on the page's default tab."""
+    ctx = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    try:
+        pg = ctx.new_page()
+        open_page(pg, server, "scaling_out?scale_tab=Pipelining")
+        pg.get_by_text("Computed: GPipe, S = 2, M = 4").first.wait_for(timeout=30_000)
+        _assert_readable(pg, "scaling_out-pipelining", size)
     finally:
         ctx.close()

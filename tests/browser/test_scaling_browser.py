@@ -26,3 +26,20 @@ def test_ddp_run_shows_results_and_the_pipeline_tab_draws(server, page):
     assert "scale_tab=Pipelining" in page.url
     assert_no_exception(page)
     assert not page.js_errors, page.js_errors
+
+
+def test_the_pipeline_panel_moves_m_through_its_choices_at_once(server, page):
+    open_page(page, server, "scaling_out?scale_tab=Pipelining")
+    micro = page.get_by_role("slider", name="Micro-batches M", exact=True)
+    micro.wait_for(timeout=30_000)
+    page.get_by_text("Computed: GPipe, S = 2, M = 4").first.wait_for(timeout=30_000)
+    shown = page.locator(".nl-control", has=micro).locator("output")
+    assert shown.inner_text() == "4" and micro.get_attribute("aria-valuetext") == "4"
+    micro.focus()
+    page.keyboard.press("ArrowRight")  # the next choice: 4 -> 8, shown before the server answers
+    assert shown.inner_text() == "8"
+    page.get_by_text("Computed: GPipe, S = 2, M = 8").first.wait_for(timeout=20_000)
+    page.get_by_role("button", name="Measure it: 2 stages on 2 processes, M = 8").wait_for(timeout=20_000)
+    page.wait_for_function("() => location.href.includes('scale_micro=8')", timeout=20_000)
+    assert_no_exception(page)
+    assert not page.js_errors, page.js_errors

@@ -31,7 +31,8 @@ export default function ({ parentElement, data, setStateValue }) {
     const { click, values } = state.intent;
     setStateValue("values", { seq: state.seq, values: Object.fromEntries(values), ...(click ? { click } : {}) });
   };
-  const signature = data.layout + "|" + data.controls.map((c) => `${c.name}:${c.lo}:${c.hi}:${c.step}`).join("|");
+  const signature = data.layout + "|" + data.controls.map((c) => `${c.name}:${c.lo}:${c.hi}:${c.step}:${c.options}`)
+    .join("|");
   let root = parentElement.querySelector(".nl-panel");
   const fresh = !root || root.dataset.signature !== signature;
   if (fresh) {
@@ -46,8 +47,8 @@ export default function ({ parentElement, data, setStateValue }) {
   if (fresh || (state.answered >= state.seq && !state.dirty)) {
     for (const c of data.controls) {
       const input = root.querySelector(`input[name="${c.name}"]`);
-      if (fresh || Number(input.value) !== c.value) {
-        input.value = String(c.value);
+      if (fresh || valueOf(input) !== c.value) {
+        input.value = String(positionOf(input, c.value));
         show(input);
       }
     }
@@ -80,7 +81,10 @@ function build(data, signature, state) {
     // The number beside the label repeats the slider's own value text: hidden from screen readers.
     box.innerHTML = `<div class="nl-head"><span class="nl-label"></span><output aria-hidden="true"></output></div>
       <input type="range" min="${c.lo}" max="${c.hi}" step="${c.step}">
-      <div class="nl-ends" aria-hidden="true"><span>${c.lo.toFixed(c.digits)}</span><span>${c.hi.toFixed(c.digits)}</span></div>`;
+      <div class="nl-ends" aria-hidden="true"><span></span><span></span></div>`;
+    const ends = box.querySelectorAll(".nl-ends span");
+    ends[0].textContent = c.options.length ? c.labels[0] : c.lo.toFixed(c.digits);
+    ends[1].textContent = c.options.length ? c.labels[c.labels.length - 1] : c.hi.toFixed(c.digits);
     box.querySelector(".nl-label").textContent = c.label;
     const input = box.querySelector("input");
     input.name = c.name;
@@ -91,6 +95,8 @@ function build(data, signature, state) {
       input.setAttribute("aria-description", c.help);
     }
     input.dataset.digits = c.digits;
+    input.nlOptions = c.options;  // a select slider's values: the range counts them, 0 to n - 1
+    input.nlLabels = c.labels;
     input.disabled = c.lo >= c.hi;  // one row or column only: nothing to move
     controls.appendChild(box);
   }
@@ -107,7 +113,7 @@ function build(data, signature, state) {
     input.addEventListener("input", () => {
       show(input);
       state.intent ??= { click: null, values: new Map() };
-      state.intent.values.set(input.name, Number(input.value));
+      state.intent.values.set(input.name, valueOf(input));
       request();
     });
   }
@@ -162,8 +168,21 @@ function patch(into, next) {
   for (const extra of old.slice(fresh.length)) extra.remove();
 }
 
+// The value a range stands for: its position, or the option at that position.
+function valueOf(input) {
+  return input.nlOptions.length ? input.nlOptions[Number(input.value)] : Number(input.value);
+}
+
+// Where a value sits on the range: itself, or the position of the nearest option.
+function positionOf(input, value) {
+  const options = input.nlOptions;
+  if (!options.length) return value;
+  return options.reduce((best, o, i) => (Math.abs(o - value) < Math.abs(options[best] - value) ? i : best), 0);
+}
+
 function show(input) {
-  const text = Number(input.value).toFixed(Number(input.dataset.digits));
+  const text = input.nlOptions.length ? input.nlLabels[Number(input.value)]
+    : Number(input.value).toFixed(Number(input.dataset.digits));
   input.closest(".nl-control").querySelector("output").textContent = text;
   input.setAttribute("aria-valuetext", text);
   const span = Number(input.max) - Number(input.min);

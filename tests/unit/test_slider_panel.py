@@ -1,0 +1,31 @@
+"""The browser panel's controls in Python: what a value from the browser becomes (pages/widgets/slider_panel.py)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from pages.widgets.slider_panel import RangeControl
+
+
+def test_a_range_clamps_and_snaps_what_the_browser_sends():
+    bias = RangeControl("b", "Bias b", -1.0, 1.0, 0.05)
+    assert bias.snap(0.33) == pytest.approx(0.35) and bias.snap(7) == 1.0 and bias.snap(-7) == -1.0
+    assert bias.digits == 2 and bias.labels == []
+
+
+@pytest.mark.parametrize("raw", ["8", None, True, math.nan, math.inf, 10**400, [8]])
+def test_anything_not_a_number_is_refused(raw):
+    assert RangeControl("b", "Bias b", -1.0, 1.0, 0.05).snap(raw) is None
+    assert RangeControl.choices("m", "M", [1, 2, 4]).snap(raw) is None
+
+
+def test_choices_give_one_of_the_options_in_their_own_type():
+    micro = RangeControl.choices("m", "Micro-batches M", [1, 2, 4, 8, 16, 32])
+    assert (micro.lo, micro.hi, micro.step) == (0, 5, 1)  # the browser's range counts the options
+    assert micro.snap(8) == 8 and isinstance(micro.snap(8), int)  # a link then reads "8", not "8.0"
+    assert micro.snap(7) == 8 and micro.snap(1000) == 32 and micro.snap(-3) == 1  # the nearest option
+    assert micro.labels == ["1", "2", "4", "8", "16", "32"]
+    rates = RangeControl.choices("lr", "Learning rate", [0.05, 0.1, 0.5, 1.0])
+    assert rates.snap(0.1) == 0.1 and rates.labels == ["0.05", "0.1", "0.5", "1"]
