@@ -6,10 +6,12 @@ from explainers import scaling as sc
 from explainers.figures import scaling as fig
 from explainers.scaling import report, snippets
 from pages.widgets.scaling import job_panel, pipelining, result_figure, results
+from pages.widgets.slider_panel import RangeControl, slider_panel
 from pages.widgets.ui import ShareableState, pytorch_snippet, try_this
 
 TABS = ["Data parallel", "Model parallel", "Pipelining", "When to use what"]
 MICRO = [1, 2, 4, 8, 16, 32]
+BATCHES = [4, 8, 16, 32, 64]  # images per rank
 LRS = [0.05, 0.1, 0.5, 1.0]  # plain SGD: its update is the same maths on N ranks and on one process
 
 url = ShareableState("scale")
@@ -29,14 +31,23 @@ tab_dp, tab_mp, tab_pp, tab_when = st.tabs(TABS, key=url.bind("scale_tab", TABS[
 @st.fragment
 def data_parallel() -> None:
     """N, B, steps, learning rate, model, the run and what it measured: these controls rerun only this."""
-    c1, c2, c3, c4, c5 = st.columns(5)
-    world = c1.slider("World size N (processes)", 2, 4, key=url.bind("scale_world", 2, lo=2, hi=4),
-                      help=f"This machine allows up to {machine.max_world_size}.")
-    batch = c2.select_slider("Batch per rank B", [4, 8, 16, 32, 64], key=url.bind("scale_batch", 16, options=[4, 8, 16, 32, 64]))
-    steps = c3.slider("Steps", 1, 30, key=url.bind("scale_steps", 10, lo=1, hi=30))
-    lr = c4.select_slider("Learning rate", LRS, key=url.bind("scale_lr", 0.5, options=LRS))
-    model = c5.radio("Model", list(sc.MODEL_LABELS), format_func=sc.MODEL_LABELS.get,
+    model = st.radio("Model", list(sc.MODEL_LABELS), format_func=sc.MODEL_LABELS.get, horizontal=True,
                      key=url.bind("scale_model", "mlp", options=list(sc.MODEL_LABELS)))
+    url.bind("scale_world", 2, lo=2, hi=4)
+    url.bind("scale_batch", 16, options=BATCHES)
+    url.bind("scale_steps", 10, lo=1, hi=30)
+    url.bind("scale_lr", 0.5, options=LRS)
+    state = st.session_state
+    world, batch, steps, lr = int(state.scale_world), int(state.scale_batch), int(state.scale_steps), state.scale_lr
+    # N, B, the steps and η with what one step does, in one browser-drawn panel: a key press answers at once.
+    slider_panel("scale_dp", [
+        RangeControl("scale_world", "World size N", 2, 4, 1,  # "(processes)" in a quarter of 1024 px took 2 lines
+                     help=f"How many processes (ranks). This machine allows up to {machine.max_world_size}."),
+        RangeControl.choices("scale_batch", "Batch per rank B", BATCHES),
+        RangeControl("scale_steps", "Steps", 1, 30, 1),
+        RangeControl.choices("scale_lr", "Learning rate", LRS)],
+        fig.ddp_step_html(world, batch, steps, lr), layout="stack",
+        announce=f"{world} ranks of {batch} images: the step of one process on {world * batch} images")
     if world > machine.max_world_size:
         st.warning(f"World size {world} is more than this machine can run (one CPU core or GPU per rank: "
                    f"at most {machine.max_world_size}).", icon=":material/memory:")

@@ -240,3 +240,19 @@ def slices_image(images: np.ndarray, gap: int = 2) -> np.ndarray:
         for i in range(b):
             out[r * (h + gap):r * (h + gap) + h, i * (w + gap):i * (w + gap) + w] = images[r, i]
     return out
+
+
+def ddp_step_html(world: int, batch: int, steps: int, lr: float) -> str:
+    """What one data-parallel step does with these settings, as HTML: N ranks of B images each, the all-reduce,
+    and the one step every copy takes (the same as one process's on N·B images)."""
+    chips = "".join(
+        f'<div style="border:1px solid {style.GRID};border-left:4px solid {style.BLUE};border-radius:6px;'
+        f'padding:4px 10px;white-space:nowrap">rank {r}: {batch} images → its gradient <i>g</i><sub>{r}</sub></div>'
+        for r in range(world))
+    terms = " + ".join(f"<i>g</i><sub>{r}</sub>" for r in range(world)) if world <= 4 else (
+        f"<i>g</i><sub>0</sub> + … + <i>g</i><sub>{world - 1}</sub>")
+    return (f'<div style="display:flex;flex-wrap:wrap;gap:8px;margin:4px 0 8px">{chips}</div>'
+            f"<p>All-reduce: every rank receives <i>g</i> = ({terms}) / {world}, and every copy of the model takes "
+            f"the same step <i>w</i> ← <i>w</i> − {lr:g}·<i>g</i>: the step one process takes on "
+            f"<b>N·B = {world * batch} images</b>. {steps} step{'s' * (steps != 1)}: "
+            f"{steps * world * batch:,} images in all, {steps * batch:,} per rank.</p>")

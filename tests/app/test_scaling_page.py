@@ -3,6 +3,7 @@ processes), results drawn, Stop, a world size too big for the machine, and no wo
 
 from __future__ import annotations
 
+import re
 import socket
 
 import pytest
@@ -10,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from explainers import scaling as sc
 from explainers.scaling import launch
-from tests.app.harness import move_panel, panel, run_page, slider
+from tests.app.harness import move_panel, panel, panel_value, run_page
 from tests.unit.scaling_procs import live_children
 
 
@@ -45,7 +46,7 @@ def test_default_page_explains_the_machine_and_offers_each_part():
     assert len(at.tabs) == 4
     assert "This machine:" in at.caption[0].value and "rank" in at.caption[0].value
     assert at.button(key="dp_run").label.startswith("Train with DDP on 2 processes")
-    assert slider(at, "World size N (processes)").value == 2
+    assert panel_value(at, "scale_dp", "scale_world") == 2
     code = at.code[0].value
     assert "DistributedDataParallel" in code and "init_process_group" in code and "WORLD_SIZE = 2" in code
 
@@ -65,7 +66,20 @@ def test_settings_come_from_the_link_and_bad_values_are_reset():
     assert "S = 3, M = 16" in panel(at, "scale_pipeline")["picture"] and "M, BATCH, WIDTH = 16," in at.code[0].value
     at = run({"scale_world": "banana", "scale_micro": "7"})
     assert any("not understood" in c.value for c in at.caption)
-    assert slider(at, "World size N (processes)").value == 2
+    assert panel_value(at, "scale_dp", "scale_world") == 2
+
+
+def test_the_data_parallel_panel_says_what_one_step_does():
+    at = run()
+    plan = panel(at, "scale_dp")
+    assert [c["label"] for c in plan["controls"]] == ["World size N", "Batch per rank B", "Steps", "Learning rate"]
+    assert re.findall(r"rank \d+:", plan["picture"]) == ["rank 0:", "rank 1:"] and "N·B = 32 images" in plan["picture"]
+    move_panel(at, "scale_dp", {"scale_batch": 64, "scale_steps": 3, "scale_lr": 0.1})
+    assert "N·B = 128 images" in panel(at, "scale_dp")["picture"] and "384 images in all" in panel(at, "scale_dp")["picture"]
+    assert at.query_params["scale_batch"] == "64" and at.query_params["scale_lr"] == "0.1"
+    code = at.code[0].value  # the snippet follows the panel
+    assert "BATCH_PER_RANK = 64" in code and "STEPS = 3" in code and "LR = 0.1" in code
+    assert at.button(key="dp_run").label.startswith("Train with DDP on 2 processes")
 
 
 def test_a_world_size_beyond_the_machine_gets_a_message_not_a_run(monkeypatch):

@@ -17,7 +17,7 @@ from tests.browser.helpers import PANELS, assert_no_exception, open_page
 SIZES = [(1024, 768), (1440, 900)]
 MIN_FIGURE_FONT_PX = 10
 # Pages with a browser-drawn panel (pages/widgets/slider_panel.py).
-PANEL_PAGES = {"perceptron", "convolution", "pooling", "cnn", "scaling_out-pipelining"}
+PANEL_PAGES = {"perceptron", "convolution", "pooling", "cnn", "scaling_out", "scaling_out-pipelining"}
 
 # Elements whose text must fit: labels, buttons, tabs, toggles, radio/segmented options, metrics.
 _CLIPPED = """() => {
