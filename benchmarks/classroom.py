@@ -96,14 +96,13 @@ class Panel:
     state: str = ""  # what the browser last sent for it ("" before any move)
 
     def move(self, label: str, value: float) -> None:
-        """Send `value` for `label` as the panel does: every value it shows, one sequence number on.
+        """Send `value` for `label` as the panel does: the moved range's value, one sequence number on.
 
         The controls keep what the page last drew: the page's next drawing must show `value`, or the move
         was lost (SimulatedSession.move checks).
         """
-        values = {c.id: (value if c.label == label else c.value[0]) for c in self.controls.values()}
         self.seq += 1
-        self.state = json.dumps(panel_message(self.seq, values))
+        self.state = json.dumps(panel_message(self.seq, {self.controls[label].id: value}))
 
 
 @dataclass

@@ -38,7 +38,8 @@ def data_parallel() -> None:
     url.bind("scale_steps", 10, lo=1, hi=30)
     url.bind("scale_lr", 0.5, options=LRS)
     state = st.session_state
-    world, batch, steps, lr = int(state.scale_world), int(state.scale_batch), int(state.scale_steps), state.scale_lr
+    world, batch, steps = int(state.scale_world), int(state.scale_batch), int(state.scale_steps)
+    lr = float(state.scale_lr)
     # N, B, the steps and η with what one step does, in one browser-drawn panel: a key press answers at once.
     slider_panel("scale_dp", [
         RangeControl("scale_world", "World size N", 2, 4, 1,  # "(processes)" in a quarter of 1024 px took 2 lines
@@ -47,7 +48,8 @@ def data_parallel() -> None:
         RangeControl("scale_steps", "Steps", 1, 30, 1),
         RangeControl.choices("scale_lr", "Learning rate", LRS)],
         fig.ddp_step_html(world, batch, steps, lr), layout="stack",
-        announce=f"{world} ranks of {batch} images: the step of one process on {world * batch} images")
+        announce=f"{world} ranks of {batch} images, {steps} steps at learning rate {lr:g}: each the step of one "
+                 f"process on {world * batch} images")
     if world > machine.max_world_size:
         st.warning(f"World size {world} is more than this machine can run (one CPU core or GPU per rank: "
                    f"at most {machine.max_world_size}).", icon=":material/memory:")

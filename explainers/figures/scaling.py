@@ -249,8 +249,7 @@ def ddp_step_html(world: int, batch: int, steps: int, lr: float) -> str:
         f'<div style="border:1px solid {style.GRID};border-left:4px solid {style.BLUE};border-radius:6px;'
         f'padding:4px 10px;white-space:nowrap">rank {r}: {batch} images → its gradient <i>g</i><sub>{r}</sub></div>'
         for r in range(world))
-    terms = " + ".join(f"<i>g</i><sub>{r}</sub>" for r in range(world)) if world <= 4 else (
-        f"<i>g</i><sub>0</sub> + … + <i>g</i><sub>{world - 1}</sub>")
+    terms = " + ".join(f"<i>g</i><sub>{r}</sub>" for r in range(world))  # N is 2 to 4: every term fits
     return (f'<div style="display:flex;flex-wrap:wrap;gap:8px;margin:4px 0 8px">{chips}</div>'
             f"<p>All-reduce: every rank receives <i>g</i> = ({terms}) / {world}, and every copy of the model takes "
             f"the same step <i>w</i> ← <i>w</i> − {lr:g}·<i>g</i>: the step one process takes on "

@@ -62,13 +62,15 @@ class RangeControl:
     def choices(cls, key: str, label: str, options: Sequence[float], **kw) -> RangeControl:
         """A range over a list of values, as ``st.select_slider`` offers them (1, 2, 4, 8, ...): the value is
         always one of ``options``."""
-        options = tuple(options)  # as given: an int option stays an int (a link then reads "8", not "8.0")
+        options = tuple(options)  # as given: an int option stays an int for the page's code
+        if not options:
+            raise ValueError(f"{label}: a range of choices needs at least one option")
         return cls(key, label, 0, len(options) - 1, 1, options=options, **kw)
 
     @property
     def labels(self) -> list[str]:
-        """How each option is shown (``f"{o:g}"``: 4, 0.05, 1e-05)."""
-        return [f"{o:g}" for o in self.options]
+        """How each option is shown: 4, 0.05, 1e-05 (an int as it is, a float as ``:g`` writes it)."""
+        return [str(o) if isinstance(o, int) else f"{o:g}" for o in self.options]
 
     @property
     def digits(self) -> int:

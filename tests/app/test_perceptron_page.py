@@ -213,7 +213,7 @@ def test_the_neuron_panel_accepts_only_values_on_its_sliders():
 
 
 def test_a_message_from_a_panel_the_page_has_redrawn_since_is_dropped():
-    """Messages carry every value: one older than a change already applied would undo that change."""
+    """A message older than a change already applied would undo that change: it is dropped."""
     at = run()
     neuron(at, b=0.5)
     neuron(at, b=0.6)

@@ -24,8 +24,11 @@ def test_anything_not_a_number_is_refused(raw):
 def test_choices_give_one_of_the_options_in_their_own_type():
     micro = RangeControl.choices("m", "Micro-batches M", [1, 2, 4, 8, 16, 32])
     assert (micro.lo, micro.hi, micro.step) == (0, 5, 1)  # the browser's range counts the options
-    assert micro.snap(8) == 8 and isinstance(micro.snap(8), int)  # a link then reads "8", not "8.0"
+    assert micro.snap(8) == 8 and isinstance(micro.snap(8), int)  # the page's code gets the option itself
     assert micro.snap(7) == 8 and micro.snap(1000) == 32 and micro.snap(-3) == 1  # the nearest option
     assert micro.labels == ["1", "2", "4", "8", "16", "32"]
     rates = RangeControl.choices("lr", "Learning rate", [0.05, 0.1, 0.5, 1.0])
     assert rates.snap(0.1) == 0.1 and rates.labels == ["0.05", "0.1", "0.5", "1"]
+    assert RangeControl.choices("n", "Images", [500, 2_000_000]).labels == ["500", "2000000"]
+    with pytest.raises(ValueError):
+        RangeControl.choices("m", "M", [])

@@ -28,11 +28,13 @@ export default function ({ parentElement, data, setStateValue }) {
     clearTimeout(state.timer);
     state.dirty = false;
     state.seq += 1;
+    if (state.intent.click && !state.intent.clickSeq) state.intent.clickSeq = state.seq;  // first sent in this one
     const { click, values } = state.intent;
     setStateValue("values", { seq: state.seq, values: Object.fromEntries(values), ...(click ? { click } : {}) });
   };
-  const signature = data.layout + "|" + data.controls.map((c) => `${c.name}:${c.lo}:${c.hi}:${c.step}:${c.options}`)
-    .join("|");
+  // What build() draws from: a panel whose controls differ in any of it is drawn anew.
+  const signature = data.layout + "|" + data.controls
+    .map((c) => `${c.name}:${c.lo}:${c.hi}:${c.step}:${c.options}:${c.label}:${c.help}`).join("|");
   let root = parentElement.querySelector(".nl-panel");
   const fresh = !root || root.dataset.signature !== signature;
   if (fresh) {
@@ -40,13 +42,16 @@ export default function ({ parentElement, data, setStateValue }) {
     root = build(data, signature, state);
     parentElement.appendChild(root);
   }
+  // A click Python has applied (an answer reached the first message that carried it) is not sent again: a later
+  // message repeating it would undo what changed since (the Layer moved by hand, say).
+  if (state.intent?.clickSeq && state.answered >= state.intent.clickSeq) state.intent.click = null;
   if (state.answered >= state.seq) {  // every message we sent is answered
     if (state.dirty) state.send();  // what the learner did while the last one was on its way
     else state.intent = null;  // nothing left to say: Python's values are the truth
   }
   if (fresh || (state.answered >= state.seq && !state.dirty)) {
     for (const c of data.controls) {
-      const input = root.querySelector(`input[name="${c.name}"]`);
+      const input = root.querySelector(`input[name="${CSS.escape(c.name)}"]`);
       if (fresh || valueOf(input) !== c.value) {
         input.value = String(positionOf(input, c.value));
         show(input);
@@ -133,7 +138,7 @@ function build(data, signature, state) {
         if (!input) return;
         input.value = String(cell[i]);  // a range input clamps to its min and max (the far edge: the last cell)
         show(input);
-        state.intent.values.set(name, Number(input.value));
+        state.intent.values.set(name, valueOf(input));
       });
     } else {  // Python decides what the click picks; it is applied before any move made after it
       state.intent = { click: { target: target.dataset.nlClick, x, y }, values: new Map() };
