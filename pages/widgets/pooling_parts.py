@@ -152,7 +152,7 @@ def cell_panel(url: ShareableState, feature: np.ndarray, mx: pl.PoolResult, av: 
     on the map picks its cell, and the pictures and sums are the ones computed here.
     """
     _, ho, wo = mx.settings.out_shape
-    oh, ow = min(int(st.session_state.pool_row), ho - 1), min(int(st.session_state.pool_col), wo - 1)
+    oh, ow = int(st.session_state.pool_row), int(st.session_state.pool_col)  # inside the map: tabs() clamps them
     cells = {"max": pl.cell_window(feature[None], mx, 0, oh, ow)}
     cells["avg"] = pl.cell_window(feature[None], av, 0, min(oh, av.output.shape[1] - 1),
                                   min(ow, av.output.shape[2] - 1))
@@ -160,17 +160,16 @@ def cell_panel(url: ShareableState, feature: np.ndarray, mx: pl.PoolResult, av: 
         _cell_png(key, mx.output[0], (oh, ow)), f"Max-pooled map ({ho}×{wo}): click a cell to see its window.",
         alt=f"Max-pooled map, {ho} by {wo}", pick=("pool_row", "pool_col", ho, wo),
         after=cfig.colour_key_html(cfig.colour_limits(mx.output[0]), "value"))
-    sums = "".join(f"<p><b>{'Max' if kind == 'max' else 'Average'} pooling</b>, output ({oh}, {ow}):<br>"
-                   f"{style.bold_html(pl.describe_cell(cw, size))}</p>" for kind, cw in cells.items())
-    windows = []  # pictures and tables, not plotly: this panel redraws on every pick
+    sums, windows = [], []  # windows: pictures and tables, not plotly (this panel redraws on every pick)
     for kind, cw in cells.items():
         label = "Max pooling" if kind == "max" else "Average pooling"
+        sums.append(f"<p><b>{label}</b>, output ({oh}, {ow}):<br>{style.bold_html(pl.describe_cell(cw, size))}</p>")
         windows.append("<div>" + style.figure_html(
             _window_png(key, kind, (oh, ow), feature, cw, p), alt=f"{label}: the window of output ({oh}, {ow})",
             caption=f"{label}: the window of output ({oh}, {ow}) on the map (grey ring: padding"
                     f"{'; red: the winner' if kind == 'max' else ''})",
             after=fig.window_values_html(cw)) + "</div>")
-    picture = (f"<div class='nl-columns'><div>{pooled_map}</div><div style='--nl-grow:2'>{sums}</div></div>"
+    picture = (f"<div class='nl-columns'><div>{pooled_map}</div><div style='--nl-grow:2'>{''.join(sums)}</div></div>"
                f"<div class='nl-columns' style='gap:3rem'>{''.join(windows)}</div>")
     slider_panel("pool_cell", [RangeControl("pool_row", "Output row", 0, ho - 1, 1),
                                RangeControl("pool_col", "Output column", 0, wo - 1, 1)], picture,

@@ -79,15 +79,22 @@ class RangeControl:
 
     def snap(self, raw: Any) -> float | None:
         """A value from the browser, clamped to the range and put on the step grid; None when it is not a number."""
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-            return None
-        try:
-            value = finite(raw)
-        except (ValueError, OverflowError):
+        value = _number(raw)
+        if value is None:
             return None
         if self.options:  # the nearest choice (the browser sends one of them)
             return min(self.options, key=lambda o: abs(o - value))
         return on_grid(min(max(value, self.lo), self.hi), self.lo, self.hi, self.step)
+
+
+def _number(raw: Any) -> float | None:
+    """A number the browser sent, as a finite float; None for anything else (text, a bool, NaN, 10**400)."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        return None
+    try:
+        return finite(raw)
+    except (ValueError, OverflowError):
+        return None
 
 
 def panel_message(seq: int, values: dict[str, float], click: dict | None = None) -> dict:
@@ -105,12 +112,8 @@ def _seq_key(key: str) -> str:
 
 def _fraction(raw: Any) -> float | None:
     """A click position from the browser as a fraction in [0, 1], or None when it is not a number."""
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-        return None
-    try:
-        return min(max(finite(raw), 0.0), 1.0)
-    except (ValueError, OverflowError):
-        return None
+    value = _number(raw)
+    return None if value is None else min(max(value, 0.0), 1.0)
 
 
 def apply_change(key: str, controls: Sequence[RangeControl], payload: Any, on_click: OnClick | None = None) -> None:

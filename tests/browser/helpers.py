@@ -26,6 +26,8 @@ SETTLED = "[data-testid='stApp'][data-test-script-state='notRunning']"
 # document.querySelectorAll does not enter.
 PANELS = """() => [...document.querySelectorAll("*")].map((e) => e.shadowRoot && e.shadowRoot.querySelector(".nl-panel"))
   .filter(Boolean)"""
+# The page's text includes t, the panels' included (document.body.innerText does not enter a shadow root).
+_HAS_TEXT = "t => document.body.innerText.includes(t) || (" + PANELS + ")().some((p) => p.innerText.includes(t))"
 
 
 def free_port() -> int:
@@ -78,6 +80,11 @@ def wait_settled(pg, timeout: float = 60_000) -> None:
     pg.wait_for_selector(SETTLED, timeout=timeout)
     pg.wait_for_timeout(150)  # a rerun triggered by the last delta starts within this window
     pg.wait_for_selector(SETTLED, timeout=timeout)
+
+
+def wait_text(pg, text: str, timeout: float = 20_000) -> None:
+    """Wait until `text` shows on the page, in a browser-drawn panel or outside one."""
+    pg.wait_for_function(_HAS_TEXT, arg=text, timeout=timeout)
 
 
 def open_page(pg, base: str, path: str = "") -> None:

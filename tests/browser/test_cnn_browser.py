@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import ARTIFACTS
-from tests.browser.helpers import assert_no_exception, open_page, wait_settled
+from tests.browser.helpers import PANELS, assert_no_exception, open_page, wait_settled
 
 TRUNCATED_LABELS = """() => [...document.querySelectorAll("[data-testid='stWidgetLabel']")]
   .filter((el) => el.offsetParent && el.scrollWidth > el.clientWidth + 1)
@@ -72,8 +72,8 @@ def test_clicking_the_picture_picks_the_unit_under_the_pointer(server, page):
     # The panel patched its picture from conv1's to fc's (other elements, other counts): what is on screen
     # is exactly the HTML Python sent, as a fresh page would parse it.
     wait_settled(page)
-    same = page.evaluate("""() => [...document.querySelectorAll("*")].filter((e) => e.shadowRoot)
-      .map((e) => e.shadowRoot.querySelector(".nl-picture")).filter(Boolean).map((pic) => {
+    same = page.evaluate("() => (" + PANELS + """)().map((panel) => panel.querySelector(".nl-picture"))
+      .map((pic) => {
         const fresh = document.createElement("div");
         fresh.className = pic.className;
         fresh.innerHTML = pic.nlHtml;

@@ -9,13 +9,16 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from tests.browser.helpers import PANELS, assert_no_exception, open_page, wait_settled
+from tests.browser.helpers import (
+    assert_no_exception,
+    open_page,
+    wait_settled,
+    wait_text,
+)
 
 # The picked pixel's panel (pages/widgets/slider_panel.py, in a shadow root that Playwright's CSS enters):
 MAP = ".nl-panel img[data-nl-pick='conv_row conv_col']"  # the clickable feature map
 PICTURE = ".nl-panel figure img:not([data-nl-pick])"  # the input picture with the kernel's window
-# The page's text, the panels' included (document.body.innerText does not enter a shadow root).
-_HAS_TEXT = "t => document.body.innerText.includes(t) || (" + PANELS + ")().some((p) => p.innerText.includes(t))"
 
 
 def _out_size(n: int, k: int = 3, s: int = 1, p: int = 1) -> int:
@@ -56,15 +59,11 @@ def _click_cell(page, img, fx: float, fy: float, n: int = 256) -> tuple[int, int
     return int((y - r["y"]) / r["height"] * n), int((x - r["x"]) / r["width"] * n)
 
 
-def _wait_text(page, text: str) -> None:
-    page.wait_for_function(_HAS_TEXT, arg=text, timeout=20_000)
-
-
 def test_first_slider_is_the_stride_and_moving_it_reconvolves(server, page):
     open_page(page, server, "convolution")
     page.wait_for_selector(PICTURE, timeout=30_000)
     n = _out_size(256)
-    _wait_text(page, f"(1, 1, {n}, {n})")
+    wait_text(page, f"(1, 1, {n}, {n})")
     src = _output_picture(page)
     assert src.startswith("data:image/")  # a compact picture, not a JSON array of numbers
     assert "Stride" in page.locator("[data-testid='stSlider']").first.inner_text()
@@ -75,7 +74,7 @@ def test_first_slider_is_the_stride_and_moving_it_reconvolves(server, page):
     page.keyboard.press("ArrowRight")
     wait_settled(page)
     n2 = _out_size(256, s=2)
-    _wait_text(page, f"(1, 1, {n2}, {n2})")
+    wait_text(page, f"(1, 1, {n2}, {n2})")
     _wait_new_picture(page, src)
     assert "conv_stride=2" in page.url
     assert_no_exception(page)
@@ -90,7 +89,7 @@ def test_upload_a_photo_then_change_the_kernel(server, page, tmp_path):
     Image.fromarray(rng.integers(0, 255, (60, 90, 3), dtype=np.uint8)).save(buf, "PNG")
     photo.write_bytes(buf.getvalue())
     page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(photo))
-    _wait_text(page, "(1, 1, 60, 90)")
+    wait_text(page, "(1, 1, 60, 90)")
     wait_settled(page)
     before = _output_picture(page)
     box = page.locator("[data-testid='stSelectbox']", has_text="Preset")
@@ -98,7 +97,7 @@ def test_upload_a_photo_then_change_the_kernel(server, page, tmp_path):
     page.keyboard.type("Gaussian blur 3")
     page.keyboard.press("Enter")
     wait_settled(page)
-    _wait_text(page, "Weighted average, heavier in the middle.")
+    wait_text(page, "Weighted average, heavier in the middle.")
     _wait_new_picture(page, before)
     assert "Gaussian+blur+3" in page.url or "Gaussian%20blur%203" in page.url
     assert page.locator("[data-testid='stAlertContentError']").count() == 0
@@ -114,14 +113,14 @@ def test_a_bad_upload_shows_a_message_and_the_page_carries_on(server, page, tmp_
     wait_settled(page)
     assert page.locator("[data-testid='stAlertContentError']").count() >= 1
     n = _out_size(256)
-    _wait_text(page, f"(1, 1, {n}, {n})")  # the sample is still convolved
+    wait_text(page, f"(1, 1, {n}, {n})")  # the sample is still convolved
     assert_no_exception(page)
 
 
 def test_clicking_the_feature_map_picks_the_pixel_and_shows_its_sum_beside_it(server, page):
     open_page(page, server, "convolution")
     img = _map_img(page)
-    _wait_text(page, "at row 150, column 50")
+    wait_text(page, "at row 150, column 50")
     box = img.bounding_box()
     assert box and box["width"] > 150  # big enough to aim at
     slider = page.get_by_role("slider", name="Output row", exact=True)
@@ -131,7 +130,7 @@ def test_clicking_the_feature_map_picks_the_pixel_and_shows_its_sum_beside_it(se
     # The click moves both ranges in the browser, before any answer from the server.
     assert (slider.input_value(), column.input_value()) == (str(row), str(col))
     wait_settled(page)
-    _wait_text(page, f"at row {row}, column {col}")
+    wait_text(page, f"at row {row}, column {col}")
     assert f"conv_row={row}" in page.url and f"conv_col={col}" in page.url
     # The arithmetic sits beside the picture: its tables start above the map's bottom edge.
     table = page.locator(".nl-panel table").first.bounding_box()
@@ -142,7 +141,7 @@ def test_clicking_the_feature_map_picks_the_pixel_and_shows_its_sum_beside_it(se
     slider.focus()
     page.keyboard.press("ArrowUp")
     assert slider.input_value() == str(row + 1)  # before any answer from the server
-    _wait_text(page, f"at row {row + 1}, column {col}")
+    wait_text(page, f"at row {row + 1}, column {col}")
     # The panel patches its picture: the same <img> element, given the map with the new pixel outlined
     # (replacing the element would blank the picture until the new one decoded).
     assert img.evaluate("e => e.nlMark !== undefined && e.nlMark !== e.src")
@@ -153,7 +152,7 @@ def test_clicking_the_feature_map_picks_the_pixel_and_shows_its_sum_beside_it(se
     page.keyboard.press("ArrowDown")
     row2 -= 1
     assert (slider.input_value(), column.input_value()) == (str(row2), str(col2))
-    _wait_text(page, f"at row {row2}, column {col2}")
+    wait_text(page, f"at row {row2}, column {col2}")
     wait_settled(page)
     page.wait_for_timeout(300)  # nothing arrives later to undo it
     assert (slider.input_value(), column.input_value()) == (str(row2), str(col2))

@@ -9,12 +9,15 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from tests.browser.helpers import PANELS, assert_no_exception, open_page, wait_settled
+from tests.browser.helpers import (
+    assert_no_exception,
+    open_page,
+    wait_settled,
+    wait_text,
+)
 
 # The picked cell's panel (pages/widgets/slider_panel.py, in a shadow root that Playwright's CSS enters):
 MAP = ".nl-panel img[data-nl-pick='pool_row pool_col']"  # the clickable max-pooled map
-# The page's text, the panels' included (document.body.innerText does not enter a shadow root).
-_HAS_TEXT = "t => document.body.innerText.includes(t) || (" + PANELS + ")().some((p) => p.innerText.includes(t))"
 
 
 def _max_pool_size(n: int, k: int, s: int, p: int = 0) -> int:
@@ -79,13 +82,13 @@ def test_clicking_the_pooled_map_picks_the_cell_and_shows_its_window(server, pag
     img.click(position={"x": box["width"] * (2.5 / 16), "y": box["height"] * (13.5 / 16)})  # cell (13, 2)
     assert (row.input_value(), column.input_value()) == ("13", "2")  # moved in the browser, at once
     wait_settled(page)
-    page.wait_for_function(_HAS_TEXT, arg="output (13, 2)", timeout=20_000)
+    wait_text(page, "output (13, 2)")
     page.wait_for_function("() => location.href.includes('pool_row=13') && location.href.includes('pool_col=2')",
                            timeout=20_000)
     # A key press moves the row (and the window) at once.
     row.focus()
     page.keyboard.press("ArrowLeft")
     assert row.input_value() == "12"
-    page.wait_for_function(_HAS_TEXT, arg="output (12, 2)", timeout=20_000)
+    wait_text(page, "output (12, 2)")
     assert_no_exception(page)
     assert not page.js_errors

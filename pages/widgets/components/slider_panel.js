@@ -114,11 +114,14 @@ function build(data, signature, state) {
       state.send();
     }
   };
+  const record = (input) => {  // a range the learner moved: shown at once, and part of what is sent
+    show(input);
+    state.intent ??= { click: null, values: new Map() };
+    state.intent.values.set(input.name, valueOf(input));
+  };
   for (const input of root.querySelectorAll("input")) {
     input.addEventListener("input", () => {
-      show(input);
-      state.intent ??= { click: null, values: new Map() };
-      state.intent.values.set(input.name, valueOf(input));
+      record(input);
       request();
     });
   }
@@ -132,13 +135,11 @@ function build(data, signature, state) {
     if (target.dataset.nlPick) {  // a map: the cell under the pointer moves the row and column ranges, here
       const [rows, cols] = target.dataset.nlGrid.split(" ").map(Number);
       const cell = [Math.floor(y * rows), Math.floor(x * cols)];
-      state.intent ??= { click: null, values: new Map() };
       target.dataset.nlPick.split(" ").forEach((name, i) => {
         const input = root.querySelector(`input[name="${CSS.escape(name)}"]`);
         if (!input) return;
         input.value = String(cell[i]);  // a range input clamps to its min and max (the far edge: the last cell)
-        show(input);
-        state.intent.values.set(name, valueOf(input));
+        record(input);
       });
     } else {  // Python decides what the click picks; it is applied before any move made after it
       state.intent = { click: { target: target.dataset.nlClick, x, y }, values: new Map() };
