@@ -70,8 +70,8 @@ def lesson() -> None:
         windows = cnn.receptive_windows(*pick)
         picture = fig.network_picture(layers, pick, windows, trained.classes, base=base)
         unit_panel(layers, pick, windows, picture)
-        pytorch_snippet(snippets.cnn_snippet(cnn.LAYER_NAMES[pick[0]], *pick[1:], seed=seed,
-                                         index=st.session_state.cnn_index))
+        pytorch_snippet(lambda: snippets.cnn_snippet(cnn.LAYER_NAMES[pick[0]], *pick[1:], seed=seed,
+                                                     index=st.session_state.cnn_index))
         url.publish()  # here too: a fragment rerun must update the link
 
     network()

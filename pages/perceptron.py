@@ -48,7 +48,7 @@ def one_neuron() -> None:
     controls = [control for control, _ in pairs[:2 * n]] + [pairs[-1][0]]
     slider_panel("perc_neuron", controls, fig.neuron_panel_html(out),
                  announce=f"z = {pc.fixed(out.z, 2)}, a = {pc.fixed(out.a, 4)}")
-    pytorch_snippet(snippets.perceptron_neuron_snippet(xs, ws, bias, activation, out.z, out.a))
+    pytorch_snippet(lambda: snippets.perceptron_neuron_snippet(xs, ws, bias, activation, out.z, out.a))
     url.publish()
 
 

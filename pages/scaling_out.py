@@ -93,7 +93,7 @@ def data_parallel() -> None:
     try_this("Change the batch, the steps or the learning rate and run again: 'DDP vs one process' stays at float "
              "rounding, because N ranks with B images each take exactly the step of one process with N·B. "
              "Then look inside fc1.weight: each rank's own gradient differs, every rank applies the same average.")
-    pytorch_snippet(snippets.ddp_script(world, batch, steps, lr, model))
+    pytorch_snippet(lambda: snippets.ddp_script(world, batch, steps, lr, model))
     url.publish()  # a fragment rerun must update the link too
 
 
@@ -118,8 +118,10 @@ if tab_mp.open:
             st.dataframe(report.model_parallel_rows(mp), hide_index=True)
             st.metric("Split model vs the whole model on one device (output, loss, every gradient)", f"{mp.max_diff:.1e}")
         try_this("Raise the batch: the activation sent forward grows with it (batch × 10 × 4 bytes), the weights do not move.")
-        pytorch_snippet(snippets.toy_model_script(mb, 0.001), title="PyTorch equivalent: the two-device ToyModel")
-        pytorch_snippet(snippets.two_process_script(mb, 0.001), title="PyTorch equivalent: two processes, send/recv")
+        pytorch_snippet(lambda: snippets.toy_model_script(mb, 0.001),
+                        title="PyTorch equivalent: the two-device ToyModel")
+        pytorch_snippet(lambda: snippets.two_process_script(mb, 0.001),
+                        title="PyTorch equivalent: two processes, send/recv")
 
 if tab_pp.open:
     with tab_pp:

@@ -130,5 +130,5 @@ with tabs["Save / load weights"]:
 try_this("Press **Overfit on purpose** and train (well under a minute on a laptop): training accuracy reaches "
          "100% while validation accuracy stalls near 80%. Switch on augmentation, train again and compare "
          "the runs: the gap closes. Then try dropout, weight decay or early stopping instead.")
-pytorch_snippet(setup.snippet(config, ds))
+pytorch_snippet(lambda: setup.snippet(config, ds))
 url.publish()  # again: the results tab and views bound above

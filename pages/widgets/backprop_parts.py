@@ -325,6 +325,6 @@ def learn(url: ShareableState, setup: Setup, check: bp.GradCheck | None, net_los
     st.subheader("5. Lessons from the gradient")
     _lessons(url, setup, lr, n_steps)
     p = setup.params
-    pytorch_snippet(snippets.backprop_snippet(p.w1, p.b1, p.w2, p.b2, setup.x, setup.y, setup.activation, setup.loss,
-                                              lr, net_loss))
+    pytorch_snippet(lambda: snippets.backprop_snippet(p.w1, p.b1, p.w2, p.b2, setup.x, setup.y, setup.activation,
+                                                      setup.loss, lr, net_loss))
     url.publish()

@@ -202,8 +202,8 @@ def pixel_panel(url: ShareableState, picked: ImageChoice, demo: cv.KernelDemo, g
                  layout="stack", announce=f"Row {r}, column {c}: "
                  + ("the three maps hold " if colour == "depthwise" else "the feature map holds ")
                  + ", ".join(cv.fmt(v) for v in demo.output[:, r, c]))
-    pytorch_snippet(snippets.convolution_snippet(kernel, pixel=(r, c), photo=picked.file_name or "your_photo.png",
-                                                 **settings))
+    pytorch_snippet(lambda: snippets.convolution_snippet(kernel, pixel=(r, c), **settings,
+                                                         photo=picked.file_name or "your_photo.png"))
     if not picked.file_name:
         st.caption("The snippet reads a photo: upload the same file here and both print the same numbers.")
     url.publish()

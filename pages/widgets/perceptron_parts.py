@@ -129,7 +129,7 @@ def linear_collapse(url: ShareableState) -> None:
                     "where it switches on. (Each seed's weights are redrawn until a kink bends the boundary "
                     "inside the picture, so the bend is always there to see.)")
     try_this("Change the seed a few times: the left boundary is always straight, the right one always bends.")
-    pytorch_snippet(snippets.perceptron_layers_snippet(hidden), title="PyTorch equivalent (two layers)")
+    pytorch_snippet(lambda: snippets.perceptron_layers_snippet(hidden), title="PyTorch equivalent (two layers)")
     url.publish()
 
 
@@ -149,5 +149,5 @@ def any_curve(url: ShareableState) -> None:
                 "(orange ticks) are drawn at random and the output weights are the best possible for them "
                 "(least squares), so adding units never makes the fit worse. A trained network moves the kinks too.")
     try_this("Start at 1 unit and double it: 2, 4, 8, 16, 32. Where does the curve first follow the small wiggles?")
-    pytorch_snippet(snippets.perceptron_curve_snippet(units), title="PyTorch equivalent (the same fit)")
+    pytorch_snippet(lambda: snippets.perceptron_curve_snippet(units), title="PyTorch equivalent (the same fit)")
     url.publish()

@@ -139,7 +139,7 @@ def layer(url: ShareableState, det: Detector, kernel_name: str) -> None:
               help="Average pooling has no dilation, so with d > 1 its output can be larger.")
     f3.metric("Parameters to learn", 0)
     tabs(url, det, mx, av, settings_key, p)
-    pytorch_snippet(snippets.pooling_snippet(size, det.kernel, kernel_name, k, s, p, d, ceil_mode, cip))
+    pytorch_snippet(lambda: snippets.pooling_snippet(size, det.kernel, kernel_name, k, s, p, d, ceil_mode, cip))
     url.publish()
 
 

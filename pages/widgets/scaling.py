@@ -131,5 +131,5 @@ def pipelining(url: ShareableState, micro_options: list[int]) -> None:
     measured = tuple((r.micro_batches, r.bubble) for r in pp.sweep) if pp is not None and stages == 2 else ()
     st.plotly_chart(bubble_curve(stages, measured), key="scale_bubble")
     try_this("Move M from 1 to 16: the computed bubble falls from (S-1)/S towards zero. Then add stages.")
-    pytorch_snippet(snippets.pipeline_script(micro, 256, 512))
+    pytorch_snippet(lambda: snippets.pipeline_script(micro, 256, 512))
     url.publish()  # a fragment rerun must update the link too

@@ -8,6 +8,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from pages.widgets.slider_panel import panel_message
+from pages.widgets.ui import SNIPPET_KEY
 
 PAGES = Path(__file__).resolve().parents[2] / "pages"
 
@@ -58,5 +59,19 @@ def move_panel(at: AppTest, key: str, values: dict, *, seq: int | None = None, c
     state.id = _panel_element(at, key).proto.id
     state.json_value = json.dumps(panel_message(data["seq"] + 1 if seq is None else seq, values, click))
     at._run(states)
+    assert not at.exception, at.exception
+    return at
+
+
+def open_snippets(at: AppTest) -> AppTest:
+    """Open every "PyTorch equivalent" expander on the page, as a click on it does, and rerun.
+
+    A closed snippet builds and sends no code (pages/widgets/ui.py ``pytorch_snippet``); an open one stays
+    open on later runs, so a test opens them once before it reads ``at.code``."""
+    keys = [e.key for e in at.expander if e.key and e.key.startswith(SNIPPET_KEY)]
+    assert keys, "this page shows no PyTorch snippet"
+    for key in keys:
+        at.session_state[key] = True
+    at.run()
     assert not at.exception, at.exception
     return at

@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from explainers import backprop as bp
 from explainers.training.oracle import mlp_gradients
-from tests.app.harness import run_page
+from tests.app.harness import open_snippets, run_page
 
 
 def run(query: dict | None = None) -> AppTest:
@@ -44,6 +44,7 @@ def test_default_page_draws_the_graph_and_checks_gradients_three_ways():
     _, expected = mlp_gradients(params, x, 1.0, "tanh", "bce")
     np.testing.assert_allclose(grads["PyTorch autograd"], expected, atol=1e-6)
     assert at.latex and at.expander  # the formula and the PyTorch snippet
+    open_snippets(at)
     assert "loss.backward()" in at.code[0].value
     assert any("Perceptron" in m.value for m in at.markdown)  # XOR links back to the Perceptron
 

@@ -17,6 +17,7 @@ from explainers import training as tr
 from explainers.training.data import BUILTIN_DATASETS
 from explainers.training.data import weights as cd
 from pages.widgets.trainer.state import STATE_KEY
+from tests.app.harness import open_snippets
 from tests.unit.test_uploads import _zip
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "trainer.py")
@@ -203,6 +204,7 @@ def test_short_run_then_grad_cam_on_test_pictures_and_a_photo():
     at.selectbox(key="trainer_cd_cam_layer").set_value("features.3").run()
     assert not at.exception
     assert any("Unsure (near 50" in c.proto.spec for c in at.get("plotly_chart"))  # the gallery followed
+    open_snippets(at)
     assert any("get_submodule('features.3')" in c.value for c in at.code)  # the snippet follows the layer
     photo = np.zeros((90, 120, 3), np.uint8)
     photo[20:70, 30:90] = (200, 120, 40)

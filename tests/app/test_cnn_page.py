@@ -10,7 +10,14 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from explainers import cnn
-from tests.app.harness import move_panel, panel, panel_value, run_page, slider
+from tests.app.harness import (
+    move_panel,
+    open_snippets,
+    panel,
+    panel_value,
+    run_page,
+    slider,
+)
 
 TIMEOUT = 300  # the first run trains the small CNN (seconds; more on a busy machine)
 
@@ -59,12 +66,14 @@ def test_default_page_shows_the_network_the_unit_and_the_parameters():
     table = at.table[0].value
     assert list(table["parameters"]) == ["40", "0", "0", "296", "0", "0", "0", "2,010", "0"]
     assert any("2,122,640" in m.value for m in at.markdown)  # conv1 as a dense layer
+    open_snippets(at)
     assert "nn.Conv2d(1, 4, kernel_size=3)" in at.code[0].value
     assert "acts['conv1'][0, 0, 12, 12]" in at.code[0].value  # the snippet redoes the picked unit
 
 
 def test_every_layer_can_be_picked_and_its_sum_is_the_torch_value():
     at = run()
+    open_snippets(at)  # it stays open as the layer moves
     for name in cnn.LAYER_NAMES:
         at.select_slider[0].set_value(name).run()
         assert not at.exception, (name, at.exception)
@@ -107,6 +116,7 @@ def _centre_of(layer: str, channel: int, row: int, col: int) -> dict:
 def test_the_unit_panel_moves_the_unit_and_a_click_picks_the_one_under_the_pointer():
     at = run()
     move_panel(at, "cnn_unit_panel", {"cnn_row": 13, "cnn_ch": 2})
+    open_snippets(at)
     assert r"\text{conv1}[2,13,12]" in latex(at) and "acts['conv1'][0, 2, 13, 12]" in at.code[0].value
     assert at.query_params["cnn_row"] == "13" and at.query_params["cnn_ch"] == "2"
     # The fully connected column sits at about 78% of the picture's width, its cells in the middle band.

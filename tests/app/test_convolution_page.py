@@ -16,7 +16,7 @@ from explainers.figures import convolution as figs
 from explainers.images import sample_images, to_grey
 from explainers.kernels import kernel
 from pages.widgets.convolution_parts import BANK
-from tests.app.harness import move_panel, panel, panel_value, run_page
+from tests.app.harness import move_panel, open_snippets, panel, panel_value, run_page
 
 
 def run(query: dict | None = None) -> AppTest:
@@ -75,6 +75,7 @@ def test_default_page_has_every_part():
     assert len(at.latex) == 3
     assert "(1, 1, 256, 256)" in shapes(at)
     assert any("PyTorch" in e.label for e in at.expander)
+    open_snippets(at)
     assert "nn.Conv2d(1, 1, kernel_size=(3, 3), stride=1, padding=1" in at.code[0].value
     assert at.query_params["conv_kernel"] == "Sobel x"
     assert at.info  # the try-this prompt
@@ -305,6 +306,7 @@ def test_snippet_reproduces_the_pages_pixel_for_an_uploaded_photo(tmp_path, w, h
     value, r, c = held_value(at)
     assert (r, c) == (127, 50)
     (tmp_path / "holiday.jpg").write_bytes(data)
+    open_snippets(at)
     code = next(c.value for c in at.code if "nn.Conv2d" in c.value)
     assert 'Image.open("holiday.jpg")' in code and '"L"' not in code
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)

@@ -5,7 +5,14 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from explainers import perceptron as pc
-from tests.app.harness import move_panel, panel, panel_value, run_page, slider
+from tests.app.harness import (
+    move_panel,
+    open_snippets,
+    panel,
+    panel_value,
+    run_page,
+    slider,
+)
 
 RULE, LAYERS, CURVE = "The learning rule", "Why layers need a non-linearity", "Enough units: any curve"
 NEURON = "perc_neuron"  # the panel of inputs, weights and bias (pages/widgets/slider_panel.py)
@@ -157,6 +164,7 @@ def test_more_units_draw_the_curve_better():
         assert f"{pc.fit_curve(units).mse:.4f}" in text
     assert errors[0] > errors[1] > errors[2]
     assert at.query_params["perc_units"] == "32"
+    open_snippets(at)
     assert "torch.linalg.lstsq" in at.code[-1].value
 
 
@@ -195,6 +203,7 @@ def test_the_neuron_panel_shows_what_python_computed_and_the_url_follows():
     assert pc.weighted_sum_text(out) in data["picture"] and f"<b>{pc.fixed(out.a, 4)}</b>" in data["picture"]
     assert data["seq"] == 1  # the page tells the panel which of its changes it has applied
     assert (at.query_params["perc_x1"], at.query_params["perc_w1"], at.query_params["perc_b"]) == ("-1.2", "1.5", "-0.4")
+    open_snippets(at)
     code = at.code[-1].value  # the snippet a learner copies has the same numbers
     assert "x = torch.tensor([-1.2, 0.6, 1.4])" in code and "torch.tensor([1.5, -1.0, 0.8])" in code
     assert f"# tensor([{out.z:.4f}])" in code

@@ -13,7 +13,14 @@ from streamlit.testing.v1 import AppTest
 from explainers import pooling as pl
 from explainers.images import sample_images
 from explainers.kernels import kernel
-from tests.app.harness import move_panel, panel, panel_value, run_page, slider
+from tests.app.harness import (
+    move_panel,
+    open_snippets,
+    panel,
+    panel_value,
+    run_page,
+    slider,
+)
 
 
 def run(query: dict | None = None) -> AppTest:
@@ -41,6 +48,7 @@ def test_default_page_shows_the_block_the_formula_and_zero_parameters():
     assert any(r"= 16" in lx.value for lx in at.latex)
     assert len(at.tabs) == 5
     assert any("PyTorch equivalent" in e.label for e in at.expander)
+    open_snippets(at)
     assert "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1" in at.code[0].value
     assert at.slider[0].label == "Kernel size k"  # the latency benchmark moves the first slider
 
@@ -57,6 +65,7 @@ def test_every_pooling_knob_changes_the_output_size_like_torch():
     at.toggle[0].set_value(True).run()  # ceil_mode
     n = torch_size(32, 3, 3, 1, 1, True)
     assert metric(at, "Max pooling output") == f"{n}×{n}"
+    open_snippets(at)
     assert "ceil_mode=True" in at.code[0].value
     at.toggle[1].set_value(False).run()  # count_include_pad
     assert not at.exception and "count_include_pad=False" in at.code[0].value
@@ -130,6 +139,7 @@ def test_stage_kernel_size_gradient_and_shift_widgets_all_run():
         at.selectbox(key="pool_kernel").set_value(name).run()
         assert not at.exception
     at.radio(key="pool_stage").set_value("The picture itself").run()
+    open_snippets(at)
     assert at.selectbox(key="pool_kernel").disabled and "nn.Conv2d" not in at.code[0].value
     at.selectbox(key="pool_size").set_value(48).run()
     assert metric(at, "Max pooling output") == "24×24"

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from explainers import scaling as sc
 from explainers.scaling import launch
-from tests.app.harness import move_panel, panel, panel_value, run_page
+from tests.app.harness import move_panel, open_snippets, panel, panel_value, run_page
 from tests.unit.scaling_procs import live_children
 
 
@@ -47,6 +47,7 @@ def test_default_page_explains_the_machine_and_offers_each_part():
     assert "This machine:" in at.caption[0].value and "rank" in at.caption[0].value
     assert at.button(key="dp_run").label.startswith("Train with DDP on 2 processes")
     assert panel_value(at, "scale_dp", "scale_world") == 2
+    open_snippets(at)
     code = at.code[0].value
     assert "DistributedDataParallel" in code and "init_process_group" in code and "WORLD_SIZE = 2" in code
 
@@ -60,6 +61,7 @@ def test_settings_come_from_the_link_and_bad_values_are_reset():
     assert 'class="scale-gantt"' in pipeline["picture"] and "S = 3, M = 8" in pipeline["picture"]
     assert [(c["label"], c["value"], c["options"]) for c in pipeline["controls"]] == [
         ("Micro-batches M", 8, [1, 2, 4, 8, 16, 32]), ("Stages S (computed timeline)", 3, [])]
+    open_snippets(at)
     assert "M, BATCH, WIDTH = 8, 256, 512" in at.code[0].value
     move_panel(at, "scale_pipeline", {"scale_micro": 16})  # one step right on the range: the next option
     assert at.button(key="pp_run").label.endswith("M = 16") and at.query_params["scale_micro"] == "16"
@@ -77,6 +79,7 @@ def test_the_data_parallel_panel_says_what_one_step_does():
     move_panel(at, "scale_dp", {"scale_batch": 64, "scale_steps": 3, "scale_lr": 0.1})
     assert "N·B = 128 images" in panel(at, "scale_dp")["picture"] and "384 images in all" in panel(at, "scale_dp")["picture"]
     assert at.query_params["scale_batch"] == "64" and at.query_params["scale_lr"] == "0.1"
+    open_snippets(at)
     code = at.code[0].value  # the snippet follows the panel
     assert "BATCH_PER_RANK = 64" in code and "STEPS = 3" in code and "LR = 0.1" in code
     assert at.button(key="dp_run").label.startswith("Train with DDP on 2 processes")
@@ -148,6 +151,7 @@ def test_model_parallel_and_pipeline_runs_and_the_summary_table():
     assert float(metric(at, "Split model vs the whole model")) < 1e-6
     table = at.dataframe[0].value
     assert list(table["what"].str.split().str[0]) == ["activation", "gradient", "compute", "compute"]
+    open_snippets(at)
     assert len(at.code) == 2 and "nn.Linear(10, 10).to(dev0)" in at.code[0].value
     at.session_state["scale_tab"] = "Pipelining"  # same session: each part's result is kept
     at.run()

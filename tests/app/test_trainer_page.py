@@ -14,6 +14,7 @@ from explainers import training
 from explainers.training import data as dsets
 from pages.widgets.trainer import setup as setup
 from pages.widgets.trainer.state import STATE_KEY, Keys, TrainerState
+from tests.app.harness import open_snippets
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "trainer.py")
 TINY = {"trainer_subset": 200, "trainer_epochs": 1, "trainer_batch": 64}
@@ -89,6 +90,7 @@ def test_settings_render_move_and_reach_the_snippet():
         at.selectbox(key="trainer_model").set_value(model).run()
         assert not at.exception, model
     assert not at.exception
+    open_snippets(at)
     code = at.code[0].value
     assert "torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=0.001)" in code
     assert "CosineAnnealingLR" in code and "1e-05 * sum(m.weight.abs()" in code and "range(3)" in code

@@ -67,7 +67,7 @@ def gradcam_tab(state: TrainerState, rec: RunRecord, ds: ImageDataset) -> None:
                                                    title=f"{KINDS[kind]}: up to four per class"), key="trainer_cd_cam_fig")
     _photo_cam(rec, ds, layer)
     S = ds.image_size
-    pytorch_snippet(snippets.gradcam_snippet(layer, S), title="PyTorch equivalent: Grad-CAM")
+    pytorch_snippet(lambda: snippets.gradcam_snippet(layer, S), title="PyTorch equivalent: Grad-CAM")
 
 
 def _photo_cam(rec: RunRecord, ds: ImageDataset, layer: str) -> None:
