@@ -85,54 +85,74 @@ def _bank(key: str, _image: np.ndarray, names: tuple, stride: int, padding, dila
 
 
 def _settings(url: ShareableState) -> tuple[int, str, str, int, float, bool]:
-    """The Conv2d knobs in three columns and a toggle -> (stride, padding, padding mode, dilation, bias, relu)."""
-    st.markdown("**3. Conv2d settings**")
+    """Bind the Conv2d knobs to the URL, draw the padding mode and ReLU -> (stride, padding, padding mode,
+    dilation, bias, relu); stride, padding, dilation and bias are drawn by the panel (``SETTINGS``)."""
     # Bound here, in the fragment, not at the top of the page: each rerun of the fragment then sends these
-    # widgets with their values. Bound only by the full run, a fragment rerun sent them without, and a
+    # controls with their values. Bound only by the full run, a fragment rerun sent them without, and a
     # browser that had dropped its copy drew them at their minimum (padding 0, bias -1.00 under a link
     # that said 1 and 0: the rare CI failure of the shared-link test).
-    a, b, c = st.columns(3, gap="medium")
-    stride = a.slider("Stride", 1, 4, key=url.bind("conv_stride", 1, lo=1, hi=4),
-                      help="How many pixels the kernel jumps each step.")
-    padding = a.select_slider("Padding", PADDINGS, key=url.bind("conv_padding", "1", options=PADDINGS),
-                              help="Pixels added around the picture; 0 is 'valid', 'same' keeps the size.")
-    mode = b.selectbox("Padding mode", cv.PADDING_MODES, key=url.bind("conv_padding_mode", "zeros",
-                                                                      options=cv.PADDING_MODES),
-                       help="zeros: black border; reflect: mirror; replicate: repeat the edge; circular: wrap around.")
-    dilation = b.slider("Dilation", 1, 4, key=url.bind("conv_dilation", 1, lo=1, hi=4),
-                        help="Gaps between the kernel's taps.")
-    bias = c.slider("Bias", -1.0, 1.0, step=0.05, key=url.bind("conv_bias", 0.0, lo=-1.0, hi=1.0, step=0.05),
-                    help="Added to every output value.")
-    # Under the columns: in a third of 1024 px its label would be cut.
-    relu = st.toggle("ReLU after the convolution", key=url.bind("conv_relu", False),
-                     help="Negative outputs become 0.")
-    return stride, padding, mode, dilation, bias, relu
+    url.bind("conv_stride", 1, lo=1, hi=4)
+    url.bind("conv_padding", "1", options=PADDINGS)
+    url.bind("conv_dilation", 1, lo=1, hi=4)
+    url.bind("conv_bias", 0.0, lo=-1.0, hi=1.0, step=0.05)
+    state = st.session_state
+    st.markdown("**3. Conv2d settings**")
+    mode_col, relu_col = st.columns(2, gap="medium", vertical_alignment="bottom")
+    mode = mode_col.selectbox("Padding mode", cv.PADDING_MODES,
+                              key=url.bind("conv_padding_mode", "zeros", options=cv.PADDING_MODES),
+                              help="zeros: black border; reflect: mirror; replicate: repeat the edge; circular: "
+                                   "wrap around.")
+    relu = relu_col.toggle("ReLU after the convolution", key=url.bind("conv_relu", False),
+                           help="Negative outputs become 0.")
+    return (int(state.conv_stride), state.conv_padding, mode, int(state.conv_dilation), float(state.conv_bias),
+            relu)
+
+
+SETTINGS = [  # the sliders of nn.Conv2d, in one browser-drawn panel with the shapes they give
+    RangeControl("conv_stride", "Stride", 1, 4, 1, help="How many pixels the kernel jumps each step."),
+    RangeControl.choices("conv_padding", "Padding", PADDINGS,
+                         help="Pixels added around the picture; 0 is 'valid', 'same' keeps the size."),
+    RangeControl("conv_dilation", "Dilation", 1, 4, 1, help="Gaps between the kernel's taps."),
+    RangeControl("conv_bias", "Bias", -1.0, 1.0, 0.05, help="Added to every output value."),
+]
+
+
+def _shapes_html(g: cv.ConvGeometry | None, stride: int, pad_arg) -> str:
+    """The call these settings make, with its input and output shapes (or why there is none)."""
+    if g is None:
+        return "<p>No output: PyTorch refuses these settings (the message below says why).</p>"
+    (ho, wo), dilation = g.out_size, g.dilation[0]
+    return (f"<p>Shapes: input <code>(1, {g.c_in}, {g.in_size[0]}, {g.in_size[1]})</code> → <code>nn.Conv2d({g.c_in}, "
+            f"{g.c_out}, kernel_size={g.kernel}, stride={stride}, padding={pad_arg!r}, dilation={dilation}, "
+            f"groups={g.groups})</code> → output <code>(1, {g.c_out}, {ho}, {wo})</code>. Sizes read height × "
+            "width.</p>")
 
 
 @st.fragment
 def results(url: ShareableState, picked: ImageChoice, kernel: np.ndarray, kernel_name: str, colour: str) -> None:
     """Conv2d settings, the feature map with its arithmetic, sizes, channels and the tabs (reruns alone)."""
     state = st.session_state
+    # Padding mode and ReLU are a menu and a switch; stride, padding, dilation and bias move in the panel under
+    # them, which answers a key press at once (each Streamlit slider re-measures the page on every rerun).
     stride, padding, mode, dilation, bias, relu = _settings(url)
+    settings_slot = st.container()  # the panel, drawn once the shapes are known; a refusal's message goes under it
     pad_arg = padding if padding == "same" else int(padding)
     demo = run_safely(lambda: _demo(picked.key, picked.image, tuple(map(tuple, np.asarray(kernel, float))), colour,
                                     bias, relu, stride, pad_arg, dilation, mode), what="apply these settings")
+    g = None if demo is None else cv.geometry(demo.x.shape, demo.weight.shape, stride, pad_arg, dilation, demo.groups)
+    with settings_slot:
+        slider_panel("conv_settings", SETTINGS, _shapes_html(g, stride, pad_arg), layout="stack",
+                     announce=f"Output {g.out_size[0]} by {g.out_size[1]}" if g else "No output for these settings")
     if demo is None:  # keep the picture on screen while the learner fixes the settings
         st.image(picked.image, caption=f"Input: {picked.label}. Change the settings above to see its feature map.",
                  width=360, clamp=True)
         url.publish()
         return
-    g = cv.geometry(demo.x.shape, demo.weight.shape, stride, pad_arg, dilation, demo.groups)
     ho, wo = g.out_size
     for key, top in (("conv_row", ho - 1), ("conv_col", wo - 1)):
         state[key] = min(state[key], top)  # keep the chosen pixel inside a smaller output
     run_key = f"{picked.key}|{kernel.tobytes().hex()}|{colour}|{bias}|{relu}|{stride}|{pad_arg}|{dilation}|{mode}"
     st.subheader("Point at the feature map to see its arithmetic")
-    st.markdown(
-        f"Shapes: input `(1, {g.c_in}, {g.in_size[0]}, {g.in_size[1]})` → `nn.Conv2d({g.c_in}, {g.c_out}, "
-        f"kernel_size={g.kernel}, stride={stride}, padding={pad_arg!r}, dilation={dilation}, groups={g.groups})` → "
-        f"output `(1, {g.c_out}, {ho}, {wo})`. Sizes read height × width."
-    )
     settings = {"colour": colour, "stride": stride, "padding": pad_arg, "dilation": dilation, "padding_mode": mode,
                 "bias": bias, "relu": relu}
     pixel_panel(url, picked, demo, g, run_key, kernel, kernel_name, settings)

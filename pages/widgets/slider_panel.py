@@ -56,12 +56,12 @@ class RangeControl:
     step: float
     wide: bool = False  # spans both columns of the controls (the others sit in pairs)
     help: str = ""  # what the control means: a tooltip, and the input's accessible description
-    options: tuple[float, ...] = ()  # a select slider's choices (see ``choices``); lo/hi/step then count them
+    options: tuple[float | str, ...] = ()  # a select slider's choices (see ``choices``); lo/hi/step count them
 
     @classmethod
-    def choices(cls, key: str, label: str, options: Sequence[float], **kw) -> RangeControl:
-        """A range over a list of values, as ``st.select_slider`` offers them (1, 2, 4, 8, ...): the value is
-        always one of ``options``."""
+    def choices(cls, key: str, label: str, options: Sequence[float | str], **kw) -> RangeControl:
+        """A range over a list of values, as ``st.select_slider`` offers them (1, 2, 4, 8, ... or "0", "1",
+        "same"): the value is always one of ``options``."""
         options = tuple(options)  # as given: an int option stays an int for the page's code
         if not options:
             raise ValueError(f"{label}: a range of choices needs at least one option")
@@ -69,8 +69,8 @@ class RangeControl:
 
     @property
     def labels(self) -> list[str]:
-        """How each option is shown: 4, 0.05, 1e-05 (an int as it is, a float as ``:g`` writes it)."""
-        return [str(o) if isinstance(o, int) else f"{o:g}" for o in self.options]
+        """How each option is shown: 4, 0.05, 1e-05, same (an int or text as it is, a float as ``:g`` writes it)."""
+        return [f"{o:g}" if isinstance(o, float) else str(o) for o in self.options]
 
     @property
     def digits(self) -> int:
@@ -78,12 +78,16 @@ class RangeControl:
         return max(2, -math.floor(math.log10(self.step))) if self.step < 1 else 0
 
     def snap(self, raw: Any) -> float | None:
-        """A value from the browser, clamped to the range and put on the step grid; None when it is not a number."""
+        """A value from the browser, clamped to the range and put on the step grid (or the nearest of the
+        choices, a text choice only as itself); None when it is none of these."""
+        if self.options and isinstance(raw, str):
+            return raw if raw in self.options else None
         value = _number(raw)
         if value is None:
             return None
         if self.options:  # the nearest choice (the browser sends one of them)
-            return min(self.options, key=lambda o: abs(o - value))
+            numbers = [o for o in self.options if not isinstance(o, str)]
+            return min(numbers, key=lambda o: abs(o - value)) if numbers else None
         return on_grid(min(max(value, self.lo), self.hi), self.lo, self.hi, self.step)
 
 
@@ -104,6 +108,11 @@ def panel_message(seq: int, values: dict[str, float], click: dict | None = None)
     if click is not None:
         message["click"] = click
     return {"values": message}
+
+
+def _shown(control: RangeControl, value: Any) -> float | str:
+    """The value as the browser gets it: a choice as it is (text stays text), a number as a float."""
+    return value if control.options and isinstance(value, str) else float(value)
 
 
 def _seq_key(key: str) -> str:
@@ -166,7 +175,7 @@ def slider_panel(key: str, controls: Sequence[RangeControl], picture_html: str, 
     data = {
         "controls": [{"name": c.key, "label": c.label, "lo": c.lo, "hi": c.hi, "step": c.step, "wide": c.wide,
                       "digits": c.digits, "help": c.help, "options": list(c.options), "labels": c.labels,
-                      "value": float(st.session_state[c.key])} for c in controls],
+                      "value": _shown(c, st.session_state[c.key])} for c in controls],
         "picture": picture_html,
         "announce": announce,
         "seq": st.session_state.get(_seq_key(key), 0),

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from explainers.figures import convolution as figs
 from explainers.images import sample_images, to_grey
 from explainers.kernels import kernel
-from pages.widgets.convolution_parts import BANK
+from pages.widgets.convolution_parts import BANK, PADDINGS
 from tests.app.harness import move_panel, open_snippets, panel, panel_value, run_page
 
 
@@ -28,7 +28,8 @@ def markdown_with(at: AppTest, text: str) -> str:
 
 
 def shapes(at: AppTest) -> str:
-    return markdown_with(at, "Shapes: input")
+    """The settings panel's line: the Conv2d call with its input and output shapes."""
+    return panel(at, "conv_settings")["picture"]
 
 
 def pixel(at: AppTest) -> str:
@@ -92,11 +93,11 @@ def test_step_value_matches_torch_for_the_default_picture():
 
 def test_stride_padding_dilation_change_the_output_size():
     at = run()
-    at.slider(key="conv_stride").set_value(2).run()
+    move_panel(at, "conv_settings", {"conv_stride": 2})
     assert "(1, 1, 128, 128)" in shapes(at)
-    at.select_slider(key="conv_padding").set_value("0").run()
+    move_panel(at, "conv_settings", {"conv_padding": "0"})
     assert "(1, 1, 127, 127)" in shapes(at)
-    at.slider(key="conv_dilation").set_value(3).run()
+    move_panel(at, "conv_settings", {"conv_dilation": 3})
     assert "(1, 1, 125, 125)" in shapes(at)  # floor((256 - 3*2 - 1) / 2) + 1
     assert at.query_params["conv_stride"] == "2" and at.query_params["conv_dilation"] == "3"
     assert not at.exception
@@ -113,7 +114,7 @@ def test_padding_modes(mode):
 def test_bias_relu_normalise_and_colour_modes():
     at = run({"conv_row": "150", "conv_col": "50"})
     before, _, _ = held_value(at)
-    at.slider(key="conv_bias").set_value(0.5).run()
+    move_panel(at, "conv_settings", {"conv_bias": 0.5})
     after, _, _ = held_value(at)
     assert after == pytest.approx(before + 0.5, abs=1e-3)
     at.toggle(key="conv_relu").set_value(True).run()
@@ -158,7 +159,7 @@ def test_step_sliders_move_the_pixel_and_stay_inside_a_smaller_output():
     move_panel(at, "conv_pixel", {"conv_col": 250})
     assert held_value(at)[1:] == (10, 250)
     assert at.query_params["conv_row"] == "10" and at.query_params["conv_col"] == "250"
-    at.slider(key="conv_stride").set_value(4).run()  # output 64×64: the pixel moves inside
+    move_panel(at, "conv_settings", {"conv_stride": 4})  # output 64×64: the pixel moves inside
     assert held_value(at)[1:] == (10, 63)
     assert panel_value(at, "conv_pixel", "conv_col") == 63
     assert [c["hi"] for c in panel(at, "conv_pixel")["controls"]] == [63, 63]
@@ -170,7 +171,7 @@ def test_the_feature_map_is_a_clickable_grid_of_the_output_size():
     # page must say which ranges and how many rows and columns the picture has, at every output size.
     at = run({"conv_stride": "2"})
     assert 'data-nl-pick="conv_row conv_col" data-nl-grid="128 128"' in pixel(at)
-    at.select_slider(key="conv_padding").set_value("0").run()
+    move_panel(at, "conv_settings", {"conv_padding": "0"})
     assert 'data-nl-grid="127 127"' in pixel(at)
     assert [(c["name"], c["hi"]) for c in panel(at, "conv_pixel")["controls"]] == [("conv_row", 126), ("conv_col", 126)]
 
@@ -217,7 +218,7 @@ def test_impossible_settings_give_friendly_errors():
 def test_url_reproduces_the_demo_and_survives_nonsense():
     at = run({"conv_kernel": "Laplacian", "conv_stride": "3", "conv_colour": "rgb", "conv_sample": "Checkerboard"})
     assert at.selectbox(key="conv_kernel").value == "Laplacian"
-    assert at.slider(key="conv_stride").value == 3
+    assert panel_value(at, "conv_settings", "conv_stride") == 3
     assert "(1, 3, 256, 256)" in shapes(at) and "stride=3" in shapes(at)
     at = run({"conv_kernel": "Nope", "conv_stride": "banana"})
     assert any("not understood" in c.value for c in at.caption)
@@ -325,3 +326,20 @@ def test_shown_products_add_up_to_the_shown_sum_and_no_negative_zero():
             assert sum(float(v.replace("−", "-")) for v in cells) == pytest.approx(total, abs=1e-9)
         text = all_text(at) + html
         assert not re.search(r"[-−]0\.0+(?!\d*[1-9])", text), "negative zero shown"
+
+
+def test_the_settings_panel_moves_stride_padding_dilation_and_bias_and_stays_to_fix_a_refusal():
+    at = run()
+    data = panel(at, "conv_settings")
+    assert [(c["label"], c["value"]) for c in data["controls"]] == [
+        ("Stride", 1), ("Padding", "1"), ("Dilation", 1), ("Bias", 0)]
+    assert data["controls"][1]["options"] == PADDINGS and data["controls"][3]["step"] == 0.05
+    move_panel(at, "conv_settings", {"conv_padding": "same", "conv_bias": -0.35})
+    assert "padding='same'" in shapes(at) and "output <code>(1, 1, 256, 256)</code>" in shapes(at)
+    assert at.query_params["conv_padding"] == "same" and at.query_params["conv_bias"] == "-0.35"
+    move_panel(at, "conv_settings", {"conv_stride": 2})  # 'same' needs stride 1: PyTorch refuses
+    assert "only works with stride 1" in at.error[0].value and "No output" in shapes(at)
+    assert panel_value(at, "conv_settings", "conv_stride") == 2  # the panel stays, to move it back
+    move_panel(at, "conv_settings", {"conv_padding": "valid", "conv_stride": 1})  # not a choice: ignored
+    assert panel_value(at, "conv_settings", "conv_padding") == "same" and not at.error
+    assert "stride=1, padding='same'" in shapes(at)

@@ -32,3 +32,13 @@ def test_choices_give_one_of_the_options_in_their_own_type():
     assert RangeControl.choices("n", "Images", [500, 2_000_000]).labels == ["500", "2000000"]
     with pytest.raises(ValueError):
         RangeControl.choices("m", "M", [])
+
+
+def test_text_choices_give_only_one_of_themselves():
+    padding = RangeControl.choices("p", "Padding", ["0", "1", "2", "same"])
+    assert padding.labels == ["0", "1", "2", "same"] and (padding.lo, padding.hi) == (0, 3)
+    assert padding.snap("same") == "same" and padding.snap("2") == "2"
+    assert padding.snap("valid") is None and padding.snap("SAME") is None  # not one of them: refused
+    assert padding.snap(2) is None  # a number is not a text choice, even one that reads the same
+    mixed = RangeControl.choices("k", "Kernel", [1, 3, "same"])
+    assert mixed.snap(2.6) == 3 and mixed.snap("same") == "same" and mixed.snap("3") is None

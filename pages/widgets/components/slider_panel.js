@@ -179,11 +179,14 @@ function valueOf(input) {
   return input.nlOptions.length ? input.nlOptions[Number(input.value)] : Number(input.value);
 }
 
-// Where a value sits on the range: itself, or the position of the nearest option.
+// Where a value sits on the range: itself, or the position of that option (text: the same text; a number: the
+// nearest number).
 function positionOf(input, value) {
   const options = input.nlOptions;
   if (!options.length) return value;
-  return options.reduce((best, o, i) => (Math.abs(o - value) < Math.abs(options[best] - value) ? i : best), 0);
+  if (typeof value === "string") return Math.max(options.indexOf(value), 0);
+  const gap = (o) => (typeof o === "number" ? Math.abs(o - value) : Infinity);
+  return options.reduce((best, o, i) => (gap(o) < gap(options[best]) ? i : best), 0);
 }
 
 function show(input) {
