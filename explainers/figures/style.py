@@ -165,6 +165,17 @@ def figure_html(data: bytes, caption: str, *, alt: str, click: str | None = None
             f"<figcaption>{escape(caption)}</figcaption>{after}</figure>")
 
 
+def metrics_html(items: list[tuple[str, str, str]]) -> str:
+    """Big numbers with their labels, as ``st.metric`` shows them: [(label, value, help)] -> HTML (all escaped;
+    the help is the tooltip)."""
+    boxes = []
+    for label, value, tip in items:
+        title = f' title="{escape(tip)}"' if tip else ""
+        boxes.append(f'<div class="nl-metric"{title}><div class="nl-metric-label">{escape(label)}</div>'
+                     f'<div class="nl-metric-value">{escape(value)}</div></div>')
+    return f'<div class="nl-metrics">{"".join(boxes)}</div>'
+
+
 def bold_html(text: str) -> str:
     """A line of our text with **bold** markdown -> escaped HTML with <b> (for a browser panel's picture)."""
     return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", escape(text))

@@ -85,20 +85,47 @@ def _tally(key: str, _grey: np.ndarray, kname: str | None, _mx: pl.PoolSettings,
     return pl.shift_tally(_grey, KERNELS[kname].weights if kname else None, _mx, _av)
 
 
+SETTINGS = [  # the sliders of nn.MaxPool2d, in one browser-drawn panel with what they make
+    RangeControl("pool_k", "Kernel size k", 1, 6, 1, help="The window's side, in pixels."),
+    RangeControl("pool_s", "Stride s", 1, 6, 1, help="How far the window jumps between outputs."),
+    RangeControl("pool_p", "Padding p", 0, 3, 1, help="Added around the map: −∞ for max, 0 for average."),
+    RangeControl("pool_d", "Dilation d (max only)", 1, 3, 1, help="Gaps between the window's pixels."),
+]
+
+
 def _settings(url: ShareableState) -> tuple[int, int, int, int, bool, bool]:
-    """The pooling layer's knobs -> (k, s, p, d, ceil_mode, count_include_pad)."""
+    """Bind the pooling layer's knobs, draw its two switches -> (k, s, p, d, ceil_mode, count_include_pad);
+    k, s, p and d are drawn by the panel (``SETTINGS``)."""
+    for control, default in zip(SETTINGS, (2, 2, 0, 1)):
+        url.bind(control.key, default, lo=control.lo, hi=control.hi)
     st.markdown("**The pooling layer**")
-    w1, w2, w3, w4 = st.columns(4, gap="medium")
-    k = w1.slider("Kernel size k", 1, 6, key=url.bind("pool_k", 2, lo=1, hi=6))
-    s = w2.slider("Stride s", 1, 6, key=url.bind("pool_s", 2, lo=1, hi=6))
-    p = w3.slider("Padding p", 0, 3, key=url.bind("pool_p", 0, lo=0, hi=3))
-    d = w4.slider("Dilation d (max only)", 1, 3, key=url.bind("pool_d", 1, lo=1, hi=3))
-    t1, t2 = st.columns(2, gap="medium")  # a row of their own: at 1024 px a fifth column cut their labels
+    t1, t2 = st.columns(2, gap="medium")
     ceil_mode = t1.toggle("ceil_mode", key=url.bind("pool_ceil", False),
                           help="Round the output size up: a last, partial window is kept.")
     cip = t2.toggle("count_include_pad", key=url.bind("pool_cip", True),
                     help="Average pooling: divide by the whole window, padding included, or only by the real pixels.")
+    k, s, p, d = (int(st.session_state[c.key]) for c in SETTINGS)
     return k, s, p, d, ceil_mode, cip
+
+
+def _layer_html(png: bytes, panels: list, limits: list, pooled: tuple | None) -> str:
+    """The conv -> ReLU -> pool strip with one colour key per scale and, when PyTorch accepts the settings, the
+    output sizes as big numbers."""
+    caption = "  ·  ".join(t for t, _, _ in panels)
+    keys = {kind: lim for (_, _, kind), lim in zip(panels, limits) if kind != "image"}  # one key per scale
+    key_html = "<div class='nl-columns' style='gap:24px'>" + "".join(
+        f"<div>{cfig.colour_key_html(lim, 'conv (signed)' if kind == 'signed' else 'ReLU and pooled maps')}</div>"
+        for kind, lim in keys.items()) + "</div>"
+    html = style.figure_html(png, caption, alt="The picture, its convolution, ReLU and both poolings, side by side",
+                             after=key_html)
+    if pooled is None:
+        return html
+    mx, av = pooled
+    return html + style.metrics_html([
+        ("Max pooling output", f"{mx.output.shape[1]}×{mx.output.shape[2]}", ""),
+        ("Average pooling output", f"{av.output.shape[1]}×{av.output.shape[2]}",
+         "Average pooling has no dilation, so with d > 1 its output can be larger."),
+        ("Parameters to learn", "0", "")])
 
 
 @st.fragment
@@ -107,6 +134,7 @@ def layer(url: ShareableState, det: Detector, kernel_name: str) -> None:
     k, s, p, d, ceil_mode, cip = _settings(url)
     block, size, kname = det.block, det.size, det.kname
     key = f"{det.picked.key}|{size}|{kname or ''}"
+    panel_slot = st.container()  # the panel, drawn once the strip is known; a refusal's message goes under it
     pooled = run_safely(lambda: _pool(key, block.feature, k, s, p, d, ceil_mode, cip), what="pool with these settings")
     panels = [(f"picture, grey 1×{size}×{size}", block.image[0], "image")]
     if block.conv is not None:
@@ -118,11 +146,12 @@ def layer(url: ShareableState, det: Detector, kernel_name: str) -> None:
                    (f"or avg pool 1×{av.output.shape[1]}×{av.output.shape[2]}", av.output[0], "map")]
     settings_key = f"{key}|{k},{s},{p},{d},{ceil_mode},{cip}"
     png, limits = _block_png(settings_key, panels)
-    st.image(png, caption="  ·  ".join(t for t, _, _ in panels), width="stretch", output_format="PNG")
-    keys = {kind: lim for (_, _, kind), lim in zip(panels, limits) if kind != "image"}  # one key per scale
-    st.html("<div style='display:flex;gap:24px'>" + "".join(
-        f"<div style='flex:1'>{cfig.colour_key_html(lim, 'conv (signed)' if kind == 'signed' else 'ReLU and pooled maps')}</div>"
-        for kind, lim in keys.items()) + "</div>")
+    # k, s, p and d with the strip and the output sizes in one browser-drawn panel: a key press answers at once
+    # (each Streamlit slider re-measures the page on every rerun, and this page had four).
+    with panel_slot:
+        slider_panel("pool_settings", SETTINGS, _layer_html(png, panels, limits, pooled), layout="stack",
+                     announce=f"Max pooling output {mx.output.shape[1]} by {mx.output.shape[2]}, average "
+                              f"{av.output.shape[1]} by {av.output.shape[2]}" if pooled else "No output")
     if not pooled:
         st.info("PyTorch refuses these settings too. Lower the padding or the kernel size to carry on.",
                 icon=":material/tune:")
@@ -133,11 +162,6 @@ def layer(url: ShareableState, det: Detector, kernel_name: str) -> None:
     if ceil_mode and pl.ceil_drops_last_window(size, k, s, p, d):
         st.caption("The − 1: rounding up would add a window that starts in the right padding, "
                    "and PyTorch drops it (every window must start inside the image or the left padding).")
-    f1, f2, f3 = st.columns(3)
-    f1.metric("Max pooling output", f"{mx.output.shape[1]}×{mx.output.shape[2]}")
-    f2.metric("Average pooling output", f"{av.output.shape[1]}×{av.output.shape[2]}",
-              help="Average pooling has no dilation, so with d > 1 its output can be larger.")
-    f3.metric("Parameters to learn", 0)
     tabs(url, det, mx, av, settings_key, p)
     pytorch_snippet(lambda: snippets.pooling_snippet(size, det.kernel, kernel_name, k, s, p, d, ceil_mode, cip))
     url.publish()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import torch
@@ -27,8 +28,22 @@ def run(query: dict | None = None) -> AppTest:
     return run_page("pooling.py", query)
 
 
+KNOBS = {"Kernel size k": "pool_k", "Stride s": "pool_s", "Padding p": "pool_p", "Dilation d (max only)": "pool_d"}
+
+
 def metric(at, label):
-    return next(m.value for m in at.metric if m.label == label)
+    """A big number: an st.metric, or one of the settings panel's output sizes (style.metrics_html)."""
+    found = [m.value for m in at.metric if m.label == label]
+    if found:
+        return found[0]
+    html = panel(at, "pool_settings")["picture"]
+    return re.search(f'<div class="nl-metric-label">{re.escape(label)}</div><div class="nl-metric-value">(.*?)</div>',
+                     html).group(1)
+
+
+def setting(at, label, value):
+    """Move one of the pooling layer's ranges (the settings panel) as a key press does."""
+    return move_panel(at, "pool_settings", {KNOBS[label]: value})
 
 
 def cell_html(at) -> str:
@@ -50,18 +65,18 @@ def test_default_page_shows_the_block_the_formula_and_zero_parameters():
     assert any("PyTorch equivalent" in e.label for e in at.expander)
     open_snippets(at)
     assert "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1" in at.code[0].value
-    assert at.slider[0].label == "Kernel size k"  # the latency benchmark moves the first slider
+    assert [c["label"] for c in panel(at, "pool_settings")["controls"]] == list(KNOBS)  # one browser-drawn panel
 
 
 def test_every_pooling_knob_changes_the_output_size_like_torch():
     at = run()
     for label, value in (("Kernel size k", 3), ("Stride s", 1), ("Padding p", 1), ("Dilation d (max only)", 2)):
-        slider(at, label).set_value(value).run()
+        setting(at, label, value)
         assert not at.exception
     assert metric(at, "Max pooling output") == f"{torch_size(32, 3, 1, 1, 2)}×{torch_size(32, 3, 1, 1, 2)}"
     assert metric(at, "Average pooling output") == f"{torch_size(32, 3, 1, 1)}×{torch_size(32, 3, 1, 1)}"
-    slider(at, "Stride s").set_value(3).run()
-    slider(at, "Dilation d (max only)").set_value(1).run()
+    setting(at, "Stride s", 3)
+    setting(at, "Dilation d (max only)", 1)
     at.toggle[0].set_value(True).run()  # ceil_mode
     n = torch_size(32, 3, 3, 1, 1, True)
     assert metric(at, "Max pooling output") == f"{n}×{n}"
@@ -74,12 +89,12 @@ def test_every_pooling_knob_changes_the_output_size_like_torch():
 
 def test_illegal_padding_gives_a_plain_error_and_keeps_the_settings():
     at = run()
-    slider(at, "Padding p").set_value(2).run()  # kernel 2: padding at most 1
+    setting(at, "Padding p", 2)  # kernel 2: padding at most 1
     assert not at.exception
     assert any("at most half the kernel size" in e.value for e in at.error)
     assert len(at.tabs) == 0  # nothing below is drawn with impossible settings
     assert at.query_params["pool_p"] == "2"
-    slider(at, "Kernel size k").set_value(4).run()
+    setting(at, "Kernel size k", 4)
     assert not at.error and metric(at, "Max pooling output") == f"{torch_size(32, 4, 2, 2)}×{torch_size(32, 4, 2, 2)}"
 
 
@@ -102,8 +117,8 @@ def test_picked_cell_text_names_the_index_torch_returns():
 def test_a_shrinking_output_clamps_the_picked_cell():
     at = run()
     move_panel(at, "pool_cell", {"pool_row": 15, "pool_col": 15})
-    slider(at, "Kernel size k").set_value(6).run()
-    slider(at, "Stride s").set_value(6).run()
+    setting(at, "Kernel size k", 6)
+    setting(at, "Stride s", 6)
     assert not at.exception
     n = torch_size(32, 6, 6, 0)
     assert panel_value(at, "pool_cell", "pool_row") == n - 1 and panel_value(at, "pool_cell", "pool_col") == n - 1
@@ -114,7 +129,7 @@ def test_the_pooled_map_is_a_clickable_grid_of_the_output_size():
     # A click moves the row and column ranges in the browser (tests/browser/test_pooling_browser.py).
     at = run()
     assert 'data-nl-pick="pool_row pool_col" data-nl-grid="16 16"' in cell_html(at)
-    slider(at, "Stride s").set_value(3).run()
+    setting(at, "Stride s", 3)
     n = torch_size(32, 2, 3, 0)
     assert f'data-nl-grid="{n} {n}"' in cell_html(at)
     assert [c["hi"] for c in panel(at, "pool_cell")["controls"]] == [n - 1, n - 1]
@@ -124,10 +139,12 @@ def test_every_tab_opens_from_a_link():
     for name in ("Pick an output cell", "Indices (return_indices)", "Gradient routing", "Shift the picture",
                  "Pyramid 28 → 14 → 7"):
         at = run({"pool_tab": name, "pool_k": "3", "pool_s": "1", "pool_p": "1"})
-        # The block (picture, conv, ReLU, max, avg) goes as one compact picture; each tab draws its own figure.
-        assert "max pool" in at.get("image")[0].proto.imgs[0].caption, name
+        # The block (picture, conv, ReLU, max, avg) goes as one compact picture in the settings panel; each tab
+        # draws its own figure.
+        block = panel(at, "pool_settings")["picture"]
+        assert block.count("<img") == 1 and "→ max pool 1×32×32" in block and "data:image/png;base64," in block, name
         if name == "Pick an output cell":  # redrawn on every pick: pictures and tables in one panel, no plotly
-            assert len(at.get("image")) == 1 and at.get("plotly_chart") == [], name
+            assert at.get("image") == [] and at.get("plotly_chart") == [], name
             assert cell_html(at).count("<img") == 3 and "the winner" in cell_html(at) and "<table" in cell_html(at)
         else:
             assert len(at.get("plotly_chart")) >= 1, name
@@ -190,7 +207,7 @@ def test_camera_shot_is_used():
 def test_url_reproduces_the_demo_and_ignores_nonsense():
     at = run({"pool_k": "3", "pool_s": "1", "pool_p": "1", "pool_ceil": "1", "pool_kernel": "Laplacian",
               "pool_size": "24", "pool_d": "banana"})
-    assert slider(at, "Kernel size k").value == 3 and slider(at, "Stride s").value == 1
+    assert panel_value(at, "pool_settings", "pool_k") == 3 and panel_value(at, "pool_settings", "pool_s") == 1
     assert at.selectbox(key="pool_kernel").value == "Laplacian"
     assert metric(at, "Max pooling output") == f"{torch_size(24, 3, 1, 1, 1, True)}×{torch_size(24, 3, 1, 1, 1, True)}"
     assert any("pool_d" in c.value for c in at.caption)
@@ -215,3 +232,18 @@ def test_shift_tab_tallies_every_shift_and_is_honest_when_average_wins():
     assert pct["Change after max pooling"] < pct["Change after average pooling"]  # the default view makes the point
     at = run({"pool_tab": "Shift the picture", "pool_sample": "Colour gradient"})
     assert any("as steady or steadier" in m.value for m in at.markdown)
+
+
+def test_the_settings_panel_holds_the_block_and_the_sizes_and_stays_to_fix_a_refusal():
+    at = run()
+    data = panel(at, "pool_settings")
+    assert [(c["label"], c["value"], c["lo"], c["hi"]) for c in data["controls"]] == [
+        ("Kernel size k", 2, 1, 6), ("Stride s", 2, 1, 6), ("Padding p", 0, 0, 3), ("Dilation d (max only)", 1, 1, 3)]
+    assert data["announce"] == "Max pooling output 16 by 16, average 16 by 16"
+    setting(at, "Padding p", 2)  # kernel 2: PyTorch refuses
+    html = panel(at, "pool_settings")["picture"]
+    assert any("at most half" in e.value for e in at.error) and panel(at, "pool_settings")["announce"] == "No output"
+    assert "→ ReLU 1×32×32" in html and "max pool" not in html and "nl-metric" not in html  # no sizes to show
+    setting(at, "Padding p", 1)
+    n = torch_size(32, 2, 2, 1)
+    assert not at.error and metric(at, "Max pooling output") == f"{n}×{n}"

@@ -14,7 +14,7 @@ def _param(pg, key: str) -> str:
 
 def test_back_and_forward_step_through_slider_changes(server, page):
     open_page(page, server, "pooling")
-    slider = page.locator("[data-testid='stSlider']").get_by_role("slider").first  # Kernel size k
+    slider = page.get_by_role("slider", name="Kernel size k", exact=True)  # a range of the settings panel
     start = int(slider.input_value())
     for _ in range(2):
         slider.focus()

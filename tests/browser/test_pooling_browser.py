@@ -25,25 +25,26 @@ def _max_pool_size(n: int, k: int, s: int, p: int = 0) -> int:
 
 
 def _metric(page, label: str) -> str:
-    box = page.locator("[data-testid='stMetric']", has_text=label).first
-    return box.locator("[data-testid='stMetricValue']").inner_text().strip()
+    """An output size of the settings panel (explainers/figures/style.metrics_html)."""
+    box = page.locator(".nl-panel .nl-metric", has=page.locator(".nl-metric-label", has_text=label)).first
+    return box.locator(".nl-metric-value").inner_text().strip()
 
 
-def test_first_slider_is_the_kernel_size_and_moving_it_repools(server, page):
+def test_the_kernel_size_in_the_settings_panel_repools(server, page):
     open_page(page, server, "pooling")
-    # The block is a compact picture; the picked cell's panel holds the clickable pooled map and both windows.
-    page.locator("[data-testid='stImage'] img").first.wait_for(timeout=30_000)
+    # The settings panel holds the block (a compact picture) and the output sizes; the picked cell's panel holds
+    # the clickable pooled map and both windows.
     page.locator(MAP).first.wait_for(timeout=30_000)
-    assert page.locator(".nl-panel figure img").count() == 3
+    assert page.locator(".nl-panel figure img").count() == 4 and not page.locator("[data-testid='stSlider']").count()
     n = _max_pool_size(32, 2, 2)
     assert _metric(page, "Max pooling output") == f"{n}×{n}"
-    first = page.locator("[data-testid='stSlider']").get_by_role("slider").first  # what the benchmark moves
-    assert "Kernel size" in page.locator("[data-testid='stSlider']").first.inner_text()
+    first = page.get_by_role("slider", name="Kernel size k", exact=True)  # what the benchmark moves
+    assert first.input_value() == "2"
     first.focus()
     page.keyboard.press("ArrowRight")  # kernel 2 -> 3, stride stays 2
     wait_settled(page)
     n3 = _max_pool_size(32, 3, 2)
-    page.wait_for_function(f"() => document.body.innerText.includes('{n3}×{n3}')", timeout=15_000)
+    wait_text(page, f"{n3}×{n3}")  # in the settings panel
     assert _metric(page, "Max pooling output") == f"{n3}×{n3}"
     assert "pool_k=3" in page.url
     assert_no_exception(page)

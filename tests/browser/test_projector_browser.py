@@ -17,7 +17,8 @@ from tests.browser.helpers import PANELS, assert_no_exception, open_page
 SIZES = [(1024, 768), (1440, 900)]
 MIN_FIGURE_FONT_PX = 10
 # Pages with a browser-drawn panel (pages/widgets/slider_panel.py).
-PANEL_PAGES = {"perceptron", "convolution", "pooling", "cnn", "scaling_out", "scaling_out-pipelining"}
+# Pages with browser-drawn panels (pages/widgets/slider_panel.py) -> how many: settings and a picked pixel or cell.
+PANEL_PAGES = {"perceptron": 1, "convolution": 2, "pooling": 2, "cnn": 1, "scaling_out": 1, "scaling_out-pipelining": 1}
 
 # Elements whose text must fit: labels, buttons, tabs, toggles, radio/segmented options, metrics.
 _CLIPPED = """() => {
@@ -135,7 +136,8 @@ def _assert_readable(pg, name: str, size: tuple[int, int]) -> None:
     formulas = pg.evaluate(_OVERFLOWING_FORMULAS)
     assert not formulas, f"formulas overflow at {width}x{height}: {formulas}"
     if name in PANEL_PAGES:  # drawn by the time the run settled: else the check below would look at nothing
-        assert pg.locator(".nl-panel").count() == 1, f"no browser-drawn panel on {name}"
+        panels = pg.locator(".nl-panel").count()
+        assert panels == PANEL_PAGES[name], f"{panels} browser-drawn panels on {name}, not {PANEL_PAGES[name]}"
     spilling = pg.evaluate(_SPILLING_PICTURES) + pg.evaluate(_PANEL_OVERFLOW)
     assert not spilling, f"pictures wider than their column at {width}x{height}: {spilling}"
     small = pg.evaluate(_SMALL_FIGURE_TEXT, MIN_FIGURE_FONT_PX)

@@ -127,3 +127,11 @@ def test_figure_html_carries_the_picture_and_escapes_what_a_learner_named():
     grid = style.figure_html(png, "map", alt="map", pick=("pool_row", "pool_col", 16, 12))
     assert 'data-nl-pick="pool_row pool_col" data-nl-grid="16 12" draggable="false"' in grid
     assert style.bold_html("max(1, <2>) = **3**") == "max(1, &lt;2&gt;) = <b>3</b>"
+
+
+def test_metrics_html_escapes_labels_values_and_help():
+    from explainers.figures.style import metrics_html
+
+    html = metrics_html([("Max <pooling> output", "16×16", ""), ("Average", "8&8", 'No "dilation"')])
+    assert html.count('class="nl-metric"') == 2 and '<div class="nl-metric"><div class="nl-metric-label">Max' in html
+    assert "Max &lt;pooling&gt; output" in html and "8&amp;8" in html and 'title="No &quot;dilation&quot;"' in html
