@@ -23,7 +23,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from benchmarks.latency import arrow_key, cpu_seconds, measure, p90
+from benchmarks.latency import arrow_key, cpu_seconds, instrument, measure, p90
 from tests.browser import helpers as h
 
 PANELS = ("baseline", "text", "image", "sliders", "formulas", "panel", "component")  # floor_app.py's, in this order
@@ -75,6 +75,7 @@ def run(repeats: int) -> list[str]:
             # The baseline first and last: the two runs show how much the machine drifted meanwhile.
             for name in ("baseline", *PANELS[1:], "baseline"):
                 pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+                instrument(pg)
                 h.open_page(pg, f"http://127.0.0.1:{port}", f"?panel={name}")
                 h.wait_settled(pg)
                 slider = _slider(pg, name)
