@@ -91,10 +91,8 @@ def _settings(url: ShareableState) -> tuple[int, str, str, int, float, bool]:
     # controls with their values. Bound only by the full run, a fragment rerun sent them without, and a
     # browser that had dropped its copy drew them at their minimum (padding 0, bias -1.00 under a link
     # that said 1 and 0: the rare CI failure of the shared-link test).
-    url.bind("conv_stride", 1, lo=1, hi=4)
-    url.bind("conv_padding", "1", options=PADDINGS)
-    url.bind("conv_dilation", 1, lo=1, hi=4)
-    url.bind("conv_bias", 0.0, lo=-1.0, hi=1.0, step=0.05)
+    for control in SETTINGS:
+        control.bind(url, DEFAULTS[control.key])
     state = st.session_state
     st.markdown("**3. Conv2d settings**")
     mode_col, relu_col = st.columns(2, gap="medium", vertical_alignment="bottom")
@@ -115,6 +113,7 @@ SETTINGS = [  # the sliders of nn.Conv2d, in one browser-drawn panel with the sh
     RangeControl("conv_dilation", "Dilation", 1, 4, 1, help="Gaps between the kernel's taps."),
     RangeControl("conv_bias", "Bias", -1.0, 1.0, 0.05, help="Added to every output value."),
 ]
+DEFAULTS = {"conv_stride": 1, "conv_padding": "1", "conv_dilation": 1, "conv_bias": 0.0}
 
 
 def _shapes_html(g: cv.ConvGeometry | None, stride: int, pad_arg) -> str:

@@ -91,13 +91,14 @@ SETTINGS = [  # the sliders of nn.MaxPool2d, in one browser-drawn panel with wha
     RangeControl("pool_p", "Padding p", 0, 3, 1, help="Added around the map: −∞ for max, 0 for average."),
     RangeControl("pool_d", "Dilation d (max only)", 1, 3, 1, help="Gaps between the window's pixels."),
 ]
+DEFAULTS = {"pool_k": 2, "pool_s": 2, "pool_p": 0, "pool_d": 1}
 
 
 def _settings(url: ShareableState) -> tuple[int, int, int, int, bool, bool]:
     """Bind the pooling layer's knobs, draw its two switches -> (k, s, p, d, ceil_mode, count_include_pad);
     k, s, p and d are drawn by the panel (``SETTINGS``)."""
-    for control, default in zip(SETTINGS, (2, 2, 0, 1)):
-        url.bind(control.key, default, lo=control.lo, hi=control.hi)
+    for control in SETTINGS:
+        control.bind(url, DEFAULTS[control.key])
     st.markdown("**The pooling layer**")
     t1, t2 = st.columns(2, gap="medium")
     ceil_mode = t1.toggle("ceil_mode", key=url.bind("pool_ceil", False),

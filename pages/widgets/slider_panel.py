@@ -30,7 +30,7 @@ from typing import Any
 
 import streamlit as st
 
-from pages.widgets.ui import finite, on_grid
+from pages.widgets.ui import ShareableState, finite, on_grid
 
 COMPONENT = "neural_lens.slider_panel"  # the name its elements carry (benchmarks/classroom.py looks for it)
 _HERE = Path(__file__).parent / "components"
@@ -76,6 +76,12 @@ class RangeControl:
     def digits(self) -> int:
         """Decimals shown for a value: two for 0.1 steps, as Streamlit's float sliders show them."""
         return max(2, -math.floor(math.log10(self.step))) if self.step < 1 else 0
+
+    def bind(self, url: ShareableState, default: float | str) -> str:
+        """Seed this control's value from the URL (or ``default``) within its own range or choices."""
+        if self.options:
+            return url.bind(self.key, default, options=self.options)
+        return url.bind(self.key, default, lo=self.lo, hi=self.hi, step=self.step)  # the step grids floats only
 
     def snap(self, raw: Any) -> float | None:
         """A value from the browser, clamped to the range and put on the step grid (or the nearest of the

@@ -169,17 +169,17 @@ class ShareableState:
 SNIPPET_KEY = "nl_snippet:"  # + the snippet's title: the key of its expander (open or closed)
 
 
-def pytorch_snippet(code: str | Callable[[], str], *, title: str = "PyTorch equivalent") -> None:
+def pytorch_snippet(code: Callable[[], str], *, title: str = "PyTorch equivalent") -> None:
     """Show the exact PyTorch code behind the current picture, in an expander that builds it only when open.
 
-    A closed snippet costs nothing on a slider move: no code is built (``code`` may be a function that
-    builds it) and none is sent or highlighted by the browser (a closed ``st.code`` is still drawn, about
+    A closed snippet costs nothing on a slider move: no code is built (``code`` is the function that builds
+    it) and none is sent or highlighted by the browser (a closed ``st.code`` is still drawn, about
     7 ms per change on the Convolution page). Opening it reruns the fragment it is in, which draws the
     code for the values on screen; it then stays open and follows the sliders.
     """
     with st.expander(title, icon=":material/code:", key=SNIPPET_KEY + title, on_change="rerun") as box:
         if box.open:
-            st.code(code() if callable(code) else code, language="python")
+            st.code(code(), language="python")
 
 
 def try_this(text: str) -> None:
