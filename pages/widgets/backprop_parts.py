@@ -28,6 +28,7 @@ from explainers import snippets
 from explainers.backprop_tex import step_tex
 from explainers.figures import backprop as fb
 from explainers.training.oracle import mlp_gradients
+from pages.widgets.slider_panel import RangeControl, slider_panel
 from pages.widgets.ui import ShareableState, pytorch_snippet, run_safely
 
 LRS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
@@ -82,10 +83,19 @@ def weight_sliders(url: ShareableState, params: bp.MLPParams) -> bp.MLPParams:
 # --- 1. the step-through ---------------------------------------------------------------------------
 
 
+STEP_PANEL = "bp_step_panel"  # browser-drawn (pages/widgets/slider_panel.py): the step's range, beside the buttons
+GRAPH_PANEL = "bp_graph_panel"  # the graph, patched in place by the same component (no controls of its own)
+
+
 @st.fragment
 def step_through(url: ShareableState, graph: ag.Graph, steps: tuple[ag.BackwardStep, ...], loss_now: float,
                  hidden: int) -> None:
-    """The step controls, the current equation and the graph; only this part reruns while stepping."""
+    """The step controls, the current equation and the graph; only this part reruns while stepping.
+
+    The step's range and the graph are drawn by the browser component of the slider panels: the range moves at
+    once under a key press or a drag, and the graph's SVG is patched in place. A Streamlit slider here
+    re-measured the whole page on every step, and the SVG went through the markdown parser each time.
+    """
     st.session_state.bp_step = min(st.session_state.bp_step, len(steps))
     url.publish()  # here, not at the end: a fragment rerun must update the link too
 
@@ -98,10 +108,14 @@ def step_through(url: ShareableState, graph: ag.Graph, steps: tuple[ag.BackwardS
                                ("Next", "chevron_right", 1), ("All", "last_page", 999)]:
         bar.button(label, icon=f":material/{icon}:", on_click=move, args=(delta,),
                    type="primary" if label == "Next" else "secondary")
-    k = cols[1].slider("Backward step", 0, len(steps), key="bp_step")
+    k = st.session_state.bp_step
+    step = steps[k - 1] if k else None
+    with cols[1]:
+        slider_panel(STEP_PANEL, [RangeControl("bp_step", "Backward step", 0, len(steps), 1,
+                                               help="How many nodes the backward pass has processed.")],
+                     "", layout="stack", announce=_step_words(graph, step, k, len(steps)))
     view = cols[2].radio("Graph detail", ("ops", "neurons"), horizontal=True, key="bp_view",
                          format_func={"ops": "Every operation", "neurons": "One node per neuron"}.get)
-    step = steps[k - 1] if k else None
     grads, reached = (step.grads, step.reached) if step else ag.seed_state(graph)
     current, updated = (step.node, [t.child for t in step.terms]) if step else (graph.root, [])
     # The equation of this step sits right under the buttons and above the graph, so it stays in view.
@@ -111,19 +125,31 @@ def step_through(url: ShareableState, graph: ag.Graph, steps: tuple[ag.BackwardS
     else:
         st.markdown(f"**Step {k} of {len(steps)}.** Local derivative × upstream gradient, added into each input "
                     "(numbers rounded to 4 significant digits):")
-        for line in step_tex(graph, step):
-            st.latex(line)
+        st.latex(r"\begin{gathered}" + r"\\[0.4em]".join(step_tex(graph, step)) + r"\end{gathered}")
     too_big = view == "ops" and hidden > 2
-    if too_big:
-        st.caption("With 3+ hidden units every-operation is too big to read: one node per neuron instead.")
     draw = fb.compact_svg if view == "neurons" or too_big else fb.graph_svg
-    # Markdown, not st.html: st.html sanitises SVG away. The string is ours, built from numbers.
-    st.markdown(draw(graph, grads, reached, current=current, updated=updated), unsafe_allow_html=True)
-    st.caption("Each node shows its value (forward pass) and its gradient ∂L/∂node (backward pass). "
-               "Orange: being processed; pale orange: receives gradient now; green/blue: gradient known; "
-               "'grad ?': not reached yet.")
+    caption = ("With 3+ hidden units every-operation is too big to read: one node per neuron instead. "
+               if too_big else "")
+    caption += ("Each node shows its value (forward pass) and its gradient ∂L/∂node (backward pass). Orange: "
+                "being processed; pale orange: receives gradient now; green/blue: gradient known; 'grad ?': not "
+                "reached yet.")
+    slider_panel(GRAPH_PANEL, [], draw(graph, grads, reached, current=current, updated=updated)
+                 + f'<p class="nl-caption">{caption}</p>', layout="stack")
     if k == len(steps):
         st.success("Every weight has its gradient. One sweep backwards gave all of them.", icon=":material/check:")
+
+
+def _step_words(graph: ag.Graph, step: ag.BackwardStep | None, k: int, n: int) -> str:
+    """What a screen reader says after a step: where the gradient went (the graph itself is a picture)."""
+    if step is None:
+        return f"Step 0 of {n}: the loss, with gradient 1"
+
+    def name(i: int) -> str:
+        node = graph.nodes[i]
+        return node.label or f"the {node.op} node"
+
+    gets = "; ".join(f"{name(t.child)} now has gradient {t.grad_after:.4g}" for t in step.terms)
+    return f"Step {k} of {n}, {name(step.node)}: {gets}"
 
 
 # --- 2. three ways to the same gradient --------------------------------------------------------------

@@ -174,6 +174,9 @@ def slider_panel(key: str, controls: Sequence[RangeControl], picture_html: str, 
     (``apply_change``) before the fragment holding the panel reruns. ``announce`` is the one line a screen
     reader says after each change (the result, e.g. "z = 0.97, a = 0.7251"). ``on_click`` receives clicks on
     the picture's ``data-nl-click`` elements.
+
+    Either part may be empty: ranges whose picture is drawn elsewhere (Backprop's step, in the row of its
+    buttons), or a picture Python redraws with no ranges of its own (Backprop's graph, patched in place).
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")

@@ -6,7 +6,8 @@ from streamlit.testing.v1 import AppTest
 
 from explainers import backprop as bp
 from explainers.training.oracle import mlp_gradients
-from tests.app.harness import open_snippets, run_page
+from pages.widgets.backprop_parts import GRAPH_PANEL, STEP_PANEL
+from tests.app.harness import move_panel, open_snippets, panel, run_page
 
 
 def run(query: dict | None = None) -> AppTest:
@@ -21,9 +22,21 @@ def button(at, label):
     return next(b for b in at.button if b.label == label)
 
 
+def picture(at) -> str:
+    """What the graph's panel shows: the graph, then its caption."""
+    return panel(at, GRAPH_PANEL)["picture"]
+
+
 def dot(at) -> str:
     """The graph's SVG (laid out in Python; ids follow the old DOT names: n<i>, g_<neuron>, cluster_<neuron>)."""
-    return next(m.value for m in at.markdown if "bp-graph" in m.value)
+    svg, caption, _ = picture(at).partition('<p class="nl-caption">')
+    assert caption and "bp-graph" in svg
+    return svg
+
+
+def step_range(at) -> dict:
+    """The step panel's range: its value, lo and hi."""
+    return next(c for c in panel(at, STEP_PANEL)["controls"] if c["name"] == "bp_step")
 
 
 def table(at, first_column):
@@ -55,20 +68,21 @@ def test_step_through_moves_and_keeps_its_place():
     for _ in range(3):
         button(at, "Next").click().run()
     assert at.session_state["bp_step"] == 3
-    assert widget(at.slider, "Backward step").value == 3
+    assert step_range(at)["value"] == 3
     assert len(at.latex) > n_latex  # the chain-rule lines for step 3
+    assert panel(at, STEP_PANEL)["announce"].startswith("Step 3 of")  # what a screen reader hears
     assert any("Step 3 of" in m.value for m in at.markdown)
     at.selectbox[0].set_value("relu").run()  # another widget: the position stays
     assert at.session_state["bp_step"] == 3
     button(at, "Back").click().run()
     assert at.session_state["bp_step"] == 2
     button(at, "All").click().run()
-    n = widget(at.slider, "Backward step").max
+    n = step_range(at)["hi"]
     assert at.session_state["bp_step"] == n
     assert at.success and "grad ?" not in dot(at)
     button(at, "Next").click().run()  # past the end stays at the end
     assert at.session_state["bp_step"] == n
-    widget(at.slider, "Backward step").set_value(5).run()
+    move_panel(at, STEP_PANEL, {"bp_step": 5})
     assert any("Step 5 of" in m.value for m in at.markdown)
     assert at.query_params["bp_step"] == "5"
     button(at, "Start").click().run()
@@ -117,7 +131,7 @@ def test_every_setting_moves_without_error():
 
 def test_big_networks_fall_back_to_the_compact_graph():
     at = run({"bp_hidden": "4", "bp_view": "ops"})
-    assert any("too big to read" in c.value for c in at.caption)
+    assert "too big to read" in picture(at)
     assert "g_h4" in dot(at) and "cluster_" not in dot(at)
 
 
@@ -163,7 +177,7 @@ def test_url_reproduces_the_demo_and_ignores_nonsense():
     at = run({"bp_hidden": "lots", "bp_activation": "gelu", "bp_lr": "0.12345", "bp_step": "9999"})
     assert widget(at.slider, "Hidden units").value == 2
     assert any("not understood" in c.value for c in at.caption)
-    assert at.session_state["bp_step"] == widget(at.slider, "Backward step").max
+    assert at.session_state["bp_step"] == step_range(at)["hi"]
 
 
 def test_a_huge_step_does_what_the_formula_says():

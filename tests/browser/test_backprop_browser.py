@@ -1,14 +1,15 @@
 """The Backprop page in a real browser: the graph and charts render, sliders and the step-through work."""
 
-from tests.browser.helpers import assert_no_exception, open_page, wait_settled
+from tests.browser.helpers import PANELS, assert_no_exception, open_page, wait_settled
 
-GRAPH = ".bp-graph svg"  # laid out in Python and sent as SVG: no graphviz in the browser
+# Laid out in Python and sent as SVG (no graphviz in the browser), the picture of the step panel: Playwright's
+# selectors enter its shadow root, document.querySelector does not (SVG_JS finds it for page functions).
+GRAPH = ".bp-graph svg"
+SVG_JS = "(" + PANELS + ")().map((p) => p.querySelector('.bp-graph svg')).find(Boolean)"
 
 
 def _wait_graph_text(page, text: str) -> None:
-    page.wait_for_function(
-        "t => [...document.querySelectorAll('.bp-graph svg')]"
-        ".some(s => s.textContent.includes(t))", arg=text, timeout=15_000)
+    page.wait_for_function(f"t => {SVG_JS}?.textContent.includes(t)", arg=text, timeout=15_000)
 
 
 def _press(page, label: str) -> None:
@@ -49,7 +50,7 @@ def test_step_through_highlights_and_survives_a_reload(server, page):
         _press(page, "Next")
         page.wait_for_function("k => document.body.innerText.includes(`Step ${k} of`)", arg=k, timeout=15_000)
     page.wait_for_function(
-        "n => document.querySelector('.bp-graph svg').textContent.split('grad ?').length - 1 < n",
+        f"n => {SVG_JS}.textContent.split('grad ?').length - 1 < n",
         arg=unknown_before, timeout=15_000)
     assert page.locator(f"{GRAPH} [fill='#f59e0b']").count() == 1  # exactly one node is processed
     assert "bp_step=2" in page.url
@@ -59,8 +60,16 @@ def test_step_through_highlights_and_survives_a_reload(server, page):
     page.wait_for_function("() => document.body.innerText.includes('Step 2 of')", timeout=15_000)
     _press(page, "All")
     page.wait_for_function(
-        "() => !document.querySelector('.bp-graph svg').textContent.includes('grad ?')",
+        f"() => !{SVG_JS}.textContent.includes('grad ?')",
         timeout=15_000)
+    step = page.get_by_role("slider", name="Backward step")  # the panel's range follows the buttons
+    page.wait_for_function("s => s.getAttribute('aria-valuetext') === s.max", arg=step.element_handle(),
+                           timeout=15_000)
+    step.focus()
+    page.keyboard.press("Home")  # and moves the step itself
+    page.wait_for_function("() => document.body.innerText.includes('Step 0 of')", timeout=15_000)
+    page.wait_for_function("() => location.search.includes('bp_step=0')", timeout=15_000)
+    _wait_graph_text(page, "grad ?")
     assert_no_exception(page)
     assert not page.js_errors
 
@@ -99,9 +108,9 @@ def test_the_current_equation_stays_beside_the_graph_at_1440x900(server, browser
         box, graph = eq.bounding_box(), page.locator(GRAPH).bounding_box()
         assert box and 0 <= box["y"] and box["y"] + box["height"] <= 900, box  # not below the fold
         assert graph and graph["y"] < 900 and graph["y"] - (box["y"] + box["height"]) < 200  # right next to it
-        sizes = page.evaluate("() => [...document.querySelectorAll('.bp-graph svg text')].map("
+        sizes = page.evaluate(f"() => [...{SVG_JS}.querySelectorAll('text')].map("
                               "t => t.getBoundingClientRect().height)")
-        smallest = page.evaluate("() => Math.min(...[...document.querySelectorAll('.bp-graph svg text')].map("
+        smallest = page.evaluate(f"() => Math.min(...[...{SVG_JS}.querySelectorAll('text')].map("
                                  "t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a))")
         assert sizes and smallest >= 9.95, smallest
         assert_no_exception(page)

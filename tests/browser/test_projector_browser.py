@@ -18,7 +18,7 @@ SIZES = [(1024, 768), (1440, 900)]
 MIN_FIGURE_FONT_PX = 10
 # Pages with a browser-drawn panel (pages/widgets/slider_panel.py).
 # Pages with browser-drawn panels (pages/widgets/slider_panel.py) -> how many: settings and a picked pixel or cell.
-PANEL_PAGES = {"perceptron": 1, "convolution": 2, "pooling": 2, "cnn": 1, "scaling_out": 1, "scaling_out-pipelining": 1}
+PANEL_PAGES = {"perceptron": 1, "backprop": 2, "convolution": 2, "pooling": 2, "cnn": 1, "scaling_out": 1, "scaling_out-pipelining": 1}
 
 # Elements whose text must fit: labels, buttons, tabs, toggles, radio/segmented options, metrics.
 _CLIPPED = """() => {
@@ -101,6 +101,12 @@ _PANEL_OVERFLOW = """() => {
     }
     const parts = ".nl-controls, .nl-picture svg, .nl-picture p, .nl-picture table, .nl-picture figure, .nl-columns > *";
     for (const el of panel.querySelectorAll(parts)) {
+      // A picture in a scrolling wrapper (Backprop's graph) scrolls on purpose: then the wrapper must fit.
+      const scroller = el.tagName === "svg" && el.parentElement.closest("div");
+      if (scroller && ["auto", "scroll"].includes(getComputedStyle(scroller).overflowX)) {
+        if (scroller.getBoundingClientRect().right > edge) out.push(`scroller: ${el.textContent.trim().slice(0, 40)}`);
+        continue;
+      }
       if (el.getBoundingClientRect().right > edge || el.scrollWidth > el.clientWidth + 1) {
         out.push(`${el.tagName.toLowerCase()}: ${el.textContent.trim().slice(0, 40)}`);
       }
