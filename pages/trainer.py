@@ -74,13 +74,17 @@ if state.found_lr is not None:
         c2.button(f"Use {setup.nearest(setup.LRS, found.suggested_lr):g}", on_click=setup.use_lr,
                   args=(state, found.suggested_lr), type="primary", key="trainer_lrf_use", icon=":material/check:")
 
-with st.expander("Model card: layers, output shapes, parameters", icon=":material/table_view:"):
-    card = setup.model_card(config.model, ds.channels, ds.image_size, ds.num_classes)
-    st.dataframe([{"layer": r.layer, "type": r.type, "output shape": r.output_shape, "parameters": r.parameters,
-                   "multiply-adds": r.mult_adds} for r in card.rows], hide_index=True, column_config={
-        c: st.column_config.NumberColumn(format="localized") for c in ("parameters", "multiply-adds")})
-    st.caption(f"{card.parameters:,} parameters · {card.mult_adds:,} multiply-adds per image "
-               f"(output shapes from a real forward pass of a {ds.channels}×{ds.image_size}×{ds.image_size} image).")
+# Built and drawn only while open, like the snippets: closed, its table cost every settings change a
+# pandas-to-Arrow conversion on the server and a data grid in the browser.
+with st.expander("Model card: layers, output shapes, parameters", icon=":material/table_view:",
+                 key=Keys.MODEL_CARD, on_change="rerun") as card_box:
+    if card_box.open:
+        card = setup.model_card(config.model, ds.channels, ds.image_size, ds.num_classes)
+        st.dataframe([{"layer": r.layer, "type": r.type, "output shape": r.output_shape, "parameters": r.parameters,
+                       "multiply-adds": r.mult_adds} for r in card.rows], hide_index=True, column_config={
+            c: st.column_config.NumberColumn(format="localized") for c in ("parameters", "multiply-adds")})
+        st.caption(f"{card.parameters:,} parameters · {card.mult_adds:,} multiply-adds per image "
+                   f"(output shapes from a real forward pass of a {ds.channels}×{ds.image_size}×{ds.image_size} image).")
 
 if run is not None:
     st.subheader("Training" if active else "Last run")

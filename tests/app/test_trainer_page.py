@@ -66,6 +66,30 @@ def train(at, **settings) -> AppTest:
     return at
 
 
+def _card(at):
+    """The model card's table, when it is drawn (its first column is "layer")."""
+    return next((d.value for d in at.dataframe if list(d.value.columns[:1]) == ["layer"]), None)
+
+
+def test_the_model_card_is_built_only_while_open_and_follows_the_model():
+    at = page()
+    assert any(e.label.startswith("Model card") for e in at.expander)
+    assert _card(at) is None  # closed: no table built or sent on a settings change
+    at.session_state[Keys.MODEL_CARD] = True  # what a click on the expander does
+    at.run()
+    card = setup.model_card(at.session_state[Keys.MODEL], 1, 28, 10)
+    table = _card(at)
+    assert list(table["layer"]) == [r.layer for r in card.rows]
+    assert list(table["parameters"]) == [r.parameters for r in card.rows]
+    assert any(f"{card.parameters:,} parameters" in c.value for c in at.caption)
+    other = "mlp" if at.session_state[Keys.MODEL] != "mlp" else "small_cnn"
+    at.selectbox(key=Keys.MODEL).set_value(other).run()  # it stays open and follows the model
+    assert list(_card(at)["layer"]) == [r.layer for r in setup.model_card(other, 1, 28, 10).rows]
+    at.session_state[Keys.MODEL_CARD] = False
+    at.run()
+    assert _card(at) is None
+
+
 def test_settings_render_move_and_reach_the_snippet():
     at = page()
     assert at.title[0].value == "Trainer"
@@ -95,7 +119,9 @@ def test_settings_render_move_and_reach_the_snippet():
     assert "torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=0.001)" in code
     assert "CosineAnnealingLR" in code and "1e-05 * sum(m.weight.abs()" in code and "range(3)" in code
     assert at.query_params["trainer_lr"] == "0.05"  # the URL reproduces the demo
-    assert at.dataframe  # the model card table
+    at.session_state[Keys.MODEL_CARD] = True  # the model card, opened, for these settings
+    at.run()
+    assert not at.exception and _card(at) is not None
 
 
 def test_choices_are_exactly_the_engines():

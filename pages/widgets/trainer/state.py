@@ -53,6 +53,7 @@ class Keys:
     VAL = "trainer_val"
     SHOWN = "trainer_shown"
     TAB = "trainer_tab"  # the open results tab
+    MODEL_CARD = "trainer_model_card"  # the model card's expander: open or closed
     CELL_TRUE = "trainer_cell_true"
     CELL_PRED = "trainer_cell_pred"
     COMPARE_RUNS = "trainer_compare_runs"
