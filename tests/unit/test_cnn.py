@@ -17,6 +17,7 @@ from explainers import cnn, snippets
 from explainers.training.cnn import (
     N_TEST_IMAGES,
     build_cnn,
+    one_thread,
     predict,
     run_layers,
     train_cnn,
@@ -259,6 +260,23 @@ def test_same_seed_same_network_whatever_the_global_rng():
     y = train_cnn(seed=4, n_train=256, epochs=1, n_test=16)
     for p, q in zip(x.model.parameters(), y.model.parameters()):
         assert torch.equal(p, q)
+
+
+def test_one_thread_inside_the_block_and_the_count_restored_after_it_even_on_error(trained):
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with one_thread():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(ValueError), one_thread():
+            run_layers(trained.model, np.zeros((32, 32)))
+        assert torch.get_num_threads() == 2
+        run_layers(trained.model, trained.test_images[0])  # a digit's forward pass, on one thread
+        predict(trained.model, trained.test_images[:4])
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_bad_image_shape_is_a_value_error(trained):
