@@ -36,8 +36,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_streamlit(script: str, port: int, log_path: Path, extra_env: dict | None = None) -> subprocess.Popen:
-    """Start `streamlit run script` on 127.0.0.1:port and wait until /_stcore/health answers ok."""
+def start_streamlit(script: str, port: int, log_path: Path, extra_env: dict | None = None,
+                    cwd: Path | None = None) -> subprocess.Popen:
+    """Start `streamlit run script` on 127.0.0.1:port and wait until /_stcore/health answers ok.
+
+    `script` is relative to `cwd`, the checkout it runs from (this one unless told: benchmarks/ab.py runs
+    another revision beside it)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     log = open(log_path, "w")
     proc = subprocess.Popen(
@@ -49,7 +53,7 @@ def start_streamlit(script: str, port: int, log_path: Path, extra_env: dict | No
             # Tests read the error they assert against; visitors get "none" from .streamlit/config.toml.
             "--client.showErrorDetails", "full",
         ],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
+        cwd=cwd or ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
     )
     deadline = time.monotonic() + 90
     url = f"http://127.0.0.1:{port}/_stcore/health"

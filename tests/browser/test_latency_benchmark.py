@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from benchmarks import latency
 from tests.browser.helpers import ROOT
 
@@ -24,6 +26,24 @@ def test_latency_benchmark_reports_every_target(browser):
         assert f"| Perceptron | {control.label} |" in out
     assert "first paint ms" in out and "| Perceptron |" in out
     assert "App server memory:" in out and "server CPU ms/change" in out
+
+
+def test_ab_moves_both_checkouts_in_turn_and_removes_its_worktree(browser):
+    """benchmarks/ab.py against this very revision: a row per control with both sides measured."""
+    if subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True).returncode:
+        pytest.skip("not a git checkout: benchmarks/ab.py checks the old revision out with git worktree")
+    before = subprocess.run(["git", "worktree", "list"], cwd=ROOT, capture_output=True, text=True).stdout
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.ab", "--old", "HEAD", "--pages", "perceptron",
+                           "--repeats", "2"], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {line.split("|")[2].strip(): line.split("|")[3:8] for line in proc.stdout.splitlines()
+            if line.startswith("| Perceptron |")}
+    assert set(rows) == {c.label for c in latency.CONTROLS["perceptron"]}, proc.stdout
+    for old, new, paired, cpu, task in rows.values():
+        assert all(float(ms) > 0 for ms in old.split("/") + new.split("/"))  # both sides' key presses timed
+        assert float(paired) > 0 and "->" in cpu and "->" in task
+    after = subprocess.run(["git", "worktree", "list"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert after == before  # the old revision's worktree is gone
 
 
 def test_every_lesson_names_three_controls():
