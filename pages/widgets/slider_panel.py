@@ -42,7 +42,8 @@ _PANEL = st.components.v2.component(
 
 
 MAX_SEQ = 2**53 - 1  # the browser counts in doubles: a larger number is not a count it could have sent
-LAYOUTS = ("side", "stack")  # controls beside the picture (in pairs), or in one row above it
+# controls beside the picture (in pairs), in one row above it, or one under the other above it (a narrow column)
+LAYOUTS = ("side", "stack", "column")
 
 OnClick = Callable[[str, float, float], None]  # (the clicked element's data-nl-click, x, y as fractions)
 
@@ -57,19 +58,26 @@ class RangeControl:
     wide: bool = False  # spans both columns of the controls (the others sit in pairs)
     help: str = ""  # what the control means: a tooltip, and the input's accessible description
     options: tuple[float | str, ...] = ()  # a select slider's choices (see ``choices``); lo/hi/step count them
+    names: tuple[str, ...] = ()  # how each choice is shown, when not as ``labels`` writes it ("all 60,000")
 
     @classmethod
-    def choices(cls, key: str, label: str, options: Sequence[float | str], **kw) -> RangeControl:
+    def choices(cls, key: str, label: str, options: Sequence[float | str], *,
+                format_func: Callable[[Any], str] | None = None, **kw) -> RangeControl:
         """A range over a list of values, as ``st.select_slider`` offers them (1, 2, 4, 8, ... or "0", "1",
-        "same"): the value is always one of ``options``."""
+        "same"): the value is always one of ``options``, shown as ``format_func`` writes it (as the select
+        slider's argument of that name) or else as ``labels`` does."""
         options = tuple(options)  # as given: an int option stays an int for the page's code
         if not options:
             raise ValueError(f"{label}: a range of choices needs at least one option")
-        return cls(key, label, 0, len(options) - 1, 1, options=options, **kw)
+        names = tuple(str(format_func(o)) for o in options) if format_func else ()
+        return cls(key, label, 0, len(options) - 1, 1, options=options, names=names, **kw)
 
     @property
     def labels(self) -> list[str]:
-        """How each option is shown: 4, 0.05, 1e-05, same (an int or text as it is, a float as ``:g`` writes it)."""
+        """How each option is shown: 4, 0.05, 1e-05, same (an int or text as it is, a float as ``:g`` writes
+        it), unless the page named them."""
+        if self.names:
+            return list(self.names)
         return [f"{o:g}" if isinstance(o, float) else str(o) for o in self.options]
 
     @property
@@ -168,7 +176,8 @@ def _on_change(key: str, controls: tuple[RangeControl, ...], on_click: OnClick |
 def slider_panel(key: str, controls: Sequence[RangeControl], picture_html: str, *, announce: str = "",
                  split: tuple[float, float] = (2, 3), layout: str = "side", on_click: OnClick | None = None) -> None:
     """Draw ``controls`` beside ``picture_html`` (HTML we built) as one element: in pairs on the left
-    (``layout="side"``, widths in the ratio ``split``) or in one row above it (``"stack"``).
+    (``layout="side"``, widths in the ratio ``split``), in one row above it (``"stack"``) or one under the
+    other above it (``"column"``, for a narrow column of the page: the Trainer's settings).
 
     The values are read from ``st.session_state``; a change in the browser writes them back there
     (``apply_change``) before the fragment holding the panel reruns. ``announce`` is the one line a screen

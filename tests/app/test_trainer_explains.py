@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from explainers.training.objective import loss_formula
 from pages.widgets.trainer import setup
 from pages.widgets.trainer.state import STATE_KEY
+from tests.app.harness import panel
 from tests.app.test_catsdogs_page import offline  # noqa: F401 (an autouse fixture: no downloads, runs stopped)
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "trainer.py")
@@ -71,8 +72,9 @@ def test_the_loss_formula_is_the_one_for_the_chosen_optimizer(optimizer, wd, l1)
 
 def test_every_term_has_a_one_line_explanation_where_it_appears():
     at = page(trainer_dataset="synthetic-digits")
-    helps = {w.label: (w.help or "") for kind in ("selectbox", "select_slider", "slider", "toggle")
-             for w in getattr(at, kind)}
+    helps = {w.label: (w.help or "") for kind in ("selectbox", "toggle") for w in getattr(at, kind)}
+    helps |= {c["label"]: c["help"] for key in (setup.DATA_PANEL, setup.OPTIMISATION_PANEL, setup.REGULARISATION_PANEL)
+              for c in panel(at, key)["controls"]}  # the settings' ranges
     assert "OneCycle" in helps["Schedule"] and "AdamW" in helps["Optimizer"]
     assert "batch normalisation" in helps["Model"] and "λ₂" in helps["Weight decay (L2)"]
     assert "not biases" in helps["L1 strength"] and "Early stopping" in helps["Early stopping patience"]

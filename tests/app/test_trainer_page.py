@@ -14,7 +14,7 @@ from explainers import training
 from explainers.training import data as dsets
 from pages.widgets.trainer import setup as setup
 from pages.widgets.trainer.state import STATE_KEY, Keys, TrainerState
-from tests.app.harness import open_snippets
+from tests.app.harness import move_panel, open_snippets, panel, panel_value
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "trainer.py")
 TINY = {"trainer_subset": 200, "trainer_epochs": 1, "trainer_batch": 64}
@@ -30,6 +30,27 @@ def _no_runs_left_behind():
 def trained():
     """One page session with a finished tiny run (training is the slow part: share it)."""
     return train(page(), **TINY)
+
+
+SETTINGS_PANELS = (setup.DATA_PANEL, setup.OPTIMISATION_PANEL, setup.REGULARISATION_PANEL)
+
+
+def move_settings(at: AppTest, **values) -> AppTest:
+    """Move settings' ranges as the browser does: each of the form's panels sends the ranges moved in it
+    (one rerun per panel)."""
+    for key in SETTINGS_PANELS:
+        names = {c["name"] for c in panel(at, key)["controls"]}
+        moved = {name: values.pop(name) for name in names & set(values)}
+        if moved:
+            move_panel(at, key, moved)
+    assert not values, f"no settings panel has the ranges {set(values)}"
+    return at
+
+
+def shown(at: AppTest, name: str) -> float:
+    """The value a settings range shows (the panel that holds it)."""
+    key = next(k for k in SETTINGS_PANELS if name in {c["name"] for c in panel(at, k)["controls"]})
+    return panel_value(at, key, name)
 
 
 def page(**state) -> AppTest:
@@ -94,17 +115,12 @@ def test_settings_render_move_and_reach_the_snippet():
     at = page()
     assert at.title[0].value == "Trainer"
     assert at.latex and "synthetic" in texts(at)  # the offline set is always labelled
-    # Move every setting, then one rerun (AppTest sends all the new widget values together).
+    # Move every range (one rerun per panel), then every widget (AppTest sends their new values together).
+    move_settings(at, trainer_lr=0.05, trainer_wd=1e-3, trainer_l1=1e-5, trainer_batch=32, trainer_subset=1000,
+                  trainer_epochs=3, trainer_dropout=0.3, trainer_patience=2, trainer_val=0.2)
+    assert [shown(at, k) for k in ("trainer_lr", "trainer_batch", "trainer_epochs", "trainer_val")] == [
+        0.05, 32, 3, 0.2]
     at.selectbox(key="trainer_optimizer").set_value("sgd_momentum")
-    at.select_slider(key="trainer_lr").set_value(0.05)
-    at.select_slider(key="trainer_wd").set_value(1e-3)
-    at.select_slider(key="trainer_l1").set_value(1e-5)
-    at.select_slider(key="trainer_batch").set_value(32)
-    at.select_slider(key="trainer_subset").set_value(1000)
-    at.slider(key="trainer_epochs").set_value(3)
-    at.slider(key="trainer_dropout").set_value(0.3)
-    at.slider(key="trainer_patience").set_value(2)
-    at.slider(key="trainer_val").set_value(0.2)
     at.selectbox(key="trainer_scheduler").set_value("cosine")
     at.toggle(key="trainer_augment").set_value(True)
     at.number_input(key="trainer_seed").set_value(7)
@@ -172,8 +188,8 @@ def test_stop_and_moving_widgets_do_not_restart_the_run():
     at = page(trainer_subset=5000, trainer_epochs=30, trainer_batch=16)
     at.button(key="trainer_start").click().run()
     run = state(at).run
-    at.slider(key="trainer_epochs").set_value(4).run()  # moving a widget mid-run
-    at.select_slider(key="trainer_lr").set_value(0.01).run()
+    move_settings(at, trainer_epochs=4)  # moving a setting mid-run
+    move_settings(at, trainer_lr=0.01)
     assert state(at).run is run and run.alive
     assert "this one goes on" in texts(at)
     assert at.button(key="trainer_start").disabled and not at.button(key="trainer_stop").disabled
@@ -192,8 +208,7 @@ def test_presets_and_the_learning_rate_finder():
     assert "Overfit on purpose: 500 training images" in texts(at)
     at.button(key="trainer_preset_recommended").click().run()
     assert at.session_state["trainer_model"] == "fast_cnn"
-    at.select_slider(key="trainer_subset").set_value(200)
-    at.select_slider(key="trainer_batch").set_value(16).run()
+    move_settings(at, trainer_subset=200, trainer_batch=16)
     at.button(key="trainer_lrf_go").click().run()
     assert not at.exception
     found = state(at).found_lr.result
@@ -274,10 +289,8 @@ def test_switching_pages_mid_run_keeps_the_run_and_the_settings():
     app = str(Path(PAGE).parents[1] / "app.py")
     at = AppTest.from_file(app, default_timeout=90).run()
     at.switch_page("pages/trainer.py").run()
-    at.selectbox(key="trainer_dataset").set_value("synthetic-digits")
-    at.select_slider(key="trainer_subset").set_value(5000)
-    at.select_slider(key="trainer_batch").set_value(16)
-    at.slider(key="trainer_epochs").set_value(30).run()
+    at.selectbox(key="trainer_dataset").set_value("synthetic-digits").run()
+    move_settings(at, trainer_subset=5000, trainer_batch=16, trainer_epochs=30)
     at.button(key="trainer_start").click().run()
     run = state(at).run
     at.switch_page("pages/home.py").run()
@@ -285,6 +298,6 @@ def test_switching_pages_mid_run_keeps_the_run_and_the_settings():
     at.switch_page("pages/trainer.py").run()
     assert not at.exception
     assert state(at).run is run and run.alive  # the same run, still going
-    assert at.slider(key="trainer_epochs").value == 30 and at.select_slider(key="trainer_subset").value == 5000
+    assert shown(at, "trainer_epochs") == 30 and shown(at, "trainer_subset") == 5000
     at.button(key="trainer_stop").click().run()
     assert run.join(60)

@@ -16,9 +16,10 @@ from tests.browser.helpers import PANELS, assert_no_exception, open_page
 
 SIZES = [(1024, 768), (1440, 900)]
 MIN_FIGURE_FONT_PX = 10
-# Pages with a browser-drawn panel (pages/widgets/slider_panel.py).
-# Pages with browser-drawn panels (pages/widgets/slider_panel.py) -> how many: settings and a picked pixel or cell.
-PANEL_PAGES = {"perceptron": 1, "backprop": 2, "convolution": 2, "pooling": 2, "cnn": 1, "scaling_out": 1, "scaling_out-pipelining": 1}
+# Pages with browser-drawn panels (pages/widgets/slider_panel.py) -> how many: settings and a picked pixel or cell,
+# the Trainer's three columns of settings.
+PANEL_PAGES = {"perceptron": 1, "backprop": 2, "convolution": 2, "pooling": 2, "cnn": 1, "trainer": 3,
+               "trainer-catsdogs": 3, "scaling_out": 1, "scaling_out-pipelining": 1}
 
 # Elements whose text must fit: labels, buttons, tabs, toggles, radio/segmented options, metrics.
 _CLIPPED = """() => {

@@ -21,10 +21,12 @@ def test_train_watch_stop_results_and_draw(server, page):
     page.wait_for_function(f"({LOSS_POINTS})() > {first}", timeout=60_000)  # the fragment redraws it
     assert page.get_by_text("images/s").count() >= 1
 
-    # Moving a widget mid-run neither kills nor restarts the run.
-    slider = page.locator("[data-testid='stSlider']").get_by_role("slider").first
-    slider.focus()
-    slider.press("ArrowRight")
+    # Moving a setting mid-run (a range of the settings' panels) neither kills nor restarts the run; the link
+    # follows it.
+    epochs = page.get_by_role("slider", name="Epochs", exact=True)
+    epochs.focus()
+    epochs.press("ArrowRight")
+    page.wait_for_function("() => location.href.includes('trainer_epochs=6')", timeout=30_000)
     wait_settled(page)
     grown = page.evaluate(LOSS_POINTS)
     page.wait_for_function(f"({LOSS_POINTS})() > {grown}", timeout=60_000)

@@ -34,6 +34,13 @@ def test_choices_give_one_of_the_options_in_their_own_type():
         RangeControl.choices("m", "M", [])
 
 
+def test_choices_are_shown_as_the_page_writes_them_and_stay_the_options():
+    images = RangeControl.choices("n", "Training images", [200, 5000, 0],
+                                  format_func=lambda n: "all 60,000" if n == 0 else f"{n:,}")
+    assert images.labels == ["200", "5,000", "all 60,000"] and images.options == (200, 5000, 0)
+    assert images.snap(0) == 0 and images.snap(4000) == 5000  # the value is the option, not its name
+
+
 def test_text_choices_give_only_one_of_themselves():
     padding = RangeControl.choices("p", "Padding", ["0", "1", "2", "same"])
     assert padding.labels == ["0", "1", "2", "same"] and (padding.lo, padding.hi) == (0, 3)

@@ -34,7 +34,7 @@ export default function ({ parentElement, data, setStateValue }) {
   };
   // What build() draws from: a panel whose controls differ in any of it is drawn anew.
   const signature = data.layout + "|" + data.controls
-    .map((c) => `${c.name}:${c.lo}:${c.hi}:${c.step}:${c.options}:${c.label}:${c.help}`).join("|");
+    .map((c) => `${c.name}:${c.lo}:${c.hi}:${c.step}:${c.options}:${c.labels}:${c.label}:${c.help}`).join("|");
   let root = parentElement.querySelector(".nl-panel");
   const fresh = !root || root.dataset.signature !== signature;
   if (fresh) {
@@ -70,7 +70,7 @@ export default function ({ parentElement, data, setStateValue }) {
 
 function build(data, signature, state) {
   const root = document.createElement("div");
-  root.className = data.layout === "stack" ? "nl-panel nl-stack" : "nl-panel";
+  root.className = data.layout === "side" ? "nl-panel" : `nl-panel nl-${data.layout}`;
   root.dataset.signature = signature;
   root.style.setProperty("--nl-count", String(Math.max(data.controls.length, 1)));
   root.style.setProperty("--nl-left", `${data.split[0]}fr`);

@@ -15,6 +15,7 @@ from explainers.training import DEVICES, OPTIMIZERS, SCHEDULERS, TrainConfig, ac
 from explainers.training import data as dsets
 from models import MODELS
 from pages.widgets import sessions
+from pages.widgets.slider_panel import RangeControl, slider_panel
 from pages.widgets.trainer.state import Keys, TrainerState, model_label
 from pages.widgets.ui import ShareableState, visitor_text
 
@@ -36,11 +37,10 @@ DEFAULTS = {  # the recommended, fast and accurate starting point
     Keys.SEED: 0, Keys.DEVICE: "auto", Keys.VAL: 0.1,
 }
 # what a URL value must be one of; the optimizer, schedule and device boxes offer exactly the engine's keys
-OPTIONS = {Keys.OPTIMIZER: list(OPTIMIZERS), Keys.SCHEDULER: list(SCHEDULERS),
-           Keys.DEVICE: list(DEVICES), Keys.LR: LRS, Keys.BATCH: BATCHES, Keys.WEIGHT_DECAY: WEIGHT_DECAYS,
-           Keys.L1: L1S, Keys.SUBSET: SUBSETS}
-RANGES = {Keys.EPOCHS: (1, 30), Keys.VAL: (0.05, 0.3), Keys.DROPOUT: (0.0, 0.7), Keys.PATIENCE: (0, 10),
-          Keys.SEED: (0, 10_000)}  # the sliders' and the seed box's ranges
+OPTIONS = {Keys.OPTIMIZER: list(OPTIMIZERS), Keys.SCHEDULER: list(SCHEDULERS), Keys.DEVICE: list(DEVICES)}
+SEEDS = (0, 10_000)  # the seed box's bounds (a link's number outside them is clamped)
+# the settings' three panels of ranges (pages/widgets/slider_panel.py), one per column of the form
+DATA_PANEL, OPTIMISATION_PANEL, REGULARISATION_PANEL = "trainer_data_panel", "trainer_opt_panel", "trainer_reg_panel"
 PRESETS = {
     "recommended": DEFAULTS,
     # Overfit on purpose: few images, a network with far more weights than images, many epochs and
@@ -131,11 +131,39 @@ def choose_dataset(url: ShareableState, state: TrainerState) -> tuple[dsets.Data
     return spec, ds
 
 
+def ranges(ds: dsets.ImageDataset) -> dict[str, RangeControl]:
+    """The settings drawn as ranges, by key: their bounds, steps and choices, which a link's value is put
+    within (``RangeControl.bind``)."""
+    def g(v: float) -> str:
+        return f"{v:g}"
+
+    def images(n: int) -> str:
+        return f"all {actions.split_size(ds, 'train'):,}" if n == 0 else f"{n:,}"
+
+    return {c.key: c for c in (
+        RangeControl.choices(Keys.SUBSET, "Training images", SUBSETS, format_func=images),
+        RangeControl(Keys.VAL, "Validation share", 0.05, 0.3, 0.05,
+                     help="Held out from the training images to watch for overfitting."),
+        RangeControl.choices(Keys.LR, "Learning rate", LRS, format_func=g, help=HELP["lr"]),
+        RangeControl.choices(Keys.BATCH, "Batch size", BATCHES, help=HELP["batch"]),
+        RangeControl(Keys.EPOCHS, "Epochs", 1, 30, 1, help=HELP["epochs"]),
+        RangeControl.choices(Keys.WEIGHT_DECAY, "Weight decay (L2)", WEIGHT_DECAYS, format_func=g,
+                             help=HELP["weight_decay"]),
+        RangeControl.choices(Keys.L1, "L1 strength", L1S, format_func=g, help=HELP["l1"]),
+        RangeControl(Keys.DROPOUT, "Dropout", 0.0, 0.7, 0.05, help=HELP["dropout"]),
+        RangeControl(Keys.PATIENCE, "Early stopping patience", 0, 10, 1, help=HELP["patience"]),
+    )}
+
+
 def settings_form(url: ShareableState, state: TrainerState, ds: dsets.ImageDataset) -> TrainConfig:
-    """Every training setting as a widget -> the TrainConfig they describe."""
+    """Every training setting as a widget (or a panel's range) -> the TrainConfig they describe."""
+    controls = ranges(ds)
     for key, value in DEFAULTS.items():
-        lo, hi = RANGES.get(key, (None, None))  # a link's number outside a slider's range is clamped
-        url.bind(key, value, options=OPTIONS.get(key), lo=lo, hi=hi)
+        if key in controls:
+            controls[key].bind(url, value)
+        else:
+            lo, hi = SEEDS if key == Keys.SEED else (None, None)  # a link's number outside them is clamped
+            url.bind(key, value, options=OPTIONS.get(key), lo=lo, hi=hi)
     models = [m for m, spec in MODELS.items() if spec.supports(ds.channels, ds.image_size)]
     if state.get(Keys.MODEL) not in models:
         state.put(Keys.MODEL, next((m for m in models if MODELS[m].recommended), models[0]))
@@ -146,41 +174,39 @@ def settings_form(url: ShareableState, state: TrainerState, ds: dsets.ImageDatas
     model = st.selectbox("Model", models, key=Keys.MODEL, help=HELP["model"],
                          format_func=lambda m: model_label(m, ds.channels, ds.image_size, ds.num_classes))
     st.caption(model_note(model, ds))
+    # The ranges are drawn by the slider panel's component, one panel per column: nine Streamlit sliders
+    # cost every settings change a re-render of each (and a forced layout of the page per slider).
     c1, c2, c3 = st.columns(3, gap="medium")
     with c1:
         st.markdown("**Data**")
-        subset = st.select_slider("Training images", SUBSETS, key=Keys.SUBSET,
-                                  format_func=lambda n: f"all {actions.split_size(ds, 'train'):,}" if n == 0 else f"{n:,}")
-        val = st.slider("Validation share", 0.05, 0.3, step=0.05, key=Keys.VAL,
-                        help="Held out from the training images to watch for overfitting.")
+        slider_panel(DATA_PANEL, [controls[Keys.SUBSET], controls[Keys.VAL]], "", layout="column")
     with c2:
         st.markdown("**Optimisation**")
         optimizer = st.selectbox("Optimizer", list(OPTIMIZERS), format_func=OPTIMIZERS.get,
                                  key=Keys.OPTIMIZER, help=HELP["optimizer"])
-        lr = st.select_slider("Learning rate", LRS, key=Keys.LR, format_func=lambda v: f"{v:g}", help=HELP["lr"])
-        batch = st.select_slider("Batch size", BATCHES, key=Keys.BATCH, help=HELP["batch"])
-        epochs = st.slider("Epochs", 1, 30, key=Keys.EPOCHS, help=HELP["epochs"])
+        slider_panel(OPTIMISATION_PANEL, [controls[k] for k in (Keys.LR, Keys.BATCH, Keys.EPOCHS)], "",
+                     layout="column")
         scheduler = st.selectbox("Schedule", list(SCHEDULERS), format_func=SCHEDULERS.get,
                                  key=Keys.SCHEDULER, help=HELP["scheduler"])
     with c3:
         st.markdown("**Regularisation**")
-        wd = st.select_slider("Weight decay (L2)", WEIGHT_DECAYS, key=Keys.WEIGHT_DECAY, format_func=lambda v: f"{v:g}",
-                              help=HELP["weight_decay"])
-        l1 = st.select_slider("L1 strength", L1S, key=Keys.L1, format_func=lambda v: f"{v:g}", help=HELP["l1"])
-        dropout = 0.0
-        if MODELS[model].has_dropout:
-            dropout = st.slider("Dropout", 0.0, 0.7, step=0.05, key=Keys.DROPOUT, help=HELP["dropout"])
-        patience = st.slider("Early stopping patience", 0, 10, key=Keys.PATIENCE, help=HELP["patience"])
+        has_dropout = MODELS[model].has_dropout  # a model without dropout layers has no dropout to set
+        slider_panel(REGULARISATION_PANEL, [controls[k] for k in (Keys.WEIGHT_DECAY, Keys.L1, Keys.DROPOUT,
+                                                                  Keys.PATIENCE) if has_dropout or k != Keys.DROPOUT],
+                     "", layout="column")
         augment = st.toggle("Augment", key=Keys.AUGMENT, help=HELP["augment"])
         # One under the other: side by side at 1024 px the device names were cut to a few letters.
-        seed = st.number_input("Seed", 0, 10_000, key=Keys.SEED, help=HELP["seed"])
+        seed = st.number_input("Seed", *SEEDS, key=Keys.SEED, help=HELP["seed"])
         device = st.selectbox("Device", list(DEVICES), format_func=DEVICES.get, key=Keys.DEVICE,
                               help="Auto takes an NVIDIA GPU (CUDA) if there is one, then an Apple GPU (MPS), "
                                    "else the CPU.")
+    v = st.session_state  # the ranges' values, as the panels wrote them
     return TrainConfig(
-        dataset=ds.name, model=model, optimizer=optimizer, lr=float(lr), batch_size=int(batch), epochs=int(epochs),
-        weight_decay=float(wd), l1=float(l1), dropout=float(dropout), scheduler=scheduler, patience=int(patience),
-        augment=bool(augment), subset=int(subset) or None, seed=int(seed), device=device, val_fraction=float(val),
+        dataset=ds.name, model=model, optimizer=optimizer, lr=float(v[Keys.LR]), batch_size=int(v[Keys.BATCH]),
+        epochs=int(v[Keys.EPOCHS]), weight_decay=float(v[Keys.WEIGHT_DECAY]), l1=float(v[Keys.L1]),
+        dropout=float(v[Keys.DROPOUT]) if has_dropout else 0.0, scheduler=scheduler, patience=int(v[Keys.PATIENCE]),
+        augment=bool(augment), subset=int(v[Keys.SUBSET]) or None, seed=int(seed), device=device,
+        val_fraction=float(v[Keys.VAL]),
     )
 
 
