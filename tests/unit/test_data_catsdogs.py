@@ -28,6 +28,7 @@ from explainers.training.data import (
     folder_spec,
     is_available,
     load_dataset,
+    loaded,
     parse_spec,
 )
 from explainers.training.data.cache import cache_dir
@@ -203,8 +204,12 @@ def test_good_zip_is_unpacked_and_loads(tmp_path):
     assert imp.files.counts() == {"cat": 3, "dog": 3}
     assert not (imp.folder / "__MACOSX").exists()
     spec = folder_spec(imp.relative, 64)
+    assert loaded(spec, tmp_path, session="s1") is None  # not yet in memory: the page shows progress
     ds = load_dataset(spec, tmp_path, session="s1")
     assert len(ds.train_y) + len(ds.test_y) == 6
+    assert loaded(spec, tmp_path, session="s1") is ds  # in memory: the page draws no progress bar
+    with pytest.raises(DatasetUnavailable):  # loaded by s1, still not s2's to read
+        loaded(spec, tmp_path, session="s2")
     assert catsdogs.import_zip(data, tmp_path, session="s1").folder == imp.folder  # the same upload again is reused
     assert not list((tmp_path / "uploads").glob(".incoming-*"))
 

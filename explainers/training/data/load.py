@@ -23,20 +23,28 @@ def load_dataset(spec_or_key: DatasetSpec | str, data_dir: Path | str | None = N
 
     DatasetUnavailable (with what to do) when its files are missing and cannot be downloaded, or when a
     folder is not this ``session``'s to read (another visitor's uploads, the data folder itself)."""
-    spec = as_spec(spec_or_key)
-    root = root_or_default(data_dir)
-    if spec.source == "folder":  # checked before the cache: another session may have loaded it
-        try:
-            check_access(root, spec.folder, session)
-        except ValueError as exc:
-            raise DatasetUnavailable(str(exc)) from None
-    key = (spec.key, str(root.resolve()))
-    found = _LOADED.get(key)
+    spec, root = as_spec(spec_or_key), root_or_default(data_dir)
+    found = loaded(spec, root, session=session)
     if found is not None:
         if progress:
             progress(1.0, "loaded")
         return found
-    return _LOADED.keep(key, _load(spec, root, download, progress))
+    return _LOADED.keep((spec.key, str(root.resolve())), _load(spec, root, download, progress))
+
+
+def loaded(spec_or_key: DatasetSpec | str, data_dir: Path | str | None = None, *,
+           session: str | None = None) -> ImageDataset | None:
+    """The dataset if this process has already loaded it (nothing to read, no progress to show), else None.
+
+    A folder is checked against ``session`` first, as ``load_dataset`` checks it (DatasetUnavailable): another
+    session may have loaded it."""
+    spec, root = as_spec(spec_or_key), root_or_default(data_dir)
+    if spec.source == "folder":
+        try:
+            check_access(root, spec.folder, session)
+        except ValueError as exc:
+            raise DatasetUnavailable(str(exc)) from None
+    return _LOADED.get((spec.key, str(root.resolve())))
 
 
 def _load(spec: DatasetSpec, root: Path, download: bool, progress: Progress | None) -> ImageDataset:

@@ -106,29 +106,37 @@ def choose_dataset(url: ShareableState, state: TrainerState) -> tuple[dsets.Data
         c2.button("Use Synthetic digits (offline)", key="trainer_use_synth1", on_click=use_dataset,
                   args=(state, SYNTHETIC))
         return spec, None
-    bar = st.empty()
-
-    def progress(fraction: float, message: str) -> None:
-        bar.progress(min(max(float(fraction), 0.0), 1.0), text=f"{label}: {message}")
-
+    sid = sessions.session_id() if spec.source == "folder" else None  # a folder only if this session may read it
     try:
-        with st.spinner(f"Loading {label}…"):
-            # downloads/decodes with a progress bar, once; a folder only if this session may read it
-            sid = sessions.session_id() if spec.source == "folder" else None
-            dsets.load_dataset(spec, progress=progress, session=sid)
-            ds = cached_dataset(spec.key, sid)
+        # Loaded once per server: after that (every settings change) no spinner and no progress bar to
+        # draw and clear, which cost each rerun a thread and two elements.
+        if dsets.loaded(spec, session=sid) is None:
+            _load_with_progress(spec, sid)
+        ds = cached_dataset(spec.key, sid)
     except dsets.DatasetUnavailable as exc:
-        bar.empty()
         state.fetch_requested.discard(key)
         st.error(f"**{label} is not available.** {visitor_text(exc)}", icon=":material/cloud_off:")
         st.button("Use Synthetic digits (offline) instead", key="trainer_use_synth2", on_click=use_dataset,
                   args=(state, SYNTHETIC))
         return spec, None
-    bar.empty()
     if ds.synthetic and not spec.is_catsdogs:  # drawn pets: the cats-vs-dogs panel says so
         st.caption(":orange-badge[synthetic] These digits are drawn by code, not handwritten: good for "
                    "learning offline, but scores on them are not MNIST scores.")
     return spec, ds
+
+
+def _load_with_progress(spec: dsets.DatasetSpec, session: str | None) -> None:
+    """Download and decode the pictures with a progress bar (gone when done, or when loading fails)."""
+    bar = st.empty()
+
+    def progress(fraction: float, message: str) -> None:
+        bar.progress(min(max(float(fraction), 0.0), 1.0), text=f"{spec.label}: {message}")
+
+    try:
+        with st.spinner(f"Loading {spec.label}…"):
+            dsets.load_dataset(spec, progress=progress, session=session)
+    finally:
+        bar.empty()
 
 
 def ranges(ds: dsets.ImageDataset) -> dict[str, RangeControl]:
