@@ -24,11 +24,14 @@ st.markdown(
     "handwriting?"
 )
 
+form = setup.FormRun()  # the settings form reruns alone when only it shows what changed
 with st.container(border=True):
     spec, ds = setup.choose_dataset(url, state)
     cd.data_panel(state, spec)
-    config = setup.settings_form(url, state, ds) if ds is not None else None
-config = cd.refine(url, state, ds, config)  # augmentation preview, transfer learning, race
+    if ds is not None:
+        setup.settings(url, state, ds, form)
+config = cd.refine(url, state, ds, form.config)  # augmentation preview, transfer learning, race
+form.config = config  # refined (cats vs dogs): the page reruns whole for any of their settings
 url.publish()
 if ds is None or config is None:
     st.stop()
@@ -39,8 +42,9 @@ st.caption(f"What the code minimises with these settings. {objective.note}")
 run = state.run
 active = state.active
 buttons = st.container(horizontal=True)  # buttons as wide as their labels, wrapping on a projector
+# Start trains the settings the form shows when it is pressed: after a rerun of the form alone, not this run's.
 buttons.button("Start training", type="primary", icon=":material/play_arrow:", disabled=active,
-          key="trainer_start", on_click=rn.start, args=(state, config, ds))
+               key="trainer_start", on_click=lambda: rn.start(state, form.config, ds))
 buttons.button("Stop", icon=":material/stop:", disabled=not active, on_click=rn.stop, args=(state,),
                key="trainer_stop")
 find = buttons.button("Find a learning rate", icon=":material/search:", key="trainer_lrf_go", disabled=active,
@@ -49,7 +53,8 @@ buttons.button("Overfit on purpose", icon=":material/science:", on_click=setup.a
                key="trainer_preset_overfit", help=setup.OVERFIT_HELP)
 buttons.button("Recommended settings", icon=":material/recommend:", on_click=setup.apply_preset,
                args=(state, "recommended"), key="trainer_preset_recommended")
-if state.preset == "overfit" or state.experiment:
+experimenting = state.preset == "overfit" or bool(state.experiment)
+if experimenting:
     if state.preset == "overfit":
         st.info(setup.OVERFIT_HELP, icon=":material/science:")
     experiment.section(state, config, ds)  # L2, dropout, augmentation, early stopping vs none
@@ -134,5 +139,7 @@ with tabs["Save / load weights"]:
 try_this("Press **Overfit on purpose** and train (well under a minute on a laptop): training accuracy reaches "
          "100% while validation accuracy stalls near 80%. Switch on augmentation, train again and compare "
          "the runs: the gap closes. Then try dropout, weight decay or early stopping instead.")
-pytorch_snippet(lambda: setup.snippet(config, ds))
+snippet_open = pytorch_snippet(lambda: setup.snippet(config, ds))
+# Where the page shows every setting, any change of one reruns the page, not the form alone.
+form.shows_all = snippet_open or experimenting or cd.is_pets(ds)
 url.publish()  # again: the results tab and views bound above

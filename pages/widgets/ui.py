@@ -169,8 +169,9 @@ class ShareableState:
 SNIPPET_KEY = "nl_snippet:"  # + the snippet's title: the key of its expander (open or closed)
 
 
-def pytorch_snippet(code: Callable[[], str], *, title: str = "PyTorch equivalent") -> None:
-    """Show the exact PyTorch code behind the current picture, in an expander that builds it only when open.
+def pytorch_snippet(code: Callable[[], str], *, title: str = "PyTorch equivalent") -> bool:
+    """Show the exact PyTorch code behind the current picture, in an expander that builds it only when open
+    -> whether it is open.
 
     A closed snippet costs nothing on a slider move: no code is built (``code`` is the function that builds
     it) and none is sent or highlighted by the browser (a closed ``st.code`` is still drawn, about
@@ -180,6 +181,7 @@ def pytorch_snippet(code: Callable[[], str], *, title: str = "PyTorch equivalent
     with st.expander(title, icon=":material/code:", key=SNIPPET_KEY + title, on_change="rerun") as box:
         if box.open:
             st.code(code(), language="python")
+    return bool(box.open)
 
 
 def try_this(text: str) -> None:

@@ -3,6 +3,8 @@ results, then draw a digit on the canvas and get the MNIST preprocessing and a p
 
 from __future__ import annotations
 
+import re
+
 from tests.browser.helpers import assert_no_exception, open_page, wait_settled
 
 QUERY = "trainer?trainer_dataset=synthetic-digits&trainer_subset=2000&trainer_epochs=5&trainer_batch=16"
@@ -54,5 +56,37 @@ def test_train_watch_stop_results_and_draw(server, page):
     page.get_by_text("4. centred in 28×28").wait_for(timeout=60_000)
     page.get_by_text("What the network thinks").wait_for(timeout=30_000)
     wait_settled(page)
+    assert_no_exception(page)
+    assert not page.js_errors, page.js_errors
+
+
+def test_settings_rerun_the_form_alone_yet_start_and_the_page_follow_them(server, page):
+    """A setting only the form shows reruns the form alone (pages/widgets/trainer/setup.settings): Start must train
+    what the form shows then, not what the page was drawn with; one the page shows elsewhere (the optimizer in
+    the loss formula, every setting in an open snippet) redraws the page."""
+    open_page(page, server, "trainer?trainer_dataset=synthetic-digits&trainer_subset=200&trainer_epochs=1"
+                            "&trainer_batch=64")
+    epochs = page.get_by_role("slider", name="Epochs", exact=True)
+    epochs.focus()
+    epochs.press("ArrowRight")
+    page.wait_for_function("() => location.href.includes('trainer_epochs=2')", timeout=30_000)
+    wait_settled(page)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text(re.compile(r"Epoch [12]/2 · ")).first.wait_for(timeout=90_000)  # two epochs, as the form says
+
+    formula = page.locator("[data-testid='stMarkdownContainer'] .katex").first
+    assert "Adam" in formula.inner_text()
+    page.locator("[data-testid='stSelectbox']", has_text="Optimizer").click()
+    page.keyboard.type("SGD")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => location.href.includes('trainer_optimizer=sgd')", timeout=30_000)
+    wait_settled(page)
+    page.wait_for_function("(el) => !el.innerText.includes('Adam')", arg=formula.element_handle(), timeout=30_000)
+
+    page.get_by_text("PyTorch equivalent").click()
+    page.get_by_text("for epoch in range(2)").wait_for(timeout=30_000)
+    epochs.focus()
+    epochs.press("ArrowRight")
+    page.get_by_text("for epoch in range(3)").wait_for(timeout=30_000)  # an open snippet follows every setting
     assert_no_exception(page)
     assert not page.js_errors, page.js_errors

@@ -35,7 +35,7 @@ HELP = {"flip": "Mirror left-right at random.", "crop": "Zoom into a random 60-1
         "rotate": "Turn by up to ±15 degrees.", "jitter": "Change brightness, contrast and saturation by up to 30%."}
 
 
-def _is_pets(ds: ImageDataset | None) -> bool:
+def is_pets(ds: ImageDataset | None) -> bool:
     return ds is not None and tuple(ds.classes) == cd_data.CLASSES
 
 
@@ -141,7 +141,7 @@ def refine(url: ShareableState, state: TrainerState, ds: ImageDataset | None, co
            ) -> TrainConfig | None:
     """For cats vs dogs: augmentation toggles with a live preview, the transfer-learning switches and the race
     -> ``config`` with the chosen augmentations (unchanged for other datasets)."""
-    if config is None or ds is None or not _is_pets(ds):
+    if config is None or ds is None or not is_pets(ds):
         return config
     for op in augment.OPERATIONS:
         url.bind(Keys.augmentation(op), op in ("flip", "crop"))
@@ -216,11 +216,11 @@ def _fetch_weights() -> bool:
 
 def tab_names(ds: ImageDataset) -> list[str]:
     """Extra result tabs for cats vs dogs."""
-    return ["Grad-CAM"] if _is_pets(ds) else []
+    return ["Grad-CAM"] if is_pets(ds) else []
 
 
 def render_tabs(tabs: dict, state: TrainerState, rec: RunRecord, ds: ImageDataset) -> None:
     """Fill the extra tabs (if any) for a finished run."""
-    if "Grad-CAM" in tabs and _is_pets(ds):
+    if "Grad-CAM" in tabs and is_pets(ds):
         with tabs["Grad-CAM"]:
             cam.gradcam_tab(state, rec, ds)

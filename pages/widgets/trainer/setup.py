@@ -7,6 +7,7 @@ Datasets are read-only tensors shared between sessions through ``st.cache_resour
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -161,6 +162,40 @@ def ranges(ds: dsets.ImageDataset) -> dict[str, RangeControl]:
         RangeControl(Keys.DROPOUT, "Dropout", 0.0, 0.7, 0.05, help=HELP["dropout"]),
         RangeControl(Keys.PATIENCE, "Early stopping patience", 0, 10, 1, help=HELP["patience"]),
     )}
+
+
+# What the page shows of the settings outside the form: the model (its card, the weights' label) and the loss
+# formula's optimizer and penalties. A change of another setting reruns the form alone.
+SHOWN_OUTSIDE = ("model", "optimizer", "weight_decay", "l1")
+
+
+@dataclass
+class FormRun:
+    """The settings form's link to the page run that drew it: one per run of the whole page, kept by the form's
+    own reruns (a fragment is rerun with the arguments of the page's last run)."""
+
+    config: TrainConfig | None = None  # the settings as the form shows them now: what Start trains
+    drawn: TrainConfig | None = None  # the settings the rest of the page was drawn with
+    shows_all: bool = False  # the rest of the page shows every setting (an open snippet, the experiment, pets)
+
+
+@st.fragment
+def settings(url: ShareableState, state: TrainerState, ds: dsets.ImageDataset, form: FormRun) -> None:
+    """The settings form in its own fragment -> ``form.config``.
+
+    A setting only the form shows (the epochs, the learning rate, ...) reruns the form alone: a rerun of the
+    whole page cost the server about twice the CPU and the browser all of the page's elements anew
+    (benchmarks/RESULTS.md). One the page shows elsewhere reruns the page, so nothing on it is stale."""
+    config = settings_form(url, state, ds)
+    if form.drawn is None:  # in the page's own run: the rest of the page is drawn with these settings
+        form.config = form.drawn = config
+        return
+    url.publish()  # a rerun of the form alone must update the link too
+    if config != form.drawn and (form.shows_all or any(
+            getattr(config, f) != getattr(form.drawn, f) for f in SHOWN_OUTSIDE)):
+        st.rerun(scope="app")
+    if not form.shows_all:  # nothing else on the page changes (cats vs dogs refine the page's config instead)
+        form.config = config
 
 
 def settings_form(url: ShareableState, state: TrainerState, ds: dsets.ImageDataset) -> TrainConfig:
