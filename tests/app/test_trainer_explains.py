@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from explainers.training import data as dsets
 from explainers.training.objective import loss_formula
 from pages.widgets.trainer import setup
 from pages.widgets.trainer.state import STATE_KEY
@@ -51,7 +52,7 @@ def finish(at) -> AppTest:
 def test_cats_vs_dogs_labels_and_notes_follow_the_chosen_data():
     at = page(trainer_dataset="synthetic-pets", trainer_model="mlp")
     box = at.selectbox(key="trainer_model")
-    n_train = len(setup.cached_dataset("synthetic-pets@64").train_y)
+    n_train = len(dsets.load_dataset("synthetic-pets@64").train_y)  # the page's copy (one per process)
     assert "MLP 12288-64-64-64-2" in box.options and not any("784" in o for o in box.options)
     assert "12,288 inputs (3×64×64 pixels)" in texts(at) and "→ 2 outputs" in texts(at)
     assert "2,000" not in texts(at) and f"{n_train:,} training images" in texts(at)

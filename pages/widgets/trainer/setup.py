@@ -1,7 +1,8 @@
 """Trainer page, part 1: choosing the data and the settings (widgets bound to the URL).
 
 Everything here only builds plain values (a TrainConfig); explainers.training does the work.
-Datasets are read-only tensors shared between sessions through ``st.cache_resource``.
+Datasets are read-only tensors shared between sessions: ``explainers.training.data.load_dataset`` keeps one
+copy per server process.
 """
 
 from __future__ import annotations
@@ -76,12 +77,6 @@ def use_dataset(state: TrainerState, key: str) -> None:
     state.put(Keys.DATASET, key)
 
 
-@st.cache_resource(show_spinner=False, max_entries=6)
-def cached_dataset(key: str, session: str | None = None) -> dsets.ImageDataset:
-    """Shared, read-only dataset tensors (one copy per server process), by canonical key (and, for a
-    folder, the session, which must be allowed to read it)."""
-    return dsets.load_dataset(dsets.parse_spec(key), session=session)
-
 
 def choose_dataset(url: ShareableState, state: TrainerState) -> tuple[dsets.DatasetSpec, dsets.ImageDataset | None]:
     """Dataset selectbox -> (the chosen source as a spec, its pictures or None when they can't be loaded yet).
@@ -111,9 +106,9 @@ def choose_dataset(url: ShareableState, state: TrainerState) -> tuple[dsets.Data
     try:
         # Loaded once per server: after that (every settings change) no spinner and no progress bar to
         # draw and clear, which cost each rerun a thread and two elements.
-        if dsets.loaded(spec, session=sid) is None:
-            _load_with_progress(spec, sid)
-        ds = cached_dataset(spec.key, sid)
+        ds = dsets.loaded(spec, session=sid)
+        if ds is None:
+            ds = _load_with_progress(spec, sid)
     except dsets.DatasetUnavailable as exc:
         state.fetch_requested.discard(key)
         st.error(f"**{label} is not available.** {visitor_text(exc)}", icon=":material/cloud_off:")
@@ -126,7 +121,7 @@ def choose_dataset(url: ShareableState, state: TrainerState) -> tuple[dsets.Data
     return spec, ds
 
 
-def _load_with_progress(spec: dsets.DatasetSpec, session: str | None) -> None:
+def _load_with_progress(spec: dsets.DatasetSpec, session: str | None) -> dsets.ImageDataset:
     """Download and decode the pictures with a progress bar (gone when done, or when loading fails)."""
     bar = st.empty()
 
@@ -135,7 +130,7 @@ def _load_with_progress(spec: dsets.DatasetSpec, session: str | None) -> None:
 
     try:
         with st.spinner(f"Loading {spec.label}…"):
-            dsets.load_dataset(spec, progress=progress, session=session)
+            return dsets.load_dataset(spec, progress=progress, session=session)
     finally:
         bar.empty()
 
