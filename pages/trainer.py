@@ -10,7 +10,13 @@ from pages.widgets.trainer import results as res
 from pages.widgets.trainer import run as rn
 from pages.widgets.trainer import setup as setup
 from pages.widgets.trainer.state import FoundLR, Keys, TrainerState
-from pages.widgets.ui import ShareableState, pytorch_snippet, run_safely, try_this
+from pages.widgets.ui import (
+    ShareableState,
+    lazy_expander,
+    pytorch_snippet,
+    run_safely,
+    try_this,
+)
 
 url = ShareableState("trainer")
 state = TrainerState.of()
@@ -79,11 +85,9 @@ if state.found_lr is not None:
         c2.button(f"Use {setup.nearest(setup.LRS, found.suggested_lr):g}", on_click=setup.use_lr,
                   args=(state, found.suggested_lr), type="primary", key="trainer_lrf_use", icon=":material/check:")
 
-# Built and drawn only while open, like the snippets: closed, its table cost every settings change a
-# pandas-to-Arrow conversion on the server and a data grid in the browser.
-with st.expander("Model card: layers, output shapes, parameters", icon=":material/table_view:",
-                 key=Keys.MODEL_CARD, on_change="rerun") as card_box:
-    if card_box.open:
+with lazy_expander("Model card: layers, output shapes, parameters", key=Keys.MODEL_CARD,
+                   icon=":material/table_view:") as card_open:  # a closed table costs a change nothing
+    if card_open:
         card = setup.model_card(config.model, ds.channels, ds.image_size, ds.num_classes)
         st.dataframe([{"layer": r.layer, "type": r.type, "output shape": r.output_shape, "parameters": r.parameters,
                        "multiply-adds": r.mult_adds} for r in card.rows], hide_index=True, column_config={

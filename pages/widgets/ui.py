@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,19 +170,30 @@ class ShareableState:
 SNIPPET_KEY = "nl_snippet:"  # + the snippet's title: the key of its expander (open or closed)
 
 
-def pytorch_snippet(code: Callable[[], str], *, title: str = "PyTorch equivalent") -> bool:
-    """Show the exact PyTorch code behind the current picture, in an expander that builds it only when open
-    -> whether it is open.
+@contextmanager
+def lazy_expander(label: str, *, key: str, icon: str) -> Iterator[bool]:
+    """An expander whose content is built only while it is open: ``with lazy_expander(...) as open_:`` and draw
+    under ``if open_:``.
 
-    A closed snippet costs nothing on a slider move: no code is built (``code`` is the function that builds
-    it) and none is sent or highlighted by the browser (a closed ``st.code`` is still drawn, about
-    7 ms per change on the Convolution page). Opening it reruns the fragment it is in, which draws the
-    code for the values on screen; it then stays open and follows the sliders.
+    Closed, it costs a slider move nothing: nothing is built on the server, and nothing is sent to or drawn by
+    the browser (a closed ``st.code`` was still highlighted, about 7 ms per change on the Convolution page; a
+    closed table still cost a pandas-to-Arrow conversion and a data grid). Opening or closing it reruns the
+    fragment it is in (its state is kept under ``key``), which draws the content for the values on screen.
     """
-    with st.expander(title, icon=":material/code:", key=SNIPPET_KEY + title, on_change="rerun") as box:
-        if box.open:
+    with st.expander(label, icon=icon, key=key, on_change="rerun") as box:
+        yield bool(box.open)
+
+
+def pytorch_snippet(code: Callable[[], str], *, title: str = "PyTorch equivalent") -> bool:
+    """Show the exact PyTorch code behind the current picture in a ``lazy_expander`` -> whether it is open.
+
+    ``code`` is the function that builds it, called only while it is open; an open snippet stays open and
+    follows the sliders.
+    """
+    with lazy_expander(title, key=SNIPPET_KEY + title, icon=":material/code:") as open_:
+        if open_:
             st.code(code(), language="python")
-    return bool(box.open)
+    return open_
 
 
 def try_this(text: str) -> None:
