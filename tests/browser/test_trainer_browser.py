@@ -74,14 +74,15 @@ def test_settings_rerun_the_form_alone_yet_start_and_the_page_follow_them(server
     page.get_by_role("button", name="Start training").click()
     page.get_by_text(re.compile(r"Epoch [12]/2 · ")).first.wait_for(timeout=90_000)  # two epochs, as the form says
 
-    formula = page.locator("[data-testid='stMarkdownContainer'] .katex").first
-    assert "Adam" in formula.inner_text()
+    # The loss formula is the page's first; looked up anew each time (a redraw may replace its node).
+    formula = "document.querySelector(\"[data-testid='stMarkdownContainer'] .katex\")"
+    assert "Adam" in page.evaluate(f"() => {formula}.innerText")
     page.locator("[data-testid='stSelectbox']", has_text="Optimizer").click()
     page.keyboard.type("SGD")
     page.keyboard.press("Enter")
     page.wait_for_function("() => location.href.includes('trainer_optimizer=sgd')", timeout=30_000)
     wait_settled(page)
-    page.wait_for_function("(el) => !el.innerText.includes('Adam')", arg=formula.element_handle(), timeout=30_000)
+    page.wait_for_function(f"() => !{formula}.innerText.includes('Adam')", timeout=30_000)
 
     page.get_by_text("PyTorch equivalent").click()
     page.get_by_text("for epoch in range(2)").wait_for(timeout=30_000)
