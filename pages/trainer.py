@@ -146,4 +146,5 @@ try_this("Press **Overfit on purpose** and train (well under a minute on a lapto
 snippet_open = pytorch_snippet(lambda: setup.snippet(config, ds))
 # Where the page shows every setting, any change of one reruns the page, not the form alone.
 form.shows_all = snippet_open or experimenting or cd.is_pets(ds)
+form.finished = True  # drawn to its end: from now on the form may rerun alone
 url.publish()  # again: the results tab and views bound above

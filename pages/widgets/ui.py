@@ -167,6 +167,14 @@ class ShareableState:
             self.rejected.clear()
 
 
+def rerun_of_fragments() -> bool:
+    """True while Streamlit reruns fragments alone (a control inside one moved), False in a run of the page."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
+
+
 SNIPPET_KEY = "nl_snippet:"  # + the snippet's title: the key of its expander (open or closed)
 
 

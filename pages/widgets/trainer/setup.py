@@ -19,7 +19,7 @@ from models import MODELS
 from pages.widgets import sessions
 from pages.widgets.slider_panel import RangeControl, slider_panel
 from pages.widgets.trainer.state import Keys, TrainerState, model_label
-from pages.widgets.ui import ShareableState, visitor_text
+from pages.widgets.ui import ShareableState, rerun_of_fragments, visitor_text
 
 SYNTHETIC = "synthetic-digits"
 # Written as decimal literals ("3e-05", not 3 * 10.0**-5 = 3.0000000000000004e-05) so that the value a
@@ -170,8 +170,9 @@ class FormRun:
     own reruns (a fragment is rerun with the arguments of the page's last run)."""
 
     config: TrainConfig | None = None  # the settings as the form shows them now: what Start trains
-    drawn: TrainConfig | None = None  # the settings the rest of the page was drawn with
+    chosen: TrainConfig | None = None  # the form's settings in the page's run: what the rest of the page shows
     shows_all: bool = False  # the rest of the page shows every setting (an open snippet, the experiment, pets)
+    finished: bool = False  # the page's run reached its end (a change may interrupt it before)
 
 
 @st.fragment
@@ -180,14 +181,15 @@ def settings(url: ShareableState, state: TrainerState, ds: dsets.ImageDataset, f
 
     A setting only the form shows (the epochs, the learning rate, ...) reruns the form alone: a rerun of the
     whole page cost the server about twice the CPU and the browser all of the page's elements anew
-    (benchmarks/RESULTS.md). One the page shows elsewhere reruns the page, so nothing on it is stale."""
+    (benchmarks/RESULTS.md). One the page shows elsewhere reruns the page, so nothing on it is stale; so does
+    any change after a run of the page that did not reach its end (a change interrupted it)."""
     config = settings_form(url, state, ds)
-    if form.drawn is None:  # in the page's own run: the rest of the page is drawn with these settings
-        form.config = form.drawn = config
+    if not rerun_of_fragments():  # the page's own run: the rest of the page is drawn with these settings
+        form.config = form.chosen = config
         return
     url.publish()  # a rerun of the form alone must update the link too
-    if config != form.drawn and (form.shows_all or any(
-            getattr(config, f) != getattr(form.drawn, f) for f in SHOWN_OUTSIDE)):
+    if not form.finished or config != form.chosen and (form.shows_all or any(
+            getattr(config, f) != getattr(form.chosen, f) for f in SHOWN_OUTSIDE)):
         st.rerun(scope="app")
     if not form.shows_all:  # nothing else on the page changes (cats vs dogs refine the page's config instead)
         form.config = config
