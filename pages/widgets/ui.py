@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 _KEEP = "_nl_kept_values"  # survives page switches, unlike widget state
-_PUBLISHED = "_nl_published_values"  # what this session last wrote to the URL, per key
 
 
 @dataclass(frozen=True)
@@ -123,20 +123,17 @@ class ShareableState:
         self._bindings[key] = b
         state = st.session_state
         kept = state.setdefault(_KEEP, {})
-        published = state.setdefault(_PUBLISHED, {})
         raw = st.query_params.get(key)
-        url_moved = raw is not None and key in published and raw != published[key]
-        # A value unlike the one we last wrote was changed by the learner since: their change wins. The
-        # address in this rerun may be older than our last write (a quick second change, under load, can
-        # be sent before the browser applied that write); taken as Back, it would undo what they just did.
-        learner_moved = key in state and key in published and _encode(state[key]) != published[key]
-        if key in state and (not url_moved or learner_moved):
-            # Re-assigning makes the value user state: Streamlit then keeps it even in runs where
-            # its widget is not drawn (a closed lazy tab), instead of cleaning it up.
+        if key in state and (raw is None or not history_navigation()):
+            # The session's value wins, even over an address unlike it: a rerun carries the address the
+            # browser had when it sent its request, which may be older than this session's last write (a
+            # drawing made just after a tab switch came back with the old tab in its address; taken as Back,
+            # it undid the switch). Re-assigning makes the value user state: Streamlit then keeps it even in
+            # runs where its widget is not drawn (a closed lazy tab), instead of cleaning it up.
             state[key] = state[key]
             return key
-        # First visit, or the URL moved without us and no widget did (the browser's Back/Forward through
-        # the history entries each settled change made): the URL wins.
+        # First visit, or the browser's Back/Forward through the history entries each settled change made:
+        # the URL wins.
         if key not in state:
             state[key] = kept.get(key, default)
         if raw is not None:
@@ -144,23 +141,20 @@ class ShareableState:
                 state[key] = _parse(raw, b)
             except (TypeError, ValueError, OverflowError):
                 self.rejected.append(key)
-            published[key] = raw
         return key
 
     def publish(self) -> None:
         """Write every bound value to the URL and keep it for the next visit to this page."""
         kept = st.session_state.setdefault(_KEEP, {})
-        published = st.session_state.setdefault(_PUBLISHED, {})
         params = {}
         for key in self._bindings:
             if key in st.session_state:
                 kept[key] = st.session_state[key]
                 params[key] = _encode(st.session_state[key])
         # Only touch the URL when something changed: each write is one browser history entry, so
-        # Back steps through settled changes (bind() follows the URL when it moves without us).
+        # Back steps through settled changes (bind() follows the URL on Back and Forward).
         if any(st.query_params.get(k) != v for k, v in params.items()):
             st.query_params.update(params)
-        published.update(params)
         if self.rejected:
             names = ", ".join(sorted(set(self.rejected)))
             st.caption(f"Some settings in the link were not understood and were reset: {names}.")
@@ -169,10 +163,14 @@ class ShareableState:
 
 def rerun_of_fragments() -> bool:
     """True while Streamlit reruns fragments alone (a control inside one moved), False in a run of the page."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
     ctx = get_script_run_ctx()
     return bool(ctx is not None and ctx.fragment_ids_this_run)
+
+
+def history_navigation() -> bool:
+    """True in a run the browser's Back or Forward started (the browser says so with its request), else False."""
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.is_history_navigation)
 
 
 SNIPPET_KEY = "nl_snippet:"  # + the snippet's title: the key of its expander (open or closed)

@@ -5,6 +5,7 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from explainers import perceptron as pc
+from pages.widgets import ui
 from tests.app.harness import (
     move_panel,
     open_snippets,
@@ -180,19 +181,27 @@ def test_only_the_open_tab_is_drawn_and_closed_tabs_keep_their_settings():
     assert open_tab(at, LAYERS) and slider(at, "Hidden units").value == 6
 
 
-def test_a_quick_second_change_is_kept_when_the_address_lags_behind():
+def test_a_quick_second_change_is_kept_when_the_address_lags_behind(monkeypatch):
     """A rerun can carry the address as it was before the last run's URL write reached the browser (a second
-    change under load). That is not Back: the learner's change wins, and the URL follows it."""
+    change under load, or another control moved just after it). That is not Back: the learner's change wins,
+    and the URL follows it. Back and Forward are the runs the browser marks as history navigation."""
     at = run_page("perceptron.py")
     neuron(at, b=0.2)
     assert at.query_params["perc_b"] == "0.2"
     at.query_params["perc_b"] = "0.1"  # the browser has not applied the write of 0.2 yet
     neuron(at, b=0.3)
     assert shown(at, "b") == 0.3 and at.query_params["perc_b"] == "0.3"
-    # Back (the address moves and no widget did) still brings the earlier setting back.
+    # Another control moved just after: its rerun carries the old bias, which must not come back (the Trainer's
+    # results tab went back to the first one this way when a digit was drawn just after opening its tab).
     at.query_params["perc_b"] = "0.2"
+    neuron(at, w1=1.5)
+    assert (shown(at, "b"), shown(at, "w1")) == (0.3, 1.5)
+    assert (at.query_params["perc_b"], at.query_params["perc_w1"]) == ("0.3", "1.5")
+    # Back (a run the browser marks as history navigation) brings the earlier settings back.
+    monkeypatch.setattr(ui, "history_navigation", lambda: True)
+    at.query_params["perc_b"], at.query_params["perc_w1"] = "0.2", "1.5"
     at.run()
-    assert shown(at, "b") == 0.2
+    assert (shown(at, "b"), shown(at, "w1")) == (0.2, 1.5)
 
 
 def test_the_neuron_panel_shows_what_python_computed_and_the_url_follows():
