@@ -155,6 +155,17 @@ def _step_words(graph: ag.Graph, step: ag.BackwardStep | None, k: int, n: int) -
 # --- 2. three ways to the same gradient --------------------------------------------------------------
 
 
+# Short headers, the full name on hover: with all seven columns at full name the table is wider than the page at
+# 1024 px (a projector) and "agree" hides behind the grid's sideways scroll.
+GRADIENT_COLUMNS = {
+    "our engine": st.column_config.NumberColumn("engine", help="Our engine's backward pass (explainers/backprop.py)"),
+    "PyTorch autograd": st.column_config.NumberColumn("autograd", help="PyTorch autograd: loss.backward()"),
+    "finite differences": st.column_config.NumberColumn("finite diff.", help="(L(w + ε) − L(w − ε)) / 2ε"),
+    "largest difference": st.column_config.NumberColumn("max diff.", format="%.1e",
+                                                        help="The largest difference between the three"),
+}
+
+
 @st.cache_data(max_entries=128, show_spinner=False)
 def _gradient_check(vec: tuple[float, ...], hidden: int, x: tuple[float, float], y: float, activation: str,
                     loss: str) -> tuple[bp.GradCheck, pd.DataFrame]:
@@ -172,10 +183,9 @@ def gradient_panel(setup: Setup) -> bp.GradCheck | None:
     if found is None:
         return None
     check, table = found
-    st.dataframe(table, hide_index=True,
-                 column_config={"largest difference": st.column_config.NumberColumn(format="%.1e")})
+    st.dataframe(table, hide_index=True, column_config=GRADIENT_COLUMNS)
     st.caption(f"Finite differences: (L(w + ε) − L(w − ε)) / 2ε with ε = 1e-6; they agree when the "
-               f"largest difference is below {bp.NUMERIC_TOL:g}. {(table['agree'] == '✓').sum()} of "
+               f"largest difference of the three is below {bp.NUMERIC_TOL:g}. {(table['agree'] == '✓').sum()} of "
                f"{len(table)} agree.")
     return check
 

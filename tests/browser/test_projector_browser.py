@@ -3,7 +3,8 @@
 Each page is opened at both sizes, screenshotted into tests/browser/artifacts/projector/ (kept
 by CI as test artifacts), and checked for what a class sees broken: a widget label, button, tab
 or toggle cut with an ellipsis; a formula wider than its box; one of our SVG pictures wider than its column
-or the window; a menu's chosen value or a segmented option running past its box; figure text under 10 px.
+or the window; a menu's chosen value or a segmented option running past its box; a table that scrolls sideways;
+figure text under 10 px.
 """
 
 from __future__ import annotations
@@ -116,6 +117,20 @@ _PANEL_OVERFLOW = """() => {
   return out;
 }"""
 
+# A table (a data grid) wider than its box hides its last columns behind a sideways scroll that a class does not
+# see (Backprop's "agree" column at 1024 px).
+_SCROLLING_TABLES = """() => {
+  const out = [];
+  for (const grid of document.querySelectorAll("[data-testid='stDataFrame']")) {
+    const scroller = grid.querySelector(".dvn-scroller");
+    if (!grid.getClientRects().length || !scroller) continue;
+    if (scroller.scrollWidth > scroller.clientWidth + 1) {
+      out.push(`a table: ${scroller.scrollWidth - scroller.clientWidth} px of columns hidden`);
+    }
+  }
+  return out;
+}"""
+
 _SMALL_FIGURE_TEXT = """(minPx) => {
   const out = [];
   const texts = [...document.querySelectorAll(".js-plotly-plot svg text, [data-testid='stGraphVizChart'] svg text"),
@@ -145,7 +160,7 @@ def _assert_readable(pg, name: str, size: tuple[int, int]) -> None:
     if name in PANEL_PAGES:  # drawn by the time the run settled: else the check below would look at nothing
         panels = pg.locator(".nl-panel").count()
         assert panels == PANEL_PAGES[name], f"{panels} browser-drawn panels on {name}, not {PANEL_PAGES[name]}"
-    spilling = pg.evaluate(_SPILLING_PICTURES) + pg.evaluate(_PANEL_OVERFLOW)
+    spilling = pg.evaluate(_SPILLING_PICTURES) + pg.evaluate(_PANEL_OVERFLOW) + pg.evaluate(_SCROLLING_TABLES)
     assert not spilling, f"pictures wider than their column at {width}x{height}: {spilling}"
     small = pg.evaluate(_SMALL_FIGURE_TEXT, MIN_FIGURE_FONT_PX)
     assert not small, f"figure text under {MIN_FIGURE_FONT_PX} px at {width}x{height}: {small}"
