@@ -49,16 +49,20 @@ def _tex_num(v: float) -> str:
 
 
 def step_tex(graph: Graph, step: BackwardStep) -> list[str]:
-    """One LaTeX line per chain-rule product of a backward step."""
+    """One LaTeX line per chain-rule product of a backward step, for inline math (``$...$``).
+
+    Inline, so that a narrow window (a projector at 1024 px) wraps a line after one of its relations instead of
+    scrolling the gradient, the number that matters, out of view; display math never wraps. Fractions are
+    ``\\dfrac`` to keep their display size, and the only break is before the ⇒.
+    """
     node = graph.nodes[step.node]
     lines = []
     for pos, t in enumerate(step.terms):
-        child = node_tex(graph.nodes[t.child])
-        lines.append(
-            r"\frac{\partial L}{\partial " + child + r"} \mathrel{+}= "
-            r"\underbrace{" + _tex_num(t.local) + r"}_{" + local_rule_tex(node, pos) + r"} \times "
-            r"\underbrace{" + _tex_num(t.upstream) + r"}_{\partial L/\partial " + node_tex(node) + r"} = "
-            + _tex_num(t.product) + r"\quad\Rightarrow\quad \frac{\partial L}{\partial " + child + "} = "
-            + _tex_num(t.grad_after)
-        )
+        child = r"\dfrac{\partial L}{\partial " + node_tex(graph.nodes[t.child]) + "}"
+        product = (child + r" \mathrel{+}= \underbrace{" + _tex_num(t.local) + r"}_{" + local_rule_tex(node, pos)
+                   + r"} \times \underbrace{" + _tex_num(t.upstream) + r"}_{\partial L/\partial " + node_tex(node)
+                   + "} = " + _tex_num(t.product))
+        # Each side in braces: a group never breaks inside, so a line wraps before the ⇒ or not at all.
+        lines.append("{" + product + r"} \allowbreak\quad \Rightarrow\nobreak\quad {" + child + " = "
+                     + _tex_num(t.grad_after) + "}")
     return lines

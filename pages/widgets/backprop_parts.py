@@ -125,7 +125,7 @@ def step_through(url: ShareableState, graph: ag.Graph, steps: tuple[ag.BackwardS
     else:
         st.markdown(f"**Step {k} of {len(steps)}.** Local derivative × upstream gradient, added into each input "
                     "(numbers rounded to 4 significant digits):")
-        st.latex(r"\begin{gathered}" + r"\\[0.4em]".join(step_tex(graph, step)) + r"\end{gathered}")
+        st.markdown("\n\n".join(f"${line}$" for line in step_tex(graph, step)), text_alignment="center")
     too_big = view == "ops" and hidden > 2
     draw = fb.compact_svg if view == "neurons" or too_big else fb.graph_svg
     caption = ("With 3+ hidden units every-operation is too big to read: one node per neuron instead. "

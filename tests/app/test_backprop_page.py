@@ -64,12 +64,17 @@ def test_default_page_draws_the_graph_and_checks_gradients_three_ways():
 
 def test_step_through_moves_and_keeps_its_place():
     at = run()
-    n_latex = len(at.latex)
+
+    def chain_rule_lines() -> list[str]:  # the step's equation: inline math, one paragraph per product
+        return [line for m in at.markdown if r"\Rightarrow" in m.value for line in m.value.split("\n\n")]
+
+    assert not chain_rule_lines()  # step 0: nothing computed yet
     for _ in range(3):
         button(at, "Next").click().run()
     assert at.session_state["bp_step"] == 3
     assert step_range(at)["value"] == 3
-    assert len(at.latex) > n_latex  # the chain-rule lines for step 3
+    lines = chain_rule_lines()  # the chain-rule lines for step 3
+    assert lines and all(line.startswith("$") and line.endswith("$") and r"\mathrel{+}=" in line for line in lines)
     assert panel(at, STEP_PANEL)["announce"].startswith("Step 3 of")  # what a screen reader hears
     assert any("Step 3 of" in m.value for m in at.markdown)
     at.selectbox[0].set_value("relu").run()  # another widget: the position stays

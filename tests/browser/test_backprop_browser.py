@@ -104,7 +104,9 @@ def test_the_current_equation_stays_beside_the_graph_at_1440x900(server, browser
         for k in (1, 2, 3):  # each press moves one node; wait for it before pressing again
             _press(page, "Next")
             page.wait_for_function("k => document.body.innerText.includes(`Step ${k} of`)", arg=k, timeout=30_000)
-        eq = page.locator("[data-testid='stMain'] .katex-display").filter(has_text="∂L").first
+        # The step's equation: inline math (it wraps in a narrow window), the one formula with a ⇒.
+        eq = page.locator("[data-testid='stMain'] [data-testid='stMarkdownContainer']").filter(
+            has=page.locator(".katex")).filter(has_text="⇒").first
         box, graph = eq.bounding_box(), page.locator(GRAPH).bounding_box()
         assert box and 0 <= box["y"] and box["y"] + box["height"] <= 900, box  # not below the fold
         assert graph and graph["y"] < 900 and graph["y"] - (box["y"] + box["height"]) < 200  # right next to it

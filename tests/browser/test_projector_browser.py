@@ -19,8 +19,8 @@ SIZES = [(1024, 768), (1440, 900)]
 MIN_FIGURE_FONT_PX = 10
 # Pages with browser-drawn panels (pages/widgets/slider_panel.py) -> how many: settings and a picked pixel or cell,
 # the Trainer's three columns of settings.
-PANEL_PAGES = {"perceptron": 1, "backprop": 2, "convolution": 2, "pooling": 2, "cnn": 1, "trainer": 3,
-               "trainer-catsdogs": 3, "scaling_out": 1, "scaling_out-pipelining": 1}
+PANEL_PAGES = {"perceptron": 1, "backprop": 2, "backprop-step": 2, "convolution": 2, "pooling": 2, "cnn": 1,
+               "trainer": 3, "trainer-catsdogs": 3, "scaling_out": 1, "scaling_out-pipelining": 1}
 
 # Elements whose text must fit: labels, buttons, tabs, toggles, radio/segmented options, metrics.
 _CLIPPED = """() => {
@@ -178,9 +178,11 @@ def test_page_is_readable_and_unclipped(server, browser, info, size):
         ctx.close()
 
 
-# Pages in a state their default does not show: the Trainer on cats vs dogs with ResNet (its longest menu
+# Pages in a state their default does not show: Backprop mid-way through its backward pass (the step's
+# equation, the widest formula of the site), the Trainer on cats vs dogs with ResNet (its longest menu
 # names and its picture sizes), Scaling out's Pipelining tab (its panel and timeline). Name -> (address, ready).
 VARIANTS = {
+    "backprop-step": ("backprop?bp_step=3", lambda pg: pg.get_by_text("Step 3 of").first.wait_for(timeout=30_000)),
     "trainer-catsdogs": (
         "trainer?trainer_dataset=synthetic-pets&trainer_model=resnet18_frozen",
         lambda pg: pg.wait_for_function("() => [...document.querySelectorAll(\"[data-testid='stSelectbox'] input\")]"

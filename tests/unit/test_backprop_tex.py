@@ -17,6 +17,7 @@ def test_step_tex_writes_local_times_upstream():
         for line, t in zip(lines, s.terms):
             assert f"{abs(t.local):.4g}" in line and f"{abs(t.grad_after):.4g}" in line
             assert line.count("{") == line.count("}")
+            assert r"\allowbreak\quad \Rightarrow\nobreak" in line  # a narrow window wraps before the ⇒
     ops = {graph.nodes[s.node].op for s in steps}
     assert {"^ 2", "− 1", "sigmoid", "+", "×"} <= ops
 
