@@ -5,7 +5,13 @@ import streamlit as st
 from explainers import scaling as sc
 from explainers.figures import scaling as fig
 from explainers.scaling import report, snippets
-from pages.widgets.scaling import job_panel, pipelining, result_figure, results
+from pages.widgets.scaling import (
+    job_panel,
+    pipelining,
+    report_table,
+    result_figure,
+    results,
+)
 from pages.widgets.slider_panel import RangeControl, slider_panel
 from pages.widgets.ui import ShareableState, pytorch_snippet, try_this
 
@@ -115,7 +121,7 @@ if tab_mp.open:
         if mp is not None:
             st.plotly_chart(fig.placement_figure(mp.placements, [(m.what, m.src, m.dst, f"{tuple(m.shape)}, {m.nbytes} bytes")
                                                                  for m in mp.messages]), key="scale_place")
-            st.dataframe(report.model_parallel_rows(mp), hide_index=True)
+            report_table(report.model_parallel_rows(mp))
             st.metric("Split model vs the whole model on one device (output, loss, every gradient)", f"{mp.max_diff:.1e}")
         try_this("Raise the batch: the activation sent forward grows with it (batch × 10 × 4 bytes), the weights do not move.")
         pytorch_snippet(lambda: snippets.toy_model_script(mb, 0.001),
@@ -138,15 +144,15 @@ if tab_when.open:
                     "and optimizer state do not fit one device; pipeline it so the devices work at the same time.")
         if "dp" in done:
             st.markdown(f"**Data parallel**, your last run ({done['dp'].world_size} ranks, slowest rank, medians):")
-            st.dataframe(report.data_parallel_rows(done["dp"]), hide_index=True)
+            report_table(report.data_parallel_rows(done["dp"]))
             st.markdown(report.verdict(done["dp"]))
-            st.dataframe(report.memory_rows(done["dp"].grad_bytes // 4), hide_index=True)
+            report_table(report.memory_rows(done["dp"].grad_bytes // 4))
         if "mp" in done:
             st.markdown("**Model parallel**, your last run: what crossed between the devices.")
-            st.dataframe(report.model_parallel_rows(done["mp"]), hide_index=True)
+            report_table(report.model_parallel_rows(done["mp"]))
         if "pp" in done:
             st.markdown("**Pipelining**, your last run: GPipe's formula next to the measured idle share.")
-            st.dataframe(report.pipeline_rows(done["pp"]), hide_index=True)
+            report_table(report.pipeline_rows(done["pp"]))
         if not done:
             st.info("Run the other tabs first: this table is built from what they measure.", icon=":material/table:")
 url.publish()

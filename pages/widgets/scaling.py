@@ -52,6 +52,12 @@ def result_figure(name: str, result: object, *key, build):
     return figure
 
 
+def report_table(rows: list[dict]) -> None:
+    """A run's summary (explainers.scaling.report): a few rows whose first column is a sentence. A static table
+    wraps it; a data grid kept it on one line and hid the values behind a sideways scroll at 1024 px."""
+    st.table(rows, border="horizontal")
+
+
 def _jobs() -> dict:
     return st.session_state.setdefault("scale_jobs", {})
 

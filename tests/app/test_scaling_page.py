@@ -119,7 +119,7 @@ def test_data_parallel_run_draws_gradients_ring_and_losses():
     at.session_state["scale_tab"] = "When to use what"  # leave the tab while the workers run
     snap = finish(at, "dp")
     assert snap.status == "finished", snap.message
-    rows = at.dataframe[0].value  # the summary is built from the run all the same
+    rows = at.table[0].value  # the summary is built from the run all the same
     assert set(rows["how"]) == {"measured", "computed"} and rows["what"].str.contains("all-reduce").any()
     assert any("ranks were" in m.value for m in at.markdown)
     at.session_state["scale_tab"] = "Data parallel"
@@ -149,7 +149,7 @@ def test_model_parallel_and_pipeline_runs_and_the_summary_table():
     at.button(key="mp_run").click().run()
     assert finish(at, "mp").status == "finished"
     assert float(metric(at, "Split model vs the whole model")) < 1e-6
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert list(table["what"].str.split().str[0]) == ["activation", "gradient", "compute", "compute"]
     open_snippets(at)
     assert len(at.code) == 2 and "nn.Linear(10, 10).to(dev0)" in at.code[0].value
@@ -164,4 +164,4 @@ def test_model_parallel_and_pipeline_runs_and_the_summary_table():
     at.session_state["scale_tab"] = "When to use what"
     at.run()
     assert not at.exception
-    assert len(at.dataframe) == 2  # model parallel and pipeline (no data-parallel run in this session)
+    assert len(at.table) == 2  # model parallel and pipeline (no data-parallel run in this session)

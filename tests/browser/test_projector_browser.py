@@ -13,14 +13,15 @@ import pytest
 
 from pages.widgets.catalog import HOME, LESSONS
 from tests.browser.conftest import ARTIFACTS
-from tests.browser.helpers import PANELS, assert_no_exception, open_page
+from tests.browser.helpers import PANELS, assert_no_exception, open_page, wait_settled
 
 SIZES = [(1024, 768), (1440, 900)]
 MIN_FIGURE_FONT_PX = 10
 # Pages with browser-drawn panels (pages/widgets/slider_panel.py) -> how many: settings and a picked pixel or cell,
 # the Trainer's three columns of settings.
 PANEL_PAGES = {"perceptron": 1, "backprop": 2, "backprop-step": 2, "convolution": 2, "pooling": 2, "cnn": 1,
-               "trainer": 3, "trainer-catsdogs": 3, "scaling_out": 1, "scaling_out-pipelining": 1}
+               "trainer": 3, "trainer-catsdogs": 3, "scaling_out": 1, "scaling_out-pipelining": 1,
+               "scaling_out-model-parallel": 0}
 
 # Elements whose text must fit: labels, buttons, tabs, toggles, radio/segmented options, metrics.
 _CLIPPED = """() => {
@@ -128,6 +129,12 @@ _SCROLLING_TABLES = """() => {
       out.push(`a table: ${scroller.scrollWidth - scroller.clientWidth} px of columns hidden`);
     }
   }
+  for (const box of document.querySelectorAll("[data-testid='stTable']")) {  // a static table: past its box
+    const table = box.querySelector("table");
+    if (!table || !box.getClientRects().length) continue;
+    const over = table.getBoundingClientRect().right - box.getBoundingClientRect().right;
+    if (over > 1) out.push(`a table: ${over.toFixed(0)} px past its box`);
+  }
   return out;
 }"""
 
@@ -178,11 +185,20 @@ def test_page_is_readable_and_unclipped(server, browser, info, size):
         ctx.close()
 
 
+def _run_model_parallel(pg) -> None:
+    """Scaling out's model-parallel step, run (two local processes): its summary table, with a sentence per row."""
+    pg.get_by_role("button", name="Run one training step of the split model").click()
+    pg.locator("[data-testid='stTable']").first.wait_for(timeout=120_000)
+    wait_settled(pg)
+
+
 # Pages in a state their default does not show: Backprop mid-way through its backward pass (the step's
-# equation, the widest formula of the site), the Trainer on cats vs dogs with ResNet (its longest menu
-# names and its picture sizes), Scaling out's Pipelining tab (its panel and timeline). Name -> (address, ready).
+# equation, the widest formula of the site), Scaling out after a model-parallel run (its summary table), the
+# Trainer on cats vs dogs with ResNet (its longest menu names and its picture sizes), Scaling out's Pipelining
+# tab (its panel and timeline). Name -> (address, ready).
 VARIANTS = {
     "backprop-step": ("backprop?bp_step=3", lambda pg: pg.get_by_text("Step 3 of").first.wait_for(timeout=30_000)),
+    "scaling_out-model-parallel": ("scaling_out?scale_tab=Model+parallel", _run_model_parallel),
     "trainer-catsdogs": (
         "trainer?trainer_dataset=synthetic-pets&trainer_model=resnet18_frozen",
         lambda pg: pg.wait_for_function("() => [...document.querySelectorAll(\"[data-testid='stSelectbox'] input\")]"
