@@ -337,13 +337,19 @@ def histograms_figure(per_epoch: Sequence[tuple[int, np.ndarray, np.ndarray]], t
 
 
 def compare_runs_figure(runs: Sequence[tuple[str, Sequence[Mapping]]], metric: str = "val_acc") -> go.Figure:
-    """[(label, epochs), ...] -> one line per run for ``metric`` (e.g. val_acc, train_loss)."""
+    """[(label, epochs), ...] -> one line per run for ``metric`` (e.g. val_acc, train_loss).
+
+    The legend names each run as the table under the chart does ("Run 2", the label's part before its colon);
+    hovering a point reads the whole label. Whole labels in the legend took two rows over the title at 1024 px.
+    """
     fig = go.Figure()
     pct = metric.endswith("acc")
     for k, (label, epochs) in enumerate(runs):
         x = [int(e["epoch"]) for e in epochs]
         y = [None if e.get(metric) is None else float(e[metric]) * (100 if pct else 1) for e in epochs]
-        fig.add_scatter(x=x, y=y, mode="lines+markers", name=label, line={"color": PALETTE[k % len(PALETTE)], "width": 2})
+        fig.add_scatter(x=x, y=y, mode="lines+markers", name=label.split(":")[0],
+                        hovertemplate=f"{label}<br>epoch %{{x}}: %{{y:.4g}}<extra></extra>",
+                        line={"color": PALETTE[k % len(PALETTE)], "width": 2})
     names = {"val_acc": "validation accuracy (%)", "train_acc": "training accuracy (%)", "val_loss": "validation loss",
              "train_loss": "training loss"}
     longest = max((len(e) for _, e in runs), default=0)

@@ -182,6 +182,11 @@ def test_tiny_run_trains_and_every_results_tab_works(trained):
     assert len(state(at).records) == before + 1
     chosen = at.multiselect(key="trainer_compare_runs").value
     assert len(chosen) == min(before + 1, 4) and chosen[-1].startswith(f"Run {before + 1}:")
+    # The comparison shows the settings that differ (weight decay) and the results; the shared ones in a line.
+    table = next(d.value for d in at.dataframe if "run" in d.value.columns)
+    assert list(table["run"]) == [c.split(":")[0] for c in chosen]
+    assert "weight decay" in table.columns and "model" not in table.columns and "test acc" in table.columns
+    assert "Same in every run shown: model " in texts(at) and "augment off" in texts(at)
 
 
 def test_stop_and_moving_widgets_do_not_restart_the_run():

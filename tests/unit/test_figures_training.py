@@ -157,9 +157,10 @@ def test_histograms_compare_runs_probabilities_and_drawing():
         hist.append((e, counts, edges))
     fig = ft.histograms_figure(hist, "conv1 weights")
     assert len(fig.data) == 3 and np.isclose(sum(fig.data[0].y), 1.0)
-    runs = [("run 1", [{"epoch": 1, "val_acc": 0.5}]), ("run 2", [{"epoch": 1, "val_acc": 0.75}])]
+    runs = [("Run 1: Fast CNN, adam lr 0.002", [{"epoch": 1, "val_acc": 0.5}]), ("run 2", [{"epoch": 1, "val_acc": 0.75}])]
     fig = ft.compare_runs_figure(runs, "val_acc")
-    assert [t.name for t in fig.data] == ["run 1", "run 2"] and fig.data[1].y == (75.0,)
+    assert [t.name for t in fig.data] == ["Run 1", "run 2"] and fig.data[1].y == (75.0,)
+    assert fig.data[0].hovertemplate.startswith("Run 1: Fast CNN, adam lr 0.002<br>")  # the whole label on hover
     probs = torch.softmax(torch.randn(10), 0).numpy()
     bars = ft.probabilities_figure(probs, CLASSES).data[0]
     assert bars.marker.color[int(probs.argmax())] == ft.RIGHT

@@ -228,14 +228,40 @@ def compare_tab(state: TrainerState) -> None:
     for r in picked:
         last = r.snapshot.epochs[-1] if r.snapshot.epochs else {}
         c = r.config
-        rows.append({"run": r.label.split(":")[0], "model": c.model, "optimizer": c.optimizer, "lr": c.lr,
+        # The results first: on a narrow page the settings after them are the part that scrolls.
+        rows.append({"run": r.label.split(":")[0], "train acc": last.get("train_acc"), "val acc": last.get("val_acc"),
+                     "gap": (last["train_acc"] - last["val_acc"]) if last.get("val_acc") is not None else None,
+                     "test acc": r.result.test_accuracy, "model": c.model, "optimizer": c.optimizer, "lr": c.lr,
                      "batch": c.batch_size, "epochs": len(r.snapshot.epochs), "train images": c.subset or "all",
                      "weight decay": c.weight_decay, "L1": c.l1, "dropout": c.dropout, "augment": c.augment,
-                     "early stop": c.patience, "train acc": last.get("train_acc"), "val acc": last.get("val_acc"),
-                     "gap": (last["train_acc"] - last["val_acc"]) if last.get("val_acc") is not None else None,
-                     "test acc": r.result.test_accuracy})
-    st.dataframe(rows, hide_index=True, column_config={
+                     "early stop": c.patience})
+    rows, shared = split_shared(rows)
+    st.dataframe(rows, hide_index=True, column_config={"run": st.column_config.TextColumn(pinned=True)} | {
         k: st.column_config.NumberColumn(format="percent") for k in ("train acc", "val acc", "gap", "test acc")})
+    if shared:
+        st.caption("Same in every run shown: " + ", ".join(f"{k} {_setting(v)}" for k, v in shared.items()) + ".")
+
+
+SETTINGS = ("model", "optimizer", "lr", "batch", "epochs", "train images", "weight decay", "L1", "dropout", "augment",
+            "early stop")  # the columns of the comparison that describe a run, not its results
+
+
+def _setting(value) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def split_shared(rows: list[dict]) -> tuple[list[dict], dict]:
+    """The comparison's rows without the settings every row shares -> (rows, {setting: its one value}).
+
+    What differs is what explains the runs' curves, and sixteen columns are wider than a projector's page (at
+    1024 px they scrolled sideways). A single run keeps every setting: there is nothing to compare.
+    """
+    if len(rows) < 2:
+        return rows, {}
+    shared = {k: rows[0][k] for k in SETTINGS if all(r[k] == rows[0][k] for r in rows)}
+    return [{k: v for k, v in r.items() if k not in shared} for r in rows], shared
 
 
 def weights_tab(state: TrainerState, rec: RunRecord | None, dataset: ImageDataset,
