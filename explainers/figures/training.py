@@ -149,13 +149,16 @@ def confusion_figure(confusion: np.ndarray, classes: Sequence[str], normalise: b
     z = np.divide(c, rows, out=np.zeros_like(c), where=rows > 0) if normalise else c
     labels = [str(k) for k in classes]
     text = [[f"{int(v)}" for v in row] for row in c]
-    fig = go.Figure(go.Heatmap(z=z, x=labels, y=labels, text=text, texttemplate="%{text}",
+    # The counts at a fixed 11 px (left to plotly, they shrank to 8 px in a 1024 px window, a projector's), and the
+    # colour bar under the plot, not beside it: its width went from the cells, too narrow then for "371".
+    fig = go.Figure(go.Heatmap(z=z, x=labels, y=labels, text=text, texttemplate="%{text}", textfont={"size": 11},
                                colorscale=style.SEQUENTIAL, zmin=0, zmax=1 if normalise else None, showscale=True,
-                               colorbar={"thickness": 10, "title": "share of row" if normalise else "images"},
+                               colorbar={"thickness": 10, "orientation": "h", "y": -0.2, "yanchor": "top", "len": 0.8,
+                                         "title": {"text": "share of row" if normalise else "images", "side": "top"}},
                                hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>"))
     fig.update_xaxes(title="predicted", type="category", side="bottom")
     fig.update_yaxes(title="true", type="category", autorange="reversed")
-    size = max(320, 36 * len(labels) + 120)
+    size = max(360, 36 * len(labels) + 170)
     return _layout(fig, "Confusion matrix (test set)", height=size)
 
 

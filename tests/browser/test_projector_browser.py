@@ -21,7 +21,7 @@ MIN_FIGURE_FONT_PX = 10
 # the Trainer's three columns of settings.
 PANEL_PAGES = {"perceptron": 1, "backprop": 2, "backprop-step": 2, "convolution": 2, "pooling": 2, "cnn": 1,
                "trainer": 3, "trainer-catsdogs": 3, "scaling_out": 1, "scaling_out-pipelining": 1,
-               "scaling_out-model-parallel": 0}
+               "scaling_out-model-parallel": 0, "trainer-results": 3}
 
 # Elements whose text must fit: labels, buttons, tabs, toggles, radio/segmented options, metrics.
 _CLIPPED = """() => {
@@ -192,13 +192,22 @@ def _run_model_parallel(pg) -> None:
     wait_settled(pg)
 
 
+def _train_a_tiny_run(pg) -> None:
+    """The Trainer after a run of seconds: its results (the confusion matrix, with a count in every cell)."""
+    pg.get_by_role("button", name="Start training").click()
+    pg.get_by_role("tab", name="Confusion matrix").wait_for(timeout=120_000)
+    wait_settled(pg)
+
+
 # Pages in a state their default does not show: Backprop mid-way through its backward pass (the step's
 # equation, the widest formula of the site), Scaling out after a model-parallel run (its summary table), the
-# Trainer on cats vs dogs with ResNet (its longest menu names and its picture sizes), Scaling out's Pipelining
-# tab (its panel and timeline). Name -> (address, ready).
+# Trainer after a tiny run (its results), the Trainer on cats vs dogs with ResNet (its longest menu names and its
+# picture sizes), Scaling out's Pipelining tab (its panel and timeline). Name -> (address, ready).
 VARIANTS = {
     "backprop-step": ("backprop?bp_step=3", lambda pg: pg.get_by_text("Step 3 of").first.wait_for(timeout=30_000)),
     "scaling_out-model-parallel": ("scaling_out?scale_tab=Model+parallel", _run_model_parallel),
+    "trainer-results": ("trainer?trainer_dataset=synthetic-digits&trainer_subset=200&trainer_epochs=1&trainer_batch=64",
+                        _train_a_tiny_run),
     "trainer-catsdogs": (
         "trainer?trainer_dataset=synthetic-pets&trainer_model=resnet18_frozen",
         lambda pg: pg.wait_for_function("() => [...document.querySelectorAll(\"[data-testid='stSelectbox'] input\")]"
