@@ -4,7 +4,7 @@ Each page is opened at both sizes, screenshotted into tests/browser/artifacts/pr
 by CI as test artifacts), and checked for what a class sees broken: a widget label, button, tab
 or toggle cut with an ellipsis; a formula wider than its box; one of our SVG pictures wider than its column
 or the window; a menu's chosen value or a segmented option running past its box; a table that scrolls sideways;
-figure text under 10 px.
+a picture wider than its column; figure text under 10 px.
 """
 
 from __future__ import annotations
@@ -129,6 +129,11 @@ _SCROLLING_TABLES = """() => {
       out.push(`a table: ${scroller.scrollWidth - scroller.clientWidth} px of columns hidden`);
     }
   }
+  for (const img of document.querySelectorAll("[data-testid='stColumn'] [data-testid='stImage'] img")) {
+    if (!img.getClientRects().length) continue;  // a picture wider than its column covers the next one
+    const over = img.getBoundingClientRect().right - img.closest("[data-testid='stColumn']").getBoundingClientRect().right;
+    if (over > 1) out.push(`a picture: ${over.toFixed(0)} px over the next column`);
+  }
   for (const box of document.querySelectorAll("[data-testid='stTable']")) {  // a static table: past its box
     const table = box.querySelector("table");
     if (!table || !box.getClientRects().length) continue;
@@ -193,9 +198,13 @@ def _run_model_parallel(pg) -> None:
 
 
 def _train_a_tiny_run(pg) -> None:
-    """The Trainer after a run of seconds: its results (the confusion matrix, with a count in every cell)."""
+    """The Trainer after a run of seconds: its results (the confusion matrix, with a count in every cell, and the
+    feature maps, whose tab is opened; the others stay in the page, hidden, and are not checked)."""
     pg.get_by_role("button", name="Start training").click()
     pg.get_by_role("tab", name="Confusion matrix").wait_for(timeout=120_000)
+    wait_settled(pg)
+    pg.get_by_role("tab", name="Feature maps").click()  # the input beside the maps, in a fifth of the page
+    pg.locator(".st-key-trainer_fm").wait_for(timeout=30_000)
     wait_settled(pg)
 
 

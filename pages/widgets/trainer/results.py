@@ -122,7 +122,7 @@ def feature_maps_tab(rec: RunRecord, dataset: ImageDataset, drawn: np.ndarray | 
     maps = actions.feature_maps(rec.model, dataset, img)
     c1, c2 = st.columns([1, 4])
     big = ft.to_display(img[None])[0].repeat(5, axis=0).repeat(5, axis=1)  # crisp pixels, not a blur
-    c1.image(big, caption="the input", width=140)
+    c1.image(big, caption="the input")  # its own 140 px, or the column's width where that is less (1024 px)
     if not maps:
         c2.info("This model has no 2-D layers (an MLP flattens the image first).")
         return
