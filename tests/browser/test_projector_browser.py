@@ -3,8 +3,8 @@
 Each page is opened at both sizes, screenshotted into tests/browser/artifacts/projector/ (kept
 by CI as test artifacts), and checked for what a class sees broken: a widget label, button, tab
 or toggle cut with an ellipsis; a formula wider than its box; one of our SVG pictures wider than its column
-or the window; a menu's chosen value or a segmented option running past its box; a table that scrolls sideways;
-a picture wider than its column; figure text under 10 px.
+or the window, or an st.image wider than its column; a menu's chosen value or a segmented option running past
+its box; a table that scrolls sideways; figure text under 10 px.
 """
 
 from __future__ import annotations
@@ -50,10 +50,12 @@ _OVERFLOWING_FORMULAS = """() => {
 }"""
 
 # The SVG pictures the pages build (neuron, graphs, curves) have a min-width that keeps their text readable;
-# where a column is narrower than that, the picture spills over the next column or off the window.
+# where a column is narrower than that, the picture spills over the next column or off the window. A picture
+# (st.image) in a column with a width of its own does the same (the Trainer's input beside its feature maps).
 _SPILLING_PICTURES = """() => {
   const out = [];
-  for (const svg of document.querySelectorAll("[data-testid='stMarkdownContainer'] svg[role='img']")) {
+  const pictures = "[data-testid='stMarkdownContainer'] svg[role='img'], [data-testid='stColumn'] [data-testid='stImage'] img";
+  for (const svg of document.querySelectorAll(pictures)) {
     if (!svg.getClientRects().length) continue;
     const box = svg.closest("[data-testid='stColumn']") || svg.closest("[data-testid='stElementContainer']");
     // A picture in a scrolling wrapper (Backprop's graph) scrolls on purpose: then the wrapper must fit.
@@ -128,11 +130,6 @@ _SCROLLING_TABLES = """() => {
     if (scroller.scrollWidth > scroller.clientWidth + 1) {
       out.push(`a table: ${scroller.scrollWidth - scroller.clientWidth} px of columns hidden`);
     }
-  }
-  for (const img of document.querySelectorAll("[data-testid='stColumn'] [data-testid='stImage'] img")) {
-    if (!img.getClientRects().length) continue;  // a picture wider than its column covers the next one
-    const over = img.getBoundingClientRect().right - img.closest("[data-testid='stColumn']").getBoundingClientRect().right;
-    if (over > 1) out.push(`a picture: ${over.toFixed(0)} px over the next column`);
   }
   for (const box of document.querySelectorAll("[data-testid='stTable']")) {  // a static table: past its box
     const table = box.querySelector("table");
