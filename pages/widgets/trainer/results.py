@@ -224,26 +224,24 @@ def compare_tab(state: TrainerState) -> None:
     picked = [r for r in recs if r.label in chosen]
     st.plotly_chart(ft.compare_runs_figure([(r.label, r.snapshot.epochs) for r in picked], metric),
                     key="trainer_compare")
-    rows = []
+    runs = []  # (name, results, settings) per run
     for r in picked:
         last = r.snapshot.epochs[-1] if r.snapshot.epochs else {}
         c = r.config
-        # The results first: on a narrow page the settings after them are the part that scrolls.
-        rows.append({"run": r.label.split(":")[0], "train acc": last.get("train_acc"), "val acc": last.get("val_acc"),
-                     "gap": (last["train_acc"] - last["val_acc"]) if last.get("val_acc") is not None else None,
-                     "test acc": r.result.test_accuracy, "model": c.model, "optimizer": c.optimizer, "lr": c.lr,
-                     "batch": c.batch_size, "epochs": len(r.snapshot.epochs), "train images": c.subset or "all",
-                     "weight decay": c.weight_decay, "L1": c.l1, "dropout": c.dropout, "augment": c.augment,
-                     "early stop": c.patience})
-    rows, shared = split_shared(rows)
+        results = {"train acc": last.get("train_acc"), "val acc": last.get("val_acc"),
+                   "gap": (last["train_acc"] - last["val_acc"]) if last.get("val_acc") is not None else None,
+                   "test acc": r.result.test_accuracy}
+        settings = {"model": c.model, "optimizer": c.optimizer, "lr": c.lr, "batch": c.batch_size,
+                    "epochs": len(r.snapshot.epochs), "train images": c.subset or "all", "weight decay": c.weight_decay,
+                    "L1": c.l1, "dropout": c.dropout, "augment": c.augment, "early stop": c.patience}
+        runs.append((r.label.split(":")[0], results, settings))
+    shared = shared_settings([s for _, _, s in runs])
+    # The results first: on a narrow page the settings after them are the part that scrolls.
+    rows = [{"run": name, **results, **{k: v for k, v in s.items() if k not in shared}} for name, results, s in runs]
     st.dataframe(rows, hide_index=True, column_config={"run": st.column_config.TextColumn(pinned=True)} | {
         k: st.column_config.NumberColumn(format="percent") for k in ("train acc", "val acc", "gap", "test acc")})
     if shared:
         st.caption("Same in every run shown: " + ", ".join(f"{k} {_setting(v)}" for k, v in shared.items()) + ".")
-
-
-SETTINGS = ("model", "optimizer", "lr", "batch", "epochs", "train images", "weight decay", "L1", "dropout", "augment",
-            "early stop")  # the columns of the comparison that describe a run, not its results
 
 
 def _setting(value) -> str:
@@ -252,16 +250,15 @@ def _setting(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def split_shared(rows: list[dict]) -> tuple[list[dict], dict]:
-    """The comparison's rows without the settings every row shares -> (rows, {setting: its one value}).
+def shared_settings(settings: list[dict]) -> dict:
+    """The settings every run of the comparison shares -> {setting: its one value}; the table leaves them out.
 
     What differs is what explains the runs' curves, and sixteen columns are wider than a projector's page (at
     1024 px they scrolled sideways). A single run keeps every setting: there is nothing to compare.
     """
-    if len(rows) < 2:
-        return rows, {}
-    shared = {k: rows[0][k] for k in SETTINGS if all(r[k] == rows[0][k] for r in rows)}
-    return [{k: v for k, v in r.items() if k not in shared} for r in rows], shared
+    if len(settings) < 2:
+        return {}
+    return {k: v for k, v in settings[0].items() if all(s[k] == v for s in settings)}
 
 
 def weights_tab(state: TrainerState, rec: RunRecord | None, dataset: ImageDataset,

@@ -77,7 +77,6 @@ def use_dataset(state: TrainerState, key: str) -> None:
     state.put(Keys.DATASET, key)
 
 
-
 def choose_dataset(url: ShareableState, state: TrainerState) -> tuple[dsets.DatasetSpec, dsets.ImageDataset | None]:
     """Dataset selectbox -> (the chosen source as a spec, its pictures or None when they can't be loaded yet).
 
