@@ -29,9 +29,17 @@ tab_neuron, tab_rule, tab_layers, tab_curve = st.tabs(TABS, key=url.bind("perc_t
 @st.fragment
 def one_neuron() -> None:
     settings, activation_box = st.columns([2, 3], gap="large")
-    n = settings.slider("Number of inputs", 2, 5, key=url.bind("perc_n", 3, lo=2, hi=5))
-    activation = activation_box.selectbox("Activation f", pc.ACTIVATIONS, format_func=pc.ACTIVATION_LABELS.get,
-                                          key=url.bind("perc_act", "sigmoid", options=pc.ACTIVATIONS))
+    settings.slider("Number of inputs", 2, 5, key=url.bind("perc_n", 3, lo=2, hi=5))
+    activation_box.selectbox("Activation f", pc.ACTIVATIONS, format_func=pc.ACTIVATION_LABELS.get,
+                             key=url.bind("perc_act", "sigmoid", options=pc.ACTIVATIONS))
+    neuron_panel()
+
+
+# A fragment inside the tab's: a key press in the panel reruns the panel and its snippet alone, so the browser
+# does not redraw the two Streamlit widgets above it (the number of inputs and the activation rerun both).
+@st.fragment
+def neuron_panel() -> None:
+    n, activation = st.session_state["perc_n"], st.session_state["perc_act"]
     # The inputs, weights and bias are the lesson's most moved controls: drawn by the browser, beside the
     # neuron and its activation as Python computed them (pages/widgets/slider_panel.py). All five pairs are
     # bound, so inputs hidden by a smaller n keep their values in the URL.
