@@ -84,26 +84,31 @@ def _bank(key: str, _image: np.ndarray, names: tuple, stride: int, padding, dila
     return [figs.png_bytes(p) for p in figs.map_previews(maps)]
 
 
+def _switches(url: ShareableState) -> None:
+    """The section's heading, the padding mode and the ReLU switch (Streamlit widgets: ``results`` draws them, out
+    of the panel's own fragment)."""
+    st.markdown("**3. Conv2d settings**")
+    mode_col, relu_col = st.columns(2, gap="medium", vertical_alignment="bottom")
+    mode_col.selectbox("Padding mode", cv.PADDING_MODES,
+                       key=url.bind("conv_padding_mode", "zeros", options=cv.PADDING_MODES),
+                       help="zeros: black border; reflect: mirror; replicate: repeat the edge; circular: "
+                            "wrap around.")
+    relu_col.toggle("ReLU after the convolution", key=url.bind("conv_relu", False),
+                    help="Negative outputs become 0.")
+
+
 def _settings(url: ShareableState) -> tuple[int, str, str, int, float, bool]:
-    """Bind the Conv2d knobs to the URL, draw the padding mode and ReLU -> (stride, padding, padding mode,
-    dilation, bias, relu); stride, padding, dilation and bias are drawn by the panel (``SETTINGS``)."""
-    # Bound here, in the fragment, not at the top of the page: each rerun of the fragment then sends these
-    # controls with their values. Bound only by the full run, a fragment rerun sent them without, and a
-    # browser that had dropped its copy drew them at their minimum (padding 0, bias -1.00 under a link
-    # that said 1 and 0: the rare CI failure of the shared-link test).
+    """Bind the panel's Conv2d knobs to the URL -> (stride, padding, padding mode, dilation, bias, relu); stride,
+    padding, dilation and bias are drawn by the panel (``SETTINGS``), the mode and ReLU by ``_switches``."""
+    # Bound here, in the fragment that draws the panel, not at the top of the page: each rerun of the fragment
+    # then sends these controls with their values. Bound only by the full run, a fragment rerun sent them
+    # without, and a browser that had dropped its copy drew them at their minimum (padding 0, bias -1.00 under
+    # a link that said 1 and 0: the rare CI failure of the shared-link test).
     for control in SETTINGS:
         control.bind(url, DEFAULTS[control.key])
     state = st.session_state
-    st.markdown("**3. Conv2d settings**")
-    mode_col, relu_col = st.columns(2, gap="medium", vertical_alignment="bottom")
-    mode = mode_col.selectbox("Padding mode", cv.PADDING_MODES,
-                              key=url.bind("conv_padding_mode", "zeros", options=cv.PADDING_MODES),
-                              help="zeros: black border; reflect: mirror; replicate: repeat the edge; circular: "
-                                   "wrap around.")
-    relu = relu_col.toggle("ReLU after the convolution", key=url.bind("conv_relu", False),
-                           help="Negative outputs become 0.")
-    return (int(state.conv_stride), state.conv_padding, mode, int(state.conv_dilation), float(state.conv_bias),
-            relu)
+    return (int(state.conv_stride), state.conv_padding, state.conv_padding_mode, int(state.conv_dilation),
+            float(state.conv_bias), bool(state.conv_relu))
 
 
 SETTINGS = [  # the sliders of nn.Conv2d, in one browser-drawn panel with the shapes they give
@@ -130,9 +135,18 @@ def _shapes_html(g: cv.ConvGeometry | None, stride: int, pad_arg) -> str:
 @st.fragment
 def results(url: ShareableState, picked: ImageChoice, kernel: np.ndarray, kernel_name: str, colour: str) -> None:
     """Conv2d settings, the feature map with its arithmetic, sizes, channels and the tabs (reruns alone)."""
-    state = st.session_state
     # Padding mode and ReLU are a menu and a switch; stride, padding, dilation and bias move in the panel under
     # them, which answers a key press at once (each Streamlit slider re-measures the page on every rerun).
+    _switches(url)
+    computed(url, picked, kernel, kernel_name, colour)
+
+
+# A fragment inside ``results``: a key press in the settings panel reruns this alone, so the browser does not
+# redraw the menu and the switch above it; changing either reruns ``results``, and this with it.
+@st.fragment
+def computed(url: ShareableState, picked: ImageChoice, kernel: np.ndarray, kernel_name: str, colour: str) -> None:
+    """The settings panel, the feature map with its arithmetic, sizes, channels and the tabs."""
+    state = st.session_state
     stride, padding, mode, dilation, bias, relu = _settings(url)
     settings_slot = st.container()  # the panel, drawn once the shapes are known; a refusal's message goes under it
     pad_arg = padding if padding == "same" else int(padding)

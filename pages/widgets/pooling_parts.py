@@ -94,19 +94,24 @@ SETTINGS = [  # the sliders of nn.MaxPool2d, in one browser-drawn panel with wha
 DEFAULTS = {"pool_k": 2, "pool_s": 2, "pool_p": 0, "pool_d": 1}
 
 
-def _settings(url: ShareableState) -> tuple[int, int, int, int, bool, bool]:
-    """Bind the pooling layer's knobs, draw its two switches -> (k, s, p, d, ceil_mode, count_include_pad);
-    k, s, p and d are drawn by the panel (``SETTINGS``)."""
-    for control in SETTINGS:
-        control.bind(url, DEFAULTS[control.key])
+def _switches(url: ShareableState) -> None:
+    """The section's heading and the layer's two switches (Streamlit widgets: ``layer`` draws them, out of the
+    panel's own fragment)."""
     st.markdown("**The pooling layer**")
     t1, t2 = st.columns(2, gap="medium")
-    ceil_mode = t1.toggle("ceil_mode", key=url.bind("pool_ceil", False),
-                          help="Round the output size up: a last, partial window is kept.")
-    cip = t2.toggle("count_include_pad", key=url.bind("pool_cip", True),
-                    help="Average pooling: divide by the whole window, padding included, or only by the real pixels.")
+    t1.toggle("ceil_mode", key=url.bind("pool_ceil", False),
+              help="Round the output size up: a last, partial window is kept.")
+    t2.toggle("count_include_pad", key=url.bind("pool_cip", True),
+              help="Average pooling: divide by the whole window, padding included, or only by the real pixels.")
+
+
+def _settings(url: ShareableState) -> tuple[int, int, int, int, bool, bool]:
+    """Bind the pooling layer's knobs -> (k, s, p, d, ceil_mode, count_include_pad); k, s, p and d are drawn by
+    the panel (``SETTINGS``), the switches by ``_switches``."""
+    for control in SETTINGS:
+        control.bind(url, DEFAULTS[control.key])
     k, s, p, d = (int(st.session_state[c.key]) for c in SETTINGS)
-    return k, s, p, d, ceil_mode, cip
+    return k, s, p, d, bool(st.session_state.pool_ceil), bool(st.session_state.pool_cip)
 
 
 def _layer_html(png: bytes, panels: list, limits: list, pooled: tuple | None) -> str:
@@ -132,6 +137,15 @@ def _layer_html(png: bytes, panels: list, limits: list, pooled: tuple | None) ->
 @st.fragment
 def layer(url: ShareableState, det: Detector, kernel_name: str) -> None:
     """The pooling layer's knobs, the conv -> ReLU -> pool strip, the sizes and the tabs (reruns alone)."""
+    _switches(url)
+    pooled_layer(url, det, kernel_name)
+
+
+# A fragment inside ``layer``: a key press in the panel of k, s, p and d reruns this alone, so the browser does
+# not redraw the two switches above it; flipping one reruns ``layer``, and this with it.
+@st.fragment
+def pooled_layer(url: ShareableState, det: Detector, kernel_name: str) -> None:
+    """The panel of k, s, p and d with the conv -> ReLU -> pool strip, the sizes, the tabs and the snippet."""
     k, s, p, d, ceil_mode, cip = _settings(url)
     block, size, kname = det.block, det.size, det.kname
     key = f"{det.picked.key}|{size}|{kname or ''}"
