@@ -4,7 +4,7 @@ Usage on the page (after ``url = ShareableState("cnn")``)::
 
     picked = digit_input(url, trained)              # DigitChoice: a (28, 28) image in [0, 1]
     layers, base = digit_network(dataset, seed, picked.image, trained)  # cached per digit
-    pick = layer_control(url, layers)               # (layer, channel or unit, row, col)
+    pick = layer_control(url, layers)               # (layer, channel or unit, row, col), kept in its layer
     unit_panel(layers, pick, windows, picture)      # the clickable network and the unit's arithmetic
 """
 
@@ -159,27 +159,30 @@ def _clicked(picture: fig.NetworkPicture, target: str, x: float, y: float) -> No
 
 
 def layer_control(url: ShareableState, layers) -> tuple[int, int, int, int]:
-    """The Layer select slider (the channel, row and column, or the unit, are in the unit panel) -> (layer,
-    channel or unit, row, col)."""
+    """Bind the picked unit to the URL and keep it inside its layer -> (layer, channel or unit, row, col). The
+    layer, channel, row and column (or unit) are ranges of the unit panel (``unit_controls``)."""
     url.bind("cnn_layer", "conv1", options=NAMES)
     url.bind("cnn_ch", 0, lo=0, hi=63)
     url.bind("cnn_row", 12, lo=0, hi=63)
     url.bind("cnn_col", 12, lo=0, hi=63)
     url.bind("cnn_unit", 0, lo=0, hi=999)
-    li, *_ = _clamp(layers)
-    st.select_slider("Layer", NAMES, key="cnn_layer", help=KIND_HELP[layers[li].kind])
     return _clamp(layers)
 
 
-def _unit_controls(layers, li: int) -> list[RangeControl]:
-    """The picked layer's channel, row and column (a map), or unit (a vector), as the panel's range inputs."""
+LAYER = RangeControl.choices("cnn_layer", "Layer", NAMES,
+                             help="Which layer the picked unit is in: the digit, conv → ReLU → max pool twice, "
+                                  "flatten, the fully connected layer and softmax.")
+
+
+def unit_controls(layers, li: int) -> list[RangeControl]:
+    """The layer, then the picked layer's channel, row and column (a map) or unit (a vector): the panel's ranges."""
     shape = layers[li].shape
     if len(shape) == 3:
-        return [RangeControl("cnn_ch", "Channel", 0, shape[0] - 1, 1,
-                             help="Which map of this layer (each is one kernel's answer)."),
+        return [LAYER, RangeControl("cnn_ch", "Channel", 0, shape[0] - 1, 1,
+                                    help="Which map of this layer (each is one kernel's answer)."),
                 RangeControl("cnn_row", "Row", 0, shape[1] - 1, 1), RangeControl("cnn_col", "Column", 0, shape[2] - 1, 1)]
     what = "Which number of this vector." if layers[li].kind == "flatten" else "Which digit's output."
-    return [RangeControl("cnn_unit", "Unit", 0, shape[0] - 1, 1, help=what)]
+    return [LAYER, RangeControl("cnn_unit", "Unit", 0, shape[0] - 1, 1, help=what)]
 
 
 # ----------------------------------------------------------------------------- the network and the unit's sums
@@ -259,7 +262,7 @@ def unit_panel(layers, pick: tuple[int, int, int, int], windows, picture: fig.Ne
             # into what is left beside it, its numbers would be smaller than a projector shows (under 10 px).
             f"<div class='nl-columns nl-wrap'><div style='flex:0 0 auto'>{zoom}</div>"
             f"<div style='flex:1 1 31rem'>{beside}</div></div>")
-    slider_panel("cnn_unit_panel", _unit_controls(layers, li), html, layout="stack",
+    slider_panel("cnn_unit_panel", unit_controls(layers, li), html, layout="stack",
                  on_click=partial(_clicked, picture), announce=f"{what} = {value:.3f}")
     if plotly:
         st.plotly_chart(figure, key="cnn_unit_figure")

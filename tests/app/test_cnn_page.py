@@ -39,6 +39,11 @@ def controls(at: AppTest) -> list[str]:
     return [c["label"] for c in unit(at)["controls"]]
 
 
+def layer(at: AppTest) -> str:
+    """The layer the unit panel shows (its first range)."""
+    return panel_value(at, "cnn_unit_panel", "cnn_layer")
+
+
 def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
@@ -55,8 +60,9 @@ def digit_png(invert: bool = False) -> bytes:
 def test_default_page_shows_the_network_the_unit_and_the_parameters():
     at = run()
     assert at.title[0].value == "A whole CNN"
-    assert [s.label for s in at.slider] == ["Test image"] and controls(at) == ["Channel", "Row", "Column"]
-    assert at.select_slider[0].label == "Layer" and at.select_slider[0].value == "conv1"
+    assert [s.label for s in at.slider] == ["Test image"] and controls(at) == ["Layer", "Channel", "Row", "Column"]
+    assert not at.select_slider and layer(at) == "conv1"  # the layer is a range of the unit panel
+    assert [c["labels"] for c in unit(at)["controls"]][0] == list(cnn.LAYER_NAMES)
     assert metric(at, "Prediction").split()[0] in "0123456789"
     assert r"\text{conv1}[0,12,12]" in latex(at) and "9\\text{ products}" in latex(at)
     assert not at.get("plotly_chart")  # the multiply-and-sum is an SVG (issue 11): no plotly chart to redraw
@@ -75,22 +81,21 @@ def test_every_layer_can_be_picked_and_its_sum_is_the_torch_value():
     at = run()
     open_snippets(at)  # it stays open as the layer moves
     for name in cnn.LAYER_NAMES:
-        at.select_slider[0].set_value(name).run()
-        assert not at.exception, (name, at.exception)
+        move_panel(at, "cnn_unit_panel", {"cnn_layer": name})
+        assert layer(at) == name
         heading = unit(at)["picture"].split(f"<b>{name}[", 1)[1].split("</b>", 1)[0]
         assert " = " in heading
         assert f"{name} unit" in at.code[0].value  # the snippet checks this very unit
-    assert [s.label for s in at.slider] == ["Test image"] and controls(at) == ["Unit"]
+    assert [s.label for s in at.slider] == ["Test image"] and controls(at) == ["Layer", "Unit"]
     assert at.query_params["cnn_layer"] == "softmax"
 
 
 def test_sliders_clamp_when_the_layer_shrinks():
     at = run({"cnn_layer": "conv1", "cnn_row": "25", "cnn_col": "25", "cnn_ch": "3"})
     assert panel_value(at, "cnn_unit_panel", "cnn_row") == 25
-    at.select_slider[0].set_value("pool2").run()
-    assert not at.exception
+    move_panel(at, "cnn_unit_panel", {"cnn_layer": "pool2"})
     assert [panel_value(at, "cnn_unit_panel", k) for k in ("cnn_ch", "cnn_row", "cnn_col")] == [3, 4, 4]
-    assert [c["hi"] for c in unit(at)["controls"]] == [7, 4, 4]  # pool2: 8 maps of 5×5
+    assert [c["hi"] for c in unit(at)["controls"]][1:] == [7, 4, 4]  # pool2: 8 maps of 5×5
     assert r"\text{pool2[3,4,4]}" in latex(at)
 
 
@@ -122,14 +127,14 @@ def test_the_unit_panel_moves_the_unit_and_a_click_picks_the_one_under_the_point
     # The fully connected column sits at about 78% of the picture's width, its cells in the middle band.
     fc = {"target": "network", "x": 0.783, "y": 0.5}
     move_panel(at, "cnn_unit_panel", {}, click=fc)
-    assert at.select_slider[0].value == "fc" and at.query_params["cnn_layer"] == "fc"
-    assert controls(at) == ["Unit"] and "largest" in latex(at)
+    assert layer(at) == "fc" and at.query_params["cnn_layer"] == "fc"
+    assert controls(at) == ["Layer", "Unit"] and "largest" in latex(at)
     unit_now = panel_value(at, "cnn_unit_panel", "cnn_unit")
     move_panel(at, "cnn_unit_panel", {}, click={"target": "network", "x": 0.999, "y": 0.001})  # the paper
-    assert at.select_slider[0].value == "fc" and panel_value(at, "cnn_unit_panel", "cnn_unit") == unit_now
+    assert layer(at) == "fc" and panel_value(at, "cnn_unit_panel", "cnn_unit") == unit_now
     # A map's square: the click picks layer, channel, row and column.
     move_panel(at, "cnn_unit_panel", {}, click=_centre_of("relu2", 5, 3, 7))
-    assert at.select_slider[0].value == "relu2"
+    assert layer(at) == "relu2"
     assert [panel_value(at, "cnn_unit_panel", k) for k in ("cnn_ch", "cnn_row", "cnn_col")] == [5, 3, 7]
     assert r"\text{relu2}[5,3,7]" in latex(at).replace(" ", "")
     # A click first, then the moves made after it: the move wins for what it moved.
@@ -137,7 +142,7 @@ def test_the_unit_panel_moves_the_unit_and_a_click_picks_the_one_under_the_point
     assert [panel_value(at, "cnn_unit_panel", k) for k in ("cnn_ch", "cnn_row", "cnn_col")] == [2, 1, 4]
     # A message the page has already answered (an old click arriving late) changes nothing.
     move_panel(at, "cnn_unit_panel", {}, click=fc, seq=unit(at)["seq"])
-    assert at.select_slider[0].value == "conv1" and panel_value(at, "cnn_unit_panel", "cnn_row") == 1
+    assert layer(at) == "conv1" and panel_value(at, "cnn_unit_panel", "cnn_row") == 1
 
 
 def test_a_link_with_settings_opens_that_unit_of_that_digit():
@@ -152,7 +157,7 @@ def test_a_link_with_settings_opens_that_unit_of_that_digit():
 def test_bad_link_values_are_reset_with_a_note(query):
     at = run(query)
     assert any("not understood" in c.value for c in at.caption)
-    assert at.select_slider[0].value == "conv1"
+    assert layer(at) == "conv1"
 
 
 def test_bad_upload_says_so_in_one_line_and_keeps_the_test_digit():

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import pytest
 
+from explainers import cnn
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.helpers import PANELS, assert_no_exception, open_page, wait_settled
 
 TRUNCATED_LABELS = """() => [...document.querySelectorAll("[data-testid='stWidgetLabel']")]
   .filter((el) => el.offsetParent && el.scrollWidth > el.clientWidth + 1)
   .map((el) => el.textContent.trim().slice(0, 60))"""
+
+
+# The focused element's accessible name, looked for inside shadow roots (the panel draws in one).
+FOCUSED = """() => {
+  let el = document.activeElement;
+  while (el?.shadowRoot?.activeElement) el = el.shadowRoot.activeElement;
+  return el?.getAttribute("aria-label") ?? null;
+}"""
 
 
 def _network_frame(page):
@@ -110,3 +119,21 @@ def test_a_drawn_digit_goes_through_the_network(server, page):
     wait_settled(page)
     assert page.locator("[data-testid='stMetricValue']").first.inner_text().strip() == "1"
     assert_no_exception(page)
+
+
+def test_the_layer_range_keeps_the_keyboard_through_the_panels_it_rebuilds(server, page):
+    # conv1 -> relu1 -> pool1 -> ... -> flatten: each layer has other ranges (14×14 maps, then one unit), so the
+    # panel is built anew; the Layer range must keep the focus, or a keyboard learner is thrown out at each step.
+    open_page(page, server, "cnn?cnn_layer=conv1")
+    _network_frame(page)
+    layer = _slider(page, "Layer")
+    layer.focus()
+    for name in ("relu1", "pool1", "conv2", "relu2", "pool2", "flatten"):
+        page.keyboard.press("ArrowRight")
+        wait_settled(page)
+        page.wait_for_function(f"() => location.search.includes('cnn_layer={name}')", timeout=15_000)
+        assert page.evaluate(FOCUSED) == "Layer", name
+    assert _slider(page, "Unit").get_attribute("max") == "199"  # flatten: 8 maps of 5×5, one vector
+    assert _slider(page, "Layer").input_value() == str(cnn.LAYER_NAMES.index("flatten"))  # a range counts choices
+    assert_no_exception(page)
+    assert not page.js_errors

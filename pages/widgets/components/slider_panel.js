@@ -38,9 +38,13 @@ export default function ({ parentElement, data, setStateValue }) {
   let root = parentElement.querySelector(".nl-panel");
   const fresh = !root || root.dataset.signature !== signature;
   if (fresh) {
+    // The range a key press rebuilt the panel from (a layer with other ranges) keeps the keyboard's focus.
+    const active = parentElement.getRootNode().activeElement;  // the panel may be drawn in a shadow root
+    const focused = root?.contains(active) ? active.name : null;
     if (root) root.remove();
     root = build(data, signature, state);
     parentElement.appendChild(root);
+    if (focused) root.querySelector(`input[name="${CSS.escape(focused)}"]`)?.focus();
   }
   // A click Python has applied (an answer reached the first message that carried it) is not sent again: a later
   // message repeating it would undo what changed since (the Layer moved by hand, say).
