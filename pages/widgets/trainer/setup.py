@@ -172,20 +172,31 @@ class FormRun:
     chosen: TrainConfig | None = None  # the form's settings in the page's run: what the rest of the page shows
     shows_all: bool = False  # the rest of the page shows every setting (an open snippet, the experiment, pets)
     finished: bool = False  # the page's run reached its end (a change may interrupt it before)
+    drawing: bool = False  # the form is being drawn (its panels run as part of it, not alone)
 
 
 @st.fragment
 def settings(url: ShareableState, state: TrainerState, ds: dsets.ImageDataset, form: FormRun) -> None:
     """The settings form in its own fragment -> ``form.config``.
 
-    A setting only the form shows (the epochs, the learning rate, ...) reruns the form alone: a rerun of the
-    whole page cost the server about twice the CPU and the browser all of the page's elements anew
-    (benchmarks/RESULTS.md). One the page shows elsewhere reruns the page, so nothing on it is stale; so does
-    any change after a run of the page that did not reach its end (a change interrupted it)."""
-    config = settings_form(url, state, ds)
+    A setting only the form shows (the epochs, the learning rate, ...) reruns the form alone, and a range reruns its
+    own panel alone (``_ranges``): a rerun of the whole page cost the server about twice the CPU and the browser
+    all of the page's elements anew (benchmarks/RESULTS.md). One the page shows elsewhere reruns the page, so
+    nothing on it is stale; so does any change after a run of the page that did not reach its end (a change
+    interrupted it)."""
+    form.drawing = True
+    try:
+        config = settings_form(url, state, ds, form)
+    finally:
+        form.drawing = False
     if not rerun_of_fragments():  # the page's own run: the rest of the page is drawn with these settings
         form.config = form.chosen = config
         return
+    _settled(url, config, form)
+
+
+def _settled(url: ShareableState, config: TrainConfig, form: FormRun) -> None:
+    """After a rerun of the form (or of one of its panels) alone: the link, then the page if it shows what changed."""
     url.publish()  # a rerun of the form alone must update the link too
     if not form.finished or config != form.chosen and (form.shows_all or any(
             getattr(config, f) != getattr(form.chosen, f) for f in SHOWN_OUTSIDE)):
@@ -194,7 +205,17 @@ def settings(url: ShareableState, state: TrainerState, ds: dsets.ImageDataset, f
         form.config = config
 
 
-def settings_form(url: ShareableState, state: TrainerState, ds: dsets.ImageDataset) -> TrainConfig:
+# A fragment inside the form's: a key press in one of its panels reruns that panel alone, not the form's menus,
+# switch and seed box (Streamlit widgets the browser redrew on every change of the learning rate or the epochs).
+@st.fragment
+def _ranges(key: str, controls: list[RangeControl], url: ShareableState, ds: dsets.ImageDataset,
+            form: FormRun) -> None:
+    slider_panel(key, controls, "", layout="column")
+    if not form.drawing:  # this panel reran alone: the settings changed without the form being drawn
+        _settled(url, form_config(ds), form)
+
+
+def settings_form(url: ShareableState, state: TrainerState, ds: dsets.ImageDataset, form: FormRun) -> TrainConfig:
     """Every training setting as a widget (or a panel's range) -> the TrainConfig they describe."""
     controls = ranges(ds)
     for key, value in DEFAULTS.items():
@@ -218,34 +239,38 @@ def settings_form(url: ShareableState, state: TrainerState, ds: dsets.ImageDatas
     c1, c2, c3 = st.columns(3, gap="medium")
     with c1:
         st.markdown("**Data**")
-        slider_panel(DATA_PANEL, [controls[Keys.SUBSET], controls[Keys.VAL]], "", layout="column")
+        _ranges(DATA_PANEL, [controls[Keys.SUBSET], controls[Keys.VAL]], url, ds, form)
     with c2:
         st.markdown("**Optimisation**")
-        optimizer = st.selectbox("Optimizer", list(OPTIMIZERS), format_func=OPTIMIZERS.get,
-                                 key=Keys.OPTIMIZER, help=HELP["optimizer"])
-        slider_panel(OPTIMISATION_PANEL, [controls[k] for k in (Keys.LR, Keys.BATCH, Keys.EPOCHS)], "",
-                     layout="column")
-        scheduler = st.selectbox("Schedule", list(SCHEDULERS), format_func=SCHEDULERS.get,
-                                 key=Keys.SCHEDULER, help=HELP["scheduler"])
+        st.selectbox("Optimizer", list(OPTIMIZERS), format_func=OPTIMIZERS.get, key=Keys.OPTIMIZER,
+                     help=HELP["optimizer"])
+        _ranges(OPTIMISATION_PANEL, [controls[k] for k in (Keys.LR, Keys.BATCH, Keys.EPOCHS)], url, ds, form)
+        st.selectbox("Schedule", list(SCHEDULERS), format_func=SCHEDULERS.get, key=Keys.SCHEDULER,
+                     help=HELP["scheduler"])
     with c3:
         st.markdown("**Regularisation**")
         has_dropout = MODELS[model].has_dropout  # a model without dropout layers has no dropout to set
-        slider_panel(REGULARISATION_PANEL, [controls[k] for k in (Keys.WEIGHT_DECAY, Keys.L1, Keys.DROPOUT,
-                                                                  Keys.PATIENCE) if has_dropout or k != Keys.DROPOUT],
-                     "", layout="column")
-        augment = st.toggle("Augment", key=Keys.AUGMENT, help=HELP["augment"])
+        _ranges(REGULARISATION_PANEL, [controls[k] for k in (Keys.WEIGHT_DECAY, Keys.L1, Keys.DROPOUT, Keys.PATIENCE)
+                                       if has_dropout or k != Keys.DROPOUT], url, ds, form)
+        st.toggle("Augment", key=Keys.AUGMENT, help=HELP["augment"])
         # One under the other: side by side at 1024 px the device names were cut to a few letters.
-        seed = st.number_input("Seed", *SEEDS, key=Keys.SEED, help=HELP["seed"])
-        device = st.selectbox("Device", list(DEVICES), format_func=DEVICES.get, key=Keys.DEVICE,
-                              help="Auto takes an NVIDIA GPU (CUDA) if there is one, then an Apple GPU (MPS), "
-                                   "else the CPU.")
-    v = st.session_state  # the ranges' values, as the panels wrote them
+        st.number_input("Seed", *SEEDS, key=Keys.SEED, help=HELP["seed"])
+        st.selectbox("Device", list(DEVICES), format_func=DEVICES.get, key=Keys.DEVICE,
+                     help="Auto takes an NVIDIA GPU (CUDA) if there is one, then an Apple GPU (MPS), else the CPU.")
+    return form_config(ds)
+
+
+def form_config(ds: dsets.ImageDataset) -> TrainConfig:
+    """The TrainConfig the form's widgets and ranges hold now (their session-state values)."""
+    v = st.session_state
+    model = v[Keys.MODEL]
+    has_dropout = MODELS[model].has_dropout
     return TrainConfig(
-        dataset=ds.name, model=model, optimizer=optimizer, lr=float(v[Keys.LR]), batch_size=int(v[Keys.BATCH]),
-        epochs=int(v[Keys.EPOCHS]), weight_decay=float(v[Keys.WEIGHT_DECAY]), l1=float(v[Keys.L1]),
-        dropout=float(v[Keys.DROPOUT]) if has_dropout else 0.0, scheduler=scheduler, patience=int(v[Keys.PATIENCE]),
-        augment=bool(augment), subset=int(v[Keys.SUBSET]) or None, seed=int(seed), device=device,
-        val_fraction=float(v[Keys.VAL]),
+        dataset=ds.name, model=model, optimizer=v[Keys.OPTIMIZER], lr=float(v[Keys.LR]),
+        batch_size=int(v[Keys.BATCH]), epochs=int(v[Keys.EPOCHS]), weight_decay=float(v[Keys.WEIGHT_DECAY]),
+        l1=float(v[Keys.L1]), dropout=float(v[Keys.DROPOUT]) if has_dropout else 0.0, scheduler=v[Keys.SCHEDULER],
+        patience=int(v[Keys.PATIENCE]), augment=bool(v[Keys.AUGMENT]), subset=int(v[Keys.SUBSET]) or None,
+        seed=int(v[Keys.SEED]), device=v[Keys.DEVICE], val_fraction=float(v[Keys.VAL]),
     )
 
 
