@@ -13,7 +13,7 @@ from pages.widgets.scaling import (
     results,
 )
 from pages.widgets.slider_panel import RangeControl, slider_panel
-from pages.widgets.ui import ShareableState, pytorch_snippet, try_this
+from pages.widgets.ui import SNIPPET_KEY, ShareableState, pytorch_snippet, try_this
 
 TABS = ["Data parallel", "Model parallel", "Pipelining", "When to use what"]
 MICRO = [1, 2, 4, 8, 16, 32]
@@ -34,28 +34,19 @@ st.caption(f"This machine: {machine.describe()} Each worker is its own Python pr
 tab_dp, tab_mp, tab_pp, tab_when = st.tabs(TABS, key=url.bind("scale_tab", TABS[0], options=TABS), on_change="rerun")
 
 
-@st.fragment
+DP_TAB = "scale_dp_tab"  # the data-parallel tab's fragment, by key: a range that changes more than its panel reruns it
+DP_SNIPPET = "PyTorch equivalent"  # the tab's snippet (its title)
+
+
+@st.fragment(key=DP_TAB)
 def data_parallel() -> None:
     """N, B, steps, learning rate, model, the run and what it measured: these controls rerun only this."""
-    model = st.radio("Model", list(sc.MODEL_LABELS), format_func=sc.MODEL_LABELS.get, horizontal=True,
-                     key=url.bind("scale_model", "mlp", options=list(sc.MODEL_LABELS)))
-    url.bind("scale_world", 2, lo=2, hi=4)
-    url.bind("scale_batch", 16, options=BATCHES)
-    url.bind("scale_steps", 10, lo=1, hi=30)
-    url.bind("scale_lr", 0.5, options=LRS)
+    st.radio("Model", list(sc.MODEL_LABELS), format_func=sc.MODEL_LABELS.get, horizontal=True,
+             key=url.bind("scale_model", "mlp", options=list(sc.MODEL_LABELS)))
+    ddp_ranges()
     state = st.session_state
     world, batch, steps = int(state.scale_world), int(state.scale_batch), int(state.scale_steps)
-    lr = float(state.scale_lr)
-    # N, B, the steps and η with what one step does, in one browser-drawn panel: a key press answers at once.
-    slider_panel("scale_dp", [
-        RangeControl("scale_world", "World size N", 2, 4, 1,  # "(processes)" in a quarter of 1024 px took 2 lines
-                     help=f"How many processes (ranks). This machine allows up to {machine.max_world_size}."),
-        RangeControl.choices("scale_batch", "Batch per rank B", BATCHES),
-        RangeControl("scale_steps", "Steps", 1, 30, 1),
-        RangeControl.choices("scale_lr", "Learning rate", LRS)],
-        fig.ddp_step_html(world, batch, steps, lr), layout="stack",
-        announce=f"{world} ranks of {batch} images, {steps} steps at learning rate {lr:g}: each the step of one "
-                 f"process on {world * batch} images")
+    lr, model = float(state.scale_lr), state.scale_model
     if world > machine.max_world_size:
         st.warning(f"World size {world} is more than this machine can run (one CPU core or GPU per rank: "
                    f"at most {machine.max_world_size}).", icon=":material/memory:")
@@ -99,8 +90,52 @@ def data_parallel() -> None:
     try_this("Change the batch, the steps or the learning rate and run again: 'DDP vs one process' stays at float "
              "rounding, because N ranks with B images each take exactly the step of one process with N·B. "
              "Then look inside fc1.weight: each rank's own gradient differs, every rank applies the same average.")
-    pytorch_snippet(lambda: snippets.ddp_script(world, batch, steps, lr, model))
+    pytorch_snippet(lambda: snippets.ddp_script(world, batch, steps, lr, model), title=DP_SNIPPET)
     url.publish()  # a fragment rerun must update the link too
+    st.session_state["_scale_dp_shown"] = _shown_outside()
+
+
+def _plan() -> sc.DataParallelPlan:
+    s = st.session_state
+    return sc.DataParallelPlan(int(s.scale_world), int(s.scale_batch), int(s.scale_steps), float(s.scale_lr),
+                               s.scale_model)
+
+
+def _shown_outside() -> tuple:
+    """What the tab shows of N, B, the steps and η outside their panel: N (the Run button, the warning), what the
+    run would refuse, and all of them while the snippet is open."""
+    plan = _plan()
+    snippet_open = bool(st.session_state.get(SNIPPET_KEY + DP_SNIPPET))
+    return plan.world_size, tuple(plan.problems()), plan if snippet_open else None
+
+
+def _rerun_after_change() -> str | None:
+    """The panel's changes rerun the panel alone, unless they show elsewhere in the tab: then the whole tab."""
+    return None if _shown_outside() == st.session_state.get("_scale_dp_shown") else DP_TAB
+
+
+# A fragment inside the tab's: B, the steps or η rerun their panel alone (the step it draws is all that changes
+# until the next run, the snippet closed); N, and anything while the snippet is open, rerun the tab.
+@st.fragment
+def ddp_ranges() -> None:
+    """N, B, the steps and η with what one step does, in one browser-drawn panel: a key press answers at once."""
+    url.bind("scale_world", 2, lo=2, hi=4)
+    url.bind("scale_batch", 16, options=BATCHES)
+    url.bind("scale_steps", 10, lo=1, hi=30)
+    url.bind("scale_lr", 0.5, options=LRS)
+    state = st.session_state
+    world, batch, steps = int(state.scale_world), int(state.scale_batch), int(state.scale_steps)
+    lr = float(state.scale_lr)
+    slider_panel("scale_dp", [
+        RangeControl("scale_world", "World size N", 2, 4, 1,  # "(processes)" in a quarter of 1024 px took 2 lines
+                     help=f"How many processes (ranks). This machine allows up to {machine.max_world_size}."),
+        RangeControl.choices("scale_batch", "Batch per rank B", BATCHES),
+        RangeControl("scale_steps", "Steps", 1, 30, 1),
+        RangeControl.choices("scale_lr", "Learning rate", LRS)],
+        fig.ddp_step_html(world, batch, steps, lr), layout="stack", rerun=_rerun_after_change,
+        announce=f"{world} ranks of {batch} images, {steps} steps at learning rate {lr:g}: each the step of one "
+                 f"process on {world * batch} images")
+    url.publish()  # a rerun of the panel alone must update the link too
 
 
 if tab_dp.open:

@@ -46,6 +46,7 @@ MAX_SEQ = 2**53 - 1  # the browser counts in doubles: a larger number is not a c
 LAYOUTS = ("side", "stack", "column")
 
 OnClick = Callable[[str, float, float], None]  # (the clicked element's data-nl-click, x, y as fractions)
+Rerun = Callable[[], str | None]  # after a change: the key of the fragment to rerun, or None for the panel's own
 
 
 @dataclass(frozen=True)
@@ -169,12 +170,16 @@ def apply_change(key: str, controls: Sequence[RangeControl], payload: Any, on_cl
             st.session_state[control.key] = value
 
 
-def _on_change(key: str, controls: tuple[RangeControl, ...], on_click: OnClick | None) -> None:
+def _on_change(key: str, controls: tuple[RangeControl, ...], on_click: OnClick | None,
+               rerun: Rerun | None) -> None:
     apply_change(key, controls, (st.session_state.get(key) or {}).get("values"), on_click)
+    if rerun is not None and (scope := rerun()) is not None:
+        st.rerun(scope)  # from a callback: this fragment (by its key) reruns instead of the panel's own
 
 
 def slider_panel(key: str, controls: Sequence[RangeControl], picture_html: str, *, announce: str = "",
-                 split: tuple[float, float] = (2, 3), layout: str = "side", on_click: OnClick | None = None) -> None:
+                 split: tuple[float, float] = (2, 3), layout: str = "side", on_click: OnClick | None = None,
+                 rerun: Rerun | None = None) -> None:
     """Draw ``controls`` beside ``picture_html`` (HTML we built) as one element: in pairs on the left
     (``layout="side"``, widths in the ratio ``split``), in one row above it (``"stack"``) or one under the
     other above it (``"column"``, for a narrow column of the page: the Trainer's settings).
@@ -186,6 +191,10 @@ def slider_panel(key: str, controls: Sequence[RangeControl], picture_html: str, 
 
     Either part may be empty: ranges whose picture is drawn elsewhere (Backprop's step, in the row of its
     buttons), or a picture Python redraws with no ranges of its own (Backprop's graph, patched in place).
+
+    A change reruns the fragment the panel is in. A panel in a fragment of its own, inside a larger one, reruns
+    alone: ``rerun()``, asked after each change is applied, names (by its ``key=``) the larger fragment to rerun
+    instead when the change shows outside the panel too, or returns None.
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
@@ -200,4 +209,4 @@ def slider_panel(key: str, controls: Sequence[RangeControl], picture_html: str, 
         "split": list(split),
         "layout": layout,
     }
-    _PANEL(key=key, data=data, on_values_change=partial(_on_change, key, controls, on_click))
+    _PANEL(key=key, data=data, on_values_change=partial(_on_change, key, controls, on_click, rerun))

@@ -43,3 +43,31 @@ def test_the_pipeline_panel_moves_m_through_its_choices_at_once(server, page):
     page.wait_for_function("() => location.href.includes('scale_micro=8')", timeout=20_000)
     assert_no_exception(page)
     assert not page.js_errors, page.js_errors
+
+
+def test_the_data_parallel_ranges_redraw_what_they_change_outside_their_panel(server, page):
+    """B, the steps and η rerun their panel alone (pages/scaling_out.py ddp_ranges); N, which the Run button names,
+    and any range while the snippet shows them all, rerun the whole tab (the panel's ``rerun`` hook)."""
+    open_page(page, server, "scaling_out?scale_world=2&scale_steps=10&scale_batch=16")
+    steps = page.get_by_role("slider", name="Steps", exact=True)
+    steps.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Train with DDP on 2 processes").wait_for(timeout=30_000)
+    steps.focus()
+    page.keyboard.press("ArrowRight")
+    page.get_by_text("11 steps: 352 images in all").first.wait_for(timeout=20_000)  # the panel's own picture
+    page.wait_for_function("() => location.href.includes('scale_steps=11')", timeout=20_000)
+    wait_settled(page)
+
+    world = page.get_by_role("slider", name="World size N", exact=True)
+    world.focus()
+    page.keyboard.press("ArrowRight")  # N = 3: the button outside the panel says so
+    page.get_by_role("button", name="Train with DDP on 3 processes").wait_for(timeout=20_000)
+    wait_settled(page)
+
+    page.get_by_text("PyTorch equivalent").first.click()
+    page.get_by_text("STEPS = 11").first.wait_for(timeout=20_000)
+    steps.focus()
+    page.keyboard.press("ArrowRight")
+    page.get_by_text("STEPS = 12").first.wait_for(timeout=20_000)  # an open snippet follows every range
+    assert_no_exception(page)
+    assert not page.js_errors, page.js_errors
