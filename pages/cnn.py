@@ -8,6 +8,7 @@ from explainers.training.cnn import digit_datasets, train_cnn
 from pages.widgets.cnn_parts import (
     digit_input,
     digit_network,
+    digit_source,
     layer_control,
     unit_panel,
 )
@@ -38,29 +39,40 @@ st.markdown(
 
 @st.fragment
 def lesson() -> None:
-    """The digit, the verdict and the network: the test-image slider and the training settings rerun only this."""
-    left, right = st.columns([1.4, 1], gap="large")
+    """Where the digit comes from and which network reads it: these controls rerun only this."""
+    source_col, training_col = st.columns([1.4, 1], gap="large", vertical_alignment="bottom")
     sets = digit_datasets()
-    verdict_box = right.container()
-    with right.popover("The network's training", icon=":material/tune:"):
+    with training_col.popover("The network's training", icon=":material/tune:"):
         dataset = st.selectbox("Trained on", list(sets), format_func=sets.get,
                                key=url.bind("cnn_data", "synthetic-digits", options=list(sets)),
                                help="MNIST appears here once it is in the data folder (the Trainer downloads it).")
         seed = st.selectbox("Training seed", SEEDS, key=url.bind("cnn_seed", 0, options=SEEDS),
                             help="Another seed starts from other random weights: the network learns other filters.")
+    with source_col:
+        source = digit_source(url)
     with st.spinner(f"Training the small CNN on {sets[dataset]} (a few seconds, once per server)…"):
         trained = trained_cnn(dataset, seed)
+    digit(trained, source, sets[dataset], seed)
+    url.publish()
+
+
+# A fragment inside the lesson's: the test image (or a drawing, an upload) reruns the digit, the verdict and the
+# network, not the menus above them.
+@st.fragment
+def digit(trained, source: str, dataset_label: str, seed: int) -> None:
+    """The digit, the network's verdict on it and the whole network."""
+    left, right = st.columns([1.4, 1], gap="large")
     with left:
-        picked = digit_input(url, trained)
-    layers, base = digit_network(dataset, seed, picked.image, trained)
+        picked = digit_input(url, trained, source)
+    layers, base = digit_network(trained.dataset, seed, picked.image, trained)
     probs = layers[-1].activation
     best = int(probs.argmax())
-    with verdict_box:
+    with right:
         st.metric("Prediction", trained.classes[best], help="The digit with the highest softmax probability.")
         verdict = "" if picked.label is None else (
             "Right. " if picked.label == best else f"Wrong: it is a {trained.classes[picked.label]}. ")
         st.caption(f"Probability {probs[best]:.0%}. {verdict}Trained here on {trained.n_train:,} "
-                   f"{sets[dataset].lower()} (seed {seed}) × {trained.epochs} epochs in {trained.seconds:.0f} s; "
+                   f"{dataset_label.lower()} (seed {seed}) × {trained.epochs} epochs in {trained.seconds:.0f} s; "
                    f"{trained.test_accuracy:.0%} right on {len(trained.test_labels):,} test digits it never saw.")
 
     @st.fragment

@@ -2,7 +2,8 @@
 
 Usage on the page (after ``url = ShareableState("cnn")``)::
 
-    picked = digit_input(url, trained)              # DigitChoice: a (28, 28) image in [0, 1]
+    source = digit_source(url)                      # "Test digit", "Draw" or "Upload"
+    picked = digit_input(url, trained, source)      # DigitChoice: a (28, 28) image in [0, 1]
     layers, base = digit_network(dataset, seed, picked.image, trained)  # cached per digit
     pick = layer_control(url, layers)               # (layer, channel or unit, row, col), kept in its layer
     unit_panel(layers, pick, windows, picture)      # the clickable network and the unit's arithmetic
@@ -27,6 +28,7 @@ from pages.widgets.slider_panel import RangeControl, slider_panel
 from pages.widgets.ui import ShareableState
 
 SOURCES = ("Test digit", "Draw", "Upload")
+INDEX_PANEL = "cnn_index_panel"  # the test image's range
 NAMES = list(cnn.LAYER_NAMES)
 KIND_HELP = {
     "input": "the digit itself: 28×28 pixels, ink 1, paper 0",
@@ -64,15 +66,21 @@ def _canvas() -> np.ndarray | None:
         return None
 
 
-def digit_input(url: ShareableState, trained) -> DigitChoice:
+def digit_source(url: ShareableState) -> str:
+    """Where the digit comes from: the test set, a drawing or an upload (one of ``SOURCES``)."""
+    return st.segmented_control("Digit", SOURCES, key=url.bind("cnn_source", SOURCES[0], options=SOURCES),
+                                required=True) or SOURCES[0]
+
+
+def digit_input(url: ShareableState, trained, source: str) -> DigitChoice:
     """Test digit / drawing / upload -> DigitChoice (falls back to the test digit, with a one-line reason)."""
     n = len(trained.test_labels)
-    source = st.segmented_control("Digit", SOURCES, key=url.bind("cnn_source", SOURCES[0], options=SOURCES),
-                                  required=True) or SOURCES[0]
     key = url.bind("cnn_index", 0, lo=0, hi=n - 1)
-    if source == SOURCES[0]:  # a drawing or an upload replaces the test digit: no slider to confuse
-        st.slider("Test image", 0, n - 1, key=key, help="A digit from the test set: the network never saw it "
-                  "while training.")
+    st.session_state[key] = min(int(st.session_state[key]), n - 1)  # another network's test set may be smaller
+    if source == SOURCES[0]:  # a drawing or an upload replaces the test digit: no range to confuse
+        # A browser-drawn range (pages/widgets/slider_panel.py): it moves at once under the key.
+        slider_panel(INDEX_PANEL, [RangeControl(key, "Test image", 0, n - 1, 1, help="A digit from the test set: "
+                                                "the network never saw it while training.")], "", layout="stack")
     index = int(st.session_state[key])
     label = int(trained.test_labels[index])
     fallback = DigitChoice(trained.test_images[index], label, f"test digit #{index} (a {trained.classes[label]})")

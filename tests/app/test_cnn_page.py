@@ -10,13 +10,13 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from explainers import cnn
+from pages.widgets.cnn_parts import INDEX_PANEL
 from tests.app.harness import (
     move_panel,
     open_snippets,
     panel,
     panel_value,
     run_page,
-    slider,
 )
 
 TIMEOUT = 300  # the first run trains the small CNN (seconds; more on a busy machine)
@@ -37,6 +37,12 @@ def unit(at: AppTest) -> dict:
 
 def controls(at: AppTest) -> list[str]:
     return [c["label"] for c in unit(at)["controls"]]
+
+
+def index_range(at: AppTest) -> dict:
+    """The test image's range (pages/widgets/cnn_parts.digit_input): its label, bounds and value."""
+    (control,) = panel(at, INDEX_PANEL)["controls"]
+    return control
 
 
 def layer(at: AppTest) -> str:
@@ -60,7 +66,8 @@ def digit_png(invert: bool = False) -> bytes:
 def test_default_page_shows_the_network_the_unit_and_the_parameters():
     at = run()
     assert at.title[0].value == "A whole CNN"
-    assert [s.label for s in at.slider] == ["Test image"] and controls(at) == ["Layer", "Channel", "Row", "Column"]
+    assert not at.slider and index_range(at)["label"] == "Test image" and index_range(at)["hi"] == 999
+    assert controls(at) == ["Layer", "Channel", "Row", "Column"]
     assert not at.select_slider and layer(at) == "conv1"  # the layer is a range of the unit panel
     assert [c["labels"] for c in unit(at)["controls"]][0] == list(cnn.LAYER_NAMES)
     assert metric(at, "Prediction").split()[0] in "0123456789"
@@ -86,7 +93,7 @@ def test_every_layer_can_be_picked_and_its_sum_is_the_torch_value():
         heading = unit(at)["picture"].split(f"<b>{name}[", 1)[1].split("</b>", 1)[0]
         assert " = " in heading
         assert f"{name} unit" in at.code[0].value  # the snippet checks this very unit
-    assert [s.label for s in at.slider] == ["Test image"] and controls(at) == ["Layer", "Unit"]
+    assert index_range(at)["value"] == 0 and controls(at) == ["Layer", "Unit"]
     assert at.query_params["cnn_layer"] == "softmax"
 
 
@@ -145,9 +152,21 @@ def test_the_unit_panel_moves_the_unit_and_a_click_picks_the_one_under_the_point
     assert layer(at) == "conv1" and panel_value(at, "cnn_unit_panel", "cnn_row") == 1
 
 
+def test_the_test_image_range_picks_the_digit_the_page_and_snippet_read():
+    at = run()
+    before = unit(at)["picture"]
+    move_panel(at, INDEX_PANEL, {"cnn_index": 7})
+    assert index_range(at)["value"] == 7 and at.query_params["cnn_index"] == "7"
+    assert unit(at)["picture"] != before  # another digit through the network
+    open_snippets(at)
+    assert "image, label = test[7]  # (1, 28, 28): MNIST's test digit #7" in at.code[0].value  # an int, not 7.0
+    move_panel(at, INDEX_PANEL, {"cnn_index": 5000})  # past the test set: the range's end
+    assert index_range(at)["value"] == 999
+
+
 def test_a_link_with_settings_opens_that_unit_of_that_digit():
     at = run({"cnn_layer": "fc", "cnn_unit": "3", "cnn_index": "5", "cnn_seed": "0"})
-    assert slider(at, "Test image").value == 5
+    assert index_range(at)["value"] == 5
     assert panel_value(at, "cnn_unit_panel", "cnn_unit") == 3
     assert "z_{3} = " in latex(at)
     assert "largest" in latex(at) and "other 190" in latex(at)
