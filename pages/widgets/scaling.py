@@ -14,7 +14,7 @@ from explainers import scaling as sc
 from explainers.figures import scaling as fig
 from explainers.scaling import snippets
 from pages.widgets.slider_panel import RangeControl, slider_panel
-from pages.widgets.ui import ShareableState, pytorch_snippet, try_this
+from pages.widgets.ui import SNIPPET_KEY, ShareableState, pytorch_snippet, try_this
 
 
 class SessionToken:
@@ -115,16 +115,48 @@ def _status(key: str, job: sc.Job, was_running: bool) -> None:
     poll()
 
 
-@st.fragment
+PIPELINE_TAB = "scale_pp_tab"  # the Pipelining tab's fragment, by key: S, or M in an open snippet, rerun it
+PIPELINE_SNIPPET = "PyTorch equivalent"  # the tab's snippet (its title)
+
+
+@st.fragment(key=PIPELINE_TAB)
 def pipelining(url: ShareableState, micro_options: list[int]) -> None:
     """The Pipelining tab's M and S, the computed timeline, the measured run and the bubble curve (one fragment)."""
+    pipeline_run(url, micro_options)
+    micro, stages = int(st.session_state.scale_micro), int(st.session_state.scale_stages)
+    pp = results().get("pp")
+    measured = tuple((r.micro_batches, r.bubble) for r in pp.sweep) if pp is not None and stages == 2 else ()
+    st.plotly_chart(bubble_curve(stages, measured), key="scale_bubble")
+    try_this("Move M from 1 to 16: the computed bubble falls from (S-1)/S towards zero. Then add stages.")
+    pytorch_snippet(lambda: snippets.pipeline_script(micro, 256, 512), title=PIPELINE_SNIPPET)
+    url.publish()  # a fragment rerun must update the link too
+    st.session_state["_scale_pp_shown"] = _pipeline_shown()
+
+
+def _pipeline_shown() -> tuple:
+    """What the tab shows of M and S outside their fragment: S (the bubble curve), and M while the snippet is open."""
+    state = st.session_state
+    snippet_open = bool(state.get(SNIPPET_KEY + PIPELINE_SNIPPET))
+    return int(state.scale_stages), int(state.scale_micro) if snippet_open else None
+
+
+def _pipeline_rerun() -> str | None:
+    """M reruns its panel and the Measure button alone; S, or M in an open snippet, the whole tab."""
+    return None if _pipeline_shown() == st.session_state.get("_scale_pp_shown") else PIPELINE_TAB
+
+
+# A fragment inside the tab's: M reruns the panel (the computed timeline) and the Measure button that names it,
+# not the bubble curve (a plotly chart that depends on S and the measured run only), the tip and the snippet.
+@st.fragment
+def pipeline_run(url: ShareableState, micro_options: list[int]) -> None:
+    """M and S with the computed timeline, the Measure button, and the measured run."""
     url.bind("scale_micro", 4, options=micro_options)
     url.bind("scale_stages", 2, lo=2, hi=8)
     micro, stages = int(st.session_state.scale_micro), int(st.session_state.scale_stages)
     # M, S and the computed timeline (an SVG) in one browser-drawn panel: a key press moves M at once.
     slider_panel("scale_pipeline", [RangeControl.choices("scale_micro", "Micro-batches M", micro_options),
                                     RangeControl("scale_stages", "Stages S (computed timeline)", 2, 8, 1)],
-                 computed_gantt(stages, micro), layout="stack",
+                 computed_gantt(stages, micro), layout="stack", rerun=_pipeline_rerun,
                  announce=f"S = {stages}, M = {micro}: bubble {sc.bubble_fraction(stages, micro):.0%}")
     pp = job_panel("pp", sc.PipelinePlan(micro_batches=micro), f"Measure it: 2 stages on 2 processes, M = {micro}")
     if pp is not None:
@@ -134,8 +166,4 @@ def pipelining(url: ShareableState, micro_options: list[int]) -> None:
         st.caption(f"Each micro-batch's activation is {pp.activation_bytes / 1e3:.0f} kB. Gradients accumulated over the "
                    f"micro-batches equal the whole batch's to {pp.grad_max_diff:.1e}: pipelining changes the timing, "
                    "not the maths. Measured idle time includes waiting for messages, so it sits above the formula.")
-    measured = tuple((r.micro_batches, r.bubble) for r in pp.sweep) if pp is not None and stages == 2 else ()
-    st.plotly_chart(bubble_curve(stages, measured), key="scale_bubble")
-    try_this("Move M from 1 to 16: the computed bubble falls from (S-1)/S towards zero. Then add stages.")
-    pytorch_snippet(lambda: snippets.pipeline_script(micro, 256, 512))
-    url.publish()  # a fragment rerun must update the link too
+    url.publish()  # a rerun of this part alone must update the link too

@@ -71,3 +71,35 @@ def test_the_data_parallel_ranges_redraw_what_they_change_outside_their_panel(se
     page.get_by_text("STEPS = 12").first.wait_for(timeout=20_000)  # an open snippet follows every range
     assert_no_exception(page)
     assert not page.js_errors, page.js_errors
+
+
+# The bubble curve (plotly) is drawn for S stages: its trace's name says so.
+CURVE_IS = ("() => document.querySelector(\"[data-testid='stPlotlyChart'] .js-plotly-plot\")"
+            "?.data?.[0]?.name === 'computed, S = {stages}'")
+
+
+def test_the_pipeline_ranges_redraw_the_curve_and_the_snippet_when_they_change_them(server, page):
+    """M reruns its panel and the Measure button alone (pages/widgets/scaling.pipeline_run); S, which the bubble
+    curve draws, and M while the snippet shows it, rerun the whole tab (the panel's ``rerun`` hook)."""
+    open_page(page, server, "scaling_out?scale_tab=Pipelining&scale_micro=4&scale_stages=2")
+    page.wait_for_function(CURVE_IS.format(stages=2), timeout=30_000)
+    micro = page.get_by_role("slider", name="Micro-batches M", exact=True)
+    micro.focus()
+    page.keyboard.press("ArrowRight")
+    page.get_by_role("button", name="Measure it: 2 stages on 2 processes, M = 8").wait_for(timeout=20_000)
+    wait_settled(page)
+
+    stages = page.get_by_role("slider", name="Stages S (computed timeline)", exact=True)
+    stages.focus()
+    page.keyboard.press("ArrowRight")  # S = 3: the curve outside the panel follows
+    page.wait_for_function(CURVE_IS.format(stages=3), timeout=20_000)
+    page.wait_for_function("() => location.href.includes('scale_stages=3')", timeout=20_000)
+    wait_settled(page)
+
+    page.get_by_text("PyTorch equivalent").first.click()
+    page.get_by_text("8 micro-batches of 32").first.wait_for(timeout=20_000)
+    micro.focus()
+    page.keyboard.press("ArrowRight")
+    page.get_by_text("16 micro-batches of 16").first.wait_for(timeout=20_000)  # an open snippet follows M
+    assert_no_exception(page)
+    assert not page.js_errors, page.js_errors
