@@ -12,8 +12,8 @@ from pages.widgets.scaling import (
     result_figure,
     results,
 )
-from pages.widgets.slider_panel import RangeControl, slider_panel
-from pages.widgets.ui import SNIPPET_KEY, ShareableState, pytorch_snippet, try_this
+from pages.widgets.slider_panel import RangeControl, ShownOutside, slider_panel
+from pages.widgets.ui import ShareableState, pytorch_snippet, snippet_open, try_this
 
 TABS = ["Data parallel", "Model parallel", "Pipelining", "When to use what"]
 MICRO = [1, 2, 4, 8, 16, 32]
@@ -92,7 +92,7 @@ def data_parallel() -> None:
              "Then look inside fc1.weight: each rank's own gradient differs, every rank applies the same average.")
     pytorch_snippet(lambda: snippets.ddp_script(world, batch, steps, lr, model), title=DP_SNIPPET)
     url.publish()  # a fragment rerun must update the link too
-    st.session_state["_scale_dp_shown"] = _shown_outside()
+    DP_OUTSIDE.drawn()
 
 
 def _plan() -> sc.DataParallelPlan:
@@ -105,13 +105,10 @@ def _shown_outside() -> tuple:
     """What the tab shows of N, B, the steps and η outside their panel: N (the Run button, the warning), what the
     run would refuse, and all of them while the snippet is open."""
     plan = _plan()
-    snippet_open = bool(st.session_state.get(SNIPPET_KEY + DP_SNIPPET))
-    return plan.world_size, tuple(plan.problems()), plan if snippet_open else None
+    return plan.world_size, tuple(plan.problems()), plan if snippet_open(DP_SNIPPET) else None
 
 
-def _rerun_after_change() -> str | None:
-    """The panel's changes rerun the panel alone, unless they show elsewhere in the tab: then the whole tab."""
-    return None if _shown_outside() == st.session_state.get("_scale_dp_shown") else DP_TAB
+DP_OUTSIDE = ShownOutside(DP_TAB, _shown_outside)  # the panel reruns alone unless this changes
 
 
 # A fragment inside the tab's: B, the steps or η rerun their panel alone (the step it draws is all that changes
@@ -132,7 +129,7 @@ def ddp_ranges() -> None:
         RangeControl.choices("scale_batch", "Batch per rank B", BATCHES),
         RangeControl("scale_steps", "Steps", 1, 30, 1),
         RangeControl.choices("scale_lr", "Learning rate", LRS)],
-        fig.ddp_step_html(world, batch, steps, lr), layout="stack", rerun=_rerun_after_change,
+        fig.ddp_step_html(world, batch, steps, lr), layout="stack", rerun=DP_OUTSIDE,
         announce=f"{world} ranks of {batch} images, {steps} steps at learning rate {lr:g}: each the step of one "
                  f"process on {world * batch} images")
     url.publish()  # a rerun of the panel alone must update the link too

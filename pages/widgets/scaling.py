@@ -13,8 +13,8 @@ import streamlit as st
 from explainers import scaling as sc
 from explainers.figures import scaling as fig
 from explainers.scaling import snippets
-from pages.widgets.slider_panel import RangeControl, slider_panel
-from pages.widgets.ui import SNIPPET_KEY, ShareableState, pytorch_snippet, try_this
+from pages.widgets.slider_panel import RangeControl, ShownOutside, slider_panel
+from pages.widgets.ui import ShareableState, pytorch_snippet, snippet_open, try_this
 
 
 class SessionToken:
@@ -130,19 +130,17 @@ def pipelining(url: ShareableState, micro_options: list[int]) -> None:
     try_this("Move M from 1 to 16: the computed bubble falls from (S-1)/S towards zero. Then add stages.")
     pytorch_snippet(lambda: snippets.pipeline_script(micro, 256, 512), title=PIPELINE_SNIPPET)
     url.publish()  # a fragment rerun must update the link too
-    st.session_state["_scale_pp_shown"] = _pipeline_shown()
+    PIPELINE_OUTSIDE.drawn()
 
 
 def _pipeline_shown() -> tuple:
     """What the tab shows of M and S outside their fragment: S (the bubble curve), and M while the snippet is open."""
     state = st.session_state
-    snippet_open = bool(state.get(SNIPPET_KEY + PIPELINE_SNIPPET))
-    return int(state.scale_stages), int(state.scale_micro) if snippet_open else None
+    return int(state.scale_stages), int(state.scale_micro) if snippet_open(PIPELINE_SNIPPET) else None
 
 
-def _pipeline_rerun() -> str | None:
-    """M reruns its panel and the Measure button alone; S, or M in an open snippet, the whole tab."""
-    return None if _pipeline_shown() == st.session_state.get("_scale_pp_shown") else PIPELINE_TAB
+# M reruns its panel and the Measure button alone; S, or M in an open snippet, the whole tab.
+PIPELINE_OUTSIDE = ShownOutside(PIPELINE_TAB, _pipeline_shown)
 
 
 # A fragment inside the tab's: M reruns the panel (the computed timeline) and the Measure button that names it,
@@ -156,7 +154,7 @@ def pipeline_run(url: ShareableState, micro_options: list[int]) -> None:
     # M, S and the computed timeline (an SVG) in one browser-drawn panel: a key press moves M at once.
     slider_panel("scale_pipeline", [RangeControl.choices("scale_micro", "Micro-batches M", micro_options),
                                     RangeControl("scale_stages", "Stages S (computed timeline)", 2, 8, 1)],
-                 computed_gantt(stages, micro), layout="stack", rerun=_pipeline_rerun,
+                 computed_gantt(stages, micro), layout="stack", rerun=PIPELINE_OUTSIDE,
                  announce=f"S = {stages}, M = {micro}: bubble {sc.bubble_fraction(stages, micro):.0%}")
     pp = job_panel("pp", sc.PipelinePlan(micro_batches=micro), f"Measure it: 2 stages on 2 processes, M = {micro}")
     if pp is not None:

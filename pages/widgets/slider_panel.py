@@ -22,7 +22,7 @@ moved: the others keep Python's values).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -47,6 +47,26 @@ LAYOUTS = ("side", "stack", "column")
 
 OnClick = Callable[[str, float, float], None]  # (the clicked element's data-nl-click, x, y as fractions)
 Rerun = Callable[[], str | None]  # after a change: the key of the fragment to rerun, or None for the panel's own
+
+
+@dataclass(frozen=True)
+class ShownOutside:
+    """What a larger fragment (``@st.fragment(key=fragment)``) shows of a panel's values outside the panel, as
+    ``shown()`` reads it from the session. The larger fragment calls ``drawn()`` at its end; given as the panel's
+    ``rerun``, it reruns the panel alone while ``shown()`` is still what was drawn, else the larger fragment."""
+
+    fragment: str
+    shown: Callable[[], Hashable]
+
+    def drawn(self) -> None:
+        st.session_state[self._key] = self.shown()
+
+    def __call__(self) -> str | None:
+        return None if self.shown() == st.session_state.get(self._key) else self.fragment
+
+    @property
+    def _key(self) -> str:
+        return f"_{self.fragment}_shown"
 
 
 @dataclass(frozen=True)

@@ -202,6 +202,11 @@ def pytorch_snippet(code: Callable[[], str], *, title: str = "PyTorch equivalent
     return open_
 
 
+def snippet_open(title: str = "PyTorch equivalent") -> bool:
+    """Whether the ``pytorch_snippet`` of this title is open (its expander's state), without drawing it."""
+    return bool(st.session_state.get(SNIPPET_KEY + title))
+
+
 def try_this(text: str) -> None:
     """A short prompt that invites the learner to poke at the page."""
     st.info(text, icon=":material/lightbulb:")
