@@ -25,7 +25,7 @@ from streamlit.errors import StreamlitAPIException
 from explainers import autograd as ag
 from explainers import backprop as bp
 from explainers import snippets
-from explainers.backprop_tex import step_tex
+from explainers.backprop_equation import step_html
 from explainers.figures import backprop as fb
 from explainers.training.oracle import mlp_gradients
 from pages.widgets.slider_panel import RangeControl, slider_panel
@@ -118,14 +118,14 @@ def step_through(url: ShareableState, graph: ag.Graph, steps: tuple[ag.BackwardS
                          format_func={"ops": "Every operation", "neurons": "One node per neuron"}.get)
     grads, reached = (step.grads, step.reached) if step else ag.seed_state(graph)
     current, updated = (step.node, [t.child for t in step.terms]) if step else (graph.root, [])
-    # The equation of this step sits right under the buttons and above the graph, so it stays in view.
+    # The equation of this step sits right under the buttons and above the graph, so it stays in view; the
+    # graph's panel draws both (HTML patched in place), not Streamlit markdown typeset by KaTeX on every step.
     if step is None:
-        st.markdown(f"**Step 0 of {len(steps)}.** The forward pass gave the loss L = {loss_now:.4f}. "
-                    "Backprop starts at the loss with ∂L/∂L = 1. Press **Next**.")
+        head = (f"<p><b>Step 0 of {len(steps)}.</b> The forward pass gave the loss L = {loss_now:.4f}. Backprop "
+                "starts at the loss with ∂L/∂L = 1. Press <b>Next</b>.</p>")
     else:
-        st.markdown(f"**Step {k} of {len(steps)}.** Local derivative × upstream gradient, added into each input "
-                    "(numbers rounded to 4 significant digits):")
-        st.markdown("\n\n".join(f"${line}$" for line in step_tex(graph, step)), text_alignment="center")
+        head = (f"<p><b>Step {k} of {len(steps)}.</b> Local derivative × upstream gradient, added into each input "
+                "(numbers rounded to 4 significant digits):</p>" + "".join(step_html(graph, step)))
     too_big = view == "ops" and hidden > 2
     draw = fb.compact_svg if view == "neurons" or too_big else fb.graph_svg
     caption = ("With 3+ hidden units every-operation is too big to read: one node per neuron instead. "
@@ -133,7 +133,7 @@ def step_through(url: ShareableState, graph: ag.Graph, steps: tuple[ag.BackwardS
     caption += ("Each node shows its value (forward pass) and its gradient ∂L/∂node (backward pass). Orange: "
                 "being processed; pale orange: receives gradient now; green/blue: gradient known; 'grad ?': not "
                 "reached yet.")
-    slider_panel(GRAPH_PANEL, [], draw(graph, grads, reached, current=current, updated=updated)
+    slider_panel(GRAPH_PANEL, [], head + draw(graph, grads, reached, current=current, updated=updated)
                  + f'<p class="nl-caption">{caption}</p>', layout="stack")
     if k == len(steps):
         st.success("Every weight has its gradient. One sweep backwards gave all of them.", icon=":material/check:")

@@ -1,6 +1,12 @@
 """The Backprop page in a real browser: the graph and charts render, sliders and the step-through work."""
 
-from tests.browser.helpers import PANELS, assert_no_exception, open_page, wait_settled
+from tests.browser.helpers import (
+    PANELS,
+    assert_no_exception,
+    open_page,
+    wait_settled,
+    wait_text,
+)
 
 # Laid out in Python and sent as SVG (no graphviz in the browser), the picture of the step panel: Playwright's
 # selectors enter its shadow root, document.querySelector does not (SVG_JS finds it for page functions).
@@ -48,7 +54,7 @@ def test_step_through_highlights_and_survives_a_reload(server, page):
     unknown_before = page.locator(GRAPH).text_content().count("grad ?")
     for k in (1, 2):  # each press moves one node; wait for it before pressing again
         _press(page, "Next")
-        page.wait_for_function("k => document.body.innerText.includes(`Step ${k} of`)", arg=k, timeout=15_000)
+        wait_text(page, f"Step {k} of", timeout=15_000)
     page.wait_for_function(
         f"n => {SVG_JS}.textContent.split('grad ?').length - 1 < n",
         arg=unknown_before, timeout=15_000)
@@ -57,7 +63,7 @@ def test_step_through_highlights_and_survives_a_reload(server, page):
     page.reload(wait_until="domcontentloaded")  # the shared link brings the same step back
     wait_settled(page)
     page.wait_for_selector(GRAPH, timeout=30_000)
-    page.wait_for_function("() => document.body.innerText.includes('Step 2 of')", timeout=15_000)
+    wait_text(page, "Step 2 of", timeout=15_000)
     _press(page, "All")
     page.wait_for_function(
         f"() => !{SVG_JS}.textContent.includes('grad ?')",
@@ -67,7 +73,7 @@ def test_step_through_highlights_and_survives_a_reload(server, page):
                            timeout=15_000)
     step.focus()
     page.keyboard.press("Home")  # and moves the step itself
-    page.wait_for_function("() => document.body.innerText.includes('Step 0 of')", timeout=15_000)
+    wait_text(page, "Step 0 of", timeout=15_000)
     page.wait_for_function("() => location.search.includes('bp_step=0')", timeout=15_000)
     _wait_graph_text(page, "grad ?")
     assert_no_exception(page)
@@ -103,10 +109,9 @@ def test_the_current_equation_stays_beside_the_graph_at_1440x900(server, browser
         page.wait_for_selector(GRAPH, timeout=30_000)
         for k in (1, 2, 3):  # each press moves one node; wait for it before pressing again
             _press(page, "Next")
-            page.wait_for_function("k => document.body.innerText.includes(`Step ${k} of`)", arg=k, timeout=30_000)
-        # The step's equation: inline math (it wraps in a narrow window), the one formula with a ⇒.
-        eq = page.locator("[data-testid='stMain'] [data-testid='stMarkdownContainer']").filter(
-            has=page.locator(".katex")).filter(has_text="⇒").first
+            wait_text(page, f"Step {k} of", timeout=30_000)
+        # The step's equation, in the graph's panel (it wraps before its ⇒ in a narrow window).
+        eq = page.locator(".nl-eq").filter(has_text="⇒").first
         box, graph = eq.bounding_box(), page.locator(GRAPH).bounding_box()
         assert box and 0 <= box["y"] and box["y"] + box["height"] <= 900, box  # not below the fold
         assert graph and graph["y"] < 900 and graph["y"] - (box["y"] + box["height"]) < 200  # right next to it
