@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from explainers import formula_html as fh
+
 KINDS = ("input", "conv", "relu", "maxpool", "flatten", "linear", "softmax")
 SPATIAL = ("input", "conv", "relu", "maxpool")  # kinds whose output is a (C, H, W) stack of maps
 
@@ -283,51 +285,63 @@ def sharing_sentence(arch: Sequence[LayerSpec] = ARCH, input_shape: tuple[int, .
             f"(no sharing). One kernel per map, reused at every position, is what makes a CNN small.")
 
 
-# ----------------------------------------------------------------------------- one unit, in words and LaTeX
+# ----------------------------------------------------------------------------- one unit, as a formula (HTML)
+# Each formula is explainers/formula_html.py's HTML, in two sides (the unit and its rule, then the numbers), which a
+# narrow window puts one under the other; it changes with every pick, so it is patched into the unit's panel.
 
 
 def _n(v: float) -> str:
-    """A number for LaTeX, 3 decimals."""
-    return f"{v:.3f}"
+    """A number, 3 decimals, with a true minus sign."""
+    return fh.minus(f"{v:.3f}")
 
 
 def _plus(v: float) -> str:
-    return f"+ {_n(v)}" if v >= 0 else f"- {_n(-v)}"
+    return f"+ {_n(v)}" if v >= 0 else f"− {_n(-v)}"
 
 
-def conv_latex(ws: WeightedSum, name: str, channel: int, row: int, col: int) -> str:
+def _name(name: str, *index: int) -> str:
+    return fh.text(name) + "[" + ",".join(map(str, index)) + "]"
+
+
+def conv_formula(ws: WeightedSum, name: str, channel: int, row: int, col: int) -> str:
     """The conv unit's sum with its real numbers: y = sum of C·k·k products + b = total."""
-    return (rf"\text{{{name}}}[{channel},{row},{col}] = \sum x \cdot w + b"
-            rf" = \underbrace{{{_n(ws.products.sum())}}}_{{{ws.terms}\text{{ products}}}}"
-            rf" {_plus(ws.bias)} = \mathbf{{{_n(ws.total)}}}")
+    x, w, b = (fh.var(v) for v in "xwb")
+    return fh.formula(f"{_name(name, channel, row, col)} = ∑ {x} · {w} + {b}",
+                      f"= {fh.brace(_n(ws.products.sum()), f'{ws.terms} products')} {_plus(ws.bias)} = "
+                      f"<b>{_n(ws.total)}</b>")
 
 
-def linear_latex(ws: WeightedSum, unit: int, shown: np.ndarray) -> str:
+def linear_formula(ws: WeightedSum, unit: int, shown: np.ndarray) -> str:
     """The fully connected unit's sum: the shown terms, the rest, the bias, the total."""
     rest = ws.products.sum() - ws.products.ravel()[shown].sum()
-    return (rf"z_{{{unit}}} = \sum_i x_i w_{{{unit},i}} + b = "
-            rf"\underbrace{{{_n(ws.products.ravel()[shown].sum())}}}_{{\text{{{len(shown)} largest}}}}"
-            rf" \underbrace{{{_plus(rest)}}}_{{\text{{other {ws.terms - len(shown)}}}}} {_plus(ws.bias)} = \mathbf{{{_n(ws.total)}}}")
+    x, w, b, z = (fh.var(v) for v in "xwbz")
+    return fh.formula(f"{fh.sub(z, str(unit))} = ∑<sub>{fh.var('i')}</sub> {fh.sub(x, fh.var('i'))} "
+                      f"{fh.sub(w, f'{unit},' + fh.var('i'))} + {b}",
+                      f"= {fh.brace(_n(ws.products.ravel()[shown].sum()), f'{len(shown)} largest')} "
+                      f"{fh.brace(_plus(rest), f'other {ws.terms - len(shown)}')} {_plus(ws.bias)} = "
+                      f"<b>{_n(ws.total)}</b>")
 
 
-def relu_latex(name: str, prev: str, unit: tuple[int, int, int], x: float) -> str:
+def relu_formula(name: str, prev: str, unit: tuple[int, int, int], x: float) -> str:
     """max(0, x) with the number."""
-    c, r, q = unit
-    return rf"\text{{{name}}}[{c},{r},{q}] = \max(0,\ \text{{{prev}}}[{c},{r},{q}]) = \max(0,\ {_n(x)}) = \mathbf{{{_n(max(x, 0.0))}}}"
+    return fh.formula(f"{_name(name, *unit)} = max(0, {_name(prev, *unit)})",
+                      f"= max(0, {_n(x)}) = <b>{_n(max(x, 0.0))}</b>")
 
 
-def pool_latex(name: str, window: np.ndarray) -> str:
+def pool_formula(name: str, unit: tuple[int, int, int], window: np.ndarray) -> str:
     """max of the window's numbers."""
-    values = ",\\ ".join(_n(v) for v in window.ravel())
-    return rf"\text{{{name}}} = \max({values}) = \mathbf{{{_n(window.max())}}}"
+    return fh.formula(f"{_name(name, *unit)} = max({', '.join(_n(v) for v in window.ravel())})",
+                      f"= <b>{_n(window.max())}</b>")
 
 
-def softmax_latex(logits: np.ndarray, unit: int) -> str:
+def softmax_formula(logits: np.ndarray, unit: int) -> str:
     """p_k = e^{z_k} / sum_j e^{z_j} with the numbers."""
     z = np.asarray(logits, dtype=np.float64)
     p = softmax(z)
-    return (rf"p_{{{unit}}} = \frac{{e^{{z_{{{unit}}}}}}}{{\sum_{{j=0}}^{{{len(z) - 1}}} e^{{z_j}}}} = "
-            rf"\frac{{e^{{{_n(z[unit])}}}}}{{{np.exp(z).sum():.4g}}} = \mathbf{{{p[unit]:.3f}}}")
+    e, zv = fh.var("e"), fh.var("z")
+    total = fh.subsup("∑", f"{fh.var('j')}=0", str(len(z) - 1)) + " " + fh.sup(e, fh.sub(zv, fh.var("j")))
+    return fh.formula(f"{fh.sub(fh.var('p'), str(unit))} = {fh.frac(fh.sup(e, fh.sub(zv, str(unit))), total)}",
+                      f"= {fh.frac(fh.sup(e, _n(z[unit])), fh.minus(f'{np.exp(z).sum():.4g}'))} = <b>{p[unit]:.3f}</b>")
 
 
 def flatten_index(index: int, shape: tuple[int, int, int]) -> tuple[int, int, int]:

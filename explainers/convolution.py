@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from explainers import formula_html as fh
+
 IntPair = int | tuple[int, int]
 Padding = int | tuple[int, int] | str
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -466,10 +468,8 @@ def kernel_walk(
 
 
 def size_formula(axis: str, size: int, kernel: int, stride: int, pads: tuple[int, int], dilation: int) -> str:
-    """LaTeX for one axis of the output-size formula with the current numbers filled in."""
+    """One axis of the output-size formula with the current numbers filled in (HTML: explainers/formula_html.py)."""
     out = (size + pads[0] + pads[1] - dilation * (kernel - 1) - 1) // stride + 1
-    p = f"2\\cdot {pads[0]}" if pads[0] == pads[1] else f"({pads[0]} + {pads[1]})"
-    return (
-        f"{axis}_{{out}} = \\left\\lfloor \\frac{{{size} + {p} - {dilation}\\cdot({kernel} - 1) - 1}}{{{stride}}}"
-        f" \\right\\rfloor + 1 = {out}"
-    )
+    p = f"2 · {pads[0]}" if pads[0] == pads[1] else f"({pads[0]} + {pads[1]})"
+    top = f"{size} + {p} − {dilation} · ({kernel} − 1) − 1"
+    return fh.formula(f"{fh.sub(fh.var(axis), 'out')} = {fh.fenced('⌊', fh.frac(top, str(stride)), '⌋')} + 1 = {out}")

@@ -12,6 +12,8 @@ from typing import Literal
 
 import numpy as np
 
+from explainers import formula_html as fh
+
 Mode = Literal["max", "avg"]
 IntPair = int | tuple[int, int]
 
@@ -391,16 +393,17 @@ def ceil_drops_last_window(n: int, k: int, s: int, p: int, d: int = 1) -> bool:
     return output_size(n, k, s, p, d, True) < rounded_up
 
 
-def size_formula(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool, *, two_lines: bool = False) -> str:
-    """LaTeX for one output side with the current numbers plugged in (two aligned lines for narrow screens)."""
-    br = (r"\left\lceil", r"\right\rceil") if ceil_mode else (r"\left\lfloor", r"\right\rfloor")
+def size_formula(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> str:
+    """One output side, in letters and then with the current numbers (HTML: explainers/formula_html.py); a narrow
+    window breaks the line between the two."""
+    fence = ("⌈", "⌉") if ceil_mode else ("⌊", "⌋")
     out = output_size(n, k, s, p, d, ceil_mode)
-    fix = r" - 1" if ceil_mode and ceil_drops_last_window(n, k, s, p, d) else ""
-    general = rf"H_\text{{out}} = {br[0]}\frac{{H + 2p - d(k-1) - 1}}{{s}}{br[1]} + 1"
-    numbers = rf"{br[0]}\frac{{{n} + 2\cdot{p} - {d}\cdot({k}-1) - 1}}{{{s}}}{br[1]} + 1{fix} = {out}"
-    if two_lines:  # on one line it is wider than a projector's column; the trailing space keeps the last
-        return f"{general}\n= {numbers}\\;\\;"  # glyph inside KaTeX's box (the layout test measures it)
-    return f"{general} = {numbers}"
+    fix = " − 1" if ceil_mode and ceil_drops_last_window(n, k, s, p, d) else ""
+    H, P, D, K, S = (fh.var(v) for v in "Hpdks")
+    general = (f"{fh.sub(H, 'out')} = {fh.fenced(fence[0], fh.frac(f'{H} + 2{P} − {D}({K} − 1) − 1', S), fence[1])}"
+               " + 1")
+    numbers = f"= {fh.fenced(fence[0], fh.frac(f'{n} + 2 · {p} − {d} · ({k} − 1) − 1', str(s)), fence[1])} + 1{fix} = {out}"
+    return fh.formula(general, numbers)
 
 
 def winner_offsets(result: PoolResult) -> np.ndarray:

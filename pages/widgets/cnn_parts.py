@@ -19,6 +19,7 @@ import numpy as np
 import streamlit as st
 
 from explainers import cnn
+from explainers import formula_html as fh
 from explainers.drawing import preprocess_drawing
 from explainers.figures import cnn as fig
 from explainers.figures import style
@@ -197,34 +198,34 @@ def unit_controls(layers, li: int) -> list[RangeControl]:
 
 
 def _explain(layers, pick: tuple[int, int, int, int], windows) -> tuple[object | None, str, str]:
-    """(SVG, plotly figure or None; LaTeX; caption) for the picked unit, computed from the numbers on screen."""
+    """(SVG, plotly figure or None; formula as HTML; caption) for the picked unit, from the numbers on screen."""
     li, ch, r, q = pick
     layer, prev = layers[li], layers[li - 1] if li else None
     kind = layer.kind
     if kind == "input":
-        return None, rf"x_{{{r},{q}}} = {float(layer.activation[0, r, q]):.3f}", (
+        return None, fh.formula(f"{fh.sub(fh.var('x'), f'{r},{q}')} = {float(layer.activation[0, r, q]):.3f}"), (
             "A pixel of the digit (0 is paper, 1 is ink). Every unit whose orange window covers it reads this number.")
     if kind == "conv":
         ws = cnn.conv_unit(prev.activation, layer.weight, layer.bias, ch, r, q)
-        return fig.conv_sum_figure(ws, prev.name), cnn.conv_latex(ws, layer.name, ch, r, q), (
+        return fig.conv_sum_figure(ws, prev.name), cnn.conv_formula(ws, layer.name, ch, r, q), (
             f"{ws.terms} multiplications: a 3×3 window in each of the {ws.inputs.shape[0]} map(s) of {prev.name}, "
             f"times map {ch}'s kernel, plus its bias. The same kernel is used at every position of the map: "
             "parameter sharing.")
     if kind == "relu":
-        return None, cnn.relu_latex(layer.name, prev.name, (ch, r, q), float(prev.activation[ch, r, q])), (
+        return None, cnn.relu_formula(layer.name, prev.name, (ch, r, q), float(prev.activation[ch, r, q])), (
             "ReLU has no weights. It keeps what a kernel found (positive) and silences the rest.")
     if kind == "maxpool":
         window = cnn.maxpool_unit(prev.activation, ch, r, q)
         winner = np.unravel_index(int(np.argmax(window)), window.shape)
-        return fig.window_figure(window, f"the 2×2 block of {prev.name}", winner), cnn.pool_latex(
-            f"{layer.name}[{ch},{r},{q}]", window), (
+        return fig.window_figure(window, f"the 2×2 block of {prev.name}", winner), cnn.pool_formula(
+            layer.name, (ch, r, q), window), (
             "No weights: pooling keeps the strongest answer of each block, so a feature that moves by a pixel "
             "inside its block gives the same output.")
     if kind == "flatten":
         c, rr, qq = cnn.flatten_index(ch, prev.shape)
         hw, w = prev.shape[1] * prev.shape[2], prev.shape[2]
-        return None, (rf"\text{{flatten}}[{ch}] = \text{{{prev.name}}}[{c},{rr},{qq}] \quad "
-                      rf"({ch} = {c}\cdot {hw} + {rr}\cdot {w} + {qq})"), (
+        return None, fh.formula(f"flatten[{ch}] = {fh.text(prev.name)}[{c},{rr},{qq}]",
+                                f"({ch} = {c} · {hw} + {rr} · {w} + {qq})"), (
             "Nothing is computed: the maps are read channel by channel, row by row, into one vector, so the "
             "fully connected layer can weigh every number.")
     if kind == "linear":
@@ -232,10 +233,10 @@ def _explain(layers, pick: tuple[int, int, int, int], windows) -> tuple[object |
         top = cnn.top_terms(ws, 10)
         labels = [f"x{i} = pool2{list(cnn.flatten_index(int(i), layers[li - 2].shape))}" for i in range(ws.terms)]
         zeros = int((ws.inputs == 0).sum())
-        return fig.linear_sum_figure(ws, top, labels), cnn.linear_latex(ws, ch, top), (
+        return fig.linear_sum_figure(ws, top, labels), cnn.linear_formula(ws, ch, top), (
             f"{zeros} of the {ws.terms} inputs are exactly 0 (ReLU switched them off), so their terms add nothing. "
             f"This score is the logit of digit {ch}; softmax compares it with the other nine.")
-    return None, cnn.softmax_latex(prev.activation, ch), (
+    return None, cnn.softmax_formula(prev.activation, ch), (
         "Softmax makes every score positive (e to the power) and divides by the total, so the ten probabilities "
         "add up to 1. A bigger score gets exponentially more of the share.")
 
@@ -244,15 +245,15 @@ def unit_panel(layers, pick: tuple[int, int, int, int], windows, picture: fig.Ne
     """The clickable whole-network picture, then what the picked unit computes, with its real numbers.
 
     One browser panel (pages/widgets/slider_panel.py) holds the unit's controls, the network (a click picks the
-    unit under it), the unit's value, its window on the input and its sum drawn as an SVG; a plotly chart (the
-    fully connected layer's terms) and the formula follow it as Streamlit elements.
+    unit under it), the unit's value, its window on the input, its sum drawn as an SVG and its formula (HTML, patched
+    in place with the rest); a plotly chart (the fully connected layer's terms) follows it.
     """
     li, ch, r, q = pick
     layer = layers[li]
     spatial = len(layer.shape) == 3
     what = f"{layer.name}[{ch}, {r}, {q}]" if spatial else f"{layer.name}[{ch}]"
     value = float(layer.activation[ch, r, q] if spatial else layer.activation[ch])
-    figure, latex, caption = _explain(layers, pick, windows)
+    figure, formula, caption = _explain(layers, pick, windows)
     first = windows[0]
     seen = "every input pixel a pool2 map can reach" if layer.kind in ("linear", "softmax") else "its window"
     # Our own unfiltered PNG: ~55 kB in ~3 ms (Pillow's default filters take ~9 ms).
@@ -269,10 +270,9 @@ def unit_panel(layers, pick: tuple[int, int, int, int], windows, picture: fig.Ne
             # The sum's SVG (up to ~490 px) goes under the input when the two do not fit side by side: shrunk
             # into what is left beside it, its numbers would be smaller than a projector shows (under 10 px).
             f"<div class='nl-columns nl-wrap'><div style='flex:0 0 auto'>{zoom}</div>"
-            f"<div style='flex:1 1 31rem'>{beside}</div></div>")
+            f"<div style='flex:1 1 31rem'>{beside}</div></div>{formula}")
     slider_panel("cnn_unit_panel", unit_controls(layers, li), html, layout="stack",
                  on_click=partial(_clicked, picture), announce=f"{what} = {value:.3f}")
     if plotly:
         st.plotly_chart(figure, key="cnn_unit_figure")
         st.caption(caption)
-    st.latex(latex)

@@ -122,14 +122,18 @@ DEFAULTS = {"conv_stride": 1, "conv_padding": "1", "conv_dilation": 1, "conv_bia
 
 
 def _shapes_html(g: cv.ConvGeometry | None, stride: int, pad_arg) -> str:
-    """The call these settings make, with its input and output shapes (or why there is none)."""
+    """The call these settings make, its input and output shapes, and the output size's formula with these numbers
+    (HTML: it changes with every key press in the panel, which patches it in place), or why there is none."""
     if g is None:
         return "<p>No output: PyTorch refuses these settings (the message below says why).</p>"
     (ho, wo), dilation = g.out_size, g.dilation[0]
+    sizes = [cv.size_formula(axis, g.in_size[i], g.kernel[i], g.stride[i], g.padding[2 * i:2 * i + 2], g.dilation[i])
+             for i, axis in enumerate("HW")]
     return (f"<p>Shapes: input <code>(1, {g.c_in}, {g.in_size[0]}, {g.in_size[1]})</code> → <code>nn.Conv2d({g.c_in}, "
             f"{g.c_out}, kernel_size={g.kernel}, stride={stride}, padding={pad_arg!r}, dilation={dilation}, "
             f"groups={g.groups})</code> → output <code>(1, {g.c_out}, {ho}, {wo})</code>. Sizes read height × "
-            "width.</p>")
+            "width.</p><p><b>Output size</b>, per axis (p = padding, k = kernel size, d = dilation, s = stride):</p>"
+            + "".join(sizes))
 
 
 @st.fragment
@@ -169,9 +173,6 @@ def computed(url: ShareableState, picked: ImageChoice, kernel: np.ndarray, kerne
     settings = {"colour": colour, "stride": stride, "padding": pad_arg, "dilation": dilation, "padding_mode": mode,
                 "bias": bias, "relu": relu}
     pixel_panel(url, picked, demo, g, run_key, kernel, kernel_name, settings)
-    st.markdown("**Output size**, per axis (p = padding, k = kernel size, d = dilation, s = stride):")
-    st.latex(cv.size_formula("H", g.in_size[0], g.kernel[0], g.stride[0], g.padding[:2], g.dilation[0]))
-    st.latex(cv.size_formula("W", g.in_size[1], g.kernel[1], g.stride[1], g.padding[2:], g.dilation[1]))
     if colour != "grey":
         channels(demo, colour, run_key)
     tabs(url, picked, demo, g, settings, run_key)

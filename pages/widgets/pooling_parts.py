@@ -163,8 +163,14 @@ def pooled_layer(url: ShareableState, det: Detector, kernel_name: str) -> None:
     png, limits = _block_png(settings_key, panels)
     # k, s, p and d with the strip and the output sizes in one browser-drawn panel: a key press answers at once
     # (each Streamlit slider re-measures the page on every rerun, and this page had four).
+    # The size formula with these numbers sits in the panel too: patched in place with the strip, not typeset again
+    # by KaTeX as an element of its own on every key press.
+    sizes = "" if not pooled else pl.size_formula(size, k, s, p, d, ceil_mode) + (
+        "<p class='nl-caption'>The − 1: rounding up would add a window that starts in the right padding, and PyTorch "
+        "drops it (every window must start inside the image or the left padding).</p>"
+        if ceil_mode and pl.ceil_drops_last_window(size, k, s, p, d) else "")
     with panel_slot:
-        slider_panel("pool_settings", SETTINGS, _layer_html(png, panels, limits, pooled), layout="stack",
+        slider_panel("pool_settings", SETTINGS, _layer_html(png, panels, limits, pooled) + sizes, layout="stack",
                      announce=f"Max pooling output {mx.output.shape[1]} by {mx.output.shape[2]}, average "
                               f"{av.output.shape[1]} by {av.output.shape[2]}" if pooled else "No output")
     if not pooled:
@@ -172,11 +178,6 @@ def pooled_layer(url: ShareableState, det: Detector, kernel_name: str) -> None:
                 icon=":material/tune:")
         url.publish()
         return
-    for line in pl.size_formula(size, k, s, p, d, ceil_mode, two_lines=True).split("\n"):
-        st.latex(line)
-    if ceil_mode and pl.ceil_drops_last_window(size, k, s, p, d):
-        st.caption("The − 1: rounding up would add a window that starts in the right padding, "
-                   "and PyTorch drops it (every window must start inside the image or the left padding).")
     tabs(url, det, mx, av, settings_key, p)
     pytorch_snippet(lambda: snippets.pooling_snippet(size, det.kernel, kernel_name, k, s, p, d, ceil_mode, cip))
     url.publish()

@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from explainers import cnn
+from explainers.formula_html import plain
 from pages.widgets.cnn_parts import INDEX_PANEL
 from tests.app.harness import (
     move_panel,
@@ -26,8 +27,10 @@ def run(query: dict | None = None) -> AppTest:
     return run_page("cnn.py", query, timeout=TIMEOUT)
 
 
-def latex(at: AppTest) -> str:
-    return "\n".join(x.value for x in at.latex)
+def formula(at: AppTest) -> str:
+    """The picked unit's formula, as text: the last paragraph of its panel (HTML)."""
+    html = unit(at)["picture"]
+    return plain(html[html.rindex('<p class="nl-eq">'):])
 
 
 def unit(at: AppTest) -> dict:
@@ -71,7 +74,7 @@ def test_default_page_shows_the_network_the_unit_and_the_parameters():
     assert not at.select_slider and layer(at) == "conv1"  # the layer is a range of the unit panel
     assert [c["labels"] for c in unit(at)["controls"]][0] == list(cnn.LAYER_NAMES)
     assert metric(at, "Prediction").split()[0] in "0123456789"
-    assert r"\text{conv1}[0,12,12]" in latex(at) and "9\\text{ products}" in latex(at)
+    assert formula(at).startswith("conv1[0,12,12] = ∑ x · w + b = ") and "9 products" in formula(at)
     assert not at.get("plotly_chart")  # the multiply-and-sum is an SVG (issue 11): no plotly chart to redraw
     html = unit(at)["picture"]
     assert html.count('class="cnn-sum"') == 1 and html.count('class="cell"') == 27  # window, kernel, products
@@ -103,7 +106,7 @@ def test_sliders_clamp_when_the_layer_shrinks():
     move_panel(at, "cnn_unit_panel", {"cnn_layer": "pool2"})
     assert [panel_value(at, "cnn_unit_panel", k) for k in ("cnn_ch", "cnn_row", "cnn_col")] == [3, 4, 4]
     assert [c["hi"] for c in unit(at)["controls"]][1:] == [7, 4, 4]  # pool2: 8 maps of 5×5
-    assert r"\text{pool2[3,4,4]}" in latex(at)
+    assert formula(at).startswith("pool2[3,4,4] = max(")
 
 
 def _centre_of(layer: str, channel: int, row: int, col: int) -> dict:
@@ -129,13 +132,13 @@ def test_the_unit_panel_moves_the_unit_and_a_click_picks_the_one_under_the_point
     at = run()
     move_panel(at, "cnn_unit_panel", {"cnn_row": 13, "cnn_ch": 2})
     open_snippets(at)
-    assert r"\text{conv1}[2,13,12]" in latex(at) and "acts['conv1'][0, 2, 13, 12]" in at.code[0].value
+    assert formula(at).startswith("conv1[2,13,12] = ") and "acts['conv1'][0, 2, 13, 12]" in at.code[0].value
     assert at.query_params["cnn_row"] == "13" and at.query_params["cnn_ch"] == "2"
     # The fully connected column sits at about 78% of the picture's width, its cells in the middle band.
     fc = {"target": "network", "x": 0.783, "y": 0.5}
     move_panel(at, "cnn_unit_panel", {}, click=fc)
     assert layer(at) == "fc" and at.query_params["cnn_layer"] == "fc"
-    assert controls(at) == ["Layer", "Unit"] and "largest" in latex(at)
+    assert controls(at) == ["Layer", "Unit"] and "largest" in formula(at)
     unit_now = panel_value(at, "cnn_unit_panel", "cnn_unit")
     move_panel(at, "cnn_unit_panel", {}, click={"target": "network", "x": 0.999, "y": 0.001})  # the paper
     assert layer(at) == "fc" and panel_value(at, "cnn_unit_panel", "cnn_unit") == unit_now
@@ -143,7 +146,7 @@ def test_the_unit_panel_moves_the_unit_and_a_click_picks_the_one_under_the_point
     move_panel(at, "cnn_unit_panel", {}, click=_centre_of("relu2", 5, 3, 7))
     assert layer(at) == "relu2"
     assert [panel_value(at, "cnn_unit_panel", k) for k in ("cnn_ch", "cnn_row", "cnn_col")] == [5, 3, 7]
-    assert r"\text{relu2}[5,3,7]" in latex(at).replace(" ", "")
+    assert formula(at).startswith("relu2[5,3,7] = max(0, conv2[5,3,7]) = max(0, ")
     # A click first, then the moves made after it: the move wins for what it moved.
     move_panel(at, "cnn_unit_panel", {"cnn_row": 1}, click=_centre_of("conv1", 2, 20, 4))
     assert [panel_value(at, "cnn_unit_panel", k) for k in ("cnn_ch", "cnn_row", "cnn_col")] == [2, 1, 4]
@@ -168,8 +171,8 @@ def test_a_link_with_settings_opens_that_unit_of_that_digit():
     at = run({"cnn_layer": "fc", "cnn_unit": "3", "cnn_index": "5", "cnn_seed": "0"})
     assert index_range(at)["value"] == 5
     assert panel_value(at, "cnn_unit_panel", "cnn_unit") == 3
-    assert "z_{3} = " in latex(at)
-    assert "largest" in latex(at) and "other 190" in latex(at)
+    assert formula(at).startswith("z_3 = ∑_i x_i w_3,i + b = ")
+    assert "largest" in formula(at) and "other 190" in formula(at)
 
 
 @pytest.mark.parametrize("query", [{"cnn_layer": "bogus"}, {"cnn_index": "nan"}, {"cnn_seed": "99"}])

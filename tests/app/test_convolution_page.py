@@ -13,6 +13,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from explainers.figures import convolution as figs
+from explainers.formula_html import plain
 from explainers.images import sample_images, to_grey
 from explainers.kernels import kernel
 from pages.widgets.convolution_parts import BANK, PADDINGS
@@ -73,8 +74,9 @@ def test_default_page_has_every_part():
     assert [c.key for c in run({"conv_tab": "Animate the kernel"}).get("plotly_chart")] == ["conv_fig_walk"]
     bank = run({"conv_tab": "Filter bank"})
     assert [img.caption for i in bank.get("image") for img in i.proto.imgs][-4:] == BANK  # one picture per map
-    assert len(at.latex) == 3
+    assert len(at.latex) == 1  # the page's formula; the output size's, with the numbers, is in the settings panel
     assert "(1, 1, 256, 256)" in shapes(at)
+    assert "H_out = ⌊256 + 2 · 1 − 1 · (3 − 1) − 1 / 1⌋ + 1 = 256" in plain(shapes(at))
     assert any("PyTorch" in e.label for e in at.expander)
     open_snippets(at)
     assert "nn.Conv2d(1, 1, kernel_size=(3, 3), stride=1, padding=1" in at.code[0].value

@@ -2,7 +2,6 @@
 numbers, as well-formed HTML that breaks only before its ⇒."""
 
 import re
-from html.parser import HTMLParser
 
 import numpy as np
 import pytest
@@ -10,33 +9,7 @@ import pytest
 from explainers import autograd as ag
 from explainers import backprop as bp
 from explainers import backprop_equation as be
-
-
-class _Tags(HTMLParser):
-    """The tags left open (a well-formed fragment leaves none) and the text a reader sees."""
-
-    def __init__(self):
-        super().__init__()
-        self.open, self.text = [], []
-
-    def handle_starttag(self, tag, attrs):
-        self.open.append(tag)
-        if tag == "sup":
-            self.text.append("^")
-
-    def handle_endtag(self, tag):
-        assert self.open and self.open.pop() == tag, f"</{tag}> closes nothing"
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-
-def text(html: str) -> str:
-    tags = _Tags()
-    tags.feed(html)
-    tags.close()
-    assert not tags.open, tags.open
-    return "".join(tags.text)
+from explainers.formula_html import plain as text
 
 
 def _steps(activation: str, loss: str, hidden: int = 1):
@@ -58,9 +31,9 @@ def test_each_line_is_local_times_upstream_then_the_new_gradient(activation, los
             node, child = (text(be.node_html(graph.nodes[i])) for i in (s.node, t.child))
             rule = text(be.local_rule_html(graph.nodes[s.node], pos))
             # each value, then what it is (under its brace): the numbers of this step's term, in this order
-            assert product == (f"∂L/∂{child} += {be.number(t.local)}{rule} × {be.number(t.upstream)}∂L/∂{node} "
+            assert product == (f"∂L / ∂{child} += {be.number(t.local)}{rule} × {be.number(t.upstream)}∂L/∂{node} "
                                f"= {be.number(t.product)}")
-            assert result == f"⇒ ∂L/∂{child} = {be.number(t.grad_after)}"
+            assert result == f"⇒ ∂L / ∂{child} = {be.number(t.grad_after)}"
     ops = {graph.nodes[s.node].op for s in steps}
     assert {"+", "×"} <= ops
 

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from explainers import cnn, snippets
+from explainers.formula_html import plain
 from explainers.training.cnn import (
     N_TEST_IMAGES,
     build_cnn,
@@ -317,3 +318,29 @@ def test_pytorch_snippet_runs_and_its_check_passes(layer, monkeypatch, capsys):
     exec(compile(code, "snippet", "exec"), {"__name__": "__main__"})  # noqa: S102 - our own generated snippet
     out = capsys.readouterr().out
     assert "2346 parameters" in out and "by hand" in out and "softmax  (1, 10)" in out
+
+
+def test_each_units_formula_ends_with_the_number_torch_computes():
+    """The formulas under the unit panel (HTML, read as text) end with PyTorch's value, to 3 decimals."""
+    rng = np.random.default_rng(3)
+    x, w, b = rng.normal(size=(2, 6, 6)), rng.normal(size=(4, 2, 3, 3)), rng.normal(size=4)
+
+    def shown(v: float) -> str:
+        return f"{v:.3f}".replace("-", "−")
+
+    conv = F.conv2d(torch.tensor(x)[None], torch.tensor(w), torch.tensor(b))[0]
+    text = plain(cnn.conv_formula(cnn.conv_unit(x, w, b, 1, 2, 3), "conv1", 1, 2, 3))
+    assert text.startswith("conv1[1,2,3] = ∑ x · w + b = ") and "18 products" in text
+    assert text.endswith(f"= {shown(conv[1, 2, 3].item())}")
+    assert plain(cnn.relu_formula("relu1", "conv1", (1, 2, 3), conv[1, 2, 3].item())).endswith(
+        f"= {shown(F.relu(conv[1, 2, 3]).item())}")
+    window = x[0, 2:4, 2:4]
+    assert plain(cnn.pool_formula("pool1", (0, 1, 1), window)).endswith(
+        f"= {shown(F.max_pool2d(torch.tensor(x)[None], 2)[0, 0, 1, 1].item())}")
+    v, m, c = rng.normal(size=30), rng.normal(size=(5, 30)), rng.normal(size=5)
+    ws = cnn.linear_unit(v, m, c, 4)
+    text = plain(cnn.linear_formula(ws, 4, cnn.top_terms(ws, 10)))
+    assert "10 largest" in text and "other 20" in text
+    assert text.endswith(f"= {shown(F.linear(torch.tensor(v), torch.tensor(m), torch.tensor(c))[4].item())}")
+    logits = rng.normal(size=10) * 3
+    assert plain(cnn.softmax_formula(logits, 7)).endswith(f"= {torch.softmax(torch.tensor(logits), 0)[7].item():.3f}")

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from explainers import pooling as pl
 from explainers.figures import pooling as figs
+from explainers.formula_html import plain
 from explainers.kernels import kernel
 
 
@@ -107,12 +108,14 @@ def test_strongest_cell_and_pool_both():
 ])
 def test_size_formula_ends_with_torchs_output_size(n, k, s, p, d, ceil):
     expected = F.max_pool2d(torch.zeros(1, n, n), k, s, p, d, ceil_mode=ceil).shape[-1]
-    assert pl.size_formula(n, k, s, p, d, ceil).endswith(f"= {expected}")
+    text = plain(pl.size_formula(n, k, s, p, d, ceil))
+    assert text.endswith(f"= {expected}")
+    assert text.startswith("H_out = " + ("⌈" if ceil else "⌊") + "H + 2p − d(k − 1) − 1 / s")
     ceil_size = F.max_pool2d(torch.zeros(1, n, n), k, s, p, d, ceil_mode=True).shape[-1]
     rounded_up = -(-(n + 2 * p - d * (k - 1) - 1) // s) + 1  # plain ceil, before PyTorch's correction
     drops = ceil_size < rounded_up
     assert pl.ceil_drops_last_window(n, k, s, p, d) == drops
-    assert ("- 1 =" in pl.size_formula(n, k, s, p, d, ceil)) == (ceil and drops)
+    assert ("+ 1 − 1 =" in text) == (ceil and drops)
 
 
 def test_pyramid_figure_and_maps_row():
