@@ -44,9 +44,8 @@ def data_parallel() -> None:
     st.radio("Model", list(sc.MODEL_LABELS), format_func=sc.MODEL_LABELS.get, horizontal=True,
              key=url.bind("scale_model", "mlp", options=list(sc.MODEL_LABELS)))
     ddp_ranges()
-    state = st.session_state
-    world, batch, steps = int(state.scale_world), int(state.scale_batch), int(state.scale_steps)
-    lr, model = float(state.scale_lr), state.scale_model
+    plan = _plan()
+    world, batch, steps, lr, model = plan.world_size, plan.batch_per_rank, plan.steps, plan.lr, plan.model
     if world > machine.max_world_size:
         st.warning(f"World size {world} is more than this machine can run (one CPU core or GPU per rank: "
                    f"at most {machine.max_world_size}).", icon=":material/memory:")
@@ -55,7 +54,7 @@ def data_parallel() -> None:
                                key=url.bind("scale_port", 0, lo=0, hi=65535))
         st.caption("Rank 0 listens on 127.0.0.1 at this port (MASTER_PORT); the other ranks connect to it. "
                    "Two runs on one port collide, so the lesson picks a free port for each run.")
-    dp = job_panel("dp", sc.DataParallelPlan(world, batch, steps, lr, model), f"Train with DDP on {world} processes",
+    dp = job_panel("dp", plan, f"Train with DDP on {world} processes",
                    port=int(port) or None)
     if dp is not None:
         n = dp.world_size
@@ -96,6 +95,7 @@ def data_parallel() -> None:
 
 
 def _plan() -> sc.DataParallelPlan:
+    """The run N, B, the steps, η and the model in the session describe."""
     s = st.session_state
     return sc.DataParallelPlan(int(s.scale_world), int(s.scale_batch), int(s.scale_steps), float(s.scale_lr),
                                s.scale_model)

@@ -18,6 +18,7 @@ from explainers.figures.style import (
     RIGHT,
     WRONG,
 )
+from explainers.formula_html import var
 from explainers.perceptron import (
     ACTIVATION_LABELS,
     CurveFit,
@@ -143,10 +144,10 @@ def neuron_panel_html(out: NeuronOutput) -> str:
 
     HTML we built from our own numbers (escaped), for the browser panel beside the sliders.
     """
-    z, a = '<span class="math">z</span>', '<span class="math">a</span>'
+    z, a, f = var("z"), var("a"), var("f")
     return (neuron_diagram(out)
             + f"<p><b>Weighted sum:</b> {z} = {escape(weighted_sum_text(out))}</p>"
-            + f'<p><b>Output:</b> {a} = <span class="math">f</span>({z}) = <b>{escape(fixed(out.a, 4))}</b></p>'
+            + f"<p><b>Output:</b> {a} = {f}({z}) = <b>{escape(fixed(out.a, 4))}</b></p>"
             + activation_figure(out.activation, out.z))
 
 
