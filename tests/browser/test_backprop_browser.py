@@ -115,6 +115,11 @@ def test_the_current_equation_stays_beside_the_graph_at_1440x900(server, browser
         box, graph = eq.bounding_box(), page.locator(GRAPH).bounding_box()
         assert box and 0 <= box["y"] and box["y"] + box["height"] <= 900, box  # not below the fold
         assert graph and graph["y"] < 900 and graph["y"] - (box["y"] + box["height"]) < 200  # right next to it
+        # What only a screen reader gets (the step's announcement, each fraction's "/") takes no room on screen.
+        for hidden in (".nl-announce", ".nl-eq .nl-sr"):
+            sizes = [b and (b["width"], b["height"]) for b in
+                     (el.bounding_box() for el in page.locator(hidden).all())]
+            assert sizes and all(s and s[0] <= 1 and s[1] <= 1 for s in sizes), (hidden, sizes)
         sizes = page.evaluate(f"() => [...{SVG_JS}.querySelectorAll('text')].map("
                               "t => t.getBoundingClientRect().height)")
         smallest = page.evaluate(f"() => Math.min(...[...{SVG_JS}.querySelectorAll('text')].map("
