@@ -80,8 +80,7 @@ def digit(trained, source: str, dataset_label: str, seed: int) -> None:
         """The whole network on one picture plus the picked unit's arithmetic; its controls rerun only this part."""
         pick = layer_control(url, layers)
         windows = cnn.receptive_windows(*pick)
-        picture = fig.network_picture(layers, pick, windows, trained.classes, base=base)
-        unit_panel(layers, pick, windows, picture)
+        unit_panel(layers, pick, windows, base, fig.pick_frames(layers, base, pick, windows))
         pytorch_snippet(lambda: snippets.cnn_snippet(cnn.LAYER_NAMES[pick[0]], *pick[1:], seed=seed,
                                                      index=st.session_state.cnn_index))
         url.publish()  # here too: a fragment rerun must update the link

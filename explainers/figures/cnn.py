@@ -2,7 +2,9 @@
 
 ``network_picture`` draws every feature map of every layer, the flattened vector, the logits and
 the class probabilities into one Pillow image (one element for the browser to paint, and one
-click target): ``picture.unit_at(x, y)`` turns a click back into the unit under it. The unit's
+click target): ``picture.unit_at(x, y)`` turns a click back into the unit under it. A page draws the picture of a
+digit once (``network_base``, its PNG cached with it) and lays each pick's orange frames over it as an SVG
+(``pick_frames``, ``frames_svg``): the same pixels as ``network_picture`` draws in, with nothing to encode. The unit's
 arithmetic is an SVG with the real numbers printed in the cells (a plotly bar chart for a fully connected unit).
 """
 
@@ -12,7 +14,7 @@ import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from html import escape
 
 import numpy as np
@@ -119,6 +121,16 @@ class NetworkBase:
     hits: tuple[Hit, ...]
     boxes: dict  # (layer, channel or unit group) -> (x0, y0, px per cell): where the picks are framed
 
+    @cached_property
+    def png(self) -> bytes:
+        """The picture as PNG, encoded once: a pick lays its frames over it (``frames_svg``)."""
+        return png_bytes(self.image)
+
+    @property
+    def picture(self) -> NetworkPicture:
+        """The picture without picks, as a NetworkPicture (its size, and the unit under a click)."""
+        return NetworkPicture(self.image, self.hits)
+
 
 @dataclass(frozen=True)
 class NetworkPicture:
@@ -161,9 +173,16 @@ def _heading(draw: ImageDraw.ImageDraw, img: Image.Image, cx: float, name: str, 
     _text(draw, (cx, MARGIN + 23), shape, 15, fill=MUTED, anchor="mt", image=img)
 
 
-def _outline(draw: ImageDraw.ImageDraw, box: tuple[float, float, float, float], width: int = 2) -> None:
-    x0, y0, x1, y1 = box
-    draw.rectangle((x0 - 1, y0 - 1, x1, y1), outline=PICK, width=width)
+@dataclass(frozen=True)
+class Frame:
+    """An orange frame on the network picture: the outermost pixels it covers (corners included) and its
+    width in pixels, drawn inwards from them (as Pillow draws a rectangle's outline)."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    width: int
 
 
 def network_picture(layers: Sequence, picked: tuple[int, int, int, int] | None = None,
@@ -177,8 +196,20 @@ def network_picture(layers: Sequence, picked: tuple[int, int, int, int] | None =
     """
     base = base or network_base(layers, classes)
     img = Image.fromarray(base.image.copy())  # the cached base stays clean
-    _draw_picks(ImageDraw.Draw(img), list(layers), base.boxes, picked, {w.layer: w for w in windows})
+    draw = ImageDraw.Draw(img)
+    for f in pick_frames(layers, base, picked, windows):
+        draw.rectangle((f.x0, f.y0, f.x1, f.y1), outline=PICK, width=f.width)
     return NetworkPicture(np.asarray(img), base.hits)
+
+
+def frames_svg(frames: Sequence[Frame], size: tuple[int, int]) -> str:
+    """The frames as an SVG the size (width, height) of the picture, to lay over it: the same orange pixels as
+    ``network_picture`` draws into it, while the picture itself (``base.png``) stays the same from pick to pick."""
+    w, h = size
+    rects = "".join(f'<rect x="{f.x0 + f.width / 2:g}" y="{f.y0 + f.width / 2:g}" width="{f.x1 + 1 - f.x0 - f.width:g}" '
+                    f'height="{f.y1 + 1 - f.y0 - f.width:g}" stroke-width="{f.width}"/>' for f in frames)
+    return (f'<svg class="nl-overlay" viewBox="0 0 {w} {h}" preserveAspectRatio="none" aria-hidden="true" '
+            f'fill="none" stroke="{style.HIGHLIGHT}">{rects}</svg>')
 
 
 def network_base(layers: Sequence, classes: Sequence[str] = tuple("0123456789")) -> NetworkBase:
@@ -296,43 +327,51 @@ def png_bytes(rgb: np.ndarray, level: int = 3) -> bytes:
             + chunk(b"IDAT", zlib.compress(raw.tobytes(), level)) + chunk(b"IEND", b""))
 
 
-def _draw_picks(draw, layers, boxes, picked, windows_by_layer) -> None:
-    """Orange frames: each window in its maps, then the picked unit itself (thicker)."""
-    for li, win in windows_by_layer.items():
-        if picked is not None and li == picked[0]:
+def pick_frames(layers: Sequence, base: NetworkBase, picked: tuple[int, int, int, int] | None = None,
+                windows: Sequence[Window] = ()) -> list[Frame]:
+    """The orange frames of a pick: each window in its maps, then the picked unit itself (thicker)."""
+    layers, boxes = list(layers), base.boxes
+    frames: list[Frame] = []
+
+    def outline(x0: float, y0: float, x1: float, y1: float, width: int = 2) -> None:
+        frames.append(Frame(int(x0) - 1, int(y0) - 1, int(x1), int(y1), width))
+
+    for win in {w.layer: w for w in windows}.values():
+        if picked is not None and win.layer == picked[0]:
             continue
         for ch in win.channels:
-            x0, y0, s = boxes[(li, ch)]
-            _outline(draw, (x0 + win.left * s, y0 + win.top * s, x0 + win.right * s, y0 + win.bottom * s))
+            x0, y0, s = boxes[(win.layer, ch)]
+            outline(x0 + win.left * s, y0 + win.top * s, x0 + win.right * s, y0 + win.bottom * s)
     if picked is None:
-        return
+        return frames
     li, ch, r, q = picked
     kind = layers[li].kind
     if len(layers[li].shape) == 3:
         x0, y0, s = boxes[(li, ch)]
-        _outline(draw, (x0 + q * s - 1, y0 + r * s - 1, x0 + (q + 1) * s + 1, y0 + (r + 1) * s + 1), width=3)
-        return
+        outline(x0 + q * s - 1, y0 + r * s - 1, x0 + (q + 1) * s + 1, y0 + (r + 1) * s + 1, width=3)
+        return frames
     if kind == "flatten":
         per = layers[li - 1].shape[1] * layers[li - 1].shape[2] if li and len(layers[li - 1].shape) == 3 else layers[li].shape[0]
         x0, y0, s = boxes[(li, ch // per)]
         y = y0 + (ch % per) * s
-        _outline(draw, (x0 - 3, y - 1, x0 + 17, y + s + 1), width=2)
-        return
+        outline(x0 - 3, y - 1, x0 + 17, y + s + 1, width=2)
+        return frames
     # A fully connected unit reads the whole flattened vector; softmax reads every logit.
     feeders = [key for key in boxes if key[0] == li - 1]
     if kind == "linear":
         for key in feeders:
             x0, y0, s = boxes[key]
             n = layers[li - 1].shape[0] // max(1, len(feeders))
-            _outline(draw, (x0 - 1, y0 - 1, x0 + 15, y0 + n * s + 1))
+            outline(x0 - 1, y0 - 1, x0 + 15, y0 + n * s + 1)
         x0, y0, s = boxes[(li, ch)]
-        _outline(draw, (x0 - 2, y0 - 2, x0 + s + 2, y0 + s + 2), width=3)
+        outline(x0 - 2, y0 - 2, x0 + s + 2, y0 + s + 2, width=3)
     else:
         for key in feeders:
             x0, y0, s = boxes[key]
-            _outline(draw, (x0, y0, x0 + s, y0 + s))
+            outline(x0, y0, x0 + s, y0 + s)
         x0, y0, _ = boxes[(li, ch)]
-        _outline(draw, (x0 - 20, y0 - 7, x0 + BAR + 48, y0 + FC_CELL - 5), width=3)
+        outline(x0 - 20, y0 - 7, x0 + BAR + 48, y0 + FC_CELL - 5, width=3)
+    return frames
 
 
 # ----------------------------------------------------------------------------- one unit's arithmetic

@@ -143,14 +143,17 @@ def data_uri(data: bytes) -> str:
 
 
 def figure_html(data: bytes, caption: str, *, alt: str, click: str | None = None,
-                pick: tuple[str, str, int, int] | None = None, after: str = "", width: int | None = None) -> str:
+                pick: tuple[str, str, int, int] | None = None, after: str = "", width: int | None = None,
+                overlay: str = "") -> str:
     """A picture (PNG/JPEG bytes) with its caption as HTML (``caption`` and ``alt`` are plain text, escaped).
 
     In a browser panel (pages/widgets/slider_panel.py) the picture can be clicked: ``pick=(row_key, col_key,
     rows, cols)`` makes it a rows x cols map whose click moves those two ranges to the cell under the pointer
     (in the browser, at once); ``click="name"`` sends the click to Python instead. ``after`` is HTML we built,
     placed under the caption (a colour key, a table). The picture fills its column, or is shown ``width`` CSS
-    pixels wide (never wider than the column).
+    pixels wide (never wider than the column). ``overlay`` is an SVG we built, laid over the picture at its size
+    (class ``nl-overlay``, viewBox in the picture's pixels): what changes from one pick to the next (a frame),
+    while the picture itself, the same from pick to pick, stays on screen and is not encoded or sent anew.
     """
     mark = ""
     if pick is not None:
@@ -161,8 +164,10 @@ def figure_html(data: bytes, caption: str, *, alt: str, click: str | None = None
     if mark:  # not draggable: pressing on it and moving a little would drag the picture instead of clicking it
         mark += ' draggable="false"'
     size = f' style="width:{int(width)}px;max-width:100%"' if width else ""
-    return (f'<figure class="nl-figure"><img src="{data_uri(data)}" alt="{escape(alt)}"{mark}{size}>'
-            f"<figcaption>{escape(caption)}</figcaption>{after}</figure>")
+    img = f'<img src="{data_uri(data)}" alt="{escape(alt)}"{mark}{"" if overlay else size}>'
+    if overlay:
+        img = f'<div class="nl-over"{size}>{img}{overlay}</div>'
+    return f'<figure class="nl-figure">{img}<figcaption>{escape(caption)}</figcaption>{after}</figure>'
 
 
 def metrics_html(items: list[tuple[str, str, str]]) -> str:

@@ -6,7 +6,7 @@ Usage on the page (after ``url = ShareableState("cnn")``)::
     picked = digit_input(url, trained, source)      # DigitChoice: a (28, 28) image in [0, 1]
     layers, base = digit_network(dataset, seed, picked.image, trained)  # cached per digit
     pick = layer_control(url, layers)               # (layer, channel or unit, row, col), kept in its layer
-    unit_panel(layers, pick, windows, picture)      # the clickable network and the unit's arithmetic
+    unit_panel(layers, pick, windows, base, fig.pick_frames(layers, base, pick, windows))  # network + arithmetic
 """
 
 from __future__ import annotations
@@ -241,7 +241,8 @@ def _explain(layers, pick: tuple[int, int, int, int], windows) -> tuple[object |
         "add up to 1. A bigger score gets exponentially more of the share.")
 
 
-def unit_panel(layers, pick: tuple[int, int, int, int], windows, picture: fig.NetworkPicture) -> None:
+def unit_panel(layers, pick: tuple[int, int, int, int], windows, base: fig.NetworkBase,
+               frames: list[fig.Frame]) -> None:
     """The clickable whole-network picture, then what the picked unit computes, with its real numbers.
 
     One browser panel (pages/widgets/slider_panel.py) holds the unit's controls, the network (a click picks the
@@ -256,9 +257,12 @@ def unit_panel(layers, pick: tuple[int, int, int, int], windows, picture: fig.Ne
     figure, formula, caption = _explain(layers, pick, windows)
     first = windows[0]
     seen = "every input pixel a pool2 map can reach" if layer.kind in ("linear", "softmax") else "its window"
-    # Our own unfiltered PNG: ~55 kB in ~3 ms (Pillow's default filters take ~9 ms).
+    # The digit's picture is encoded once (~55 kB, cached with it); a pick sends only its orange frames, an SVG laid
+    # over it, so the browser keeps the picture on screen instead of decoding a new one (and Python draws no pixels).
+    picture = base.picture
     network = style.figure_html(
-        fig.png_bytes(picture.image), click="network", alt="The whole network, every layer's numbers as squares",
+        base.png, overlay=fig.frames_svg(frames, picture.size), click="network",
+        alt="The whole network, every layer's numbers as squares",
         caption=f"{cnn.shape_flow()}. Blue: positive, red: negative, white: 0 (one colour scale per conv → ReLU → "
                 "pool block). Orange: the picked unit, and everything it depends on in the layers before it.")
     zoomed = fig.zoom_image(layers[0].activation[0], first, scale=8, signed=False)

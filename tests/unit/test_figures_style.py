@@ -129,6 +129,18 @@ def test_figure_html_carries_the_picture_and_escapes_what_a_learner_named():
     assert style.bold_html("max(1, <2>) = **3**") == "max(1, &lt;2&gt;) = <b>3</b>"
 
 
+def test_an_overlay_sits_over_the_picture_it_frames_and_takes_its_size():
+    from explainers.figures import convolution as figs
+
+    png = figs.png_bytes(np.zeros((4, 6, 3), np.uint8))
+    svg = '<svg class="nl-overlay" viewBox="0 0 6 4"><rect x="1" y="1" width="2" height="2"/></svg>'
+    html = style.figure_html(png, "net", alt="net", click="network", overlay=svg, width=300)
+    # the picture and its frames in one box sized as the picture would be: the frames scale with it
+    assert html.startswith('<figure class="nl-figure"><div class="nl-over" style="width:300px;max-width:100%"><img ')
+    assert f'draggable="false">{svg}</div><figcaption>net</figcaption>' in html  # the img itself is not resized
+    assert "nl-over" not in style.figure_html(png, "net", alt="net", width=300)
+
+
 def test_metrics_html_escapes_labels_values_and_help():
     from explainers.figures.style import metrics_html
 
