@@ -4,8 +4,9 @@
 the class probabilities into one Pillow image (one element for the browser to paint, and one
 click target): ``picture.unit_at(x, y)`` turns a click back into the unit under it. A page draws the picture of a
 digit once (``network_base``, its PNG cached with it) and lays each pick's orange frames over it as an SVG
-(``pick_frames``, ``frames_svg``): the same pixels as ``network_picture`` draws in, with nothing to encode. The unit's
-arithmetic is an SVG with the real numbers printed in the cells (a plotly bar chart for a fully connected unit).
+(``pick_frames``, ``style.frames_svg``): the same pixels as ``network_picture`` draws in, with nothing to encode.
+The unit's arithmetic is an SVG with the real numbers printed in the cells (a plotly bar chart for a fully connected
+unit).
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ class NetworkBase:
 
     @cached_property
     def png(self) -> bytes:
-        """The picture as PNG, encoded once: a pick lays its frames over it (``frames_svg``)."""
+        """The picture as PNG, encoded once: a pick lays its frames over it (``style.frames_svg``)."""
         return png_bytes(self.image)
 
     @property
@@ -173,18 +174,6 @@ def _heading(draw: ImageDraw.ImageDraw, img: Image.Image, cx: float, name: str, 
     _text(draw, (cx, MARGIN + 23), shape, 15, fill=MUTED, anchor="mt", image=img)
 
 
-@dataclass(frozen=True)
-class Frame:
-    """An orange frame on the network picture: the outermost pixels it covers (corners included) and its
-    width in pixels, drawn inwards from them (as Pillow draws a rectangle's outline)."""
-
-    x0: int
-    y0: int
-    x1: int
-    y1: int
-    width: int
-
-
 def network_picture(layers: Sequence, picked: tuple[int, int, int, int] | None = None,
                     windows: Sequence[Window] = (), classes: Sequence[str] = tuple("0123456789"),
                     base: NetworkBase | None = None) -> NetworkPicture:
@@ -195,21 +184,10 @@ def network_picture(layers: Sequence, picked: tuple[int, int, int, int] | None =
     ``network_base(layers, classes)`` when the caller has it cached: only the frames are drawn then.
     """
     base = base or network_base(layers, classes)
-    img = Image.fromarray(base.image.copy())  # the cached base stays clean
-    draw = ImageDraw.Draw(img)
-    for f in pick_frames(layers, base, picked, windows):
-        draw.rectangle((f.x0, f.y0, f.x1, f.y1), outline=PICK, width=f.width)
-    return NetworkPicture(np.asarray(img), base.hits)
-
-
-def frames_svg(frames: Sequence[Frame], size: tuple[int, int]) -> str:
-    """The frames as an SVG the size (width, height) of the picture, to lay over it: the same orange pixels as
-    ``network_picture`` draws into it, while the picture itself (``base.png``) stays the same from pick to pick."""
-    w, h = size
-    rects = "".join(f'<rect x="{f.x0 + f.width / 2:g}" y="{f.y0 + f.width / 2:g}" width="{f.x1 + 1 - f.x0 - f.width:g}" '
-                    f'height="{f.y1 + 1 - f.y0 - f.width:g}" stroke-width="{f.width}"/>' for f in frames)
-    return (f'<svg class="nl-overlay" viewBox="0 0 {w} {h}" preserveAspectRatio="none" aria-hidden="true" '
-            f'fill="none" stroke="{style.HIGHLIGHT}">{rects}</svg>')
+    image = base.image.copy()  # the cached base stays clean
+    for r0, r1, c0, c1, width in pick_frames(layers, base, picked, windows):
+        style.outline(image, r0, r1, c0, c1, style.HIGHLIGHT, width)
+    return NetworkPicture(image, base.hits)
 
 
 def network_base(layers: Sequence, classes: Sequence[str] = tuple("0123456789")) -> NetworkBase:
@@ -328,13 +306,15 @@ def png_bytes(rgb: np.ndarray, level: int = 3) -> bytes:
 
 
 def pick_frames(layers: Sequence, base: NetworkBase, picked: tuple[int, int, int, int] | None = None,
-                windows: Sequence[Window] = ()) -> list[Frame]:
-    """The orange frames of a pick: each window in its maps, then the picked unit itself (thicker)."""
+                windows: Sequence[Window] = ()) -> list[style.Box]:
+    """The orange frames of a pick (``style.Box``: drawn by ``style.outline``, or laid over the picture by
+    ``style.frames_svg``): each window in its maps, then the picked unit itself (thicker)."""
     layers, boxes = list(layers), base.boxes
-    frames: list[Frame] = []
+    frames: list[style.Box] = []
 
-    def outline(x0: float, y0: float, x1: float, y1: float, width: int = 2) -> None:
-        frames.append(Frame(int(x0) - 1, int(y0) - 1, int(x1), int(y1), width))
+    def outline(x0: int, y0: int, x1: int, y1: int, width: int = 2) -> None:
+        """A border from pixel (x0 - 1, y0 - 1) to pixel (x1, y1), both included."""
+        frames.append((int(y0) - 1, int(y1) + 1, int(x0) - 1, int(x1) + 1, width))
 
     for win in {w.layer: w for w in windows}.values():
         if picked is not None and win.layer == picked[0]:

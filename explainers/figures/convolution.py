@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from explainers.convolution import ConvStep, KernelWalk
 from explainers.figures import style
-from explainers.figures.style import DIVERGING, GREYS
+from explainers.figures.style import DIVERGING, GREYS, outline
 
 WINDOW = style.HIGHLIGHT  # the receptive window / current pixel
 PAD = style.PAD
@@ -262,17 +262,6 @@ def upscale(picture: np.ndarray, min_side: int) -> tuple[np.ndarray, int]:
     return (np.repeat(np.repeat(picture, f, axis=0), f, axis=1) if f > 1 else picture), f
 
 
-def outline(picture: np.ndarray, r0: int, r1: int, c0: int, c1: int, colour: str, width: int) -> None:
-    """Draw a rectangle's border (rows r0..r1-1, cols c0..c1-1, clipped to the picture) in place."""
-    h, w = picture.shape[:2]
-    rgb = style.rgb(colour).astype(np.uint8)
-    for a0, a1, b0, b1 in ((r0, r0 + width, c0, c1), (r1 - width, r1, c0, c1),
-                           (r0, r1, c0, c0 + width), (r0, r1, c1 - width, c1)):
-        a0, a1, b0, b1 = max(a0, 0), min(a1, h), max(b0, 0), min(b1, w)
-        if a0 < a1 and b0 < b1:
-            picture[a0:a1, b0:b1] = rgb
-
-
 def map_picture(values: np.ndarray, *, limits: tuple[float, float] | None = None,
                 pixel: tuple[int, int] | None = None, min_side: int = 384) -> tuple[np.ndarray, int]:
     """(H, W) map -> (uint8 RGB picture, scale factor): diverging red-white-blue (white = 0) or grey for
@@ -281,13 +270,20 @@ def map_picture(values: np.ndarray, *, limits: tuple[float, float] | None = None
     return (pic if pixel is None else outline_pixel(pic, f, pixel, copy=False)), f
 
 
+def pixel_box(f: int, pixel: tuple[int, int]) -> style.Box:
+    """The outline of map pixel (row, col) in a picture enlarged f times: a tiny pixel gets a ring around it, a
+    big one an outline inside."""
+    r, c = pixel
+    width = max(2, f // 3)
+    pad = width if f < 6 else 0
+    return r * f - pad, (r + 1) * f + pad, c * f - pad, (c + 1) * f + pad, width
+
+
 def outline_pixel(picture: np.ndarray, f: int, pixel: tuple[int, int], *, copy: bool = True) -> np.ndarray:
     """A picture enlarged f times -> (a copy of) it with map pixel (row, col) outlined in the highlight colour."""
     pic = picture.copy() if copy else picture
-    r, c = pixel
-    width = max(2, f // 3)
-    pad = width if f < 6 else 0  # a tiny pixel gets a ring around it, a big one an outline inside
-    outline(pic, r * f - pad, (r + 1) * f + pad, c * f - pad, (c + 1) * f + pad, WINDOW, width)
+    r0, r1, c0, c1, width = pixel_box(f, pixel)
+    outline(pic, r0, r1, c0, c1, WINDOW, width)
     return pic
 
 
@@ -299,14 +295,21 @@ def window_picture(image: np.ndarray, window: tuple[int, int, int, int] | None, 
     return pic if window is None else outline_window(pic, f, window, copy=False)
 
 
+def window_box(f: int, window: tuple[int, int, int, int]) -> style.Box:
+    """The outline of a window (first row, last row, first col, last col) in a picture enlarged f times, just
+    outside its pixels."""
+    width = max(2, f // 2)
+    r0, r1, c0, c1 = window
+    return r0 * f - width, (r1 + 1) * f + width, c0 * f - width, (c1 + 1) * f + width, width
+
+
 def outline_window(picture: np.ndarray, f: int, window: tuple[int, int, int, int], *, copy: bool = True
                    ) -> np.ndarray:
     """A picture enlarged f times -> (a copy of) it with the window (first row, last row, first col, last col)
     outlined just outside its pixels."""
     pic = picture.copy() if copy else picture
-    width = max(2, f // 2)
-    r0, r1, c0, c1 = window
-    outline(pic, r0 * f - width, (r1 + 1) * f + width, c0 * f - width, (c1 + 1) * f + width, WINDOW, width)
+    r0, r1, c0, c1, width = window_box(f, window)
+    outline(pic, r0, r1, c0, c1, WINDOW, width)
     return pic
 
 

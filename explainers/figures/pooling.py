@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explainers.figures import style
-from explainers.figures.style import DIVERGING, GREYS, PAD, layout
+from explainers.figures.style import DIVERGING, GREYS, PAD, layout, outline
 from explainers.pooling import CellWindow, PoolResult
 
 WINDOW = style.HIGHLIGHT  # the picked window
@@ -219,14 +219,6 @@ def panel_pictures(panels: list[tuple[str, np.ndarray, str]], min_side: int = 19
     return out
 
 
-def cell_picture(values: np.ndarray, cell: tuple[int, int], limits: tuple[float, float], min_side: int = 256
-                 ) -> np.ndarray:
-    """(H_out, W_out) pooled map -> uint8 picture with the picked cell outlined (for click-to-pick)."""
-    from explainers.figures.convolution import map_picture
-
-    return map_picture(values, limits=limits, pixel=cell, min_side=min_side)[0]
-
-
 def block_strip(pictures: list[np.ndarray], gap: int = 10) -> np.ndarray:
     """[(h_i, w_i, 3) uint8] -> one (max h, sum w + gaps, 3) picture, side by side on white, tops aligned.
 
@@ -243,7 +235,7 @@ def block_strip(pictures: list[np.ndarray], gap: int = 10) -> np.ndarray:
 def window_picture(x: np.ndarray, cw: CellWindow, padding: tuple[int, int], min_side: int = 256) -> np.ndarray:
     """window_figure as one uint8 picture: the map (H, W) in grey inside its padding ring, the window's cells
     outlined in the highlight colour (grey where they read padding), the max's winner in red."""
-    from explainers.figures.convolution import colourise, outline, upscale
+    from explainers.figures.convolution import colourise, upscale
 
     h, w = x.shape
     ph, pw = padding

@@ -142,6 +142,38 @@ def data_uri(data: bytes) -> str:
     return f"data:image/{kind};base64," + base64.b64encode(data).decode("ascii")
 
 
+Box = tuple[int, int, int, int, int]  # rows r0..r1-1 and columns c0..c1-1 of a picture, and its border's width
+
+
+def outline(picture: np.ndarray, r0: int, r1: int, c0: int, c1: int, colour: str, width: int) -> None:
+    """Draw a rectangle's border (rows r0..r1-1, cols c0..c1-1, clipped to the picture) in place."""
+    h, w = picture.shape[:2]
+    colour_rgb = rgb(colour).astype(np.uint8)
+    for a0, a1, b0, b1 in ((r0, r0 + width, c0, c1), (r1 - width, r1, c0, c1),
+                           (r0, r1, c0, c0 + width), (r0, r1, c1 - width, c1)):
+        a0, a1, b0, b1 = max(a0, 0), min(a1, h), max(b0, 0), min(b1, w)
+        if a0 < a1 and b0 < b1:
+            picture[a0:a1, b0:b1] = colour_rgb
+
+
+def frames_svg(boxes: list[Box], size: tuple[int, int], colour: str = HIGHLIGHT) -> str:
+    """The borders ``outline`` would paint, as an SVG of the picture's size (width, height) to lay over it
+    (``figure_html``'s overlay): the same pixels, while the picture under them stays the same from pick to pick.
+    A box narrower than two borders is filled, as ``outline`` fills it (each box must be at least one border
+    across); what falls outside the picture is cut off."""
+    w, h = size
+    shapes = []
+    for r0, r1, c0, c1, t in boxes:
+        if r1 - r0 < 2 * t or c1 - c0 < 2 * t:
+            shapes.append(f'<rect x="{c0}" y="{r0}" width="{max(c1 - c0, 0)}" height="{max(r1 - r0, 0)}" '
+                          f'fill="{colour}" stroke="none"/>')
+        else:  # a stroke is centred on its path: half a width inside the box
+            shapes.append(f'<rect x="{c0 + t / 2:g}" y="{r0 + t / 2:g}" width="{c1 - c0 - t:g}" '
+                          f'height="{r1 - r0 - t:g}" stroke-width="{t}"/>')
+    return (f'<svg class="nl-overlay" viewBox="0 0 {w} {h}" preserveAspectRatio="none" aria-hidden="true" '
+            f'fill="none" stroke="{colour}">{"".join(shapes)}</svg>')
+
+
 def figure_html(data: bytes, caption: str, *, alt: str, click: str | None = None,
                 pick: tuple[str, str, int, int] | None = None, after: str = "", width: int | None = None,
                 overlay: str = "") -> str:

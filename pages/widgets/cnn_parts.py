@@ -242,7 +242,7 @@ def _explain(layers, pick: tuple[int, int, int, int], windows) -> tuple[object |
 
 
 def unit_panel(layers, pick: tuple[int, int, int, int], windows, base: fig.NetworkBase,
-               frames: list[fig.Frame]) -> None:
+               frames: list[style.Box]) -> None:
     """The clickable whole-network picture, then what the picked unit computes, with its real numbers.
 
     One browser panel (pages/widgets/slider_panel.py) holds the unit's controls, the network (a click picks the
@@ -261,7 +261,7 @@ def unit_panel(layers, pick: tuple[int, int, int, int], windows, base: fig.Netwo
     # over it, so the browser keeps the picture on screen instead of decoding a new one (and Python draws no pixels).
     picture = base.picture
     network = style.figure_html(
-        base.png, overlay=fig.frames_svg(frames, picture.size), click="network",
+        base.png, overlay=style.frames_svg(frames, picture.size), click="network",
         alt="The whole network, every layer's numbers as squares",
         caption=f"{cnn.shape_flow()}. Blue: positive, red: negative, white: 0 (one colour scale per conv → ReLU → "
                 "pool block). Orange: the picked unit, and everything it depends on in the layers before it.")

@@ -45,10 +45,12 @@ def _input_base(key: str, _image: np.ndarray, colour: str) -> tuple[np.ndarray, 
     return figs.upscale(figs.to_uint8(shown), 256)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _input_picture(key: str, _image: np.ndarray, colour: str, window: tuple) -> bytes:
+# Encoded once per picture: a picked pixel lays its frames over them (style.frames_svg), so the browser keeps the
+# pictures on screen and Python encodes nothing when the row or column moves.
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _input_bytes(key: str, _image: np.ndarray, colour: str) -> bytes:
     pic, f = _input_base(key, _image, colour)
-    return figs.picture_bytes(figs.outline_window(pic, f, window), photo=f == 1)
+    return figs.picture_bytes(pic, photo=f == 1)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -59,12 +61,16 @@ def _output_base(run_key: str, _output: np.ndarray) -> tuple[np.ndarray, int]:
     return figs.upscale(figs.colourise(_output[0]), 256)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _output_picture(run_key: str, _output: np.ndarray, pixel: tuple[int, int]) -> bytes:
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _output_bytes(run_key: str, _output: np.ndarray) -> bytes:
     pic, f = _output_base(run_key, _output)
-    if _output.shape[0] == 1:
-        pic = figs.outline_pixel(pic, f, pixel)
     return figs.picture_bytes(pic, photo=f == 1)
+
+
+def _frame(picture: tuple[np.ndarray, int], box: style.Box) -> str:
+    """An overlay of one orange frame for a (picture, scale) of _input_base or _output_base."""
+    pic, _ = picture
+    return style.frames_svg([box], (pic.shape[1], pic.shape[0]))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -214,18 +220,22 @@ def pixel_panel(url: ShareableState, picked: ImageChoice, demo: cv.KernelDemo, g
     r, c = step.out_row, step.out_col
     pick = ("conv_row", "conv_col", ho, wo)  # a click on the feature map moves both ranges to its pixel
     label = picked.label
+    shown = _input_base(picked.key, picked.image, colour)
     shown_in = style.figure_html(
-        _input_picture(picked.key, picked.image, colour, figs.window_of(step)),
-        f"Input: {label} ({g.in_size[0]}×{g.in_size[1]}); orange: the kernel's window", alt=f"Input: {label}")
-    if colour == "depthwise":
+        _input_bytes(picked.key, picked.image, colour), alt=f"Input: {label}",
+        caption=f"Input: {label} ({g.in_size[0]}×{g.in_size[1]}); orange: the kernel's window",
+        overlay=_frame(shown, figs.window_box(shown[1], figs.window_of(step))))
+    maps = _output_base(run_key, demo.output)
+    if colour == "depthwise":  # three maps in one picture: no pixel frame (its tables say which pixel)
         output = style.figure_html(
-            _output_picture(run_key, demo.output, (r, c)), pick=pick, alt="The three output maps",
+            _output_bytes(run_key, demo.output), pick=pick, alt="The three output maps",
             caption=f"Output: 3 maps ({ho}×{wo}) shown as R, G, B; for signed maps mid-grey is 0. Click a pixel.")
     else:
         signed = ("<p class='nl-caption'>Negative <b>red</b>, zero <b>white</b>, positive <b>blue</b>; turn on ReLU "
                   "to clip negatives to 0.</p>") if figs.is_signed(demo.output) else ""
         output = style.figure_html(
-            _output_picture(run_key, demo.output, (r, c)), pick=pick, alt=f"Output feature map: {kernel_name}",
+            _output_bytes(run_key, demo.output), overlay=_frame(maps, figs.pixel_box(maps[1], (r, c))), pick=pick,
+            alt=f"Output feature map: {kernel_name}",
             caption=f"Output: {kernel_name} ({ho}×{wo}). Click a pixel to see its sum.",
             after=figs.colour_key_html(figs.colour_limits(demo.output), "output value") + signed)
     arithmetic = _arithmetic_html(step, demo, colour, bias, relu)

@@ -69,9 +69,13 @@ def _block_png(key: str, _panels: list) -> tuple[bytes, list[tuple[float, float]
     return cfig.png_bytes(fig.block_strip([pic for pic, _ in pictures])), [lim for _, lim in pictures]
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _cell_png(key: str, _pooled: np.ndarray, cell: tuple[int, int]) -> bytes:
-    return cfig.png_bytes(fig.cell_picture(_pooled, cell, cfig.colour_limits(_pooled)))
+# Encoded once per setting: a picked cell lays its frame over it (style.frames_svg), so the browser keeps the map
+# on screen and Python encodes nothing when the row or column moves.
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _pooled_map(key: str, _pooled: np.ndarray) -> tuple[bytes, int, tuple[int, int]]:
+    """The max-pooled map as a picture: (PNG, scale factor, its (width, height) in pixels)."""
+    pic, f = cfig.map_picture(_pooled, limits=cfig.colour_limits(_pooled), min_side=256)
+    return cfig.png_bytes(pic), f, (pic.shape[1], pic.shape[0])
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -196,8 +200,10 @@ def cell_panel(url: ShareableState, feature: np.ndarray, mx: pl.PoolResult, av: 
     cells = {"max": pl.cell_window(feature[None], mx, 0, oh, ow)}
     cells["avg"] = pl.cell_window(feature[None], av, 0, min(oh, av.output.shape[1] - 1),
                                   min(ow, av.output.shape[2] - 1))
+    png, scale, shape = _pooled_map(key, mx.output[0])
     pooled_map = style.figure_html(
-        _cell_png(key, mx.output[0], (oh, ow)), f"Max-pooled map ({ho}×{wo}): click a cell to see its window.",
+        png, f"Max-pooled map ({ho}×{wo}): click a cell to see its window.",
+        overlay=style.frames_svg([cfig.pixel_box(scale, (oh, ow))], shape),
         alt=f"Max-pooled map, {ho} by {wo}", pick=("pool_row", "pool_col", ho, wo),
         after=cfig.colour_key_html(cfig.colour_limits(mx.output[0]), "value"))
     sums, windows = [], []  # windows: pictures and tables, not plotly (this panel redraws on every pick)

@@ -138,14 +138,20 @@ def test_clicking_the_feature_map_picks_the_pixel_and_shows_its_sum_beside_it(se
     frame = img.bounding_box()
     assert table["y"] < frame["y"] + frame["height"] and table["x"] > frame["x"] + frame["width"] - 1
     # A key press moves the row at once, and the sums follow.
+    ring = page.locator(".nl-over:has(> img[data-nl-pick='conv_row conv_col']) > svg.nl-overlay rect")
+    assert ring.count() == 1
+    y0, x0 = float(ring.get_attribute("y")), float(ring.get_attribute("x"))
     img.evaluate("e => { e.nlMark = e.src; }")
     slider.focus()
     page.keyboard.press("ArrowUp")
     assert slider.input_value() == str(row + 1)  # before any answer from the server
     wait_text(page, f"at row {row + 1}, column {col}")
-    # The panel patches its picture: the same <img> element, given the map with the new pixel outlined
-    # (replacing the element would blank the picture until the new one decoded).
-    assert img.evaluate("e => e.nlMark !== undefined && e.nlMark !== e.src")
+    # The panel patches its picture in place: the same <img> element keeps the same map (nothing to decode, nothing
+    # blanks), and the orange frame laid over it moves down one row of the map, in the picture's own pixels.
+    assert img.evaluate("e => e.nlMark !== undefined && e.nlMark === e.src")
+    rows = int(slider.get_attribute("max")) + 1
+    one_row = img.evaluate("e => e.naturalHeight") / rows
+    assert (float(ring.get_attribute("y")) - y0, float(ring.get_attribute("x"))) == (one_row, x0)
     page.wait_for_function("r => location.href.includes('conv_row=' + r)", arg=str(row + 1), timeout=20_000)
     # A click and, at once, a key press (no waiting for the click's answer): both count, in that order.
     row2, col2 = _click_cell(page, img, 0.5, 0.25)

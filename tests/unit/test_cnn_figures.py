@@ -9,7 +9,9 @@ import pytest
 
 from explainers import cnn
 from explainers.figures import cnn as fig
+from explainers.figures import style
 from explainers.training.cnn import build_cnn, run_layers
+from tests.unit.overlay import svg_pixels
 
 ORANGE = np.array(fig.PICK, dtype=np.uint8)
 
@@ -184,25 +186,6 @@ def test_fast_figures_are_valid_plotly(layers):
     assert go.Figure(plain).to_dict() == plain
 
 
-def _svg_pixels(svg: str, size: tuple[int, int]) -> np.ndarray:
-    """The pixels an SVG of stroked rectangles covers: those whose centre lies on a stroke (between the rectangle
-    grown and shrunk by half its stroke width)."""
-    import re
-
-    w, h = size
-    ys, xs = np.mgrid[0:h, 0:w] + 0.5
-    covered = np.zeros((h, w), bool)
-    for x, y, rw, rh, sw in re.findall(r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)" '
-                                       r'stroke-width="(\d+)"/>', svg):
-        x, y, rw, rh, half = float(x), float(y), float(rw), float(rh), int(sw) / 2
-
-        def inside(grow: float, x=x, y=y, rw=rw, rh=rh) -> np.ndarray:
-            return (xs > x - grow) & (xs < x + rw + grow) & (ys > y - grow) & (ys < y + rh + grow)
-
-        covered |= inside(half) & ~inside(-half)
-    return covered
-
-
 @pytest.mark.parametrize("pick", [(1, 0, 3, 4), (4, 3, 5, 6), (6, 1, 2, 2), (7, 30, 0, 0), (8, 3, 0, 0),
                                   (9, 1, 0, 0), (7, 191, 0, 0), (0, 0, 27, 27)])
 def test_the_frames_laid_over_the_picture_cover_the_pixels_drawn_into_it(layers, pick):
@@ -210,9 +193,9 @@ def test_the_frames_laid_over_the_picture_cover_the_pixels_drawn_into_it(layers,
     windows = cnn.receptive_windows(*pick)
     drawn = (fig.network_picture(layers, pick, windows, base=base).image == ORANGE).all(axis=-1)
     frames = fig.pick_frames(layers, base, pick, windows)
-    svg = fig.frames_svg(frames, base.picture.size)
+    svg = style.frames_svg(frames, base.picture.size)
     assert drawn.any() and svg.count("<rect") == len(frames)
-    np.testing.assert_array_equal(_svg_pixels(svg, base.picture.size), drawn)
+    np.testing.assert_array_equal(svg_pixels(svg, base.picture.size), drawn)
     assert f'viewBox="0 0 {base.image.shape[1]} {base.image.shape[0]}"' in svg
 
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from explainers.figures import style
+from tests.unit.overlay import svg_pixels
 
 RNG = np.random.default_rng(11)
 FIGURES = pathlib.Path(style.__file__).parent
@@ -147,3 +148,18 @@ def test_metrics_html_escapes_labels_values_and_help():
     html = metrics_html([("Max <pooling> output", "16×16", ""), ("Average", "8&8", 'No "dilation"')])
     assert html.count('class="nl-metric"') == 2 and '<div class="nl-metric"><div class="nl-metric-label">Max' in html
     assert "Max &lt;pooling&gt; output" in html and "8&amp;8" in html and 'title="No &quot;dilation&quot;"' in html
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(-8, 40), st.integers(0, 30), st.integers(-8, 40), st.integers(0, 30),
+                          st.integers(1, 6)), min_size=1, max_size=4))
+def test_frames_laid_over_a_picture_cover_the_pixels_outline_paints_into_it(boxes):
+    """Borders in and out of the picture, thin and thick, boxes narrower than two borders (filled); every box at
+    least one border across, as every frame a page draws is."""
+    boxes = [(r0, r0 + t + dr, c0, c0 + t + dc, t) for r0, dr, c0, dc, t in boxes]
+    picture = np.zeros((24, 32, 3), np.uint8)
+    for r0, r1, c0, c1, t in boxes:
+        style.outline(picture, r0, r1, c0, c1, style.HIGHLIGHT, t)
+    svg = style.frames_svg(boxes, (32, 24))
+    assert svg.startswith('<svg class="nl-overlay" viewBox="0 0 32 24"')
+    np.testing.assert_array_equal(svg_pixels(svg, (32, 24)), picture.any(axis=-1))
