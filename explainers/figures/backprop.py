@@ -5,8 +5,10 @@ No streamlit here, so every builder is unit-tested (tests/unit/test_backprop_fig
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from html import escape
+from types import MappingProxyType
 
 import numpy as np
 import plotly.graph_objects as go
@@ -50,37 +52,46 @@ COL, ROW = 96, 58  # op view: column and row pitch (px)
 BOX_W, BOX_H = 82, 50
 
 
-def layered_positions(graph: Graph) -> dict[int, tuple[int, float]]:
+def layered_positions(graph: Graph) -> Mapping[int, tuple[int, float]]:
     """Node index -> (column, row): ops one column right of their deepest input, leaves just left of
-    their first use, rows placed from the loss backwards at the mean height of each node's users."""
+    their first use, rows placed from the loss backwards at the mean height of each node's users.
+
+    They depend on the graph's shape only (its edges and neurons), so each step of the same network, whatever its
+    numbers, reuses them (read-only)."""
+    return _positions(graph.edges, tuple(n.group for n in graph.nodes))
+
+
+@lru_cache(maxsize=32)
+def _positions(edges: tuple[tuple[int, int], ...], groups: tuple[str, ...]) -> Mapping[int, tuple[int, float]]:
+    nodes, root = range(len(groups)), len(groups) - 1
     col: dict[int, int] = {}
     children: dict[int, list[int]] = {}
     parents: dict[int, list[int]] = {}
-    for c, p in graph.edges:
+    for c, p in edges:
         children.setdefault(p, []).append(c)
         parents.setdefault(c, []).append(p)
-    for n in graph.nodes:  # topological order: children first
-        kids = children.get(n.index, [])
+    for n in nodes:  # topological order: children first
+        kids = children.get(n, [])
         op_kids = [col[k] for k in kids if k in col]
-        col[n.index] = 1 + max(op_kids, default=0) if kids else -1
-    for n in graph.nodes:
-        if col[n.index] == -1:  # a leaf sits one column left of its first user
-            col[n.index] = min(col[p] for p in parents[n.index]) - 1 if n.index in parents else 0
+        col[n] = 1 + max(op_kids, default=0) if kids else -1
+    for n in nodes:
+        if col[n] == -1:  # a leaf sits one column left of its first user
+            col[n] = min(col[p] for p in parents[n]) - 1 if n in parents else 0
     low = min(col.values())
     col = {i: c - low for i, c in col.items()}
     # Neurons stay in bands (hidden 1 above hidden 2, ...): a leaf belongs to the neuron that uses it.
-    hidden = sorted({n.group for n in graph.nodes if n.group.startswith("h")}, key=lambda g: int(g[1:]))
+    hidden = sorted({g for g in groups if g.startswith("h")}, key=lambda g: int(g[1:]))
     band_of = {g: k for k, g in enumerate(hidden)}
 
     def band(i: int) -> float:
-        g = graph.nodes[i].group
+        g = groups[i]
         if g:
             return band_of.get(g, len(hidden))
         return float(np.mean([band(p) for p in parents[i]])) if i in parents else 0.0
 
-    row: dict[int, float] = {graph.root: 0.0}
+    row: dict[int, float] = {root: 0.0}
     for c in sorted(set(col.values()), reverse=True):
-        members = [i for i in col if col[i] == c and i != graph.root]
+        members = [i for i in col if col[i] == c and i != root]
         want = {i: float(np.mean([row[p] for p in parents[i] if p in row])) if i in parents else 0.0 for i in members}
         order = sorted(members, key=lambda i: (band(i), want[i], i))
         if not order:
@@ -95,7 +106,7 @@ def layered_positions(graph: Graph) -> dict[int, tuple[int, float]]:
         shift = np.mean([want[i] for i in order]) - np.mean(ys)
         for i, y in zip(order, ys):
             row[i] = y + shift
-    return {i: (col[i], row[i]) for i in col}
+    return MappingProxyType({i: (col[i], row[i]) for i in col})
 
 
 def _text(x: float, y: float, text: str, *, size: int = FONT_PX, bold: bool = False, anchor: str = "middle",

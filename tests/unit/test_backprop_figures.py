@@ -104,6 +104,17 @@ def test_layout_puts_each_op_right_of_its_inputs_and_the_loss_last():
         assert len(set(cells)) == len(cells)  # no two nodes share a place
 
 
+def test_the_layout_is_worked_out_once_per_shape_of_network_and_cannot_be_changed():
+    _net, graph, _ = _graph(3, "tanh", "bce")
+    pos = fb.layered_positions(graph)
+    other = bp.build_mlp(bp.init_params(3, 7), np.array([-2.0, 0.25]), 1.0, "tanh", "bce")  # other numbers
+    graph2, _ = ag.backward_steps(other.loss)
+    assert graph2 != graph and fb.layered_positions(graph2) is pos  # each step of a network reuses it
+    assert fb.layered_positions(_graph(2, "tanh", "bce")[1]) != pos  # another shape, another layout
+    with pytest.raises(TypeError):
+        pos[graph.root] = (0, 0.0)  # shared by every session: read-only
+
+
 def test_graph_labels_change_but_shapes_stay_between_steps():
     _net, graph, steps = _graph(2)
     first = fb.graph_svg(graph, steps[0].grads, steps[0].reached, current=steps[0].node)
