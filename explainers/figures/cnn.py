@@ -185,8 +185,8 @@ def network_picture(layers: Sequence, picked: tuple[int, int, int, int] | None =
     """
     base = base or network_base(layers, classes)
     image = base.image.copy()  # the cached base stays clean
-    for r0, r1, c0, c1, width in pick_frames(layers, base, picked, windows):
-        style.outline(image, r0, r1, c0, c1, style.HIGHLIGHT, width)
+    for box in pick_frames(layers, base, picked, windows):
+        style.outline(image, box, style.HIGHLIGHT)
     return NetworkPicture(image, base.hits)
 
 
@@ -312,7 +312,7 @@ def pick_frames(layers: Sequence, base: NetworkBase, picked: tuple[int, int, int
     layers, boxes = list(layers), base.boxes
     frames: list[style.Box] = []
 
-    def outline(x0: int, y0: int, x1: int, y1: int, width: int = 2) -> None:
+    def frame(x0: int, y0: int, x1: int, y1: int, width: int = 2) -> None:
         """A border from pixel (x0 - 1, y0 - 1) to pixel (x1, y1), both included."""
         frames.append((int(y0) - 1, int(y1) + 1, int(x0) - 1, int(x1) + 1, width))
 
@@ -321,20 +321,20 @@ def pick_frames(layers: Sequence, base: NetworkBase, picked: tuple[int, int, int
             continue
         for ch in win.channels:
             x0, y0, s = boxes[(win.layer, ch)]
-            outline(x0 + win.left * s, y0 + win.top * s, x0 + win.right * s, y0 + win.bottom * s)
+            frame(x0 + win.left * s, y0 + win.top * s, x0 + win.right * s, y0 + win.bottom * s)
     if picked is None:
         return frames
     li, ch, r, q = picked
     kind = layers[li].kind
     if len(layers[li].shape) == 3:
         x0, y0, s = boxes[(li, ch)]
-        outline(x0 + q * s - 1, y0 + r * s - 1, x0 + (q + 1) * s + 1, y0 + (r + 1) * s + 1, width=3)
+        frame(x0 + q * s - 1, y0 + r * s - 1, x0 + (q + 1) * s + 1, y0 + (r + 1) * s + 1, width=3)
         return frames
     if kind == "flatten":
         per = layers[li - 1].shape[1] * layers[li - 1].shape[2] if li and len(layers[li - 1].shape) == 3 else layers[li].shape[0]
         x0, y0, s = boxes[(li, ch // per)]
         y = y0 + (ch % per) * s
-        outline(x0 - 3, y - 1, x0 + 17, y + s + 1, width=2)
+        frame(x0 - 3, y - 1, x0 + 17, y + s + 1, width=2)
         return frames
     # A fully connected unit reads the whole flattened vector; softmax reads every logit.
     feeders = [key for key in boxes if key[0] == li - 1]
@@ -342,15 +342,15 @@ def pick_frames(layers: Sequence, base: NetworkBase, picked: tuple[int, int, int
         for key in feeders:
             x0, y0, s = boxes[key]
             n = layers[li - 1].shape[0] // max(1, len(feeders))
-            outline(x0 - 1, y0 - 1, x0 + 15, y0 + n * s + 1)
+            frame(x0 - 1, y0 - 1, x0 + 15, y0 + n * s + 1)
         x0, y0, s = boxes[(li, ch)]
-        outline(x0 - 2, y0 - 2, x0 + s + 2, y0 + s + 2, width=3)
+        frame(x0 - 2, y0 - 2, x0 + s + 2, y0 + s + 2, width=3)
     else:
         for key in feeders:
             x0, y0, s = boxes[key]
-            outline(x0, y0, x0 + s, y0 + s)
+            frame(x0, y0, x0 + s, y0 + s)
         x0, y0, _ = boxes[(li, ch)]
-        outline(x0 - 20, y0 - 7, x0 + BAR + 48, y0 + FC_CELL - 5, width=3)
+        frame(x0 - 20, y0 - 7, x0 + BAR + 48, y0 + FC_CELL - 5, width=3)
     return frames
 
 

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from explainers.convolution import ConvStep, KernelWalk
 from explainers.figures import style
-from explainers.figures.style import DIVERGING, GREYS, outline
+from explainers.figures.style import DIVERGING, GREYS
 
 WINDOW = style.HIGHLIGHT  # the receptive window / current pixel
 PAD = style.PAD
@@ -262,12 +262,11 @@ def upscale(picture: np.ndarray, min_side: int) -> tuple[np.ndarray, int]:
     return (np.repeat(np.repeat(picture, f, axis=0), f, axis=1) if f > 1 else picture), f
 
 
-def map_picture(values: np.ndarray, *, limits: tuple[float, float] | None = None,
-                pixel: tuple[int, int] | None = None, min_side: int = 384) -> tuple[np.ndarray, int]:
+def map_picture(values: np.ndarray, *, limits: tuple[float, float] | None = None, min_side: int = 384
+                ) -> tuple[np.ndarray, int]:
     """(H, W) map -> (uint8 RGB picture, scale factor): diverging red-white-blue (white = 0) or grey for
-    non-negative maps, upscaled with square pixels, the picked pixel outlined in the highlight colour."""
-    pic, f = upscale(colourise(values, limits), min_side)
-    return (pic if pixel is None else outline_pixel(pic, f, pixel, copy=False)), f
+    non-negative maps, upscaled with square pixels. A picked pixel's frame is ``pixel_box``."""
+    return upscale(colourise(values, limits), min_side)
 
 
 def pixel_box(f: int, pixel: tuple[int, int]) -> style.Box:
@@ -279,38 +278,12 @@ def pixel_box(f: int, pixel: tuple[int, int]) -> style.Box:
     return r * f - pad, (r + 1) * f + pad, c * f - pad, (c + 1) * f + pad, width
 
 
-def outline_pixel(picture: np.ndarray, f: int, pixel: tuple[int, int], *, copy: bool = True) -> np.ndarray:
-    """A picture enlarged f times -> (a copy of) it with map pixel (row, col) outlined in the highlight colour."""
-    pic = picture.copy() if copy else picture
-    r0, r1, c0, c1, width = pixel_box(f, pixel)
-    outline(pic, r0, r1, c0, c1, WINDOW, width)
-    return pic
-
-
-def window_picture(image: np.ndarray, window: tuple[int, int, int, int] | None, *, min_side: int = 384) -> np.ndarray:
-    """(H, W) or (H, W, 3) in [0, 1], window (first row, last row, first col, last col) -> uint8 RGB picture
-    with that receptive window outlined (clipped at the border: taps in the padding are the dotted cells
-    of the step's table)."""
-    pic, f = upscale(to_uint8(image), min_side)
-    return pic if window is None else outline_window(pic, f, window, copy=False)
-
-
 def window_box(f: int, window: tuple[int, int, int, int]) -> style.Box:
     """The outline of a window (first row, last row, first col, last col) in a picture enlarged f times, just
     outside its pixels."""
     width = max(2, f // 2)
     r0, r1, c0, c1 = window
     return r0 * f - width, (r1 + 1) * f + width, c0 * f - width, (c1 + 1) * f + width, width
-
-
-def outline_window(picture: np.ndarray, f: int, window: tuple[int, int, int, int], *, copy: bool = True
-                   ) -> np.ndarray:
-    """A picture enlarged f times -> (a copy of) it with the window (first row, last row, first col, last col)
-    outlined just outside its pixels."""
-    pic = picture.copy() if copy else picture
-    r0, r1, c0, c1, width = window_box(f, window)
-    outline(pic, r0, r1, c0, c1, WINDOW, width)
-    return pic
 
 
 def window_of(step: ConvStep) -> tuple[int, int, int, int]:

@@ -249,10 +249,10 @@ def window_picture(x: np.ndarray, cw: CellWindow, padding: tuple[int, int], min_
     t = max(1, f // 6)
     for r, c, inside in zip(cw.rows.ravel(), cw.cols.ravel(), cw.inside.ravel()):
         r0, c0 = (int(r) - lo_r) * f, (int(c) - lo_c) * f
-        outline(pic, r0, r0 + f, c0, c0 + f, WINDOW if inside else PAD, t)
+        outline(pic, (r0, r0 + f, c0, c0 + f, t), WINDOW if inside else PAD)
     if cw.winner is not None and cw.inside.any():
         r0, c0 = (cw.winner[0] - lo_r) * f, (cw.winner[1] - lo_c) * f
-        outline(pic, r0 + t, r0 + f - t, c0 + t, c0 + f - t, WINNER, max(2, t))
+        outline(pic, (r0 + t, r0 + f - t, c0 + t, c0 + f - t, max(2, t)), WINNER)
     return pic
 
 

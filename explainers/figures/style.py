@@ -145,8 +145,10 @@ def data_uri(data: bytes) -> str:
 Box = tuple[int, int, int, int, int]  # rows r0..r1-1 and columns c0..c1-1 of a picture, and its border's width
 
 
-def outline(picture: np.ndarray, r0: int, r1: int, c0: int, c1: int, colour: str, width: int) -> None:
-    """Draw a rectangle's border (rows r0..r1-1, cols c0..c1-1, clipped to the picture) in place."""
+def outline(picture: np.ndarray, box: Box, colour: str) -> None:
+    """Draw a box's border (rows r0..r1-1, cols c0..c1-1, ``width`` pixels inwards, clipped to the picture) in
+    place."""
+    r0, r1, c0, c1, width = box
     h, w = picture.shape[:2]
     colour_rgb = rgb(colour).astype(np.uint8)
     for a0, a1, b0, b1 in ((r0, r0 + width, c0, c1), (r1 - width, r1, c0, c1),

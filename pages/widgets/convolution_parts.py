@@ -225,12 +225,12 @@ def pixel_panel(url: ShareableState, picked: ImageChoice, demo: cv.KernelDemo, g
         _input_bytes(picked.key, picked.image, colour), alt=f"Input: {label}",
         caption=f"Input: {label} ({g.in_size[0]}×{g.in_size[1]}); orange: the kernel's window",
         overlay=_frame(shown, figs.window_box(shown[1], figs.window_of(step))))
-    maps = _output_base(run_key, demo.output)
     if colour == "depthwise":  # three maps in one picture: no pixel frame (its tables say which pixel)
         output = style.figure_html(
             _output_bytes(run_key, demo.output), pick=pick, alt="The three output maps",
             caption=f"Output: 3 maps ({ho}×{wo}) shown as R, G, B; for signed maps mid-grey is 0. Click a pixel.")
     else:
+        maps = _output_base(run_key, demo.output)
         signed = ("<p class='nl-caption'>Negative <b>red</b>, zero <b>white</b>, positive <b>blue</b>; turn on ReLU "
                   "to clip negatives to 0.</p>") if figs.is_signed(demo.output) else ""
         output = style.figure_html(

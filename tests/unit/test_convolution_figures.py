@@ -11,6 +11,7 @@ from PIL import Image
 
 from explainers.convolution import apply_kernel, conv_step, kernel_walk
 from explainers.figures import convolution as figs
+from tests.unit.overlay import svg_pixels
 
 RNG = np.random.default_rng(11)
 
@@ -40,10 +41,15 @@ def test_window_of_a_step_reaching_into_padding_is_outlined_clipped_at_the_borde
     step = conv_step(image.transpose(2, 0, 1), np.ones((3, 3, 3)), 0, 0, padding=2, dilation=2)
     assert figs.window_of(step) == (-2, 2, -2, 2)  # the window starts in the padding
     pic, f = figs.upscale(figs.to_uint8(image), 48)
-    framed = figs.outline_window(pic, f, figs.window_of(step))
+    box = figs.window_box(f, figs.window_of(step))
+    framed = pic.copy()
+    figs.style.outline(framed, box, figs.WINDOW)
     orange = figs.style.rgb(figs.WINDOW)
     np.testing.assert_array_equal(framed[3 * f, 0], orange)  # the window's right edge, clipped at the border
-    np.testing.assert_array_equal(pic, figs.upscale(figs.to_uint8(image), 48)[0])  # the cached base stays clean
+    # laid over the picture instead (what the page sends), the frame covers the same pixels, cut at the border
+    size = (pic.shape[1], pic.shape[0])
+    covered = svg_pixels(figs.style.frames_svg([box], size), size)
+    np.testing.assert_array_equal(covered, (framed != pic).any(axis=-1))
 
 
 def test_histogram_counts_every_value():
@@ -103,7 +109,7 @@ def test_animation_frames_walk_the_block_and_fill_in_the_output(block):
 
 def test_map_picture_is_diverging_with_white_at_zero_and_marks_the_pixel():
     from explainers.figures import style
-    from explainers.figures.convolution import map_picture
+    from explainers.figures.convolution import map_picture, pixel_box
 
     values = np.array([[-2.0, 0.0], [1.0, 2.0]])
     pic, f = map_picture(values, min_side=64)
@@ -111,20 +117,28 @@ def test_map_picture_is_diverging_with_white_at_zero_and_marks_the_pixel():
     assert tuple(pic[16, 48]) == (255, 255, 255)  # zero is white
     assert tuple(pic[16, 16]) == tuple(style.rgb(style.NEGATIVE).astype(int))  # the most negative is red
     assert tuple(pic[48, 48]) == tuple(style.rgb(style.POSITIVE).astype(int))
-    marked, _ = map_picture(values, pixel=(1, 0), min_side=64)
+    marked = pic.copy()
+    style.outline(marked, pixel_box(f, (1, 0)), style.HIGHLIGHT)
     assert tuple(marked[32, 16]) == tuple(style.rgb(style.HIGHLIGHT).astype(int))  # the outline of (1, 0)
     assert (marked[16:31, 16:31] == pic[16:31, 16:31]).all()  # other pixels untouched
 
 
 def test_window_picture_outlines_the_window_and_step_html_adds_up():
     from explainers.convolution import conv_step
-    from explainers.figures.convolution import step_html, window_of, window_picture
+    from explainers.figures import style
+    from explainers.figures.convolution import (
+        step_html,
+        to_uint8,
+        upscale,
+        window_box,
+        window_of,
+    )
 
     x = np.random.default_rng(0).random((1, 8, 8))
     step = conv_step(x, np.array([[[1.0, -2.0], [0.5, 0.25]]]), 3, 4, padding=1)
     assert window_of(step) == (2, 3, 3, 4)
-    pic = window_picture(x[0], window_of(step), min_side=8)
-    from explainers.figures import style
+    pic, f = upscale(to_uint8(x[0]), 8)
+    style.outline(pic, window_box(f, window_of(step)), style.HIGHLIGHT)
 
     orange = tuple(style.rgb(style.HIGHLIGHT).astype(int))
     assert pic.shape == (8, 8, 3) and tuple(pic[1, 3]) == orange  # a ring just outside the window

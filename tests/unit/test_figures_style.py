@@ -158,8 +158,8 @@ def test_frames_laid_over_a_picture_cover_the_pixels_outline_paints_into_it(boxe
     least one border across, as every frame a page draws is."""
     boxes = [(r0, r0 + t + dr, c0, c0 + t + dc, t) for r0, dr, c0, dc, t in boxes]
     picture = np.zeros((24, 32, 3), np.uint8)
-    for r0, r1, c0, c1, t in boxes:
-        style.outline(picture, r0, r1, c0, c1, style.HIGHLIGHT, t)
+    for box in boxes:
+        style.outline(picture, box, style.HIGHLIGHT)
     svg = style.frames_svg(boxes, (32, 24))
     assert svg.startswith('<svg class="nl-overlay" viewBox="0 0 32 24"')
     np.testing.assert_array_equal(svg_pixels(svg, (32, 24)), picture.any(axis=-1))
