@@ -6,6 +6,7 @@ import streamlit as st
 from explainers import perceptron as pc
 from explainers import snippets
 from explainers.figures import perceptron as fig
+from pages.widgets.lesson_tabs import lesson_tabs
 from pages.widgets.perceptron_parts import any_curve, learning_rule, linear_collapse
 from pages.widgets.slider_panel import RangeControl, slider_panel
 from pages.widgets.ui import ShareableState, pytorch_snippet, try_this
@@ -20,8 +21,7 @@ st.latex(r"z = w_1x_1 + w_2x_2 + \dots + w_nx_n + b \qquad a = f(z)")
 
 TABS = ("One neuron", "The learning rule", "Why layers need a non-linearity", "Enough units: any curve")
 # The open tab is in the URL, so a shared link opens on the same lesson.
-tab_neuron, tab_rule, tab_layers, tab_curve = st.tabs(TABS, key=url.bind("perc_tab", TABS[0], options=TABS),
-                                                      on_change="rerun")
+part = lesson_tabs(url, "perc_tab", TABS)
 
 
 # Each tab is a fragment: moving a slider reruns (and redraws) only its own tab. The other three
@@ -63,18 +63,14 @@ def neuron_panel() -> None:
 # Only the open tab is computed and drawn, as on the other lesson pages: the browser then re-renders one
 # tab's elements per slider change, not four tabs'. Opening a tab reruns the page; the settings of the
 # closed tabs stay in the URL and in the session (ShareableState), so nothing is lost on the way.
-if tab_neuron.open:
-    with tab_neuron:
-        one_neuron()
-        # Static, so outside the fragment: a key press in the panel never sends it again.
-        try_this("Make w1 negative and watch its edge turn red and the sum drop. With the step activation, "
-                 "find the bias at which the output flips from 0 to 1.")
-if tab_rule.open:
-    with tab_rule:
-        learning_rule(url)
-if tab_layers.open:
-    with tab_layers:
-        linear_collapse(url)
-if tab_curve.open:
-    with tab_curve:
-        any_curve(url)
+if part == TABS[0]:
+    one_neuron()
+    # Static, so outside the fragment: a key press in the panel never sends it again.
+    try_this("Make w1 negative and watch its edge turn red and the sum drop. With the step activation, "
+             "find the bias at which the output flips from 0 to 1.")
+elif part == TABS[1]:
+    learning_rule(url)
+elif part == TABS[2]:
+    linear_collapse(url)
+else:
+    any_curve(url)

@@ -5,6 +5,7 @@ import streamlit as st
 from explainers import scaling as sc
 from explainers.figures import scaling as fig
 from explainers.scaling import report, snippets
+from pages.widgets.lesson_tabs import lesson_tabs
 from pages.widgets.scaling import (
     job_panel,
     pipelining,
@@ -31,7 +32,7 @@ st.markdown(
 )
 machine = sc.machine()
 st.caption(f"This machine: {machine.describe()} Each worker is its own Python process with one torch thread.")
-tab_dp, tab_mp, tab_pp, tab_when = st.tabs(TABS, key=url.bind("scale_tab", TABS[0], options=TABS), on_change="rerun")
+part = lesson_tabs(url, "scale_tab", TABS)
 
 
 DP_TAB = "scale_dp_tab"  # the data-parallel tab's fragment, by key: a range that changes more than its panel reruns it
@@ -135,56 +136,49 @@ def ddp_ranges() -> None:
     url.publish()  # a rerun of the panel alone must update the link too
 
 
-if tab_dp.open:
-    with tab_dp:
-        st.latex(r"g_r = \nabla_w \frac{1}{B}\sum_{i \in \text{slice}_r} \ell_i \qquad "
-                 r"g = \frac{1}{N}\sum_{r=0}^{N-1} g_r = \nabla_w \frac{1}{NB}\sum_{i=1}^{NB} \ell_i\;")  # \; keeps the italic subscript inside the box
-        data_parallel()
-
-if tab_mp.open:
-    with tab_mp:
-        st.markdown("The tutorial's `ToyModel`: `net1 = Linear(10, 10)` and a ReLU on the first device, "
-                    "`net2 = Linear(10, 5)` on the second. "
-                    + ("Here: `cuda:0` and `cuda:1`." if machine.gpus >= 2 else
-                       "Without two GPUs the two devices are two processes, and `.to(dev1)` becomes a "
-                       "`dist.send` of the activation; backward sends its gradient back the other way."))
-        mb = st.slider("Batch", 1, 256, key=url.bind("scale_mp_batch", 20, lo=1, hi=256))
-        mp = job_panel("mp", sc.ModelParallelPlan(batch=mb), "Run one training step of the split model")
-        if mp is not None:
-            st.plotly_chart(fig.placement_figure(mp.placements, [(m.what, m.src, m.dst, f"{tuple(m.shape)}, {m.nbytes} bytes")
-                                                                 for m in mp.messages]), key="scale_place")
-            report_table(report.model_parallel_rows(mp))
-            st.metric("Split model vs the whole model on one device (output, loss, every gradient)", f"{mp.max_diff:.1e}")
-        try_this("Raise the batch: the activation sent forward grows with it (batch × 10 × 4 bytes), the weights do not move.")
-        pytorch_snippet(lambda: snippets.toy_model_script(mb, 0.001),
-                        title="PyTorch equivalent: the two-device ToyModel")
-        pytorch_snippet(lambda: snippets.two_process_script(mb, 0.001),
-                        title="PyTorch equivalent: two processes, send/recv")
-
-if tab_pp.open:
-    with tab_pp:
-        st.markdown("Split the model in stages and the first stage idles while the last works. Cutting the batch into "
-                    "M micro-batches lets the stages overlap; what stays idle is the **bubble**.")
-        st.latex(r"\text{bubble} = \frac{S-1}{M+S-1}")
-        pipelining(url, MICRO)
-
-if tab_when.open:
-    with tab_when:
-        done = results()
-        st.markdown("**Data parallel pays** when each rank's compute is large next to the all-reduce of the gradients "
-                    "(big batches, compute-heavy layers, fast links). **Split the model** when its weights, gradients "
-                    "and optimizer state do not fit one device; pipeline it so the devices work at the same time.")
-        if "dp" in done:
-            st.markdown(f"**Data parallel**, your last run ({done['dp'].world_size} ranks, slowest rank, medians):")
-            report_table(report.data_parallel_rows(done["dp"]))
-            st.markdown(report.verdict(done["dp"]))
-            report_table(report.memory_rows(done["dp"].grad_bytes // 4))
-        if "mp" in done:
-            st.markdown("**Model parallel**, your last run: what crossed between the devices.")
-            report_table(report.model_parallel_rows(done["mp"]))
-        if "pp" in done:
-            st.markdown("**Pipelining**, your last run: GPipe's formula next to the measured idle share.")
-            report_table(report.pipeline_rows(done["pp"]))
-        if not done:
-            st.info("Run the other tabs first: this table is built from what they measure.", icon=":material/table:")
+if part == TABS[0]:
+    st.latex(r"g_r = \nabla_w \frac{1}{B}\sum_{i \in \text{slice}_r} \ell_i \qquad "
+             r"g = \frac{1}{N}\sum_{r=0}^{N-1} g_r = \nabla_w \frac{1}{NB}\sum_{i=1}^{NB} \ell_i\;")  # \; keeps the italic subscript inside the box
+    data_parallel()
+elif part == TABS[1]:
+    st.markdown("The tutorial's `ToyModel`: `net1 = Linear(10, 10)` and a ReLU on the first device, "
+                "`net2 = Linear(10, 5)` on the second. "
+                + ("Here: `cuda:0` and `cuda:1`." if machine.gpus >= 2 else
+                   "Without two GPUs the two devices are two processes, and `.to(dev1)` becomes a "
+                   "`dist.send` of the activation; backward sends its gradient back the other way."))
+    mb = st.slider("Batch", 1, 256, key=url.bind("scale_mp_batch", 20, lo=1, hi=256))
+    mp = job_panel("mp", sc.ModelParallelPlan(batch=mb), "Run one training step of the split model")
+    if mp is not None:
+        st.plotly_chart(fig.placement_figure(mp.placements, [(m.what, m.src, m.dst, f"{tuple(m.shape)}, {m.nbytes} bytes")
+                                                             for m in mp.messages]), key="scale_place")
+        report_table(report.model_parallel_rows(mp))
+        st.metric("Split model vs the whole model on one device (output, loss, every gradient)", f"{mp.max_diff:.1e}")
+    try_this("Raise the batch: the activation sent forward grows with it (batch × 10 × 4 bytes), the weights do not move.")
+    pytorch_snippet(lambda: snippets.toy_model_script(mb, 0.001),
+                    title="PyTorch equivalent: the two-device ToyModel")
+    pytorch_snippet(lambda: snippets.two_process_script(mb, 0.001),
+                    title="PyTorch equivalent: two processes, send/recv")
+elif part == TABS[2]:
+    st.markdown("Split the model in stages and the first stage idles while the last works. Cutting the batch into "
+                "M micro-batches lets the stages overlap; what stays idle is the **bubble**.")
+    st.latex(r"\text{bubble} = \frac{S-1}{M+S-1}")
+    pipelining(url, MICRO)
+else:
+    done = results()
+    st.markdown("**Data parallel pays** when each rank's compute is large next to the all-reduce of the gradients "
+                "(big batches, compute-heavy layers, fast links). **Split the model** when its weights, gradients "
+                "and optimizer state do not fit one device; pipeline it so the devices work at the same time.")
+    if "dp" in done:
+        st.markdown(f"**Data parallel**, your last run ({done['dp'].world_size} ranks, slowest rank, medians):")
+        report_table(report.data_parallel_rows(done["dp"]))
+        st.markdown(report.verdict(done["dp"]))
+        report_table(report.memory_rows(done["dp"].grad_bytes // 4))
+    if "mp" in done:
+        st.markdown("**Model parallel**, your last run: what crossed between the devices.")
+        report_table(report.model_parallel_rows(done["mp"]))
+    if "pp" in done:
+        st.markdown("**Pipelining**, your last run: GPipe's formula next to the measured idle share.")
+        report_table(report.pipeline_rows(done["pp"]))
+    if not done:
+        st.info("Run the other tabs first: this table is built from what they measure.", icon=":material/table:")
 url.publish()

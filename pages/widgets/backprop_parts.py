@@ -28,6 +28,7 @@ from explainers import snippets
 from explainers.backprop_equation import step_html
 from explainers.figures import backprop as fb
 from explainers.training.oracle import mlp_gradients
+from pages.widgets.lesson_tabs import lesson_tabs
 from pages.widgets.slider_panel import RangeControl, slider_panel
 from pages.widgets.ui import ShareableState, pytorch_snippet, run_safely
 
@@ -314,23 +315,20 @@ def _vanishing_lesson(url: ShareableState) -> None:
 
 def _lessons(url: ShareableState, setup: Setup, lr: float, n_steps: int) -> None:
     # The open lesson is in the URL; only the open tab is computed and drawn.
-    t1, t2, t3 = st.tabs(LESSONS, key=url.bind("bp_lesson", LESSONS[0], options=LESSONS), on_change="rerun")
-    if t1.open:
-        with t1:
-            st.image(_rates_picture(setup.key, lr, n_steps), width="stretch")
-            st.markdown(f"Your η ÷ 100, your η = {lr:g}, and your η × 10, from the same start (log scale). Too "
-                        "small crawls; too large overshoots, bounces, blows up or saturates the units, where the "
-                        "gradient is almost zero and learning stalls.")
-    if t2.open:
-        with t2:
-            _vanishing_lesson(url)
-    if t3.open:
-        with t3:
-            st.image(_minibatch_picture(setup.key, lr, n_steps), width="stretch")
-            st.markdown("The thick dark line is the whole dataset at every step; the faint ones see only their "
-                        "batch, so small batches give noisy estimates of the gradient, but many cheap steps. The "
-                        "examples of a batch are independent until they are averaged, which is what makes "
-                        "training parallel: a GPU computes the whole batch at once.")
+    part = lesson_tabs(url, "bp_lesson", LESSONS)
+    if part == LESSONS[0]:
+        st.image(_rates_picture(setup.key, lr, n_steps), width="stretch")
+        st.markdown(f"Your η ÷ 100, your η = {lr:g}, and your η × 10, from the same start (log scale). Too "
+                    "small crawls; too large overshoots, bounces, blows up or saturates the units, where the "
+                    "gradient is almost zero and learning stalls.")
+    elif part == LESSONS[1]:
+        _vanishing_lesson(url)
+    else:
+        st.image(_minibatch_picture(setup.key, lr, n_steps), width="stretch")
+        st.markdown("The thick dark line is the whole dataset at every step; the faint ones see only their "
+                    "batch, so small batches give noisy estimates of the gradient, but many cheap steps. The "
+                    "examples of a batch are independent until they are averaged, which is what makes "
+                    "training parallel: a GPU computes the whole batch at once.")
 
 
 @st.fragment

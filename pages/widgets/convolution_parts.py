@@ -18,6 +18,7 @@ from explainers.images import to_grey
 from explainers.kernels import KERNELS
 from explainers.kernels import kernel as named_kernel
 from pages.widgets.image_input import ImageChoice
+from pages.widgets.lesson_tabs import lesson_tabs
 from pages.widgets.slider_panel import RangeControl, slider_panel
 from pages.widgets.ui import ShareableState, pytorch_snippet, run_safely
 
@@ -273,31 +274,28 @@ def tabs(url: ShareableState, picked: ImageChoice, demo: cv.KernelDemo, g: cv.Co
     """Histogram, the kernel-walk animation and a filter bank: lazy tabs, only the open one runs and is drawn."""
     colour, mode, pad_arg = settings["colour"], settings["padding_mode"], settings["padding"]
     stride, dilation = settings["stride"], settings["dilation"]
-    tab_hist, tab_walk, tab_bank = st.tabs(TABS, key=url.bind("conv_tab", TABS[0], options=TABS), on_change="rerun")
-    if tab_hist.open:
-        with tab_hist:
-            st.markdown(_histogram(run_key, demo.output), unsafe_allow_html=True)  # an SVG we built; st.html drops SVG
-            st.caption("Hover a bar to read its count. Flat areas pile up at one value: the count axis is logarithmic.")
-    if tab_walk.open:
-        with tab_walk:
-            r, c = st.session_state.conv_row, st.session_state.conv_col
-            walk = cv.kernel_walk(np.moveaxis(demo.x if colour != "depthwise" else demo.x[:1], 0, -1),
-                                  demo.output[0], (r, c), kernel_size=g.kernel, stride=stride, padding=pad_arg,
-                                  dilation=dilation, padding_mode=mode)
-            st.markdown("**Animate**: press ▶ to watch the kernel walk over a small block around the picked pixel"
-                        f"{' (red channel)' if colour == 'depthwise' else ''}.")
-            st.plotly_chart(figs.animation_figure(walk), key="conv_fig_walk")
-    if tab_bank.open:
-        with tab_bank:
-            st.markdown("**A filter bank: several kernels, several feature maps**")
-            bank = st.multiselect("Kernels in the bank", list(KERNELS), key="conv_bank", max_selections=8)
-            if not bank:
-                st.caption("Pick at least one kernel.")
-                return
-            pictures = run_safely(lambda: _bank(picked.key, picked.image, tuple(bank), stride, pad_arg, dilation,
-                                                mode), what="run the filter bank")
-            if pictures is not None:
-                st.caption(f"One `nn.Conv2d(1, {len(bank)})` layer on the greyscale picture: {len(bank)} filters "
-                           f"give {len(bank)} feature maps. Smaller kernels are centred in zeros to the largest size.")
-                st.image(pictures, caption=bank, width=220)
-                st.caption("Colour key: each map on its own scale, red below 0, white at 0, blue above.")
+    part = lesson_tabs(url, "conv_tab", TABS)
+    if part == TABS[0]:
+        st.markdown(_histogram(run_key, demo.output), unsafe_allow_html=True)  # an SVG we built; st.html drops SVG
+        st.caption("Hover a bar to read its count. Flat areas pile up at one value: the count axis is logarithmic.")
+    elif part == TABS[1]:
+        r, c = st.session_state.conv_row, st.session_state.conv_col
+        walk = cv.kernel_walk(np.moveaxis(demo.x if colour != "depthwise" else demo.x[:1], 0, -1),
+                              demo.output[0], (r, c), kernel_size=g.kernel, stride=stride, padding=pad_arg,
+                              dilation=dilation, padding_mode=mode)
+        st.markdown("**Animate**: press ▶ to watch the kernel walk over a small block around the picked pixel"
+                    f"{' (red channel)' if colour == 'depthwise' else ''}.")
+        st.plotly_chart(figs.animation_figure(walk), key="conv_fig_walk")
+    else:
+        st.markdown("**A filter bank: several kernels, several feature maps**")
+        bank = st.multiselect("Kernels in the bank", list(KERNELS), key="conv_bank", max_selections=8)
+        if not bank:
+            st.caption("Pick at least one kernel.")
+            return
+        pictures = run_safely(lambda: _bank(picked.key, picked.image, tuple(bank), stride, pad_arg, dilation,
+                                            mode), what="run the filter bank")
+        if pictures is not None:
+            st.caption(f"One `nn.Conv2d(1, {len(bank)})` layer on the greyscale picture: {len(bank)} filters "
+                       f"give {len(bank)} feature maps. Smaller kernels are centred in zeros to the largest size.")
+            st.image(pictures, caption=bank, width=220)
+            st.caption("Colour key: each map on its own scale, red below 0, white at 0, blue above.")

@@ -19,6 +19,7 @@ from explainers.figures import pooling as fig
 from explainers.figures import style
 from explainers.kernels import KERNELS
 from pages.widgets.image_input import ImageChoice
+from pages.widgets.lesson_tabs import lesson_tabs
 from pages.widgets.slider_panel import RangeControl, slider_panel
 from pages.widgets.ui import ShareableState, pytorch_snippet, run_safely, try_this
 
@@ -227,36 +228,30 @@ def cell_panel(url: ShareableState, feature: np.ndarray, mx: pl.PoolResult, av: 
 
 def tabs(url: ShareableState, det: Detector, mx: pl.PoolResult, av: pl.PoolResult, settings_key: str, p: int) -> None:
     """Five lazy tabs: only the open one runs and is drawn, so a slider move redraws one tab, not five."""
-    tab_cell, tab_idx, tab_grad, tab_shift, tab_pyr = st.tabs(
-        TABS, key=url.bind("pool_tab", TABS[0], options=TABS), on_change="rerun")
+    part = lesson_tabs(url, "pool_tab", TABS)
     feature = det.block.feature[0]
     _, ho, wo = mx.settings.out_shape
     for key, hi, start in zip(("pool_row", "pool_col"), (ho - 1, wo - 1), pl.strongest_cell(mx)):
         url.bind(key, start, lo=0, hi=63)
         st.session_state[key] = min(int(st.session_state[key]), hi)  # the output may have shrunk
-    if tab_cell.open:
-        with tab_cell:
-            cell_panel(url, feature, mx, av, settings_key, p, det.size)
-            try_this("Turn padding up to 1 and pick cell (0, 0): the max ignores the −∞ padding, while the average "
-                     "counts the zeros unless you switch count_include_pad off.")
-    if tab_idx.open:
-        with tab_idx:
-            st.markdown("`F.max_pool2d(x, ..., return_indices=True)` also says **where** each maximum came from: "
-                        "the position in the flattened H×W map, row·W + column. `MaxUnpool2d` uses it to undo pooling.")
-            st.plotly_chart(fig.indices_figure(mx, pl.winner_offsets(mx), pl.win_counts(mx)[0], feature),
-                            key="pool_indices")
-            st.caption("Where a window is flat (all zeros), every value ties and PyTorch keeps the first one it "
-                       "scans: the top-left pixel of the window.")
-            try_this("Set stride 1 with kernel 3: windows overlap, so one strong pixel can win many windows.")
-    if tab_grad.open:
-        with tab_grad:
-            gradients(url, feature, mx, av)
-    if tab_shift.open:
-        with tab_shift:
-            shift(url, det, mx, av, settings_key)
-    if tab_pyr.open:
-        with tab_pyr:
-            pyramid(det)
+    if part == TABS[0]:
+        cell_panel(url, feature, mx, av, settings_key, p, det.size)
+        try_this("Turn padding up to 1 and pick cell (0, 0): the max ignores the −∞ padding, while the average "
+                 "counts the zeros unless you switch count_include_pad off.")
+    elif part == TABS[1]:
+        st.markdown("`F.max_pool2d(x, ..., return_indices=True)` also says **where** each maximum came from: "
+                    "the position in the flattened H×W map, row·W + column. `MaxUnpool2d` uses it to undo pooling.")
+        st.plotly_chart(fig.indices_figure(mx, pl.winner_offsets(mx), pl.win_counts(mx)[0], feature),
+                        key="pool_indices")
+        st.caption("Where a window is flat (all zeros), every value ties and PyTorch keeps the first one it "
+                   "scans: the top-left pixel of the window.")
+        try_this("Set stride 1 with kernel 3: windows overlap, so one strong pixel can win many windows.")
+    elif part == TABS[2]:
+        gradients(url, feature, mx, av)
+    elif part == TABS[3]:
+        shift(url, det, mx, av, settings_key)
+    else:
+        pyramid(det)
 
 
 def gradients(url: ShareableState, feature: np.ndarray, mx: pl.PoolResult, av: pl.PoolResult) -> None:

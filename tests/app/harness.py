@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from streamlit.components.v2.bidi_component.main import _make_trigger_id
 from streamlit.testing.v1 import AppTest
 
+from pages.widgets.lesson_tabs import tab_strip_key
 from pages.widgets.slider_panel import panel_message
 from pages.widgets.ui import SNIPPET_KEY
 
@@ -58,6 +60,25 @@ def move_panel(at: AppTest, key: str, values: dict, *, seq: int | None = None, c
     state = states.widgets.add()
     state.id = _panel_element(at, key).proto.id
     state.json_value = json.dumps(panel_message(data["seq"] + 1 if seq is None else seq, values, click))
+    at._run(states)
+    assert not at.exception, at.exception
+    return at
+
+
+def lesson_tabs(at: AppTest, key: str) -> tuple[list[str], str]:
+    """The lesson tabs bound to `key` (pages/widgets/lesson_tabs.py) as the page sent them: (names, the open one)."""
+    data = json.loads(_panel_element(at, tab_strip_key(key)).proto.json)
+    return data["names"], data["open"]
+
+
+def choose_tab(at: AppTest, key: str, name: str) -> AppTest:
+    """Rerun as the browser does when the learner clicks the lesson tab `name`: the tabs send it as a trigger
+    (``setTriggerValue("open", name)``), which AppTest cannot click, so it goes with the other widget states
+    through AppTest's own (private) run."""
+    states = at._tree.get_widget_states()
+    state = states.widgets.add()
+    state.id = _make_trigger_id(_panel_element(at, tab_strip_key(key)).proto.id, "events")
+    state.json_trigger_value = json.dumps([{"event": "open", "value": name}])
     at._run(states)
     assert not at.exception, at.exception
     return at

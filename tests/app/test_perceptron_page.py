@@ -7,6 +7,8 @@ from streamlit.testing.v1 import AppTest
 from explainers import perceptron as pc
 from pages.widgets import ui
 from tests.app.harness import (
+    choose_tab,
+    lesson_tabs,
     move_panel,
     open_snippets,
     panel,
@@ -171,13 +173,18 @@ def test_more_units_draw_the_curve_better():
 
 def test_only_the_open_tab_is_drawn_and_closed_tabs_keep_their_settings():
     at = run()
+    assert lesson_tabs(at, "perc_tab") == (["One neuron", RULE, LAYERS, CURVE], "One neuron")
     assert slider(at, "Number of inputs") and not any(s.label == "Hidden units" for s in at.slider)
     neuron(at, w1=-1.0)
-    open_tab(at, LAYERS)
-    assert not at.get("bidi_component") and not any(s.label == "Number of inputs" for s in at.slider)
+    choose_tab(at, "perc_tab", LAYERS)  # a click on the tab, as the browser sends it
+    assert lesson_tabs(at, "perc_tab")[1] == LAYERS and at.query_params["perc_tab"] == LAYERS
+    assert [e.key for e in at.get("bidi_component")] == ["_perc_tab_tabs"]  # no neuron panel, only the tabs
+    assert not any(s.label == "Number of inputs" for s in at.slider)
     slider(at, "Hidden units").set_value(6).run()
-    open_tab(at, "One neuron")
+    choose_tab(at, "perc_tab", "One neuron")
     assert shown(at, "w1") == -1.0 and at.query_params["perc_hidden"] == "6"
+    choose_tab(at, "perc_tab", "Not a tab")  # a stale or forged message: the open tab stays
+    assert lesson_tabs(at, "perc_tab")[1] == "One neuron" and shown(at, "w1") == -1.0
     assert open_tab(at, LAYERS) and slider(at, "Hidden units").value == 6
 
 

@@ -15,7 +15,11 @@ from explainers import pooling as pl
 from explainers.formula_html import plain
 from explainers.images import sample_images
 from explainers.kernels import kernel
+from pages.widgets.lesson_tabs import tab_strip_key
+from pages.widgets.pooling_parts import TABS
 from tests.app.harness import (
+    choose_tab,
+    lesson_tabs,
     move_panel,
     open_snippets,
     panel,
@@ -62,7 +66,7 @@ def test_default_page_shows_the_block_the_formula_and_zero_parameters():
     assert metric(at, "Max pooling output") == "16×16"
     assert metric(at, "Parameters to learn") == "0"
     assert plain(panel(at, "pool_settings")["picture"]).endswith("⌋ + 1 = 16")  # the size formula, in the panel
-    assert len(at.tabs) == 5
+    assert lesson_tabs(at, "pool_tab") == (TABS, TABS[0])  # the open tab: the picked cell
     assert any("PyTorch equivalent" in e.label for e in at.expander)
     open_snippets(at)
     assert "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1" in at.code[0].value
@@ -93,7 +97,7 @@ def test_illegal_padding_gives_a_plain_error_and_keeps_the_settings():
     setting(at, "Padding p", 2)  # kernel 2: padding at most 1
     assert not at.exception
     assert any("at most half the kernel size" in e.value for e in at.error)
-    assert len(at.tabs) == 0  # nothing below is drawn with impossible settings
+    assert not [e for e in at.get("bidi_component") if e.key == tab_strip_key("pool_tab")]  # nothing below is drawn with impossible settings
     assert at.query_params["pool_p"] == "2"
     setting(at, "Kernel size k", 4)
     assert not at.error and metric(at, "Max pooling output") == f"{torch_size(32, 4, 2, 2)}×{torch_size(32, 4, 2, 2)}"
@@ -161,8 +165,7 @@ def test_stage_kernel_size_gradient_and_shift_widgets_all_run():
     assert at.selectbox(key="pool_kernel").disabled and "nn.Conv2d" not in at.code[0].value
     at.selectbox(key="pool_size").set_value(48).run()
     assert metric(at, "Max pooling output") == "24×24"
-    at.session_state["pool_tab"] = "Gradient routing"  # what a click on the tab does (lazy tabs)
-    at.run()
+    choose_tab(at, "pool_tab", "Gradient routing")  # a click on the tab, as the browser sends it
     assert not [e for e in at.get("bidi_component") if e.key == "pool_cell"]  # only the open tab is drawn
     at.toggle(key="pool_gradcell").set_value(False).run()
     assert any("input pixels get any gradient" in c.value for c in at.caption)

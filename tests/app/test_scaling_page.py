@@ -11,7 +11,14 @@ from streamlit.testing.v1 import AppTest
 
 from explainers import scaling as sc
 from explainers.scaling import launch
-from tests.app.harness import move_panel, open_snippets, panel, panel_value, run_page
+from tests.app.harness import (
+    lesson_tabs,
+    move_panel,
+    open_snippets,
+    panel,
+    panel_value,
+    run_page,
+)
 from tests.unit.scaling_procs import live_children
 
 
@@ -43,7 +50,7 @@ def metric(at: AppTest, label: str) -> str:
 def test_default_page_explains_the_machine_and_offers_each_part():
     at = run()
     assert at.title[0].value == "Scaling out"
-    assert len(at.tabs) == 4
+    assert lesson_tabs(at, "scale_tab")[0] == ["Data parallel", "Model parallel", "Pipelining", "When to use what"]
     assert "This machine:" in at.caption[0].value and "rank" in at.caption[0].value
     assert at.button(key="dp_run").label.startswith("Train with DDP on 2 processes")
     assert panel_value(at, "scale_dp", "scale_world") == 2

@@ -1,0 +1,67 @@
+// The tabs of a lesson page, drawn by the browser: a row of role="tab" buttons that says which part of the lesson
+// is open. Only the open part is drawn by the page (each part is a tab Python computes lazily), so a tab here is
+// a choice sent to Python, like a click on Streamlit's own lazy tabs; unlike them it is not a container, so a
+// fragment below it (a panel the learner moves) reruns and redraws without the browser re-rendering the tabs.
+//
+// A click, or Enter or Space on a focused tab, shows the tab as open at once and sends its name (a trigger:
+// one rerun per choice). Arrow keys, Home and End move the focus along the row (the WAI-ARIA tabs pattern with
+// manual activation: moving the focus does not rerun the page). Python's answer says which tab is open
+// (data.open), so the browser's Back, a shared link or a refused choice show the truth.
+export default function ({ parentElement, data, setTriggerValue }) {
+  const signature = data.names.join("\u0000") + "\u0001" + data.label;
+  let list = parentElement.querySelector(".nl-tabs");
+  if (!list || list.dataset.signature !== signature) {
+    list?.remove();
+    list = build(data, signature, setTriggerValue);
+    parentElement.appendChild(list);
+  }
+  select(list, data.open);
+}
+
+function build(data, signature, setTriggerValue) {
+  const list = document.createElement("div");
+  list.className = "nl-tabs";
+  list.setAttribute("role", "tablist");
+  list.setAttribute("aria-label", data.label);
+  list.dataset.signature = signature;
+  for (const name of data.names) {
+    const tab = document.createElement("button");
+    tab.type = "button";
+    tab.className = "nl-tab";
+    tab.setAttribute("role", "tab");
+    tab.dataset.name = name;
+    tab.textContent = name;
+    list.appendChild(tab);
+  }
+  const open = (tab) => {
+    if (tab.getAttribute("aria-selected") === "true") return;
+    select(list, tab.dataset.name);
+    setTriggerValue("open", tab.dataset.name);
+  };
+  list.addEventListener("click", (event) => {
+    const tab = event.target.closest(".nl-tab");
+    if (tab) open(tab);
+  });
+  list.addEventListener("keydown", (event) => {
+    const tabs = [...list.querySelectorAll(".nl-tab")];
+    const at = tabs.indexOf(event.target.closest(".nl-tab"));
+    if (at < 0) return;
+    const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 }[event.key];
+    if (to === undefined) return;
+    event.preventDefault();
+    const next = tabs[(to + tabs.length) % tabs.length];
+    for (const tab of tabs) tab.tabIndex = tab === next ? 0 : -1;
+    next.focus();
+    next.scrollIntoView({ block: "nearest", inline: "nearest" });
+  });
+  return list;
+}
+
+// Show `name` as the open tab; the keyboard reaches the row through it.
+function select(list, name) {
+  for (const tab of list.querySelectorAll(".nl-tab")) {
+    const on = tab.dataset.name === name;
+    tab.setAttribute("aria-selected", String(on));
+    tab.tabIndex = on ? 0 : -1;
+  }
+}
