@@ -61,3 +61,26 @@ def test_a_key_press_in_a_panel_leaves_the_tabs_in_place(server, page):
     assert slider.input_value() != before and _param(page, "perc_w1") == slider.input_value()
     assert tablist.evaluate("el => el.dataset.mark") == "kept" and _open_tab(page) == "One neuron"
     assert_no_exception(page)
+
+
+def test_a_row_too_wide_for_a_projector_scrolls_to_its_last_tab(server, page):
+    """At 1024 px Pooling's five tabs do not fit: an arrow says so, and a click on it brings the rest in."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    open_page(page, server, "pooling")
+    last = page.get_by_role("tab", name="Pyramid 28 → 14 → 7")
+    row = page.get_by_role("tablist", name="Parts of the lesson")
+    row.wait_for()
+
+    def shown_whole() -> bool:  # the last tab lies inside the row's visible part
+        return row.evaluate("(el, tab) => { const r = el.getBoundingClientRect(), t = tab.getBoundingClientRect();"
+                            " return t.left >= r.left - 1 && t.right <= r.right + 1; }", last.element_handle())
+
+    right, left = page.locator(".nl-more.nl-right"), page.locator(".nl-more.nl-left")
+    assert not shown_whole() and right.is_visible() and not left.is_visible()
+    right.click()
+    page.wait_for_function("(el) => el.scrollLeft + el.clientWidth >= el.scrollWidth - 1", arg=row.element_handle())
+    assert shown_whole() and left.is_visible() and not right.is_visible()
+    last.click()  # and it opens like any other
+    wait_settled(page)
+    assert _open_tab(page) == "Pyramid 28 → 14 → 7" and _param(page, "pool_tab") == "Pyramid 28 → 14 → 7"
+    assert_no_exception(page)

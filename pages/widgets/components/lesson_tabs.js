@@ -7,23 +7,50 @@
 // one rerun per choice). Arrow keys, Home and End move the focus along the row (the WAI-ARIA tabs pattern with
 // manual activation: moving the focus does not rerun the page). Python's answer says which tab is open
 // (data.open), so the browser's Back, a shared link or a refused choice show the truth.
+//
+// A row wider than the page scrolls sideways, with an arrow at each end that has more tabs behind it (as
+// Streamlit's tabs show them): a click on it scrolls the row; the keyboard reaches every tab with the arrow keys.
 export default function ({ parentElement, data, setTriggerValue }) {
   const signature = data.names.join("\u0000") + "\u0001" + data.label;
-  let list = parentElement.querySelector(".nl-tabs");
-  if (!list || list.dataset.signature !== signature) {
-    list?.remove();
-    list = build(data, signature, setTriggerValue);
-    parentElement.appendChild(list);
+  let bar = parentElement.querySelector(".nl-tabbar");
+  if (!bar || bar.dataset.signature !== signature) {
+    bar?.nlResize?.disconnect();
+    bar?.remove();
+    bar = document.createElement("div");
+    bar.className = "nl-tabbar";
+    bar.dataset.signature = signature;
+    const list = build(data, setTriggerValue);
+    bar.appendChild(list);
+    for (const side of ["left", "right"]) {
+      const arrow = document.createElement("button");
+      arrow.type = "button";
+      arrow.className = `nl-more nl-${side}`;
+      arrow.tabIndex = -1;  // for the pointer: the keyboard moves along the tabs themselves
+      arrow.setAttribute("aria-hidden", "true");
+      arrow.textContent = side === "left" ? "‹" : "›";
+      arrow.addEventListener("click", () => {
+        list.scrollBy({ left: (side === "left" ? -1 : 1) * list.clientWidth * 0.6, behavior: "smooth" });
+      });
+      bar.appendChild(arrow);
+    }
+    const arrows = () => {
+      const end = list.scrollWidth - list.clientWidth;
+      bar.classList.toggle("nl-more-left", list.scrollLeft > 1);
+      bar.classList.toggle("nl-more-right", list.scrollLeft < end - 1);
+    };
+    list.addEventListener("scroll", arrows, { passive: true });
+    bar.nlResize = new ResizeObserver(arrows);
+    bar.nlResize.observe(list);
+    parentElement.appendChild(bar);
   }
-  select(list, data.open);
+  select(bar.querySelector(".nl-tabs"), data.open);
 }
 
-function build(data, signature, setTriggerValue) {
+function build(data, setTriggerValue) {
   const list = document.createElement("div");
   list.className = "nl-tabs";
   list.setAttribute("role", "tablist");
   list.setAttribute("aria-label", data.label);
-  list.dataset.signature = signature;
   for (const name of data.names) {
     const tab = document.createElement("button");
     tab.type = "button";
