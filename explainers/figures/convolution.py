@@ -147,14 +147,14 @@ def histogram_svg(values: np.ndarray, *, bins: int = 60, width: int = 640, heigh
     if hi - lo < 1e-12:
         lo, hi = lo - 0.5, hi + 0.5
     counts, edges = np.histogram(v, bins=bins, range=(lo, hi))
-    left, right, top, bottom = 52, 10, 24, 40  # room for the axis labels
+    left, right, top, bottom = 58, 14, 26, 42  # room for the axis labels (13 px: 11.5 px on a 1024 px projector)
     pw, ph = width - left - right, height - top - bottom
     ymax = np.log10(max(int(counts.max()), 1)) + 0.3
     x = lambda e: left + (e - lo) / (hi - lo) * pw  # noqa: E731
     y = lambda c: top + ph * (1 - np.log10(c) / ymax) if c > 0 else top + ph  # noqa: E731
     parts = ['<div class="conv-hist">', f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-             f'style="max-width:{width}px;font:11px sans-serif" role="img" aria-label="Histogram of the output">',
-             f'<text x="{left + pw / 2}" y="14" text-anchor="middle" font-size="13">Histogram of the output</text>']
+             f'style="max-width:{width}px;font:13px sans-serif" role="img" aria-label="Histogram of the output">',
+             f'<text x="{left + pw / 2}" y="15" text-anchor="middle" font-size="15">Histogram of the output</text>']
     for n in range(int(np.floor(ymax)) + 1):  # log grid lines at 1, 10, 100, ...
         yy = y(10 ** n) if n else top + ph
         parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="{style.GRID}"/>'

@@ -69,8 +69,9 @@ def test_default_page_has_every_part():
     assert pixel(at).count('data-nl-pick="conv_row conv_col" data-nl-grid="256 256"') == 1  # the clickable map
     assert "products, sum" in pixel(at)
     assert at.get("plotly_chart") == []
-    hist = next(m.value for m in at.markdown if "Histogram of the output" in m.value)
-    assert sum(figs.histogram_counts(hist)) == 256 * 256  # every output value counted
+    hist = panel(at, "conv_hist")  # an SVG in a panel with no ranges, patched in place on a change
+    assert hist["controls"] == [] and "Histogram of the output" in hist["picture"]
+    assert sum(figs.histogram_counts(hist["picture"])) == 256 * 256  # every output value counted
     assert [c.key for c in run({"conv_tab": "Animate the kernel"}).get("plotly_chart")] == ["conv_fig_walk"]
     bank = run({"conv_tab": "Filter bank"})
     assert [img.caption for i in bank.get("image") for img in i.proto.imgs][-4:] == BANK  # one picture per map
@@ -101,6 +102,7 @@ def test_stride_padding_dilation_change_the_output_size():
     assert "(1, 1, 127, 127)" in shapes(at)
     move_panel(at, "conv_settings", {"conv_dilation": 3})
     assert "(1, 1, 125, 125)" in shapes(at)  # floor((256 - 3*2 - 1) / 2) + 1
+    assert sum(figs.histogram_counts(panel(at, "conv_hist")["picture"])) == 125 * 125  # the histogram follows
     assert at.query_params["conv_stride"] == "2" and at.query_params["conv_dilation"] == "3"
     assert not at.exception
 
