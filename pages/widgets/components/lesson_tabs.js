@@ -39,8 +39,8 @@ export default function ({ parentElement, data, setTriggerValue }) {
       bar.classList.toggle("nl-more-right", list.scrollLeft < end - 1);
     };
     list.addEventListener("scroll", arrows, { passive: true });
-    bar.nlResize = new ResizeObserver(arrows);
-    bar.nlResize.observe(list);
+    bar.nlResize = new ResizeObserver(arrows);  // the row's width, and its labels' (a web font that loads late)
+    for (const el of [list, ...list.children]) bar.nlResize.observe(el);
     parentElement.appendChild(bar);
   }
   select(bar.querySelector(".nl-tabs"), data.open);
