@@ -17,18 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
-from pathlib import Path
 
 import streamlit as st
 
+from pages.widgets import components
 from pages.widgets.ui import ShareableState
 
-_HERE = Path(__file__).parent / "components"
-_TABS = st.components.v2.component(
-    "neural_lens.lesson_tabs",
-    js=(_HERE / "lesson_tabs.js").read_text(encoding="utf-8"),
-    css=(_HERE / "lesson_tabs.css").read_text(encoding="utf-8"),
-)
+_TABS = components.register("neural_lens.lesson_tabs", "lesson_tabs")
 
 
 def tab_strip_key(key: str) -> str:
@@ -36,15 +31,12 @@ def tab_strip_key(key: str) -> str:
     return f"_{key}_tabs"
 
 
-def choose(key: str, names: Sequence[str], payload: object) -> None:
-    """Open the tab the browser named, when it is one of ``names`` (anything else, sent by a stale or a
-    tampered page, is ignored: the open tab stays)."""
+def _on_open(key: str, names: tuple[str, ...]) -> None:
+    """Open the tab the browser named, when it is one of ``names`` (anything else, sent by a stale or a tampered
+    page, is ignored: the open tab stays)."""
+    payload = (st.session_state.get(tab_strip_key(key)) or {}).get("open")
     if isinstance(payload, str) and payload in names:
         st.session_state[key] = payload
-
-
-def _on_open(key: str, names: tuple[str, ...]) -> None:
-    choose(key, names, (st.session_state.get(tab_strip_key(key)) or {}).get("open"))
 
 
 def lesson_tabs(url: ShareableState, key: str, names: Sequence[str], *, label: str = "Parts of the lesson") -> str:

@@ -25,20 +25,15 @@ import math
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from pages.widgets import components
 from pages.widgets.ui import ShareableState, finite, on_grid
 
 COMPONENT = "neural_lens.slider_panel"  # the name its elements carry (benchmarks/classroom.py looks for it)
-_HERE = Path(__file__).parent / "components"
-_PANEL = st.components.v2.component(
-    COMPONENT,
-    js=(_HERE / "slider_panel.js").read_text(encoding="utf-8"),
-    css=(_HERE / "slider_panel.css").read_text(encoding="utf-8"),
-)
+_PANEL = components.register(COMPONENT, "slider_panel")
 
 
 MAX_SEQ = 2**53 - 1  # the browser counts in doubles: a larger number is not a count it could have sent
