@@ -27,6 +27,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 _KEEP = "_nl_kept_values"  # survives page switches, unlike widget state
+_UNSET = object()  # a key with no value in the session (None is a value)
 
 
 @dataclass(frozen=True)
@@ -122,20 +123,20 @@ class ShareableState:
         b = _Binding(default, tuple(options) if options is not None else None, lo, hi, step)
         self._bindings[key] = b
         state = st.session_state
-        kept = state.setdefault(_KEEP, {})
-        raw = st.query_params.get(key)
-        if key in state and (raw is None or not history_navigation()):
+        value = state.get(key, _UNSET)  # read once: each read takes Streamlit's session lock
+        raw = None if value is not _UNSET and not history_navigation() else st.query_params.get(key)
+        if value is not _UNSET and raw is None:
             # The session's value wins, even over an address unlike it: a rerun carries the address the
             # browser had when it sent its request, which may be older than this session's last write (a
             # drawing made just after a tab switch came back with the old tab in its address; taken as Back,
             # it undid the switch). Re-assigning makes the value user state: Streamlit then keeps it even in
             # runs where its widget is not drawn (a closed lazy tab), instead of cleaning it up.
-            state[key] = state[key]
+            state[key] = value
             return key
         # First visit, or the browser's Back/Forward through the history entries each settled change made:
         # the URL wins.
-        if key not in state:
-            state[key] = kept.get(key, default)
+        if value is _UNSET:
+            state[key] = state.setdefault(_KEEP, {}).get(key, default)
         if raw is not None:
             try:
                 state[key] = _parse(raw, b)
@@ -145,15 +146,21 @@ class ShareableState:
 
     def publish(self) -> None:
         """Write every bound value to the URL and keep it for the next visit to this page."""
-        kept = st.session_state.setdefault(_KEEP, {})
+        state = st.session_state
+        kept = state.setdefault(_KEEP, {})
         params = {}
+        # Each value read once, and the address once: every read goes through Streamlit's session lock, and a
+        # page with nested fragments publishes up to three times per change (ui.py was 25% of Convolution's
+        # server time on a change of its bias with three reads per key).
         for key in self._bindings:
-            if key in st.session_state:
-                kept[key] = st.session_state[key]
-                params[key] = _encode(st.session_state[key])
+            value = state.get(key, _UNSET)
+            if value is not _UNSET:
+                kept[key] = value
+                params[key] = _encode(value)
         # Only touch the URL when something changed: each write is one browser history entry, so
         # Back steps through settled changes (bind() follows the URL on Back and Forward).
-        if any(st.query_params.get(k) != v for k, v in params.items()):
+        address = st.query_params.to_dict()
+        if any(address.get(k) != v for k, v in params.items()):
             st.query_params.update(params)
         if self.rejected:
             names = ", ".join(sorted(set(self.rejected)))
