@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+from collections.abc import Sequence
 from html import escape
 
 import numpy as np
@@ -204,15 +205,30 @@ def figure_html(data: bytes, caption: str, *, alt: str, click: str | None = None
     return f'<figure class="nl-figure">{img}<figcaption>{escape(caption)}</figcaption>{after}</figure>'
 
 
-def metrics_html(items: list[tuple[str, str, str]]) -> str:
+def metrics_html(items: list[tuple[str, str, str]], *, deltas: Sequence[tuple[float, str] | None] = ()) -> str:
     """Big numbers with their labels, as ``st.metric`` shows them: [(label, value, help)] -> HTML (all escaped;
-    the help is the tooltip)."""
+    the help is the tooltip). ``deltas``, one per item or None, is the change shown under a value as
+    ``(change, text)``: an arrow up or down with the text, green for a fall (a loss: st.metric's
+    ``delta_color="inverse"``), red for a rise."""
     boxes = []
-    for label, value, tip in items:
+    for k, (label, value, tip) in enumerate(items):
         title = f' title="{escape(tip)}"' if tip else ""
+        delta = deltas[k] if k < len(deltas) else None
+        under = ""
+        if delta is not None:
+            change, text = delta
+            kind, arrow = ("nl-good", "↓") if change < 0 else ("nl-bad", "↑") if change > 0 else ("", "")
+            under = f'<div class="nl-metric-delta {kind}">{arrow} {escape(text)}</div>'
         boxes.append(f'<div class="nl-metric"{title}><div class="nl-metric-label">{escape(label)}</div>'
-                     f'<div class="nl-metric-value">{escape(value)}</div></div>')
+                     f'<div class="nl-metric-value">{escape(value)}</div>{under}</div>')
     return f'<div class="nl-metrics">{"".join(boxes)}</div>'
+
+
+def svg_figure_html(svg: str, *, alt: str) -> str:
+    """An SVG document we built, as a picture that fills its column (an ``<img>``: its ids and styles stay its
+    own) -> HTML for a browser panel's picture."""
+    uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return f'<figure class="nl-figure"><img src="{uri}" alt="{escape(alt)}"></figure>'
 
 
 def bold_html(text: str) -> str:

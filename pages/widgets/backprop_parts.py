@@ -27,12 +27,22 @@ from explainers import backprop as bp
 from explainers import snippets
 from explainers.backprop_equation import step_html
 from explainers.figures import backprop as fb
+from explainers.figures import style
 from explainers.training.oracle import mlp_gradients
 from pages.widgets.lesson_tabs import lesson_tabs
 from pages.widgets.slider_panel import RangeControl, slider_panel
 from pages.widgets.ui import ShareableState, pytorch_snippet, run_safely
 
 LRS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+LR_PANEL, TRAIN_PANEL = "bp_lr_panel", "bp_train_panel"
+LEARNING_RATE = RangeControl.choices("bp_lr", "Learning rate η", LRS,
+                                     help="How far each step moves the weights along minus the gradient.")
+STEPS = RangeControl("bp_steps", "Training steps", 10, 3000, 10, help="How many gradient steps the run takes.")
+
+
+def _batch(n: int) -> RangeControl:
+    return RangeControl("bp_batch", "Batch size (0 = the whole dataset)", 0, n, 1,
+                        help="How many examples each step averages its gradient over.")
 LESSONS = ("Learning rate", "Vanishing gradients", "Mini-batches")
 URL_WEIGHT_LIMIT = 10_000.0  # a step can take a weight past the sliders' usual ±5; a link keeps it
 
@@ -209,6 +219,18 @@ class TrainingView:
     curve: str  # SVG pictures: no hover needed, and an <img> redraws far faster than a plotly chart
     boundary: str
 
+    def html(self) -> str:
+        """The run as the training panel's picture: its two numbers, then the curve and the boundaries."""
+        change = self.final_loss - self.first_loss
+        numbers = style.metrics_html(
+            [("Final loss", f"{self.final_loss:.4f}", f"The mean loss on the whole dataset after the last step "
+                                                     f"(before the first: {self.first_loss:.4f})."),
+             ("Accuracy", f"{self.accuracy:.0%}", "The share of the dataset on the right side of the boundary.")],
+            deltas=[(change, bp.signed(change)), None])
+        return (numbers + style.svg_figure_html(self.curve, alt="Loss on the whole dataset, step by step")
+                + style.svg_figure_html(self.boundary, alt="The probability of class 1 over the plane, as the "
+                                                           "network learns, with the data"))
+
 
 # Finished pictures and figures are cached as objects (st.cache_resource: shared and read-only), not pickled:
 # a plotly figure that st.cache_data unpickles is validated again on every hit, costing what building it did.
@@ -283,14 +305,19 @@ def _last_step(setup: Setup) -> None:
         st.caption(f"{', '.join(names[i] for i in last.outside())} now lie outside the sliders' usual ±5.")
 
 
-def _training(setup: Setup, lr: float, n_steps: int, batch: int) -> None:
+def _training(setup: Setup, lr: float) -> int:
+    """Section 4: its ranges (steps, and the batch size on a dataset larger than 4) over the run they pick, as
+    one browser panel -> the number of steps."""
+    n = len(bp.make_problem(setup.dataset)[1])
+    controls = [STEPS]
+    if n > 4:
+        controls.append(_batch(n))
+        st.session_state.bp_batch = min(int(st.session_state.bp_batch), n)  # a smaller dataset than the last
+    n_steps = int(st.session_state.bp_steps)
+    batch = int(st.session_state.bp_batch) if n > 4 else 0
     view = _training_view(setup.key, lr, n_steps, batch)
-    m1, m2 = st.columns(2)
-    m1.metric("Final loss", f"{view.final_loss:.4f}", delta=bp.signed(view.final_loss - view.first_loss),
-              delta_color="inverse")
-    m2.metric("Accuracy", f"{view.accuracy:.0%}")
-    st.image(view.curve, width="stretch")
-    st.image(view.boundary, width="stretch")
+    slider_panel(TRAIN_PANEL, controls, view.html(), layout="stack",
+                 announce=f"final loss {view.final_loss:.4f}, accuracy {view.accuracy:.0%}")
     if setup.dataset == "XOR":
         bend = (f"With a hidden layer ({setup.hidden} units here) the network can bend the boundary." if setup.hidden > 1
                 else "One hidden unit is still one line, squashed: XOR needs at least two. Move **Hidden units** up.")
@@ -299,6 +326,7 @@ def _training(setup: Setup, lr: float, n_steps: int, batch: int) -> None:
             st.page_link("pages/perceptron.py", label="Back to the Perceptron, where XOR failed", icon=":material/neurology:")
         except StreamlitAPIException:
             st.markdown("See the **Perceptron** lesson, where XOR failed.")
+    return n_steps
 
 
 @st.fragment
@@ -342,19 +370,16 @@ def learn(url: ShareableState, setup: Setup, check: bp.GradCheck | None, net_los
     url.bind("bp_steps", 500, lo=10, hi=3000)
     url.bind("bp_batch", 0, lo=0, hi=100)
     url.bind("bp_depth", 10, lo=2, hi=20)
-    lr = st.select_slider("Learning rate η", LRS, key="bp_lr",
-                          help="How far each step moves the weights along minus the gradient.")
+    # η and the training ranges are browser panels, not Streamlit sliders: each of those re-renders on every
+    # run of this part and measures the page's layout as it does (benchmarks/RESULTS.md).
+    slider_panel(LR_PANEL, [LEARNING_RATE], "", layout="stack")
+    lr = float(st.session_state.bp_lr)
     st.button("Take a step", icon=":material/trending_down:", on_click=take_step,
               args=(setup, check.engine if check is not None else None, lr), disabled=check is None)
     _last_step(setup)
 
     st.subheader(f"4. Train on the whole {setup.dataset} dataset")
-    n = len(bp.make_problem(setup.dataset)[1])
-    c1, c2 = st.columns(2)
-    n_steps = c1.slider("Training steps", 10, 3000, step=10, key="bp_steps")
-    batch = c2.slider("Batch size (0 = the whole dataset)", 0, n, key="bp_batch",
-                      help="How many examples each step averages its gradient over.") if n > 4 else 0
-    _training(setup, lr, n_steps, batch)
+    n_steps = _training(setup, lr)
 
     st.subheader("5. Lessons from the gradient")
     _lessons(url, setup, lr, n_steps)

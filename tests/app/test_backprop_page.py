@@ -8,8 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 from explainers import backprop as bp
 from explainers.training.oracle import mlp_gradients
-from pages.widgets.backprop_parts import GRAPH_PANEL, STEP_PANEL
-from tests.app.harness import move_panel, open_snippets, panel, run_page
+from pages.widgets.backprop_parts import GRAPH_PANEL, LR_PANEL, STEP_PANEL, TRAIN_PANEL
+from tests.app.harness import move_panel, open_snippets, panel, panel_value, run_page
 
 
 def run(query: dict | None = None) -> AppTest:
@@ -115,8 +115,11 @@ def test_every_setting_moves_without_error():
         assert any(f"whole {data} dataset" in h.value for h in at.subheader)
     at.number_input[0].set_value(57).run()  # moons has 100 examples
     at.number_input[1].set_value(42).run()
-    widget(at.slider, "Training steps").set_value(200).run()
-    widget(at.slider, "Batch size (0 = the whole dataset)").set_value(10).run()
+    move_panel(at, TRAIN_PANEL, {"bp_steps": 200})
+    move_panel(at, TRAIN_PANEL, {"bp_batch": 10})
+    assert (panel_value(at, TRAIN_PANEL, "bp_steps"), panel_value(at, TRAIN_PANEL, "bp_batch")) == (200, 10)
+    boundary = next(svg for label, svg in _pictures(at).items() if label.startswith("The probability of class 1"))
+    assert "after 200 steps" in boundary
     assert any("η ÷ 100" in m.value for m in at.markdown)  # the first lesson tab is open
     at.session_state["bp_lesson"] = "Vanishing gradients"
     at.run()
@@ -126,7 +129,8 @@ def test_every_setting_moves_without_error():
     at.session_state["bp_lesson"] = "Mini-batches"
     at.run()
     assert any("batches is what makes" in m.value or "makes training parallel" in m.value for m in at.markdown)
-    widget(at.select_slider, "Learning rate η").set_value(0.1).run()
+    move_panel(at, LR_PANEL, {"bp_lr": 0.1})
+    assert at.session_state["bp_lr"] == 0.1 and at.query_params["bp_lr"] == "0.1"
     at.radio[1].set_value("neurons").run()
     assert "g_out" in dot(at)
     assert not at.exception
@@ -149,7 +153,7 @@ def test_own_weights_and_a_step_downhill():
     assert len(weights) == 9
     widget(at.slider, "W2[1]").set_value(-2.0).run()
     assert table(at, "parameter")["value"].iloc[6] == -2.0
-    widget(at.select_slider, "Learning rate η").set_value(0.3).run()
+    move_panel(at, LR_PANEL, {"bp_lr": 0.3})
     button(at, "Take a step").click().run()
     assert not at.exception
     before, after = (float(m.value) for m in at.metric[:2])  # this example's loss
@@ -180,7 +184,7 @@ def test_url_reproduces_the_demo_and_ignores_nonsense():
     assert widget(at.slider, "Hidden units").value == 3
     assert widget(at.selectbox, "Toy dataset").value == "circle"
     assert at.session_state["bp_step"] == 4
-    assert widget(at.select_slider, "Learning rate η").value == 0.3
+    assert panel_value(at, LR_PANEL, "bp_lr") == 0.3
     at = run({"bp_hidden": "lots", "bp_activation": "gelu", "bp_lr": "0.12345", "bp_step": "9999"})
     assert widget(at.slider, "Hidden units").value == 2
     assert any("not understood" in c.value for c in at.caption)
@@ -220,17 +224,24 @@ def test_the_lesson_tab_is_in_the_link_and_loss_is_explained():
 
 
 def _pictures(at) -> dict[str, str]:
-    """The page's SVG pictures (st.image), by their aria-label."""
+    """The page's SVG pictures (st.image, and the <img>s of the training panel), by their aria-label."""
     import base64
-    import re
 
+    urls = [image.proto.imgs[0].url for image in at.get("image")]
+    urls += re.findall(r'<img src="([^"]*)"', panel(at, TRAIN_PANEL)["picture"])
     out = {}
-    for image in at.get("image"):
-        url = image.proto.imgs[0].url
+    for url in urls:
         assert url.startswith("data:image/svg+xml;base64,")
         svg = base64.b64decode(url.split(",", 1)[1]).decode()
         out[re.search(r'aria-label="([^"]*)"', svg).group(1)] = svg
     return out
+
+
+def _metrics(at) -> dict[str, str]:
+    """The training panel's numbers (style.metrics_html), by their label."""
+    found = re.findall(r'nl-metric-label">([^<]*)</div><div class="nl-metric-value">([^<]*)</div>',
+                       panel(at, TRAIN_PANEL)["picture"])
+    return dict(found)
 
 
 def test_the_charts_are_pictures_drawn_on_the_server():
@@ -244,7 +255,7 @@ def test_the_charts_are_pictures_drawn_on_the_server():
     assert "η = 1<" in curve and curve.count("<polyline") == 1
     lesson = pictures["loss"]  # the learning-rate lesson: η ÷ 100, η, η × 10
     assert all(f"η = {r:g}: final loss" in lesson for r in (0.01, 1, 10))
-    widget(at.select_slider, "Learning rate η").set_value(0.1).run()  # another η: other pictures
+    move_panel(at, LR_PANEL, {"bp_lr": 0.1})  # another η: other pictures
     after = _pictures(at)
     assert after["Loss on the whole dataset"] != curve and "η = 0.1<" in after["Loss on the whole dataset"]
     assert "η = 0.001: final loss" in after["loss"]
@@ -252,3 +263,20 @@ def test_the_charts_are_pictures_drawn_on_the_server():
     at.run()
     batches = _pictures(at)["Loss on the batch used at each step"]
     assert batches.count("<polyline") == 3 and "batch size 100 (the whole dataset)" in batches
+
+
+def test_the_training_panel_shows_the_run_its_ranges_pick():
+    """Section 4's numbers are the explainer's own run for the steps and batch size on the panel."""
+    at = run({"bp_dataset": "moons", "bp_hidden": "3", "bp_lr": "0.3"})
+    move_panel(at, TRAIN_PANEL, {"bp_steps": 120, "bp_batch": 8})
+    assert at.query_params["bp_steps"] == "120" and at.query_params["bp_batch"] == "8"
+    vec = tuple(float(v) for v in bp.init_params(3, at.session_state["bp_seed"]).vector())
+    fit = bp.fit_problem(vec, 3, "moons", at.session_state["bp_activation"], at.session_state["bp_loss"], 0.3, 120, 8)
+    shown = _metrics(at)
+    assert shown == {"Final loss": f"{fit.losses[-1]:.4f}", "Accuracy": f"{fit.accuracy:.0%}"}
+    change = bp.signed(fit.losses[-1] - fit.losses[0])
+    assert f"nl-metric-delta nl-good\">↓ {change}<" in panel(at, TRAIN_PANEL)["picture"]  # the loss fell
+    widget(at.selectbox, "Toy dataset").set_value("circle").run()
+    assert panel_value(at, TRAIN_PANEL, "bp_batch") == 8  # kept where the new dataset allows it
+    widget(at.selectbox, "Toy dataset").set_value("XOR").run()  # four examples: no batch range
+    assert [c["name"] for c in panel(at, TRAIN_PANEL)["controls"]] == ["bp_steps"]

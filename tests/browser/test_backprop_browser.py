@@ -29,8 +29,10 @@ def test_backprop_page_renders_and_follows_the_first_slider(server, page):
     page.wait_for_selector(GRAPH, timeout=30_000)
     assert page.locator(f"{GRAPH} g.node").count() > 20  # the op-level graph of a 2-unit network
     assert page.locator(f"{GRAPH} g.cluster").count() == 4  # two hidden neurons, the output, the loss
-    # The charts are server-drawn SVG pictures (loss curve, boundaries, the learning-rate lesson): all decoded
-    page.wait_for_function("() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
+    # The charts are server-drawn SVG pictures: the learning-rate lesson's, and the loss curve and boundaries in
+    # the training panel (a shadow root). All decoded.
+    page.wait_for_function("() => [...document.querySelectorAll(\"[data-testid='stImage'] img\"), ...(" + PANELS
+                           + ")().flatMap((p) => [...p.querySelectorAll('.nl-figure img')])]"
                            ".filter(i => i.complete && i.naturalWidth > 0).length >= 3", timeout=30_000)
     assert page.locator(".katex").count() >= 2
 
@@ -131,3 +133,22 @@ def test_the_current_equation_stays_beside_the_graph_at_1440x900(server, browser
         raise
     finally:
         ctx.close()
+
+
+def test_the_learning_rate_and_training_ranges_answer_the_keyboard(server, page):
+    """η and the training steps are ranges of browser panels: a key moves them, the lesson and the link follow."""
+    open_page(page, server, "backprop")
+    lr = page.get_by_role("slider", name="Learning rate η", exact=True)
+    lr.focus()
+    page.keyboard.press("ArrowLeft")  # 1 -> 0.3
+    wait_settled(page)
+    page.wait_for_function("() => location.search.includes('bp_lr=0.3')", timeout=15_000)
+    wait_text(page, "your η = 0.3")
+    steps = page.get_by_role("slider", name="Training steps", exact=True)
+    steps.focus()
+    page.keyboard.press("Home")
+    wait_settled(page)
+    page.wait_for_function("() => location.search.includes('bp_steps=10')", timeout=15_000)
+    assert steps.input_value() == "10"
+    assert_no_exception(page)
+    assert not page.js_errors

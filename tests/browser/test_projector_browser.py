@@ -18,9 +18,9 @@ from tests.browser.helpers import PANELS, assert_no_exception, open_page, wait_s
 SIZES = [(1024, 768), (1440, 900)]
 MIN_FIGURE_FONT_PX = 10
 # Pages with browser-drawn panels (pages/widgets/slider_panel.py) -> how many: settings and a picked pixel or cell,
-# the test image and the picked unit, the Trainer's three columns of settings (and Convolution's histogram, a panel
-# with no ranges).
-PANEL_PAGES = {"perceptron": 1, "backprop": 2, "backprop-step": 2, "convolution": 3, "pooling": 2, "cnn": 2,
+# the test image and the picked unit, the Trainer's three columns of settings, Backprop's step, graph, learning rate
+# and training (and Convolution's histogram, a panel with no ranges).
+PANEL_PAGES = {"perceptron": 1, "backprop": 4, "backprop-step": 4, "convolution": 3, "pooling": 2, "cnn": 2,
                "trainer": 3, "trainer-catsdogs": 3, "scaling_out": 1, "scaling_out-pipelining": 1,
                "scaling_out-model-parallel": 0, "trainer-results": 3}
 

@@ -150,6 +150,27 @@ def test_metrics_html_escapes_labels_values_and_help():
     assert "Max &lt;pooling&gt; output" in html and "8&amp;8" in html and 'title="No &quot;dilation&quot;"' in html
 
 
+def test_metrics_html_shows_a_change_as_st_metric_does_for_a_loss():
+    from explainers.figures.style import metrics_html
+
+    items = [("Final loss", "0.05", ""), ("Accuracy", "90%", ""), ("Loss", "4.2", ""), ("Same", "1", "")]
+    html = metrics_html(items, deltas=[(-1.5, "-1.5"), None, (2.0, "+2 <huge>"), (0.0, "0")])
+    boxes = html.split('<div class="nl-metric"')[1:]
+    assert '<div class="nl-metric-delta nl-good">↓ -1.5</div>' in boxes[0]  # a fall: green, down
+    assert "nl-metric-delta" not in boxes[1]  # no change given: none shown
+    assert '<div class="nl-metric-delta nl-bad">↑ +2 &lt;huge&gt;</div>' in boxes[2]  # a rise: red, up, escaped
+    assert '<div class="nl-metric-delta "> 0</div>' in boxes[3]  # no change: neither colour nor arrow
+    assert metrics_html(items[:1], deltas=[None]) == metrics_html(items[:1])
+
+
+def test_an_svg_figure_is_an_image_of_the_document_as_built():
+    svg = '<svg xmlns="http://www.w3.org/2000/svg" aria-label="η"><text>"x" &amp; y</text></svg>'
+    html = style.svg_figure_html(svg, alt='The "loss"')
+    uri = html.split('src="', 1)[1].split('"', 1)[0]
+    assert base64.b64decode(uri.removeprefix("data:image/svg+xml;base64,")).decode() == svg
+    assert html.startswith('<figure class="nl-figure"><img ') and 'alt="The &quot;loss&quot;"' in html
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.integers(-8, 40), st.integers(0, 30), st.integers(-8, 40), st.integers(0, 30),
                           st.integers(1, 6)), min_size=1, max_size=4))
