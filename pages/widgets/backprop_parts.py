@@ -367,7 +367,7 @@ def learn(url: ShareableState, setup: Setup, check: bp.GradCheck | None, net_los
     # Bound here, in the fragment: a fragment rerun that leaves a widget undrawn (a closed tab) would
     # otherwise clean its value away; bind() re-assigns it as user state on every run of this part.
     url.bind("bp_lr", 1.0, options=LRS)
-    url.bind("bp_steps", 500, lo=10, hi=3000)
+    STEPS.bind(url, 500)
     url.bind("bp_batch", 0, lo=0, hi=100)
     url.bind("bp_depth", 10, lo=2, hi=20)
     # η and the training ranges are browser panels, not Streamlit sliders: each of those re-renders on every

@@ -78,8 +78,9 @@ def _parse(raw: str, b: _Binding) -> Any:
         value = max(type(value)(b.lo), value)
     if b.hi is not None:
         value = min(type(value)(b.hi), value)
-    if b.step and isinstance(value, float):
-        value = on_grid(value, b.lo if b.lo is not None else 0.0, b.hi, b.step)
+    if b.step and isinstance(value, (int, float)):  # bool never gets here (parsed above)
+        # A range with a step shows a value off its grid on the grid (the browser snaps it): use that one too.
+        value = type(value)(on_grid(value, b.lo if b.lo is not None else 0, b.hi, b.step))
     return value
 
 

@@ -280,3 +280,6 @@ def test_the_training_panel_shows_the_run_its_ranges_pick():
     assert panel_value(at, TRAIN_PANEL, "bp_batch") == 8  # kept where the new dataset allows it
     widget(at.selectbox, "Toy dataset").set_value("XOR").run()  # four examples: no batch range
     assert [c["name"] for c in panel(at, TRAIN_PANEL)["controls"]] == ["bp_steps"]
+    at = run({"bp_steps": "15"})  # off the range's grid: the browser would show 20, so 20 are trained
+    boundary = next(svg for label, svg in _pictures(at).items() if label.startswith("The probability of class 1"))
+    assert panel_value(at, TRAIN_PANEL, "bp_steps") == 20 and "after 20 steps" in boundary

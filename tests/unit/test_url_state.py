@@ -18,6 +18,7 @@ BINDINGS = [
     _Binding(7, None, None, None),
     _Binding(0.1, None, -3.0, 3.0, 0.1),  # a slider with 0.1 steps
     _Binding(0.0, None, 0.0, 1.05, 0.1),  # a top off its grid
+    _Binding(500, None, 10, 3000, 10),  # whole numbers in steps of 10 (Backprop's training steps)
 ]
 
 
@@ -63,6 +64,15 @@ def test_stepped_values_land_on_their_slider_grid(value):
         k = (parsed - b.lo) / b.step
         assert _fits(parsed, b) and abs(k - round(k)) < 1e-6, (value, b, parsed)
     assert _parse("0.75", BINDINGS[7]) == 0.8 and _parse("-0.04", BINDINGS[7]) == 0.0
+
+
+def test_whole_numbers_in_steps_land_on_the_grid_the_browser_shows():
+    """A range input with min 10 and step 10 shows 15 as 20 (the nearer step, the larger one on a tie): a link
+    with 15 must train 20 steps, the number on screen, and stay a whole number."""
+    steps = BINDINGS[9]
+    assert [_parse(raw, steps) for raw in ("15", "14", "10", "3000", "2999", "1")] == [20, 10, 10, 3000, 3000, 10]
+    assert isinstance(_parse("15", steps), int)
+    assert _parse("4", BINDINGS[0]) == 4 and isinstance(_parse("4", _Binding(3, None, 2, 5, 1)), int)
 
 
 def test_overlong_values_are_refused_before_parsing():
