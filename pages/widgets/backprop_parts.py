@@ -38,11 +38,6 @@ LR_PANEL, TRAIN_PANEL = "bp_lr_panel", "bp_train_panel"
 LEARNING_RATE = RangeControl.choices("bp_lr", "Learning rate η", LRS,
                                      help="How far each step moves the weights along minus the gradient.")
 STEPS = RangeControl("bp_steps", "Training steps", 10, 3000, 10, help="How many gradient steps the run takes.")
-
-
-def _batch(n: int) -> RangeControl:
-    return RangeControl("bp_batch", "Batch size (0 = the whole dataset)", 0, n, 1,
-                        help="How many examples each step averages its gradient over.")
 LESSONS = ("Learning rate", "Vanishing gradients", "Mini-batches")
 URL_WEIGHT_LIMIT = 10_000.0  # a step can take a weight past the sliders' usual ±5; a link keeps it
 
@@ -303,6 +298,12 @@ def _last_step(setup: Setup) -> None:
                "the loss on the whole dataset rise.")
     if len(last.outside()):
         st.caption(f"{', '.join(names[i] for i in last.outside())} now lie outside the sliders' usual ±5.")
+
+
+def _batch(n: int) -> RangeControl:
+    """Section 4's batch size, up to the whole dataset of n examples."""
+    return RangeControl("bp_batch", "Batch size (0 = the whole dataset)", 0, n, 1,
+                        help="How many examples each step averages its gradient over.")
 
 
 def _training(setup: Setup, lr: float) -> int:
