@@ -138,8 +138,8 @@ def image_data_uri(picture: np.ndarray, *, lossless: bool = False) -> str:
 
 
 def data_uri(data: bytes) -> str:
-    """PNG or JPEG file bytes (say a cached encoding) -> a data URI of the right type."""
-    kind = "jpeg" if data[:2] == b"\xff\xd8" else "png"
+    """PNG, JPEG or SVG file bytes (say a cached encoding) -> a data URI of the right type."""
+    kind = "jpeg" if data[:2] == b"\xff\xd8" else "svg+xml" if data[:64].lstrip()[:4] == b"<svg" else "png"
     return f"data:image/{kind};base64," + base64.b64encode(data).decode("ascii")
 
 
@@ -227,8 +227,7 @@ def metrics_html(items: list[tuple[str, str, str]], *, deltas: Sequence[tuple[fl
 def svg_figure_html(svg: str, *, alt: str) -> str:
     """An SVG document we built, as a picture that fills its column (an ``<img>``: its ids and styles stay its
     own) -> HTML for a browser panel's picture."""
-    uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    return f'<figure class="nl-figure"><img src="{uri}" alt="{escape(alt)}"></figure>'
+    return f'<figure class="nl-figure"><img src="{data_uri(svg.encode("utf-8"))}" alt="{escape(alt)}"></figure>'
 
 
 def bold_html(text: str) -> str:

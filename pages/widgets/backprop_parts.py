@@ -15,6 +15,7 @@ read-only), so moving back to a setting seen before is almost free, and a new on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -214,6 +215,7 @@ class TrainingView:
     curve: str  # SVG pictures: no hover needed, and an <img> redraws far faster than a plotly chart
     boundary: str
 
+    @cached_property  # a view is cached and shared: its pictures are encoded once, not on every rerun
     def html(self) -> str:
         """The run as the training panel's picture: its two numbers, then the curve and the boundaries."""
         change = self.final_loss - self.first_loss
@@ -310,14 +312,13 @@ def _training(setup: Setup, lr: float) -> int:
     """Section 4: its ranges (steps, and the batch size on a dataset larger than 4) over the run they pick, as
     one browser panel -> the number of steps."""
     n = len(bp.make_problem(setup.dataset)[1])
-    controls = [STEPS]
+    controls, batch = [STEPS], 0
     if n > 4:
         controls.append(_batch(n))
-        st.session_state.bp_batch = min(int(st.session_state.bp_batch), n)  # a smaller dataset than the last
+        batch = st.session_state.bp_batch = min(int(st.session_state.bp_batch), n)  # a smaller dataset than the last
     n_steps = int(st.session_state.bp_steps)
-    batch = int(st.session_state.bp_batch) if n > 4 else 0
     view = _training_view(setup.key, lr, n_steps, batch)
-    slider_panel(TRAIN_PANEL, controls, view.html(), layout="stack",
+    slider_panel(TRAIN_PANEL, controls, view.html, layout="stack",
                  announce=f"final loss {view.final_loss:.4f}, accuracy {view.accuracy:.0%}")
     if setup.dataset == "XOR":
         bend = (f"With a hidden layer ({setup.hidden} units here) the network can bend the boundary." if setup.hidden > 1
@@ -367,7 +368,7 @@ def learn(url: ShareableState, setup: Setup, check: bp.GradCheck | None, net_los
         st.rerun(scope="app")
     # Bound here, in the fragment: a fragment rerun that leaves a widget undrawn (a closed tab) would
     # otherwise clean its value away; bind() re-assigns it as user state on every run of this part.
-    url.bind("bp_lr", 1.0, options=LRS)
+    LEARNING_RATE.bind(url, 1.0)
     STEPS.bind(url, 500)
     url.bind("bp_batch", 0, lo=0, hi=100)
     url.bind("bp_depth", 10, lo=2, hi=20)

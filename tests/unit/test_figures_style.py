@@ -167,6 +167,7 @@ def test_an_svg_figure_is_an_image_of_the_document_as_built():
     svg = '<svg xmlns="http://www.w3.org/2000/svg" aria-label="η"><text>"x" &amp; y</text></svg>'
     html = style.svg_figure_html(svg, alt='The "loss"')
     uri = html.split('src="', 1)[1].split('"', 1)[0]
+    assert uri.startswith("data:image/svg+xml;base64,")
     assert base64.b64decode(uri.removeprefix("data:image/svg+xml;base64,")).decode() == svg
     assert html.startswith('<figure class="nl-figure"><img ') and 'alt="The &quot;loss&quot;"' in html
 
